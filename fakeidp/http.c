@@ -1,0 +1,162 @@
+/* Request and response records: what route handlers read and write. */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "server_internal.h"
+
+void idp_response_reset(struct idp_response *resp)
+{
+    free(resp->body);
+    free(resp->headers);
+    memset(resp, 0, sizeof(*resp));
+}
+
+static void set_body(struct idp_response *resp, int status, const char *content_type,
+                     char *body, size_t len)
+{
+    free(resp->body);
+    resp->status = status;
+    snprintf(resp->content_type, sizeof(resp->content_type), "%s", content_type);
+    resp->body = body;
+    resp->body_len = len;
+}
+
+void idp_response_json(struct idp_response *resp, int status, json_t *body)
+{
+    char *text = body ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(body);
+    if (!text) {
+        text = strdup("{\"message\":\"Internal error\",\"code\":\"server_error\"}");
+        status = 500;
+    }
+    set_body(resp, status, "application/json; charset=utf-8", text, text ? strlen(text) : 0);
+}
+
+void idp_response_text(struct idp_response *resp, int status, const char *content_type,
+                       const char *body, size_t len)
+{
+    char *copy = malloc(len + 1);
+    if (copy) {
+        memcpy(copy, body, len);
+        copy[len] = '\0';
+    }
+    set_body(resp, status, content_type, copy, copy ? len : 0);
+}
+
+void idp_response_oauth_error(struct idp_response *resp, int status, const char *error,
+                              const char *fmt, ...)
+{
+    char description[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(description, sizeof(description), fmt, ap);
+    va_end(ap);
+    idp_response_json(resp, status,
+                      json_pack("{s:s, s:s}", "error", error, "error_description", description));
+}
+
+void idp_response_code_error(struct idp_response *resp, int status, const char *code,
+                             const char *fmt, ...)
+{
+    char message[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof(message), fmt, ap);
+    va_end(ap);
+    idp_response_json(resp, status, json_pack("{s:s, s:s}", "message", message, "code", code));
+}
+
+void idp_response_header(struct idp_response *resp, const char *name, const char *fmt, ...)
+{
+    char value[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(value, sizeof(value), fmt, ap);
+    va_end(ap);
+    /* Header injection guard: values never carry line breaks. */
+    for (char *p = value; *p; p++)
+        if (*p == '\r' || *p == '\n')
+            *p = ' ';
+    size_t add = strlen(name) + strlen(value) + 4;
+    char *grown = realloc(resp->headers, resp->headers_len + add + 1);
+    if (!grown)
+        return;
+    resp->headers = grown;
+    resp->headers_len +=
+        (size_t)snprintf(grown + resp->headers_len, add + 1, "%s: %s\r\n", name, value);
+}
+
+void idp_response_redirect(struct idp_response *resp, const char *location)
+{
+    idp_response_text(resp, 302, "text/plain; charset=utf-8", "", 0);
+    idp_response_header(resp, "Location", "%s", location);
+}
+
+const char *idp_request_header(const struct idp_request *req, const char *name)
+{
+    for (int i = 0; i < req->info->num_headers; i++)
+        if (strcasecmp(req->info->http_headers[i].name, name) == 0)
+            return req->info->http_headers[i].value;
+    return NULL;
+}
+
+const char *idp_request_param(const struct idp_request *req, const char *name)
+{
+    return json_string_value(json_object_get(req->params, name));
+}
+
+bool idp_request_cookie(const struct idp_request *req, const char *name, char *out, size_t size)
+{
+    const char *cookie = idp_request_header(req, "Cookie");
+    return cookie && mg_get_cookie(cookie, name, out, size) >= 0;
+}
+
+const char *idp_request_bearer(const struct idp_request *req)
+{
+    const char *auth = idp_request_header(req, "Authorization");
+    if (!auth || strncasecmp(auth, "Bearer ", 7) != 0)
+        return NULL;
+    auth += 7;
+    while (*auth == ' ')
+        auth++;
+    return auth;
+}
+
+json_t *idp_parse_form(const char *text, size_t len)
+{
+    json_t *obj = json_object();
+    size_t start = 0;
+    while (obj && start < len) {
+        size_t end = start;
+        while (end < len && text[end] != '&')
+            end++;
+        size_t eq = start;
+        while (eq < end && text[eq] != '=')
+            eq++;
+        size_t key_len = eq - start, value_len = eq < end ? end - eq - 1 : 0;
+        char *key = malloc(key_len + 1), *value = malloc(value_len + 1);
+        if (key && value && key_len > 0) {
+            int k = mg_url_decode(text + start, (int)key_len, key, (int)key_len + 1, 1);
+            int v = eq < end ? mg_url_decode(text + eq + 1, (int)value_len, value,
+                                             (int)value_len + 1, 1)
+                             : 0;
+            if (k >= 0 && v >= 0) {
+                value[v < 0 ? 0 : v] = '\0';
+                /* The first occurrence wins; invalid UTF-8 makes no string. */
+                json_t *s = json_string(value);
+                if (s && !json_object_get(obj, key))
+                    json_object_set_new(obj, key, s);
+                else
+                    json_decref(s);
+            }
+        }
+        free(key);
+        free(value);
+        start = end + 1;
+    }
+    return obj;
+}

@@ -1,0 +1,472 @@
+/* POST /user_management/authenticate: the code exchange (with a client
+ * secret and/or a PKCE verifier) and the refresh grant with rotation in the
+ * mode the settings choose. Every error is WorkOS-shaped. Signing happens
+ * outside the server lock; a refresh token being exchanged is PENDING until
+ * its response is cached, so concurrent replays see one consistent outcome. */
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "encoding.h"
+#include "server_internal.h"
+
+/* What a successful grant needs after the lock is released. */
+struct grant {
+    json_t *claims;
+    json_t *user;
+    json_t *impersonator;
+    char org_id[IDP_ID_SIZE];
+    char refresh_token[IDP_ID_SIZE];
+    char method[32];
+    char client_id[IDP_ID_SIZE];
+    int64_t refresh_ttl_ms;
+    bool cookie;
+    char cookie_name[64];
+};
+
+static void grant_cleanup(struct grant *g)
+{
+    json_decref(g->claims);
+    json_decref(g->user);
+    json_decref(g->impersonator);
+}
+
+static const struct step_up {
+    const char *code;
+    int status;
+    const char *message;
+} step_ups[] = {
+    {"email_verification_required", 403, "Email ownership must be verified before authentication."},
+    {"mfa_enrollment", 403, "The user must enroll in MFA to finish authenticating."},
+    {"mfa_challenge", 403, "The user must complete an MFA challenge to finish authenticating."},
+    {"organization_selection_required", 403,
+     "The user must choose an organization to finish their authentication."},
+    {"sso_required", 400, "User must authenticate using one of the matching connections."},
+};
+
+static bool step_up_error(struct idp_server *server, const struct idp_user *user,
+                          struct idp_response *resp, int64_t now_ms)
+{
+    if (!user->step_up[0])
+        return false;
+    const struct step_up *s = NULL;
+    for (size_t i = 0; i < sizeof(step_ups) / sizeof(step_ups[0]); i++)
+        if (strcmp(step_ups[i].code, user->step_up) == 0)
+            s = &step_ups[i];
+    if (!s)
+        return false;
+    char pending[64];
+    idp_random_token(&server->rng, pending, 25);
+    const char *email = json_string_value(json_object_get(user->object, "email"));
+    json_t *body;
+    if (strcmp(s->code, "sso_required") == 0) {
+        body = json_pack("{s:s, s:s, s:[], s:s, s:s}", "error", s->code, "error_description",
+                         s->message, "connection_ids", "email", email,
+                         "pending_authentication_token", pending);
+    } else {
+        body = json_pack("{s:s, s:s, s:s}", "code", s->code, "message", s->message,
+                         "pending_authentication_token", pending);
+        if (strcmp(s->code, "email_verification_required") == 0) {
+            char verification[48];
+            idp_random_ulid(&server->rng, "email_verification_", now_ms, verification,
+                            sizeof(verification));
+            json_object_set_new(body, "email", json_string(email));
+            json_object_set_new(body, "email_verification_id", json_string(verification));
+        } else {
+            json_object_set(body, "user", user->object);
+        }
+        if (strcmp(s->code, "organization_selection_required") == 0) {
+            json_t *orgs = json_array();
+            for (size_t i = 0; i < user->membership_count; i++) {
+                const char *id = user->memberships[i].org_id;
+                json_t *org = json_object_get(server->store.organizations, id);
+                json_array_append_new(orgs, org ? json_deep_copy(org) : json_pack("{s:s}", "id", id));
+            }
+            json_object_set_new(body, "organizations", orgs);
+        }
+    }
+    idp_response_json(resp, s->status, body);
+    return true;
+}
+
+/* Collects what the response needs; lock held. */
+static void grant_prepare(struct idp_server *server, struct idp_request *req,
+                          const struct idp_client *client, struct idp_user *user,
+                          struct idp_session *session, const char *refresh_token,
+                          struct grant *g)
+{
+    g->claims = idp_access_claims(server, client, user, session, req->now_ms);
+    g->user = json_deep_copy(user->object);
+    g->impersonator = user->impersonator ? json_deep_copy(user->impersonator) : NULL;
+    snprintf(g->org_id, sizeof(g->org_id), "%s", session->org_id);
+    snprintf(g->refresh_token, sizeof(g->refresh_token), "%s", refresh_token);
+    snprintf(g->method, sizeof(g->method), "%s", session->authentication_method);
+    snprintf(g->client_id, sizeof(g->client_id), "%s", client->id);
+    g->refresh_ttl_ms = server->settings.refresh_ttl_ms;
+    const char *origin = idp_request_header(req, "Origin");
+    g->cookie = server->settings.refresh_cookie && origin &&
+                idp_patterns_match(client->allowed_origins, origin);
+    snprintf(g->cookie_name, sizeof(g->cookie_name), "%s", server->settings.refresh_cookie_name);
+    snprintf(req->entry.session_id, sizeof(req->entry.session_id), "%s", session->id);
+    snprintf(req->entry.user_id, sizeof(req->entry.user_id), "%s", user->id);
+}
+
+/* Signs and builds the body; lock NOT held. Returns a malloc'd body or NULL. */
+static char *grant_finish(struct idp_server *server, struct idp_request *req, struct grant *g,
+                          struct idp_error *err)
+{
+    json_t *claims = g->claims;
+    g->claims = NULL;
+    char *token = idp_mint(server, claims, req->now_ms, err);
+    if (!token)
+        return NULL;
+    json_t *body = json_object();
+    json_object_set(body, "user", g->user);
+    if (g->org_id[0])
+        json_object_set_new(body, "organization_id", json_string(g->org_id));
+    json_object_set_new(body, "access_token", json_string(token));
+    json_object_set_new(body, "refresh_token", json_string(g->refresh_token));
+    json_object_set_new(body, "authentication_method", json_string(g->method));
+    if (g->impersonator)
+        json_object_set(body, "impersonator", g->impersonator);
+    char *text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(body);
+    free(token);
+    if (!text)
+        idp_fail(err, IDP_NOMEM, "out of memory");
+    return text;
+}
+
+/* Browser clients in production mode keep the refresh token in an HttpOnly
+ * cookie on the IdP's origin, plus a JS-readable marker (authkit-js). */
+static void set_browser_cookies(struct idp_response *resp, const struct grant *g)
+{
+    if (!g->cookie)
+        return;
+    long long max_age = g->refresh_ttl_ms ? g->refresh_ttl_ms / 1000 : 34560000;
+    idp_response_header(resp, "Set-Cookie", "%s=%s; Path=/; Max-Age=%lld; HttpOnly; Secure; SameSite=None",
+                        g->cookie_name, g->refresh_token, max_age);
+    idp_response_header(resp, "Set-Cookie", "workos-has-session=%s; Path=/; Max-Age=%lld; Secure; SameSite=None",
+                        g->client_id, max_age);
+}
+
+static void respond_body(struct idp_response *resp, char *body)
+{
+    free(resp->body);
+    resp->status = 200;
+    snprintf(resp->content_type, sizeof(resp->content_type), "application/json; charset=utf-8");
+    resp->body = body;
+    resp->body_len = strlen(body);
+}
+
+static bool pkce_matches(const char *verifier, const char *challenge)
+{
+    unsigned char digest[32];
+    EVP_Digest(verifier, strlen(verifier), digest, NULL, EVP_sha256(), NULL);
+    char *computed = idp_base64url_encode(digest, sizeof(digest));
+    bool ok = computed && strcmp(computed, challenge) == 0;
+    free(computed);
+    return ok;
+}
+
+static void outcome(struct idp_request *req, const char *text)
+{
+    snprintf(req->entry.outcome, sizeof(req->entry.outcome), "%s", text);
+}
+
+/* Lock held on entry; released on return. */
+static void code_grant(struct idp_server *server, struct idp_request *req,
+                       struct idp_response *resp, struct idp_client *client, bool confidential)
+{
+    const char *code_text = idp_request_param(req, "code");
+    const char *verifier = idp_request_param(req, "code_verifier");
+    if (!code_text || !*code_text) {
+        pthread_mutex_unlock(&server->lock);
+        idp_response_oauth_error(resp, 400, "invalid_request", "code is required.");
+        return;
+    }
+    idp_journal_hash(code_text, req->entry.token_hash);
+    struct idp_code *code = idp_store_code(&server->store, code_text);
+    if (code && code->expires_ms <= req->now_ms) {
+        idp_store_code_delete(&server->store, code);
+        code = NULL;
+    }
+    const char *problem = NULL;
+    if (!code || strcmp(code->client_id, client->id) != 0)
+        problem = "invalid_grant";
+    else if (code->challenge[0] && !verifier)
+        problem = "verifier_missing";
+    else if (code->challenge[0] && !pkce_matches(verifier, code->challenge))
+        problem = "invalid_grant";
+    else if (!code->challenge[0] && !confidential)
+        problem = "client_unauthenticated";
+    if (problem) {
+        pthread_mutex_unlock(&server->lock);
+        outcome(req, problem);
+        if (strcmp(problem, "verifier_missing") == 0)
+            idp_response_oauth_error(resp, 400, "invalid_request", "code_verifier is required.");
+        else if (strcmp(problem, "client_unauthenticated") == 0)
+            idp_response_oauth_error(resp, 400, "invalid_client",
+                                     "client_secret is required when no PKCE code_challenge was sent.");
+        else
+            idp_response_oauth_error(resp, 400, "invalid_grant",
+                                     "The code '%s' has expired or is invalid.", code_text);
+        return;
+    }
+    struct idp_user *user = idp_store_user(&server->store, code->user_id);
+    if (!user) {
+        idp_store_code_delete(&server->store, code);
+        pthread_mutex_unlock(&server->lock);
+        idp_response_oauth_error(resp, 400, "invalid_grant",
+                                 "The code '%s' has expired or is invalid.", code_text);
+        return;
+    }
+    if (step_up_error(server, user, resp, req->now_ms)) {
+        pthread_mutex_unlock(&server->lock);
+        outcome(req, user->step_up);
+        return;
+    }
+    char org[IDP_ID_SIZE];
+    snprintf(org, sizeof(org), "%s", code->org_id);
+    idp_store_code_delete(&server->store, code);
+    struct idp_session *session = idp_store_session_new(&server->store, &server->rng, req->now_ms,
+                                                        server->settings.max_sessions);
+    struct idp_refresh *rt = session ? idp_store_refresh_new(&server->store, session,
+                                                             &server->rng, req->now_ms)
+                                     : NULL;
+    if (!rt) {
+        pthread_mutex_unlock(&server->lock);
+        idp_response_code_error(resp, 500, "server_error", "Out of memory.");
+        return;
+    }
+    snprintf(session->user_id, sizeof(session->user_id), "%s", user->id);
+    snprintf(session->client_id, sizeof(session->client_id), "%s", client->id);
+    snprintf(session->org_id, sizeof(session->org_id), "%s", org);
+    snprintf(rt->org_id, sizeof(rt->org_id), "%s", org);
+    snprintf(session->authentication_method, sizeof(session->authentication_method), "%s",
+             user->authentication_method);
+    char now_text[32];
+    idp_format_iso8601(req->now_ms, now_text);
+    json_object_set_new(user->object, "last_sign_in_at", json_string(now_text));
+    json_object_set_new(user->object, "updated_at", json_string(now_text));
+    struct grant g = {0};
+    grant_prepare(server, req, client, user, session, rt->token, &g);
+    pthread_mutex_unlock(&server->lock);
+
+    struct idp_error err;
+    char *body = grant_finish(server, req, &g, &err);
+    if (body) {
+        respond_body(resp, body);
+        set_browser_cookies(resp, &g);
+        outcome(req, "session_created");
+    } else {
+        idp_response_code_error(resp, 500, "server_error", "%s", err.message);
+    }
+    grant_cleanup(&g);
+}
+
+static void refused(struct idp_request *req, struct idp_response *resp, const char *why,
+                    const char *description)
+{
+    outcome(req, why);
+    idp_response_oauth_error(resp, 400, "invalid_grant", "%s", description);
+}
+
+/* Waits (lock held) until a pending exchange settles; bounded in wall time. */
+static void wait_settled(struct idp_server *server, struct idp_refresh **rt, const char *token)
+{
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += 10;
+    while ((*rt = idp_store_refresh(&server->store, token)) && (*rt)->state == IDP_RT_PENDING)
+        if (pthread_cond_timedwait(&server->store.refresh_done, &server->lock, &deadline))
+            break;
+}
+
+/* Lock held on entry; released on return. */
+static void refresh_grant(struct idp_server *server, struct idp_request *req,
+                          struct idp_response *resp, struct idp_client *client)
+{
+    const struct idp_settings *s = &server->settings;
+    char token[IDP_ID_SIZE] = "";
+    const char *given = idp_request_param(req, "refresh_token");
+    if (given)
+        snprintf(token, sizeof(token), "%s", given);
+    else if (s->refresh_cookie)
+        idp_request_cookie(req, s->refresh_cookie_name, token, sizeof(token));
+    if (!token[0]) {
+        pthread_mutex_unlock(&server->lock);
+        outcome(req, "refresh_token_missing");
+        idp_response_oauth_error(resp, 400, "invalid_request", "refresh_token is required.");
+        return;
+    }
+    idp_journal_hash(token, req->entry.token_hash);
+    struct idp_refresh *rt = idp_store_refresh(&server->store, token);
+    if (rt && rt->state == IDP_RT_PENDING && s->refresh_mode == IDP_REFRESH_GRACE)
+        wait_settled(server, &rt, token);
+    struct idp_session *session = rt ? idp_store_session(&server->store, rt->session_id) : NULL;
+    if (!rt || !session || strcmp(session->client_id, client->id) != 0) {
+        pthread_mutex_unlock(&server->lock);
+        refused(req, resp, "unknown_token", "Invalid refresh token.");
+        return;
+    }
+    snprintf(req->entry.session_id, sizeof(req->entry.session_id), "%s", session->id);
+    snprintf(req->entry.user_id, sizeof(req->entry.user_id), "%s", session->user_id);
+    int64_t now = req->now_ms;
+    if (!session->ended_ms && s->session_max_age_ms &&
+        now - session->created_ms >= s->session_max_age_ms)
+        idp_store_session_end(session, now, "max_age");
+    if (!session->ended_ms && s->inactivity_timeout_ms &&
+        now - session->last_activity_ms >= s->inactivity_timeout_ms)
+        idp_store_session_end(session, now, "inactivity");
+    if (session->ended_ms) {
+        char why[64];
+        snprintf(why, sizeof(why), "session_ended:%s", session->end_reason);
+        pthread_mutex_unlock(&server->lock);
+        refused(req, resp, why, "Session has ended.");
+        return;
+    }
+    if (rt->expired || (s->refresh_ttl_ms && now - rt->issued_ms >= s->refresh_ttl_ms)) {
+        pthread_mutex_unlock(&server->lock);
+        refused(req, resp, "refresh_token_expired", "Refresh token has expired.");
+        return;
+    }
+    if (rt->state != IDP_RT_ACTIVE) {
+        bool in_grace = rt->state == IDP_RT_PENDING || now - rt->rotated_ms <= s->refresh_grace_ms;
+        if (s->refresh_mode == IDP_REFRESH_GRACE && in_grace && rt->cached_body) {
+            char *body = strdup(rt->cached_body);
+            pthread_mutex_unlock(&server->lock);
+            outcome(req, "replayed");
+            if (body)
+                respond_body(resp, body);
+            else
+                idp_response_code_error(resp, 500, "server_error", "Out of memory.");
+            return;
+        }
+        if (s->refresh_mode == IDP_REFRESH_CONCURRENT_429 && in_grace) {
+            long long retry = (s->retry_after_ms + 999) / 1000;
+            pthread_mutex_unlock(&server->lock);
+            outcome(req, "concurrent_429");
+            idp_response_code_error(resp, 429, "rate_limit_exceeded",
+                                    "Too many concurrent refresh requests.");
+            idp_response_header(resp, "Retry-After", "%lld", retry);
+            return;
+        }
+        if (s->refresh_mode == IDP_REFRESH_REVOKE_FAMILY) {
+            idp_store_session_end(session, now, "refresh_token_reuse");
+            pthread_mutex_unlock(&server->lock);
+            refused(req, resp, "reuse_revoked_session", "Refresh token already exchanged.");
+            return;
+        }
+        pthread_mutex_unlock(&server->lock);
+        refused(req, resp, "already_exchanged", "Refresh token already exchanged.");
+        return;
+    }
+    struct idp_user *user = idp_store_user(&server->store, session->user_id);
+    const char *org = idp_request_param(req, "organization_id");
+    if (!user) {
+        pthread_mutex_unlock(&server->lock);
+        refused(req, resp, "user_deleted", "Invalid refresh token.");
+        return;
+    }
+    if (org && *org && !idp_user_membership(user, org)) {
+        pthread_mutex_unlock(&server->lock);
+        outcome(req, "organization_membership_not_found");
+        idp_response_code_error(resp, 400, "organization_membership_not_found",
+                                "The user is not a member of organization '%s'.", org);
+        return;
+    }
+    if (org && *org)
+        snprintf(session->org_id, sizeof(session->org_id), "%s", org);
+    struct idp_refresh *next = idp_store_refresh_new(&server->store, session, &server->rng, now);
+    rt = idp_store_refresh(&server->store, token); /* the list may have shifted */
+    if (!next || !rt) {
+        pthread_mutex_unlock(&server->lock);
+        idp_response_code_error(resp, 500, "server_error", "Out of memory.");
+        return;
+    }
+    rt->state = IDP_RT_PENDING;
+    session->last_activity_ms = now;
+    session->refresh_count++;
+    struct grant g = {0};
+    grant_prepare(server, req, client, user, session, next->token, &g);
+    pthread_mutex_unlock(&server->lock);
+
+    struct idp_error err;
+    char *body = grant_finish(server, req, &g, &err);
+
+    pthread_mutex_lock(&server->lock);
+    rt = idp_store_refresh(&server->store, token);
+    if (rt) {
+        rt->state = body ? IDP_RT_ROTATED : IDP_RT_ACTIVE;
+        rt->rotated_ms = now;
+        free(rt->cached_body);
+        rt->cached_body = body ? strdup(body) : NULL;
+    }
+    pthread_cond_broadcast(&server->store.refresh_done);
+    pthread_mutex_unlock(&server->lock);
+    if (body) {
+        respond_body(resp, body);
+        set_browser_cookies(resp, &g);
+        outcome(req, "rotated");
+    } else {
+        idp_response_code_error(resp, 500, "server_error", "%s", err.message);
+    }
+    grant_cleanup(&g);
+}
+
+void idp_route_authenticate(struct idp_server *server, struct idp_request *req,
+                            struct idp_response *resp)
+{
+    if (req->params_bad) {
+        idp_response_code_error(resp, 400, "invalid_request_body", "Problems parsing JSON");
+        return;
+    }
+    const char *grant_type = idp_request_param(req, "grant_type");
+    const char *client_id = idp_request_param(req, "client_id");
+    snprintf(req->entry.grant_type, sizeof(req->entry.grant_type), "%s",
+             grant_type ? grant_type : "");
+    snprintf(req->entry.client_id, sizeof(req->entry.client_id), "%s", client_id ? client_id : "");
+    if (!grant_type) {
+        idp_response_oauth_error(resp, 400, "invalid_request", "grant_type is required.");
+        return;
+    }
+    if (!client_id) {
+        idp_response_oauth_error(resp, 400, "invalid_request", "client_id is required.");
+        return;
+    }
+    const char *bearer = idp_request_bearer(req);
+    const char *secret = idp_request_param(req, "client_secret");
+    pthread_mutex_lock(&server->lock);
+    struct idp_client *client = idp_store_client(&server->store, client_id);
+    if (!client) {
+        pthread_mutex_unlock(&server->lock);
+        outcome(req, "invalid_client");
+        idp_response_oauth_error(resp, 400, "invalid_client", "Invalid client ID '%s'.", client_id);
+        return;
+    }
+    if (bearer && !idp_store_api_key_valid(&server->store, bearer)) {
+        pthread_mutex_unlock(&server->lock);
+        outcome(req, "unauthorized");
+        idp_response_code_error(resp, 401, "unauthorized", "Unauthorized");
+        return;
+    }
+    if (secret && !idp_store_api_key_valid(&server->store, secret)) {
+        pthread_mutex_unlock(&server->lock);
+        outcome(req, "invalid_client");
+        idp_response_oauth_error(resp, 400, "invalid_client", "Invalid client secret.");
+        return;
+    }
+    bool confidential = bearer || secret;
+    if (strcmp(grant_type, "authorization_code") == 0) {
+        code_grant(server, req, resp, client, confidential);
+    } else if (strcmp(grant_type, "refresh_token") == 0) {
+        refresh_grant(server, req, resp, client);
+    } else {
+        pthread_mutex_unlock(&server->lock);
+        idp_response_oauth_error(resp, 400, "invalid_request",
+                                 "The grant type is not supported: %s", grant_type);
+    }
+}

@@ -1,0 +1,148 @@
+/* GET /user_management/authorize: WorkOS's hosted sign-in, without the page.
+ * The user is chosen by login_hint or is the default user; the browser is
+ * sent straight back to redirect_uri with a single-use code bound to the
+ * client, the redirect URI and the PKCE challenge. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "server_internal.h"
+
+static char *url_encode(const char *text)
+{
+    size_t size = strlen(text) * 3 + 1;
+    char *out = malloc(size);
+    if (out)
+        mg_url_encode(text, out, size);
+    return out;
+}
+
+/* Appends "key=value" (encoded) to a URL that may already have a query. */
+static void append_param(char **url, const char *key, const char *value)
+{
+    if (!*url || !value)
+        return;
+    char *encoded = url_encode(value);
+    if (!encoded)
+        return;
+    size_t len = strlen(*url) + strlen(key) + strlen(encoded) + 3;
+    char *grown = realloc(*url, len);
+    if (grown) {
+        char sep = strchr(grown, '?') ? '&' : '?';
+        size_t used = strlen(grown);
+        snprintf(grown + used, len - used, "%c%s=%s", sep, key, encoded);
+        *url = grown;
+    }
+    free(encoded);
+}
+
+static void redirect_error(struct idp_response *resp, const char *redirect_uri,
+                           const char *state, const char *error, const char *description)
+{
+    char *url = strdup(redirect_uri);
+    append_param(&url, "error", error);
+    append_param(&url, "error_description", description);
+    append_param(&url, "state", state);
+    if (url)
+        idp_response_redirect(resp, url);
+    else
+        idp_response_code_error(resp, 500, "server_error", "Out of memory.");
+    free(url);
+}
+
+void idp_route_authorize(struct idp_server *server, struct idp_request *req,
+                         struct idp_response *resp)
+{
+    const char *client_id = idp_request_param(req, "client_id");
+    const char *redirect_uri = idp_request_param(req, "redirect_uri");
+    const char *state = idp_request_param(req, "state");
+    const char *response_type = idp_request_param(req, "response_type");
+    const char *challenge = idp_request_param(req, "code_challenge");
+    const char *method = idp_request_param(req, "code_challenge_method");
+    const char *hint = idp_request_param(req, "login_hint");
+    const char *org = idp_request_param(req, "organization_id");
+    snprintf(req->entry.client_id, sizeof(req->entry.client_id), "%s", client_id ? client_id : "");
+
+    if (!client_id || !*client_id) {
+        idp_response_code_error(resp, 400, "invalid_request", "client_id is required");
+        return;
+    }
+    if (!redirect_uri || !*redirect_uri) {
+        idp_response_code_error(resp, 400, "invalid_request", "redirect_uri is required");
+        return;
+    }
+    if (strncasecmp(redirect_uri, "javascript:", 11) == 0 ||
+        strncasecmp(redirect_uri, "data:", 5) == 0) {
+        idp_response_code_error(resp, 400, "invalid_redirect_uri",
+                                "redirect_uri scheme is not allowed");
+        return;
+    }
+    pthread_mutex_lock(&server->lock);
+    struct idp_client *client = idp_store_client(&server->store, client_id);
+    if (!client) {
+        pthread_mutex_unlock(&server->lock);
+        idp_response_code_error(resp, 400, "invalid_client", "Invalid client ID '%s'.", client_id);
+        return;
+    }
+    if (!idp_patterns_match(client->redirect_uris, redirect_uri)) {
+        pthread_mutex_unlock(&server->lock);
+        idp_response_code_error(resp, 400, "invalid_redirect_uri",
+                                "Invalid redirect_uri: '%s' is not allowed for client %s.",
+                                redirect_uri, client_id);
+        return;
+    }
+    const char *error = NULL, *description = NULL;
+    char detail[256];
+    struct idp_user *user = NULL;
+    if (!response_type || strcmp(response_type, "code") != 0) {
+        error = "unsupported_response_type";
+        description = "response_type must be 'code'.";
+    } else if (!idp_request_param(req, "provider") && !idp_request_param(req, "connection_id") &&
+               !org) {
+        error = "invalid_request";
+        description = "One of provider, connection_id or organization_id is required.";
+    } else if ((method && strcmp(method, "S256") != 0) ||
+               (challenge && (strlen(challenge) < 43 || strlen(challenge) > 128))) {
+        error = "invalid_request";
+        description = "code_challenge must be an S256 challenge (code_challenge_method=S256).";
+    } else if (!(user = hint && *hint ? idp_store_user_by_email(&server->store, hint)
+                                      : idp_store_default_user(&server->store))) {
+        error = "user_not_found";
+        snprintf(detail, sizeof(detail), "No user with email '%s'.", hint ? hint : "");
+        description = detail;
+    } else if (org && *org && !idp_user_membership(user, org)) {
+        error = "organization_invalid";
+        snprintf(detail, sizeof(detail), "The user is not a member of organization '%s'.", org);
+        description = detail;
+    }
+    if (error) {
+        pthread_mutex_unlock(&server->lock);
+        snprintf(req->entry.outcome, sizeof(req->entry.outcome), "%s", error);
+        redirect_error(resp, redirect_uri, state, error, description);
+        return;
+    }
+    struct idp_code *code = idp_store_code_new(&server->store, &server->rng, req->now_ms,
+                                               server->settings.code_ttl_ms);
+    char *url = strdup(redirect_uri);
+    if (code && url) {
+        snprintf(code->client_id, sizeof(code->client_id), "%s", client_id);
+        snprintf(code->user_id, sizeof(code->user_id), "%s", user->id);
+        const struct idp_membership *m = idp_user_membership(user, org);
+        snprintf(code->org_id, sizeof(code->org_id), "%s", m ? m->org_id : "");
+        snprintf(code->challenge, sizeof(code->challenge), "%s", challenge ? challenge : "");
+        code->redirect_uri = strdup(redirect_uri);
+        snprintf(req->entry.user_id, sizeof(req->entry.user_id), "%s", user->id);
+        idp_journal_hash(code->code, req->entry.token_hash);
+        append_param(&url, "code", code->code);
+        append_param(&url, "state", state);
+    }
+    pthread_mutex_unlock(&server->lock);
+    if (code && url) {
+        snprintf(req->entry.outcome, sizeof(req->entry.outcome), "code_issued");
+        idp_response_redirect(resp, url);
+    } else {
+        idp_response_code_error(resp, 500, "server_error", "Out of memory.");
+    }
+    free(url);
+}

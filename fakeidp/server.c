@@ -1,0 +1,498 @@
+/* Server lifecycle and the one request path every route shares: read and
+ * parse the request, match a route, let faults act before and after the
+ * handler, send the response, journal it. */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "server_internal.h"
+
+static const struct idp_route routes[] = {
+    {"GET", "/user_management/authorize", "authorize", idp_route_authorize},
+    {"POST", "/user_management/authorize", "authorize", idp_route_authorize},
+    {"POST", "/user_management/authenticate", "authenticate", idp_route_authenticate},
+    {"GET", "/sso/jwks/*", "jwks", idp_route_jwks},
+    {"GET", "/.well-known/openid-configuration", "discovery", idp_route_discovery},
+    {"GET", "/user_management/*/.well-known/openid-configuration", "discovery",
+     idp_route_discovery},
+    {"GET", "/user_management/sessions/logout", "logout", idp_route_logout},
+    {"POST", "/user_management/sessions/revoke", "revoke", idp_route_revoke},
+    {"GET", "/user_management/users/*/sessions", "sessions", idp_route_sessions_list},
+    {"GET", "/user_management/users/*", "users", idp_route_user},
+    {NULL, "/_fakeidp/**", "admin", idp_route_admin},
+};
+
+/* Matches path against pattern; '*' is one segment (captured), a trailing
+ * '**' is the rest of the path. */
+static bool route_match(const char *pattern, const char *path, const char **arg,
+                        size_t *arg_len)
+{
+    while (*pattern && *path) {
+        if (pattern[0] == '*' && pattern[1] == '*') {
+            *arg = path;
+            *arg_len = strlen(path);
+            return true;
+        }
+        if (*pattern == '*') {
+            const char *end = strchr(path, '/');
+            size_t len = end ? (size_t)(end - path) : strlen(path);
+            if (len == 0)
+                return false;
+            *arg = path;
+            *arg_len = len;
+            path += len;
+            pattern++;
+            continue;
+        }
+        if (*pattern != *path)
+            return false;
+        pattern++;
+        path++;
+    }
+    if (pattern[0] == '*' && pattern[1] == '*' && !*path) {
+        *arg = path;
+        *arg_len = 0;
+        return true;
+    }
+    return !*pattern && !*path;
+}
+
+static const struct idp_route *find_route(const char *method, const char *path,
+                                          char *arg, size_t arg_size, bool *method_mismatch)
+{
+    *method_mismatch = false;
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        const char *a = NULL;
+        size_t len = 0;
+        if (!route_match(routes[i].pattern, path, &a, &len))
+            continue;
+        if (routes[i].method && strcmp(routes[i].method, method) != 0) {
+            *method_mismatch = true;
+            continue;
+        }
+        snprintf(arg, arg_size, "%.*s", (int)(len < arg_size ? len : arg_size - 1), a ? a : "");
+        return &routes[i];
+    }
+    return NULL;
+}
+
+/* CORS: an allowed origin is echoed exactly, with credentials; never '*'. */
+static bool origin_allowed(struct idp_server *server, const char *origin)
+{
+    if (!origin)
+        return false;
+    bool allowed = false;
+    pthread_mutex_lock(&server->lock);
+    size_t bucket = 0;
+    for (struct idp_map_entry *e = idp_map_next(&server->store.clients, &bucket, NULL);
+         e && !allowed; e = idp_map_next(&server->store.clients, &bucket, e)) {
+        struct idp_client *c = e->value;
+        allowed = idp_patterns_match(c->allowed_origins, origin);
+    }
+    pthread_mutex_unlock(&server->lock);
+    return allowed;
+}
+
+static void add_cors(struct idp_server *server, struct idp_request *req,
+                     struct idp_response *resp)
+{
+    const char *origin = idp_request_header(req, "Origin");
+    if (!origin_allowed(server, origin))
+        return;
+    idp_response_header(resp, "Access-Control-Allow-Origin", "%s", origin);
+    idp_response_header(resp, "Access-Control-Allow-Credentials", "true");
+    idp_response_header(resp, "Vary", "Origin");
+}
+
+static void send_response(struct mg_connection *conn, struct idp_request *req,
+                          struct idp_response *resp)
+{
+    char length[32];
+    snprintf(length, sizeof(length), "%zu", resp->body_len);
+    mg_response_header_start(conn, resp->status);
+    if (resp->content_type[0])
+        mg_response_header_add(conn, "Content-Type", resp->content_type, -1);
+    mg_response_header_add(conn, "Content-Length", length, -1);
+    mg_response_header_add(conn, "X-Request-ID", req->request_id, -1);
+    if (resp->headers_len)
+        mg_response_header_add_lines(conn, resp->headers);
+    mg_response_header_send(conn);
+    if (resp->body_len && strcmp(req->method, "HEAD") != 0)
+        mg_write(conn, resp->body, resp->body_len);
+}
+
+static void log_request(struct idp_server *server, const struct idp_journal_entry *e)
+{
+    if (!server->log)
+        return;
+    if (server->log_json) {
+        json_t *j = idp_journal_entry_json(e);
+        char *text = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        if (text)
+            fprintf(server->log, "%s\n", text);
+        free(text);
+        json_decref(j);
+    } else {
+        fprintf(server->log, "%s %s %d %s%s%s%s%s %.1fms\n", e->method, e->path, e->status,
+                e->route, e->grant_type[0] ? " " : "", e->grant_type,
+                e->outcome[0] ? " " : "", e->outcome, e->duration_ms);
+    }
+    fflush(server->log);
+}
+
+static bool read_body(struct mg_connection *conn, struct idp_request *req, int64_t limit)
+{
+    long long declared = req->info->content_length;
+    if (declared > limit)
+        return false;
+    size_t cap = declared > 0 ? (size_t)declared : 4096, len = 0;
+    char *buf = malloc(cap + 1);
+    if (!buf)
+        return false;
+    for (;;) {
+        if (len == cap) {
+            if ((int64_t)cap >= limit) {
+                free(buf);
+                return false;
+            }
+            cap = cap * 2 > (size_t)limit ? (size_t)limit : cap * 2;
+            char *grown = realloc(buf, cap + 1);
+            if (!grown) {
+                free(buf);
+                return false;
+            }
+            buf = grown;
+        }
+        int n = mg_read(conn, buf + len, cap - len);
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+    }
+    buf[len] = '\0';
+    req->body = buf;
+    req->body_len = len;
+    return true;
+}
+
+static void parse_params(struct idp_request *req)
+{
+    if (strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0 ||
+        strcmp(req->method, "DELETE") == 0 || !req->body_len) {
+        req->params = req->query ? idp_parse_form(req->query, strlen(req->query)) : json_object();
+        return;
+    }
+    /* A form body is parsed as a form; anything else (or a form-labelled body
+     * that is plainly JSON, as `curl -d '{…}'` sends) as JSON. */
+    const char *type = idp_request_header(req, "Content-Type");
+    size_t lead = strspn(req->body, " \t\r\n");
+    if (type && strncasecmp(type, "application/x-www-form-urlencoded", 33) == 0 &&
+        req->body[lead] != '{') {
+        req->params = idp_parse_form(req->body, req->body_len);
+        return;
+    }
+    json_error_t jerr;
+    json_t *body = json_loadb(req->body, req->body_len, 0, &jerr);
+    if (!json_is_object(body)) {
+        json_decref(body);
+        req->params = json_object();
+        req->params_bad = true;
+        req->params_error = "Problems parsing JSON";
+        return;
+    }
+    req->params = body;
+}
+
+static int handle(struct mg_connection *conn, void *data)
+{
+    struct idp_server *server = data;
+    struct idp_request req = {0};
+    struct idp_response resp = {0};
+    req.conn = conn;
+    req.info = mg_get_request_info(conn);
+    req.method = req.info->request_method;
+    req.path = req.info->local_uri ? req.info->local_uri : "/";
+    req.query = req.info->query_string;
+    req.wall_start_ms = idp_wall_now_ms();
+    req.now_ms = idp_clock_now_ms(server->clock);
+
+    const char *given_id = idp_request_header(&req, "X-Request-ID");
+    if (given_id && strlen(given_id) < sizeof(req.request_id) && *given_id)
+        snprintf(req.request_id, sizeof(req.request_id), "%s", given_id);
+    else
+        idp_random_ulid(&server->rng, "req_", req.now_ms, req.request_id, sizeof(req.request_id));
+
+    struct idp_journal_entry *e = &req.entry;
+    snprintf(e->method, sizeof(e->method), "%s", req.method);
+    snprintf(e->path, sizeof(e->path), "%s", req.path);
+    snprintf(e->request_id, sizeof(e->request_id), "%s", req.request_id);
+
+    char arg[256];
+    bool method_mismatch;
+    const struct idp_route *route = find_route(req.method, req.path, arg, sizeof(arg),
+                                               &method_mismatch);
+    req.path_arg = arg;
+    snprintf(e->route, sizeof(e->route), "%s", route ? route->name : "none");
+
+    int64_t limit;
+    pthread_mutex_lock(&server->lock);
+    limit = server->settings.max_body_bytes;
+    pthread_mutex_unlock(&server->lock);
+
+    enum idp_fault_outcome outcome = IDP_FAULT_CONTINUE;
+    if (strcmp(req.method, "OPTIONS") == 0) {
+        idp_response_text(&resp, 204, "", "", 0);
+        const char *origin = idp_request_header(&req, "Origin");
+        if (origin_allowed(server, origin)) {
+            idp_response_header(&resp, "Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+            const char *asked = idp_request_header(&req, "Access-Control-Request-Headers");
+            idp_response_header(&resp, "Access-Control-Allow-Headers", "%s",
+                                asked ? asked : "content-type, authorization");
+            idp_response_header(&resp, "Access-Control-Max-Age", "600");
+        }
+    } else if (!read_body(conn, &req, limit)) {
+        idp_response_code_error(&resp, 413, "payload_too_large",
+                                "Request body exceeds %lld bytes.", (long long)limit);
+        mg_disable_connection_keep_alive(conn);
+    } else if (!route) {
+        if (method_mismatch)
+            idp_response_code_error(&resp, 405, "method_not_allowed",
+                                    "%s is not allowed on %s.", req.method, req.path);
+        else
+            idp_response_code_error(&resp, 404, "not_found", "No route for %s %s.", req.method,
+                                    req.path);
+    } else {
+        parse_params(&req);
+        outcome = idp_faults_before(server, &req, &resp);
+        if (outcome == IDP_FAULT_CONTINUE) {
+            route->handler(server, &req, &resp);
+            outcome = idp_faults_after(server, &req, &resp);
+        }
+    }
+    add_cors(server, &req, &resp);
+
+    if (outcome != IDP_FAULT_NO_REPLY) {
+        if (!resp.status)
+            idp_response_code_error(&resp, 500, "server_error", "The handler gave no response.");
+        send_response(conn, &req, &resp);
+    }
+    int status = resp.status; /* 0: the connection was dropped without a reply */
+    e->status = status;
+    e->virtual_ms = req.now_ms;
+    e->wall_ms = req.wall_start_ms;
+    e->duration_ms = (double)(idp_wall_now_ms() - req.wall_start_ms);
+    if (strncmp(req.path, "/_fakeidp/journal", 17) != 0) {
+        pthread_mutex_lock(&server->lock);
+        idp_journal_add(&server->journal, e);
+        pthread_mutex_unlock(&server->lock);
+    }
+    log_request(server, e);
+    json_decref(req.params);
+    free(req.body);
+    idp_response_reset(&resp);
+    return status ? status : 1;
+}
+
+static int log_message(const struct mg_connection *conn, const char *message)
+{
+    (void)conn;
+    (void)message;
+    return 1; /* CivetWeb's own messages are noise here; requests are journaled. */
+}
+
+static bool is_loopback(const char *host)
+{
+    return strcmp(host, "127.0.0.1") == 0 || strcmp(host, "localhost") == 0 ||
+           strcmp(host, "::1") == 0 || strncmp(host, "127.", 4) == 0;
+}
+
+enum idp_status idp_server_reset_locked(struct idp_server *server, struct idp_error *err)
+{
+    struct idp_settings settings;
+    idp_settings_defaults(&settings);
+    const json_t *given = json_object_get(server->config, "settings");
+    enum idp_status status = given ? idp_settings_apply(&settings, given, err) : IDP_OK;
+    if (status)
+        return status;
+    struct idp_store store;
+    idp_store_init(&store);
+    status = idp_store_configure(&store, server->config, idp_clock_now_ms(server->clock), err);
+    if (status) {
+        idp_store_cleanup(&store);
+        return status;
+    }
+    status = idp_faults_configure(&server->faults, json_object_get(server->config, "faults"),
+                                  idp_clock_now_ms(server->clock), err);
+    if (status) {
+        idp_store_cleanup(&store);
+        return status;
+    }
+    idp_store_cleanup(&server->store);
+    server->store = store;
+    server->settings = settings;
+    idp_journal_cleanup(&server->journal);
+    idp_journal_init(&server->journal, (size_t)settings.journal_size);
+    return IDP_OK;
+}
+
+static enum idp_status check_config_keys(const json_t *config, struct idp_error *err)
+{
+    static const char *const allowed[] = {"settings", "api_keys", "clients", "organizations",
+                                          "users", "faults", NULL};
+    if (!config)
+        return IDP_OK;
+    if (!json_is_object(config))
+        return idp_fail(err, IDP_INVALID, "the configuration must be a JSON object");
+    const char *key;
+    json_t *value;
+    json_object_foreach((json_t *)config, key, value) {
+        bool known = false;
+        for (int i = 0; allowed[i]; i++)
+            known = known || strcmp(allowed[i], key) == 0;
+        if (!known)
+            return idp_fail(err, IDP_INVALID, "unknown configuration key \"%s\"", key);
+    }
+    return IDP_OK;
+}
+
+struct idp_server *idp_server_start(const struct idp_server_options *options,
+                                    struct idp_error *err)
+{
+    const char *host = options->host ? options->host : "127.0.0.1";
+    if (!is_loopback(host) && !options->allow_remote) {
+        idp_fail(err, IDP_DENIED,
+                 "refusing to listen on %s: fakeidp serves test credentials; pass "
+                 "--allow-remote to bind beyond loopback",
+                 host);
+        return NULL;
+    }
+    if (!options->key) {
+        idp_fail(err, IDP_INVALID, "no signing key");
+        return NULL;
+    }
+    if (check_config_keys(options->config, err))
+        return NULL;
+    struct idp_server *server = calloc(1, sizeof(*server));
+    if (!server) {
+        idp_fail(err, IDP_NOMEM, "out of memory");
+        return NULL;
+    }
+    pthread_mutex_init(&server->lock, NULL);
+    idp_clock_init(&server->own_clock);
+    server->clock = options->clock ? options->clock : &server->own_clock;
+    idp_random_init(&server->rng, options->seed);
+    idp_store_init(&server->store);
+    idp_keyset_init(&server->keys);
+    idp_faults_init(&server->faults);
+    idp_journal_init(&server->journal, 1);
+    server->config = options->config ? json_deep_copy(options->config) : json_object();
+    server->log = options->log;
+    server->log_json = options->log_json;
+    snprintf(server->host, sizeof(server->host), "%s", host);
+    if (options->admin_token)
+        snprintf(server->admin_token, sizeof(server->admin_token), "%s", options->admin_token);
+    if (!is_loopback(host) && !server->admin_token[0]) {
+        /* Reachable from elsewhere: the admin API must not be open. */
+        idp_random_token(&server->rng, server->admin_token, 32);
+        fprintf(stderr, "fakeidp: admin token (required on /_fakeidp/): %s\n",
+                server->admin_token);
+    }
+
+    if (idp_server_reset_locked(server, err) ||
+        idp_keyset_add(&server->keys, options->key, IDP_TIME_ALWAYS, IDP_TIME_ALWAYS,
+                       IDP_TIME_NEVER, err)) {
+        idp_server_stop(&server);
+        return NULL;
+    }
+
+    char ports[128], threads[16], timeout[16];
+    bool v6 = strchr(host, ':') != NULL;
+    const char *bind_host = strcmp(host, "localhost") == 0 ? "127.0.0.1" : host;
+    snprintf(ports, sizeof(ports), v6 ? "[%s]:%d%s" : "%s:%d%s", bind_host, options->port,
+             options->tls_cert ? "s" : "");
+    snprintf(threads, sizeof(threads), "%d", options->threads > 0 ? options->threads : 64);
+    snprintf(timeout, sizeof(timeout), "%d",
+             options->request_timeout_ms > 0 ? options->request_timeout_ms : 30000);
+    const char *mg_options[] = {"listening_ports", ports,
+                                "num_threads", threads,
+                                "request_timeout_ms", timeout,
+                                "enable_keep_alive", "yes",
+                                "keep_alive_timeout_ms", "30000",
+                                "max_request_size", "65536",
+                                options->tls_cert ? "ssl_certificate" : NULL, options->tls_cert,
+                                NULL, NULL};
+    struct mg_callbacks callbacks = {0};
+    callbacks.log_message = log_message;
+    struct mg_init_data init = {.callbacks = &callbacks, .user_data = server,
+                                .configuration_options = mg_options};
+    struct mg_error_data error = {0};
+    char error_text[256] = "";
+    error.text = error_text;
+    error.text_buffer_size = sizeof(error_text);
+    server->ctx = mg_start2(&init, &error);
+    if (!server->ctx) {
+        idp_fail(err, IDP_IO, "cannot listen on %s: %s", ports,
+                 error_text[0] ? error_text : "unknown error");
+        idp_server_stop(&server);
+        return NULL;
+    }
+    mg_set_request_handler(server->ctx, "/", handle, server);
+    struct mg_server_port port = {0};
+    if (mg_get_server_ports(server->ctx, 1, &port) < 1) {
+        idp_fail(err, IDP_IO, "cannot read the listening port");
+        idp_server_stop(&server);
+        return NULL;
+    }
+    server->port = port.port;
+    server->tls = port.is_ssl;
+    snprintf(server->url, sizeof(server->url), v6 ? "%s://[%s]:%d" : "%s://%s:%d",
+             server->tls ? "https" : "http", host, server->port);
+    return server;
+}
+
+void idp_server_stop(struct idp_server **pserver)
+{
+    struct idp_server *server = *pserver;
+    if (!server)
+        return;
+    if (server->ctx) {
+        idp_faults_release_all(&server->faults);
+        mg_stop(server->ctx);
+    }
+    idp_faults_cleanup(&server->faults);
+    idp_store_cleanup(&server->store);
+    idp_keyset_cleanup(&server->keys);
+    idp_journal_cleanup(&server->journal);
+    idp_random_cleanup(&server->rng);
+    idp_clock_cleanup(&server->own_clock);
+    json_decref(server->config);
+    free(server->jwks_body);
+    pthread_mutex_destroy(&server->lock);
+    free(server);
+    *pserver = NULL;
+}
+
+const char *idp_server_url(const struct idp_server *server)
+{
+    return server->url;
+}
+
+int idp_server_port(const struct idp_server *server)
+{
+    return server->port;
+}
+
+struct idp_clock *idp_server_clock(struct idp_server *server)
+{
+    return server->clock;
+}
+
+void idp_server_credentials(struct idp_server *server, char *client_id, size_t client_size,
+                            char *api_key, size_t key_size)
+{
+    pthread_mutex_lock(&server->lock);
+    snprintf(client_id, client_size, "%s", server->store.default_client);
+    snprintf(api_key, key_size, "%s", json_string_value(json_array_get(server->store.api_keys, 0)));
+    pthread_mutex_unlock(&server->lock);
+}

@@ -1,0 +1,49 @@
+/* fakeidp's public face: create a server from options, start it on a port,
+ * read its URL, stop it. Everything else (tokens, store, faults, clock) is
+ * reached through the HTTP API, the same in-process and out of process. */
+#ifndef IDP_SERVER_H
+#define IDP_SERVER_H
+
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "clock.h"
+#include "error.h"
+
+struct idp_server;
+
+struct idp_server_options {
+    const char *host;          /* default 127.0.0.1 */
+    int port;                  /* 0: an ephemeral port */
+    const json_t *config;      /* configuration object (borrowed), or NULL */
+    EVP_PKEY *key;             /* signing key (borrowed; the server takes a reference) */
+    bool allow_remote;         /* required for a non-loopback host */
+    const char *admin_token;   /* required on /_fakeidp/ when set */
+    struct idp_clock *clock;   /* shared virtual clock (borrowed), or NULL for its own */
+    uint64_t seed;             /* 0: random */
+    int threads;               /* worker threads, default 64 */
+    const char *tls_cert;      /* PEM with certificate and key: serve https */
+    FILE *log;                 /* one line per request, or NULL */
+    bool log_json;
+    int request_timeout_ms;    /* default 30000 */
+};
+
+/* Creates and starts a server. On failure returns NULL with err set (bad
+ * configuration, port in use, non-loopback host without allow_remote). */
+struct idp_server *idp_server_start(const struct idp_server_options *options,
+                                    struct idp_error *err);
+/* Stops the server, waits for its threads and frees it. Accepts NULL. */
+void idp_server_stop(struct idp_server **server);
+
+/* "http://127.0.0.1:8787" */
+const char *idp_server_url(const struct idp_server *server);
+int idp_server_port(const struct idp_server *server);
+struct idp_clock *idp_server_clock(struct idp_server *server);
+/* The default client id and API key, for `fakeidp env` and tests. */
+void idp_server_credentials(struct idp_server *server, char *client_id, size_t client_size,
+                            char *api_key, size_t key_size);
+
+#endif

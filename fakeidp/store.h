@@ -1,0 +1,149 @@
+/* The identity provider's state: clients, API keys, users, organizations and
+ * memberships (from the configuration), and what sign-ins create: codes,
+ * sessions and refresh tokens. Not thread-safe on its own: the server calls
+ * every function with its lock held. Memory is bounded: codes and sessions
+ * are evicted oldest first past their limits, and each session keeps only its
+ * last IDP_SESSION_TOKENS refresh tokens. */
+#ifndef IDP_STORE_H
+#define IDP_STORE_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "map.h"
+#include "random.h"
+
+#define IDP_ID_SIZE 64
+#define IDP_SESSION_TOKENS 8
+#define IDP_MAX_CODES 10000
+
+struct idp_client {
+    char id[IDP_ID_SIZE];
+    json_t *redirect_uris;   /* array of patterns ('*' matches any run) */
+    json_t *allowed_origins; /* array of exact origins or patterns */
+    json_t *logout_uris;     /* allowed return_to patterns */
+    json_t *claims;          /* extra access-token claims (JWT template) */
+};
+
+struct idp_membership {
+    char org_id[IDP_ID_SIZE];
+    json_t *fields; /* role, roles, permissions, entitlements, feature_flags */
+};
+
+struct idp_user {
+    char id[IDP_ID_SIZE];
+    json_t *object;       /* the WorkOS user object, as returned */
+    json_t *claims;       /* extra access-token claims */
+    json_t *impersonator; /* {"email","reason"} or NULL */
+    char authentication_method[32];
+    char step_up[48];     /* a configured step-up error code, or "" */
+    struct idp_membership *memberships;
+    size_t membership_count;
+    size_t order;         /* position in the configuration */
+};
+
+struct idp_code {
+    char code[IDP_ID_SIZE];
+    char client_id[IDP_ID_SIZE];
+    char user_id[IDP_ID_SIZE];
+    char org_id[IDP_ID_SIZE];
+    char *redirect_uri;
+    char challenge[160];
+    int64_t expires_ms;
+    struct idp_code *older, *newer;
+};
+
+enum idp_refresh_state { IDP_RT_ACTIVE, IDP_RT_PENDING, IDP_RT_ROTATED };
+
+struct idp_refresh {
+    char token[IDP_ID_SIZE];
+    char session_id[IDP_ID_SIZE];
+    char org_id[IDP_ID_SIZE];
+    int64_t issued_ms;
+    enum idp_refresh_state state;
+    bool expired; /* expired on cue by a fault */
+    int64_t rotated_ms;
+    char *cached_body; /* the response a replay within the grace gets */
+};
+
+struct idp_session {
+    char id[IDP_ID_SIZE];
+    char user_id[IDP_ID_SIZE];
+    char client_id[IDP_ID_SIZE];
+    char org_id[IDP_ID_SIZE];
+    char authentication_method[32];
+    int64_t created_ms;
+    int64_t last_activity_ms;
+    int64_t ended_ms; /* 0 while active */
+    char end_reason[48];
+    unsigned refresh_count;
+    struct idp_refresh *tokens[IDP_SESSION_TOKENS]; /* oldest first */
+    size_t token_count;
+    struct idp_session *older, *newer;
+};
+
+struct idp_store {
+    struct idp_map clients, users, users_by_email, orgs, codes, sessions, refresh;
+    json_t *api_keys;      /* array of strings */
+    json_t *organizations; /* id -> {"id","name"} */
+    char default_client[IDP_ID_SIZE];
+    char default_user[IDP_ID_SIZE];
+    size_t user_count;
+    struct idp_code *codes_oldest, *codes_newest;
+    struct idp_session *sessions_oldest, *sessions_newest;
+    pthread_cond_t refresh_done; /* broadcast when a pending refresh settles */
+};
+
+void idp_store_init(struct idp_store *store);
+void idp_store_cleanup(struct idp_store *store);
+
+/* Loads api_keys, clients, organizations and users from a configuration
+ * object (see docs/configuration.md). Missing parts get the zero-config
+ * defaults: one API key, one client allowing loopback redirect URIs and
+ * origins, one user. Fails on unknown keys or wrong types, naming the path. */
+enum idp_status idp_store_configure(struct idp_store *store, const json_t *config,
+                                    int64_t now_ms, struct idp_error *err);
+/* Adds a user from a JSON object (as in the configuration). */
+enum idp_status idp_store_add_user(struct idp_store *store, const json_t *spec,
+                                   int64_t now_ms, struct idp_error *err);
+
+struct idp_client *idp_store_client(struct idp_store *store, const char *id);
+bool idp_store_api_key_valid(const struct idp_store *store, const char *key);
+struct idp_user *idp_store_user(struct idp_store *store, const char *id);
+struct idp_user *idp_store_user_by_email(struct idp_store *store, const char *email);
+struct idp_user *idp_store_default_user(struct idp_store *store);
+/* The membership for org_id, or the user's first membership when org_id is
+ * NULL or empty; NULL when there is none. */
+const struct idp_membership *idp_user_membership(const struct idp_user *user,
+                                                 const char *org_id);
+
+/* A pattern with '*' wildcards, as used for redirect URIs and origins. */
+bool idp_pattern_match(const char *pattern, const char *text);
+bool idp_patterns_match(const json_t *patterns, const char *text);
+
+struct idp_code *idp_store_code_new(struct idp_store *store, struct idp_random *rng,
+                                    int64_t now_ms, int64_t ttl_ms);
+struct idp_code *idp_store_code(struct idp_store *store, const char *code);
+/* Removes a code (used or expired) and frees it. */
+void idp_store_code_delete(struct idp_store *store, struct idp_code *code);
+
+struct idp_session *idp_store_session_new(struct idp_store *store, struct idp_random *rng,
+                                          int64_t now_ms, int64_t max_sessions);
+struct idp_session *idp_store_session(struct idp_store *store, const char *id);
+void idp_store_session_end(struct idp_session *session, int64_t now_ms, const char *reason);
+/* All sessions, newest first, optionally only one user's (new reference). */
+json_t *idp_store_sessions_json(struct idp_store *store, const char *user_id);
+json_t *idp_session_json(const struct idp_session *session);
+
+/* Issues a new active refresh token for the session. */
+struct idp_refresh *idp_store_refresh_new(struct idp_store *store, struct idp_session *session,
+                                          struct idp_random *rng, int64_t now_ms);
+struct idp_refresh *idp_store_refresh(struct idp_store *store, const char *token);
+
+/* Drops sessions, codes and refresh tokens; keeps the configuration. */
+void idp_store_forget_activity(struct idp_store *store);
+
+#endif
