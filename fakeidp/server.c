@@ -272,21 +272,21 @@ static int handle(struct mg_connection *conn, void *data)
     }
     add_cors(server, &req, &resp);
 
-    if (outcome != IDP_FAULT_NO_REPLY) {
-        if (!resp.status)
-            idp_response_code_error(&resp, 500, "server_error", "The handler gave no response.");
-        send_response(conn, &req, &resp);
-    }
+    if (outcome != IDP_FAULT_NO_REPLY && !resp.status)
+        idp_response_code_error(&resp, 500, "server_error", "The handler gave no response.");
     int status = resp.status; /* 0: the connection was dropped without a reply */
     e->status = status;
     e->virtual_ms = req.now_ms;
     e->wall_ms = req.wall_start_ms;
     e->duration_ms = (double)(idp_wall_now_ms() - req.wall_start_ms);
+    /* Journal before replying: whoever saw the reply can read its entry. */
     if (strncmp(req.path, "/_fakeidp/journal", 17) != 0) {
         pthread_mutex_lock(&server->lock);
         idp_journal_add(&server->journal, e);
         pthread_mutex_unlock(&server->lock);
     }
+    if (outcome != IDP_FAULT_NO_REPLY)
+        send_response(conn, &req, &resp);
     log_request(server, e);
     json_decref(req.params);
     free(req.body);
@@ -418,6 +418,7 @@ struct idp_server *idp_server_start(const struct idp_server_options *options,
                                 "num_threads", threads,
                                 "request_timeout_ms", timeout,
                                 "enable_keep_alive", "yes",
+                                "tcp_nodelay", "1",
                                 "keep_alive_timeout_ms", "30000",
                                 "max_request_size", "65536",
                                 options->tls_cert ? "ssl_certificate" : NULL, options->tls_cert,
