@@ -1,19 +1,270 @@
+/* fakeidp run / fakeidp lint: load scenario files (or folders of them), run
+ * their variants against the embedded reference app (or an external target),
+ * report. Exit status: 0 every expectation held, 1 one failed, 2 a usage or
+ * scenario-file error. */
+#include <dirent.h>
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "commands.h"
+#include "keys.h"
+#include "duration.h"
+#include "runner.h"
 
-int cli_run(int argc, char **argv)
+static void run_usage(FILE *out)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "fakeidp run: the scenario runner is not built yet\n");
-    return 2;
+    fprintf(out,
+            "usage: fakeidp run [options] PATH...\n\n"
+            "Runs scenario files (PATH may be a folder: every *.json in it, recursively).\n"
+            "Each variant gets a fresh fakeidp and reference app on ephemeral ports.\n\n"
+            "options:\n"
+            "  -j, --jobs N        variants run in parallel (default: the core count)\n"
+            "  --filter TEXT       only variants whose \"scenario/variant\" contains TEXT\n"
+            "  --tag TAG           only scenarios tagged TAG\n"
+            "  --seed N            seed for ids, tokens and probabilistic faults (default: random)\n"
+            "  --repeat N          run each variant N times (exposes flakiness)\n"
+            "  --shard I/N         run the I-th of N shards (1-based), for CI\n"
+            "  --timeout DURATION  per variant, wall clock (default 60s)\n"
+            "  --junit FILE        write a JUnit XML report\n"
+            "  --json FILE         write the full results as JSON\n"
+            "  --tap               print TAP instead of the console report\n"
+            "  --key PEM           signing key (default: the cached test key)\n"
+            "  -v, --verbose       print every variant's timeline\n"
+            "  -h, --help          this help\n\n"
+            "exit status: 0 all expectations held, 1 an expectation failed, 2 usage or file error\n");
+}
+
+static void lint_usage(FILE *out)
+{
+    fprintf(out, "usage: fakeidp lint PATH...\n\n"
+                 "Checks scenario files without running them; errors are file:line:col: message.\n"
+                 "exit status: 0 all valid, 2 an error\n");
+}
+
+struct file_list {
+    char **paths;
+    size_t count, capacity;
+};
+
+static void add_path(struct file_list *list, const char *path)
+{
+    if (list->count == list->capacity) {
+        size_t cap = list->capacity ? list->capacity * 2 : 32;
+        char **grown = realloc(list->paths, cap * sizeof(*grown));
+        if (!grown)
+            return;
+        list->paths = grown;
+        list->capacity = cap;
+    }
+    list->paths[list->count++] = strdup(path);
+}
+
+static int compare(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Collects *.json under a folder (sorted), or the file itself. */
+static bool collect(struct file_list *list, const char *path, int depth)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        fprintf(stderr, "%s: no such file or folder\n", path);
+        return false;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        add_path(list, path);
+        return true;
+    }
+    if (depth > 8)
+        return true;
+    DIR *dir = opendir(path);
+    if (!dir)
+        return false;
+    struct dirent *d;
+    struct file_list here = {0};
+    while ((d = readdir(dir))) {
+        if (d->d_name[0] == '.' || strcmp(d->d_name, "node_modules") == 0)
+            continue;
+        char child[4096];
+        snprintf(child, sizeof(child), "%s/%s", path, d->d_name);
+        size_t len = strlen(d->d_name);
+        struct stat cs;
+        if (stat(child, &cs) == 0 && (S_ISDIR(cs.st_mode) ||
+                                      (len > 5 && strcmp(d->d_name + len - 5, ".json") == 0 &&
+                                       strcmp(d->d_name, "schema.json") != 0 &&
+                                       strcmp(d->d_name, "package.json") != 0 &&
+                                       strcmp(d->d_name, "package-lock.json") != 0)))
+            add_path(&here, child);
+    }
+    closedir(dir);
+    if (here.count)
+        qsort(here.paths, here.count, sizeof(char *), compare);
+    bool ok = true;
+    for (size_t i = 0; i < here.count; i++) {
+        ok = collect(list, here.paths[i], depth + 1) && ok;
+        free(here.paths[i]);
+    }
+    free(here.paths);
+    return ok;
+}
+
+/* Loads every file; prints each error; returns the number of errors. */
+static size_t load_all(const struct file_list *files, struct hx_scenario ***out, size_t *count)
+{
+    size_t errors = 0;
+    *out = calloc(files->count ? files->count : 1, sizeof(**out));
+    *count = 0;
+    for (size_t i = 0; *out && i < files->count; i++) {
+        struct idp_error err;
+        struct hx_scenario *sc = hx_scenario_load(files->paths[i], &err);
+        if (!sc) {
+            char text[1200];
+            idp_error_format(&err, text, sizeof(text));
+            fprintf(stderr, "%s\n", text);
+            errors++;
+            continue;
+        }
+        (*out)[(*count)++] = sc;
+    }
+    return errors;
+}
+
+static void free_all(struct file_list *files, struct hx_scenario **scenarios, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        hx_scenario_free(&scenarios[i]);
+    free(scenarios);
+    for (size_t i = 0; i < files->count; i++)
+        free(files->paths[i]);
+    free(files->paths);
 }
 
 int cli_lint(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "fakeidp lint: the scenario runner is not built yet\n");
-    return 2;
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        lint_usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    struct file_list files = {0};
+    bool ok = true;
+    for (int i = 1; i < argc; i++)
+        ok = collect(&files, argv[i], 0) && ok;
+    struct hx_scenario **scenarios;
+    size_t count;
+    size_t errors = load_all(&files, &scenarios, &count);
+    size_t variants = 0;
+    for (size_t i = 0; i < count; i++)
+        variants += scenarios[i]->variant_count;
+    if (ok && !errors)
+        printf("%zu files, %zu variants: ok\n", count, variants);
+    free_all(&files, scenarios, count);
+    return ok && !errors ? 0 : 2;
+}
+
+int cli_run(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"jobs", required_argument, NULL, 'j'},    {"filter", required_argument, NULL, 'f'},
+        {"tag", required_argument, NULL, 't'},     {"seed", required_argument, NULL, 's'},
+        {"repeat", required_argument, NULL, 'r'},  {"shard", required_argument, NULL, 'S'},
+        {"timeout", required_argument, NULL, 'T'}, {"junit", required_argument, NULL, 'J'},
+        {"json", required_argument, NULL, 'O'},    {"tap", no_argument, NULL, 'P'},
+        {"key", required_argument, NULL, 'k'},     {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
+    struct hx_runner_options opt = {.jobs = (int)sysconf(_SC_NPROCESSORS_ONLN), .repeat = 1,
+                                    .timeout_ms = 60000};
+    const char *junit = NULL, *json_path = NULL, *key_path = NULL;
+    bool tap = false, verbose = false;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "j:vh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'j': opt.jobs = atoi(optarg); break;
+        case 'f': opt.filter = optarg; break;
+        case 't': opt.tag = optarg; break;
+        case 's': opt.seed = strtoull(optarg, NULL, 10); break;
+        case 'r': opt.repeat = atoi(optarg); break;
+        case 'S':
+            if (sscanf(optarg, "%d/%d", &opt.shard_index, &opt.shard_count) != 2 ||
+                opt.shard_count < 1 || opt.shard_index < 1 || opt.shard_index > opt.shard_count) {
+                fprintf(stderr, "fakeidp run: --shard takes I/N with 1 <= I <= N\n");
+                return 2;
+            }
+            opt.shard_index--;
+            break;
+        case 'T':
+            if (!idp_duration_parse(optarg, &opt.timeout_ms)) {
+                fprintf(stderr, "fakeidp run: --timeout takes a duration such as 60s\n");
+                return 2;
+            }
+            break;
+        case 'J': junit = optarg; break;
+        case 'O': json_path = optarg; break;
+        case 'P': tap = true; break;
+        case 'k': key_path = optarg; break;
+        case 'v': verbose = true; break;
+        case 'h': run_usage(stdout); return 0;
+        default: run_usage(stderr); return 2;
+        }
+    }
+    if (optind >= argc) {
+        run_usage(stderr);
+        return 2;
+    }
+    if (opt.jobs < 1 || opt.repeat < 1) {
+        fprintf(stderr, "fakeidp run: --jobs and --repeat take numbers >= 1\n");
+        return 2;
+    }
+    struct file_list files = {0};
+    bool ok = true;
+    for (int i = optind; i < argc; i++)
+        ok = collect(&files, argv[i], 0) && ok;
+    struct hx_scenario **scenarios;
+    size_t count;
+    size_t errors = load_all(&files, &scenarios, &count);
+    if (!ok || errors || !count) {
+        if (ok && !errors)
+            fprintf(stderr, "fakeidp run: no scenario files found\n");
+        free_all(&files, scenarios, count);
+        return 2;
+    }
+    struct idp_error err;
+    char cache[1024];
+    idp_default_key_cache_path(cache, sizeof(cache));
+    EVP_PKEY *key = key_path ? idp_pem_load(key_path, &err) : idp_pem_load_or_generate(cache, &err);
+    if (!key) {
+        fprintf(stderr, "fakeidp run: %s\n", err.message);
+        free_all(&files, scenarios, count);
+        return 2;
+    }
+    opt.key = key;
+    opt.progress = isatty(STDERR_FILENO) && !tap ? stderr : NULL;
+    struct hx_results results;
+    hx_runner_run(scenarios, count, &opt, &results);
+    if (tap)
+        hx_report_tap(&results, stdout);
+    else
+        hx_report_console(&results, stdout, verbose);
+    int status = results.failed ? 1 : 0;
+    if (results.count == 0) {
+        fprintf(stderr, "fakeidp run: no variant matched the selection\n");
+        status = 2;
+    }
+    if (junit && !hx_report_junit(&results, junit)) {
+        fprintf(stderr, "fakeidp run: cannot write %s\n", junit);
+        status = 2;
+    }
+    if (json_path && !hx_report_json(&results, json_path)) {
+        fprintf(stderr, "fakeidp run: cannot write %s\n", json_path);
+        status = 2;
+    }
+    hx_results_cleanup(&results);
+    EVP_PKEY_free(key);
+    free_all(&files, scenarios, count);
+    return status;
 }

@@ -51,12 +51,17 @@ static void admin_clock(struct idp_server *server, struct idp_request *req,
             bad = true;
         if (set && !json_is_integer(set))
             bad = true;
-        if (!bad && freeze)
-            idp_clock_freeze(server->clock, json_is_true(freeze));
-        if (!bad && set)
-            idp_clock_set(server->clock, json_integer_value(set));
-        if (duration_param(req, "advance", &ms, &bad))
-            idp_clock_advance(server->clock, ms);
+        /* Validate everything before changing anything: a rejected request
+         * leaves the clock as it was. */
+        bool advance = duration_param(req, "advance", &ms, &bad);
+        if (!bad && !req->params_bad) {
+            if (freeze)
+                idp_clock_freeze(server->clock, json_is_true(freeze));
+            if (set)
+                idp_clock_set(server->clock, json_integer_value(set));
+            if (advance)
+                idp_clock_advance(server->clock, ms);
+        }
         if (bad || req->params_bad) {
             idp_response_code_error(resp, 422, "invalid_request",
                                     "clock takes {\"advance\": \"5m\", \"set\": <epoch ms>, \"freeze\": true|false}");

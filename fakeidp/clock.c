@@ -80,6 +80,16 @@ bool idp_clock_is_frozen(struct idp_clock *clock)
 
 void idp_format_iso8601(int64_t epoch_ms, char out[32])
 {
+    /* Years 0000..9999 only; anything outside (IDP_TIME_ALWAYS and
+     * IDP_TIME_NEVER among them) is clamped before any arithmetic. */
+    if (epoch_ms < -62167219200000LL) {
+        snprintf(out, 32, "0000-01-01T00:00:00.000Z");
+        return;
+    }
+    if (epoch_ms > 253402300799999LL) {
+        snprintf(out, 32, "9999-12-31T23:59:59.999Z");
+        return;
+    }
     time_t secs = (time_t)(epoch_ms >= 0 ? epoch_ms / 1000 : (epoch_ms - 999) / 1000);
     int millis = (int)(epoch_ms - (int64_t)secs * 1000);
     struct tm tm;

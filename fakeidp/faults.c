@@ -23,6 +23,8 @@
 
 enum phase { BEFORE, AFTER };
 
+#define BARRIER_GENERATIONS 8
+
 struct idp_fault {
     char id[48];
     json_t *rule; /* the rule as given, for listing */
@@ -46,8 +48,11 @@ struct idp_fault {
      * when the last one is dropped */
     int refs;
     bool removed;
-    /* barrier state */
-    long barrier_arrived, barrier_turn, barrier_generation;
+    /* barrier state: arrivals fill a generation; a released generation's
+     * requests take turns in rank order */
+    long barrier_arrived, barrier_generation, barrier_released;
+    long barrier_turn, barrier_turn_generation;
+    long barrier_sizes[BARRIER_GENERATIONS];
     /* rate limit state */
     int64_t rate_window_start;
     long rate_count;
@@ -314,7 +319,21 @@ static enum idp_fault_outcome act_body(struct idp_server *server, struct idp_fau
     return IDP_FAULT_CONTINUE;
 }
 
-/* Holds matching requests until `count` have arrived (or the timeout), then
+/* Opens the filling generation of a barrier: whoever has arrived is let
+ * through, later arrivals fill the next generation. Lock held. */
+static void barrier_release(struct idp_server *server, struct idp_fault *f)
+{
+    long gen = f->barrier_generation;
+    f->barrier_sizes[gen % BARRIER_GENERATIONS] = f->barrier_arrived;
+    f->barrier_released = gen;
+    f->barrier_turn_generation = gen;
+    f->barrier_turn = 0;
+    f->barrier_generation++;
+    f->barrier_arrived = 0;
+    pthread_cond_broadcast(&server->faults.barrier_changed);
+}
+
+/* Holds matching requests until `hold` have arrived (or the timeout), then
  * lets them through one at a time in the chosen order, or all at once. */
 static enum idp_fault_outcome act_barrier(struct idp_server *server, struct idp_fault *f,
                                           struct idp_request *req, struct idp_response *resp)
@@ -327,7 +346,7 @@ static enum idp_fault_outcome act_barrier(struct idp_server *server, struct idp_
     bool concurrent = order_name && strcmp(order_name, "concurrent") == 0;
 
     pthread_mutex_lock(&server->lock);
-    long generation = f->barrier_generation;
+    long gen = f->barrier_generation;
     long arrival = f->barrier_arrived++;
     struct timespec deadline;
     clock_gettime(CLOCK_REALTIME, &deadline);
@@ -337,39 +356,37 @@ static enum idp_fault_outcome act_barrier(struct idp_server *server, struct idp_
         deadline.tv_sec++;
         deadline.tv_nsec -= 1000000000;
     }
-    if (f->barrier_arrived >= count) {
-        f->barrier_turn = 0;
-        pthread_cond_broadcast(&server->faults.barrier_changed);
-    }
-    while (f->barrier_generation == generation && f->barrier_arrived < count &&
-           !server->faults.shutting_down) {
-        if (pthread_cond_timedwait(&server->faults.barrier_changed, &server->lock, &deadline)) {
-            count = f->barrier_arrived; /* timed out: release whoever came */
-            f->barrier_turn = 0;
-            pthread_cond_broadcast(&server->faults.barrier_changed);
-        }
-    }
-    long arrived = f->barrier_arrived < count ? f->barrier_arrived : count;
+    if (f->barrier_arrived >= count)
+        barrier_release(server, f);
+    while (f->barrier_released < gen && !server->faults.shutting_down)
+        if (pthread_cond_timedwait(&server->faults.barrier_changed, &server->lock, &deadline) &&
+            f->barrier_released < gen)
+            barrier_release(server, f); /* timed out: release whoever came */
+    long size = f->barrier_sizes[gen % BARRIER_GENERATIONS];
     /* rank: the position in which this request is let through */
     long rank = arrival;
     if (order_name && strcmp(order_name, "reverse") == 0)
-        rank = arrived - 1 - arrival;
-    else if (json_is_array(order)) {
+        rank = size - 1 - arrival;
+    else if (json_is_array(order))
         for (size_t i = 0; i < json_array_size(order); i++)
             if (json_integer_value(json_array_get(order, i)) == arrival)
                 rank = (long)i;
-    }
     req->barrier = f;
     f->refs++;
     req->barrier_rank = rank;
+    req->barrier_generation = gen;
     req->barrier_concurrent = concurrent;
-    if (!concurrent)
-        while (f->barrier_turn != rank && !server->faults.shutting_down &&
-               f->barrier_generation == generation)
-            if (pthread_cond_timedwait(&server->faults.barrier_changed, &server->lock, &deadline) &&
-                f->barrier_turn < rank)
-                f->barrier_turn = rank; /* a predecessor vanished: do not wait forever */
+    /* A rank outside the given order, or a predecessor that never finishes,
+     * must not hold a request forever: the deadline still bounds the wait. */
+    while (!concurrent && f->barrier_turn_generation == gen && f->barrier_turn < rank &&
+           !server->faults.shutting_down)
+        if (pthread_cond_timedwait(&server->faults.barrier_changed, &server->lock, &deadline))
+            break;
     pthread_mutex_unlock(&server->lock);
+    /* "gap": each successor starts this long after its predecessor finished,
+     * so the replies reach clients in release order, not in a race. */
+    if (!concurrent && rank > 0)
+        sleep_ms(param_duration(f->params, "gap", 0) > 2000 ? 2000 : param_duration(f->params, "gap", 0));
     (void)resp;
     return IDP_FAULT_CONTINUE;
 }
@@ -381,12 +398,9 @@ static void barrier_done(struct idp_server *server, struct idp_request *req)
     if (!f)
         return;
     pthread_mutex_lock(&server->lock);
-    if (!req->barrier_concurrent)
+    if (!req->barrier_concurrent && f->barrier_turn_generation == req->barrier_generation &&
+        f->barrier_turn <= req->barrier_rank)
         f->barrier_turn = req->barrier_rank + 1;
-    if (--f->barrier_arrived <= 0) {
-        f->barrier_arrived = 0;
-        f->barrier_generation++;
-    }
     pthread_cond_broadcast(&server->faults.barrier_changed);
     fault_release(f);
     pthread_mutex_unlock(&server->lock);
@@ -703,7 +717,7 @@ static const char *const control_keys[] = {"id", "action", "phase", "nth", "firs
                                            "seed", NULL};
 static const char *const param_keys[] = {
     "status", "body", "content_type", "retry_after", "delay", "jitter", "distribution",
-    "sigma", "for", "chunk", "interval", "location", "hold", "timeout", "order", "mode",
+    "sigma", "for", "chunk", "interval", "location", "hold", "timeout", "order", "gap", "mode",
     "limit", "window", "remove", "set", "expired", "not_yet_valid", "kid", "sign", "tamper",
     "alg", "bloat", "keys", "extra", "cache_control", NULL};
 
@@ -811,6 +825,8 @@ enum idp_status idp_faults_add(struct idp_faults *faults, const json_t *rule, in
     f->action = action;
     f->phase = action->default_phase;
     f->added_ms = now_ms;
+    f->barrier_released = -1;
+    f->barrier_turn_generation = -1;
     enum idp_status status = IDP_OK;
     static const struct {
         const char *key;

@@ -18,7 +18,9 @@ static enum idp_status apply_one(const struct idp_knob *k, char *field, const js
         const char *text = json_string_value(value);
         bool negative = k->kind == IDP_KNOB_SIGNED_DURATION && text && text[0] == '-';
         if (json_is_integer(value) &&
-            (json_integer_value(value) >= 0 || k->kind == IDP_KNOB_SIGNED_DURATION))
+            (json_integer_value(value) >= 0 || k->kind == IDP_KNOB_SIGNED_DURATION) &&
+            json_integer_value(value) <= INT64_MAX / 1000 &&
+            json_integer_value(value) >= -(INT64_MAX / 1000))
             ms = json_integer_value(value) * 1000;
         else if (!text || !idp_duration_parse(text + negative, &ms))
             return idp_fail(err, IDP_INVALID,

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "mgstop.h"
 #include "server_internal.h"
 
 static const struct idp_route routes[] = {
@@ -148,12 +149,18 @@ static bool read_body(struct mg_connection *conn, struct idp_request *req, int64
     if (declared > limit)
         return false;
     size_t cap = declared > 0 ? (size_t)declared : 4096, len = 0;
+    if ((int64_t)cap > limit) /* a chunked body must not exceed the limit either */
+        cap = limit > 0 ? (size_t)limit : 0;
     char *buf = malloc(cap + 1);
     if (!buf)
         return false;
     for (;;) {
         if (len == cap) {
             if ((int64_t)cap >= limit) {
+                /* Full at the limit: too large only if more follows. */
+                char probe;
+                if (mg_read(conn, &probe, 1) <= 0)
+                    break;
                 free(buf);
                 return false;
             }
@@ -421,6 +428,10 @@ struct idp_server *idp_server_start(const struct idp_server_options *options,
                                 "tcp_nodelay", "1",
                                 "keep_alive_timeout_ms", "30000",
                                 "max_request_size", "65536",
+                                /* CORS is ours (exact origin, credentials): CivetWeb
+                                 * would answer preflights itself with '*'. */
+                                "access_control_allow_origin", "",
+                                "access_control_allow_methods", "",
                                 options->tls_cert ? "ssl_certificate" : NULL, options->tls_cert,
                                 NULL, NULL};
     struct mg_callbacks callbacks = {0};
@@ -459,7 +470,7 @@ void idp_server_stop(struct idp_server **pserver)
         return;
     if (server->ctx) {
         idp_faults_release_all(&server->faults);
-        mg_stop(server->ctx);
+        idp_mg_stop_fast(server->ctx, server->port, strchr(server->host, ':') != NULL);
     }
     idp_faults_cleanup(&server->faults);
     idp_store_cleanup(&server->store);

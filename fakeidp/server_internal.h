@@ -61,6 +61,7 @@ struct idp_request {
     struct idp_journal_entry entry;
     struct idp_fault *barrier; /* the barrier this request went through */
     long barrier_rank;
+    long barrier_generation;
     bool barrier_concurrent;
 };
 

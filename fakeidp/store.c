@@ -284,6 +284,19 @@ enum idp_status idp_store_add_user(struct idp_store *store, const json_t *spec,
         if (v && !json_is_string(v))
             return idp_fail(err, IDP_INVALID, "%s.%s: expected a string", path, strings[i]);
     }
+    const json_t *verified = json_object_get(spec, "email_verified");
+    if (verified && !json_is_boolean(verified))
+        return idp_fail(err, IDP_INVALID, "%s.email_verified: expected true or false", path);
+    const json_t *metadata = json_object_get(spec, "metadata");
+    if (metadata && !json_is_object(metadata))
+        return idp_fail(err, IDP_INVALID, "%s.metadata: expected an object", path);
+    const char *const nullable_strings[] = {"locale", "profile_picture_url", "external_id", NULL};
+    for (int i = 0; nullable_strings[i]; i++) {
+        const json_t *v = json_object_get(spec, nullable_strings[i]);
+        if (v && !json_is_string(v) && !json_is_null(v))
+            return idp_fail(err, IDP_INVALID, "%s.%s: expected a string or null", path,
+                            nullable_strings[i]);
+    }
     const json_t *claims = json_object_get(spec, "claims");
     const json_t *memberships = json_object_get(spec, "memberships");
     const json_t *impersonator = json_object_get(spec, "impersonator");
@@ -311,7 +324,7 @@ enum idp_status idp_store_add_user(struct idp_store *store, const json_t *spec,
     status = copy_id(spec, "id", generated, u->id, sizeof(u->id), path, err);
     if (status)
         goto fail;
-    if (idp_map_get(&store->users, u->id) || idp_map_get(&store->users_by_email, email)) {
+    if (idp_map_get(&store->users, u->id) || idp_store_user_by_email(store, email)) {
         status = idp_fail(err, IDP_INVALID, "%s: user %s (%s) is defined twice", path, u->id, email);
         goto fail;
     }
@@ -328,6 +341,11 @@ enum idp_status idp_store_add_user(struct idp_store *store, const json_t *spec,
         if (status)
             goto fail;
         u->membership_count++;
+        if (idp_user_membership(u, u->memberships[i].org_id) != &u->memberships[i]) {
+            status = idp_fail(err, IDP_INVALID, "%s: a second membership in organization %s",
+                              mpath, u->memberships[i].org_id);
+            goto fail;
+        }
         const char *org = u->memberships[i].org_id;
         if (!json_object_get(store->organizations, org))
             json_object_set_new(store->organizations, org,
@@ -391,9 +409,18 @@ enum idp_status idp_store_configure(struct idp_store *store, const json_t *confi
         if (status)
             goto out;
         const char *id = json_string_value(json_object_get(item, "id"));
-        const char *name = json_string_value(json_object_get(item, "name"));
+        const json_t *name_value = json_object_get(item, "name");
+        const char *name = json_string_value(name_value);
         if (!id || !*id) {
             status = idp_fail(err, IDP_INVALID, "%s.id: expected a string", path);
+            goto out;
+        }
+        if (name_value && !name) {
+            status = idp_fail(err, IDP_INVALID, "%s.name: expected a string", path);
+            goto out;
+        }
+        if (json_object_get(store->organizations, id)) {
+            status = idp_fail(err, IDP_INVALID, "%s.id: organization %s is defined twice", path, id);
             goto out;
         }
         json_object_set_new(store->organizations, id,

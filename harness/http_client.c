@@ -8,6 +8,7 @@
 
 struct hx_http_client {
     CURL *curl;
+    struct curl_slist *connect_to;
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -31,10 +32,17 @@ struct hx_http_client *hx_http_client_new(void)
     return client;
 }
 
+void hx_http_client_loopback(struct hx_http_client *client, bool on)
+{
+    curl_slist_free_all(client->connect_to);
+    client->connect_to = on ? curl_slist_append(NULL, "::127.0.0.1:") : NULL;
+}
+
 void hx_http_client_free(struct hx_http_client **client)
 {
     if (!*client)
         return;
+    curl_slist_free_all((*client)->connect_to);
     curl_easy_cleanup((*client)->curl);
     free(*client);
     *client = NULL;
@@ -89,6 +97,8 @@ bool hx_http_request(struct hx_http_client *client, const char *method, const ch
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)body_len);
     }
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, list);
+    if (client->connect_to)
+        curl_easy_setopt(c, CURLOPT_CONNECT_TO, client->connect_to);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, append);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &out);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, append_header);

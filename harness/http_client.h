@@ -19,6 +19,10 @@ struct hx_http_response {
 };
 
 struct hx_http_client *hx_http_client_new(void);
+/* Sends every request to 127.0.0.1 (same port) whatever the URL's host, so
+ * the browser model can use names like app.test and idp.test that carry
+ * their own cookie and site rules. */
+void hx_http_client_loopback(struct hx_http_client *client, bool on);
 void hx_http_client_free(struct hx_http_client **client);
 
 /* Sends one request, without following redirects. headers is a NULL-ended

@@ -1,0 +1,52 @@
+#include "mgstop.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+struct waker {
+    int port;
+    int ipv6;
+    atomic_int stopped;
+};
+
+static void *wake(void *arg)
+{
+    struct waker *w = arg;
+    /* At most 300 tries, 10 ms apart: bounded even if mg_stop hangs. */
+    for (int i = 0; i < 300 && !atomic_load(&w->stopped); i++) {
+        int fd = socket(w->ipv6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
+        if (fd >= 0) {
+            if (w->ipv6) {
+                struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)w->port)};
+                a.sin6_addr = in6addr_loopback;
+                connect(fd, (struct sockaddr *)&a, sizeof(a));
+            } else {
+                struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)w->port)};
+                a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+                connect(fd, (struct sockaddr *)&a, sizeof(a));
+            }
+            close(fd);
+        }
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    return NULL;
+}
+
+void idp_mg_stop_fast(struct mg_context *ctx, int port, int ipv6)
+{
+    struct waker w = {.port = port, .ipv6 = ipv6};
+    atomic_init(&w.stopped, 0);
+    pthread_t thread;
+    int started = port > 0 && pthread_create(&thread, NULL, wake, &w) == 0;
+    mg_stop(ctx);
+    atomic_store(&w.stopped, 1);
+    if (started)
+        pthread_join(thread, NULL);
+}

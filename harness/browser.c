@@ -1,0 +1,244 @@
+#include "browser.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http_client.h"
+#include "knobs.h"
+
+static const char *const profiles[] = {"chromium", "firefox", "webkit", NULL};
+
+#define KNOB(f) offsetof(struct hx_browser_knobs, f), sizeof(((struct hx_browser_knobs *)0)->f)
+static const struct idp_knob knob_table[] = {
+    {"profile", IDP_KNOB_CHOICE, KNOB(profile), profiles},
+    {"block_third_party_cookies", IDP_KNOB_BOOLEAN, KNOB(block_third_party), NULL},
+    {"clock_offset", IDP_KNOB_SIGNED_DURATION, KNOB(clock_offset_ms), NULL},
+    {"storage_purge_after", IDP_KNOB_DURATION, KNOB(storage_purge_ms), NULL},
+    {"app_host", IDP_KNOB_TEXT, KNOB(app_host), NULL},
+    {"idp_host", IDP_KNOB_TEXT, KNOB(idp_host), NULL},
+    {"embedded_in", IDP_KNOB_TEXT, KNOB(embedded_in), NULL},
+};
+#undef KNOB
+
+void hx_browser_knobs_defaults(struct hx_browser_knobs *k)
+{
+    memset(k, 0, sizeof(*k));
+    k->profile = HX_CHROMIUM;
+    snprintf(k->app_host, sizeof(k->app_host), "localhost");
+    snprintf(k->idp_host, sizeof(k->idp_host), "127.0.0.1");
+}
+
+enum idp_status hx_browser_knobs_apply(struct hx_browser_knobs *knobs, const json_t *obj,
+                                       const char **bad_key, struct idp_error *err)
+{
+    struct hx_browser_knobs copy = *knobs;
+    bool profile_given = json_object_get(obj, "profile") != NULL;
+    bool block_given = json_object_get(obj, "block_third_party_cookies") != NULL;
+    bool purge_given = json_object_get(obj, "storage_purge_after") != NULL;
+    enum idp_status status = idp_knobs_apply(knob_table, sizeof(knob_table) / sizeof(knob_table[0]),
+                                             &copy, sizeof(copy), obj, "browser knob", bad_key, err);
+    if (status)
+        return status;
+    /* A profile brings its engine's defaults unless given explicitly:
+     * WebKit blocks third-party cookies and purges script storage after 7 days. */
+    if (profile_given && copy.profile == HX_WEBKIT) {
+        if (!block_given)
+            copy.block_third_party = true;
+        if (!purge_given)
+            copy.storage_purge_ms = 7LL * 86400 * 1000;
+    }
+    *knobs = copy;
+    return IDP_OK;
+}
+
+void hx_browser_init(struct hx_browser *b, const struct hx_browser_knobs *knobs,
+                     struct idp_clock *clock, struct hx_timeline *timeline)
+{
+    memset(b, 0, sizeof(*b));
+    pthread_mutex_init(&b->lock, NULL);
+    b->knobs = *knobs;
+    hx_jar_init(&b->jar);
+    b->local_storage = json_object();
+    b->last_visit = json_object();
+    b->clock = clock;
+    b->timeline = timeline;
+}
+
+void hx_browser_cleanup(struct hx_browser *b)
+{
+    hx_jar_cleanup(&b->jar);
+    json_decref(b->local_storage);
+    json_decref(b->last_visit);
+    pthread_mutex_destroy(&b->lock);
+}
+
+int64_t hx_browser_now(struct hx_browser *b)
+{
+    return idp_clock_now_ms(b->clock) + b->knobs.clock_offset_ms;
+}
+
+void hx_page_cleanup(struct hx_page *page)
+{
+    free(page->body);
+    page->body = NULL;
+}
+
+static struct hx_cookie_rules rules_of(const struct hx_browser *b)
+{
+    return (struct hx_cookie_rules){.profile = (enum hx_profile)b->knobs.profile,
+                                    .block_third_party = b->knobs.block_third_party,
+                                    .max_bytes = 4096};
+}
+
+static bool is_login(const struct hx_url *url, const char *idp_host)
+{
+    return strcmp(url->path, "/user_management/authorize") == 0 ||
+           (strcmp(url->path, "/login") == 0 && strcmp(url->host, idp_host) != 0);
+}
+
+static void apply_cookies(struct hx_browser *b, const struct hx_http_response *resp,
+                          const struct hx_url *url, const struct hx_request_context *ctx)
+{
+    size_t cursor = 0;
+    char *header = malloc(16384);
+    if (!header)
+        return;
+    struct hx_cookie_rules rules = rules_of(b);
+    int64_t now = idp_clock_now_ms(b->clock); /* cookie expiry follows true time */
+    while (hx_http_header_next(resp, "Set-Cookie", &cursor, header, 16384)) {
+        char name[128], why[512];
+        pthread_mutex_lock(&b->lock);
+        enum hx_cookie_change change = hx_jar_set(&b->jar, header, url, ctx, &rules, now, name,
+                                                  sizeof(name), why, sizeof(why));
+        pthread_mutex_unlock(&b->lock);
+        hx_timeline_add(b->timeline, now, "browser", "%s%s",
+                        change == HX_COOKIE_REJECTED ? "cookie rejected: " : "cookie ", why);
+    }
+    free(header);
+}
+
+void hx_browser_go(struct hx_browser *b, const struct hx_navigation *nav, struct hx_page *page)
+{
+    memset(page, 0, sizeof(*page));
+    struct hx_url url, initiator, embed;
+    bool have_initiator = nav->initiator && hx_url_parse(nav->initiator, &initiator);
+    bool embedded = b->knobs.embedded_in[0] && hx_url_parse(b->knobs.embedded_in, &embed);
+    if (!hx_url_parse(nav->url, &url)) {
+        snprintf(page->error, sizeof(page->error), "not an absolute http(s) URL: %s", nav->url);
+        return;
+    }
+    struct hx_http_client *client = hx_http_client_new();
+    if (!client) {
+        snprintf(page->error, sizeof(page->error), "out of memory");
+        return;
+    }
+    hx_http_client_loopback(client, true);
+    const char *method = nav->method ? nav->method : "GET";
+    const char *body = nav->body;
+    struct hx_cookie_rules rules = rules_of(b);
+    for (int hop = 0; hop < 20; hop++) {
+        /* SameSite: a navigation is judged by its initiator; inside an iframe
+         * and for fetch(), by the top-level page. */
+        struct hx_request_context ctx = {
+            .site_for_cookies = embedded ? &embed : have_initiator ? &initiator : NULL,
+            .top_level_navigation = !nav->subrequest && !embedded,
+            .safe_method = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0,
+        };
+        pthread_mutex_lock(&b->lock);
+        /* fetch() without credentials sends no cookies cross-site. */
+        char *cookie = (nav->subrequest && !nav->credentials && have_initiator &&
+                        !hx_url_same_site(&url, &initiator))
+                           ? strdup("")
+                           : hx_jar_header(&b->jar, &url, &ctx, &rules, idp_clock_now_ms(b->clock));
+        char site[256];
+        hx_url_site(&url, site, sizeof(site));
+        json_object_set_new(b->last_visit, site, json_integer(idp_clock_now_ms(b->clock)));
+        if (strcmp(url.path, "/user_management/authorize") == 0)
+            b->authorize_visits++;
+        pthread_mutex_unlock(&b->lock);
+        const char *headers[24];
+        size_t h = 0;
+        char cookie_header[16384], origin_header[400];
+        if (cookie && cookie[0]) {
+            snprintf(cookie_header, sizeof(cookie_header), "Cookie: %s", cookie);
+            headers[h++] = cookie_header;
+        }
+        free(cookie);
+        if (nav->subrequest && have_initiator) {
+            char origin[300];
+            hx_url_origin(&initiator, origin, sizeof(origin));
+            snprintf(origin_header, sizeof(origin_header), "Origin: %s", origin);
+            headers[h++] = origin_header;
+        }
+        for (size_t i = 0; nav->headers && nav->headers[i] && h < 22; i++)
+            headers[h++] = nav->headers[i];
+        headers[h] = NULL;
+        char full[4096];
+        hx_url_format(&url, full, sizeof(full));
+        struct hx_http_response resp;
+        bool got = hx_http_request(client, method, full, headers, body, body ? strlen(body) : 0,
+                                   30000, &resp);
+        page->hops = hop + 1;
+        snprintf(page->url, sizeof(page->url), "%s", full);
+        page->status = resp.status;
+        if (!got) {
+            snprintf(page->error, sizeof(page->error), "%s", resp.error);
+            hx_timeline_add(b->timeline, idp_clock_now_ms(b->clock), "browser", "%s %s: %s", method,
+                            full, resp.error);
+            hx_http_response_cleanup(&resp);
+            break;
+        }
+        apply_cookies(b, &resp, &url, &ctx);
+        char location[4096] = "";
+        struct hx_url next;
+        if (!nav->subrequest && resp.status >= 300 && resp.status < 400 &&
+            hx_http_header(&resp, "Location", location, sizeof(location)) &&
+            hx_url_resolve(&url, location, &next)) {
+            hx_http_response_cleanup(&resp);
+            if (is_login(&next, b->knobs.idp_host) && !nav->follow_login) {
+                hx_url_format(&next, page->stopped_at, sizeof(page->stopped_at));
+                page->login_redirect = true;
+                break;
+            }
+            initiator = url;
+            have_initiator = true;
+            url = next;
+            if (resp.status == 303 || (resp.status == 302 && strcmp(method, "POST") == 0)) {
+                method = "GET";
+                body = NULL;
+            }
+            continue;
+        }
+        page->body = resp.body;
+        resp.body = NULL;
+        hx_http_response_cleanup(&resp);
+        break;
+    }
+    hx_http_client_free(&client);
+}
+
+void hx_browser_tick(struct hx_browser *b)
+{
+    if (!b->knobs.storage_purge_ms)
+        return;
+    int64_t now = idp_clock_now_ms(b->clock);
+    pthread_mutex_lock(&b->lock);
+    const char *origin;
+    json_t *items;
+    void *tmp;
+    json_object_foreach_safe(b->local_storage, tmp, origin, items) {
+        struct hx_url u;
+        char site[256] = "";
+        if (hx_url_parse(origin, &u))
+            hx_url_site(&u, site, sizeof(site));
+        json_int_t last = json_integer_value(json_object_get(b->last_visit, site));
+        if (now - last >= b->knobs.storage_purge_ms) {
+            hx_timeline_add(b->timeline, now, "browser",
+                            "script storage of %s purged (no visit for %lld days)", origin,
+                            (long long)((now - last) / 86400000));
+            json_object_del(b->local_storage, origin);
+        }
+    }
+    pthread_mutex_unlock(&b->lock);
+}

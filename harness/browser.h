@@ -1,0 +1,77 @@
+/* The browser model: one cookie jar and localStorage shared by tabs, a
+ * profile's cookie rules, a client clock offset, and navigation that follows
+ * redirects the way a browser does (Set-Cookie on every hop, SameSite by the
+ * initiator). Navigations stop at the sign-in page unless told to follow it,
+ * so "redirected to sign in" is an observable outcome instead of a silent
+ * re-login against the fake. Thread-safe for parallel steps. */
+#ifndef HX_BROWSER_H
+#define HX_BROWSER_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "clock.h"
+#include "cookies.h"
+#include "error.h"
+#include "timeline.h"
+#include "url.h"
+
+struct hx_browser_knobs {
+    int profile;             /* enum hx_profile */
+    bool block_third_party;
+    int64_t clock_offset_ms; /* the client's clock minus the true time */
+    int64_t storage_purge_ms;/* WebKit ITP: script storage wiped after this without a visit (0: never) */
+    char app_host[128];      /* host name the browser uses for the app */
+    char idp_host[128];      /* host name the browser uses for fakeidp */
+    char embedded_in[256];   /* top-level page origin when the app runs in an iframe */
+};
+
+void hx_browser_knobs_defaults(struct hx_browser_knobs *knobs);
+enum idp_status hx_browser_knobs_apply(struct hx_browser_knobs *knobs, const json_t *obj,
+                                       const char **bad_key, struct idp_error *err);
+
+struct hx_browser {
+    pthread_mutex_t lock;
+    struct hx_browser_knobs knobs;
+    struct hx_jar jar;
+    json_t *local_storage; /* origin -> {key: value} */
+    json_t *last_visit;    /* site -> virtual ms */
+    struct idp_clock *clock;
+    struct hx_timeline *timeline;
+    unsigned authorize_visits;
+};
+
+struct hx_navigation {
+    const char *method;      /* default GET */
+    const char *url;         /* absolute */
+    const char *body;
+    const char *const *headers;
+    bool subrequest;         /* fetch() from the page, not a navigation */
+    bool follow_login;       /* follow redirects into the IdP's authorize */
+    bool credentials;        /* subrequests: send cookies cross-site (credentials: 'include') */
+    const char *initiator;   /* URL of the page that starts it; NULL: typed in */
+};
+
+struct hx_page {
+    long status;             /* last response's status, 0 if none */
+    char url[4096];          /* URL of the last response */
+    char stopped_at[4096];   /* the sign-in redirect not followed, if any */
+    bool login_redirect;     /* stopped at /login or /user_management/authorize */
+    char *body;
+    char error[256];         /* transport error */
+    int hops;
+};
+
+void hx_browser_init(struct hx_browser *b, const struct hx_browser_knobs *knobs,
+                     struct idp_clock *clock, struct hx_timeline *timeline);
+void hx_browser_cleanup(struct hx_browser *b);
+int64_t hx_browser_now(struct hx_browser *b);
+/* Runs a navigation or subrequest; fills page (caller frees page->body). */
+void hx_browser_go(struct hx_browser *b, const struct hx_navigation *nav, struct hx_page *page);
+void hx_page_cleanup(struct hx_page *page);
+/* Wipes script storage of sites not visited for storage_purge_ms. */
+void hx_browser_tick(struct hx_browser *b);
+
+#endif

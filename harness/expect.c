@@ -1,0 +1,524 @@
+/* The expectation table. Each row names a key of an "expect" object, checks
+ * its value and evaluates it against the run. Counts are exact numbers or
+ * {"min", "max"} ranges. */
+#include "expect.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cookies.h"
+#include "duration.h"
+
+typedef enum idp_status validate_fn(struct hx_check *, const json_t *value, const char *path);
+typedef void eval_fn(struct hx_run *, const json_t *value);
+
+struct expect_kind {
+    const char *name;
+    const char *summary;
+    validate_fn *validate;
+    eval_fn *evaluate;
+};
+
+static bool count_holds(const json_t *spec, long long actual, char *want, size_t size)
+{
+    if (json_is_integer(spec)) {
+        snprintf(want, size, "%lld", (long long)json_integer_value(spec));
+        return actual == json_integer_value(spec);
+    }
+    const json_t *min = json_object_get(spec, "min"), *max = json_object_get(spec, "max");
+    if (min && max)
+        snprintf(want, size, "%lld..%lld", (long long)json_integer_value(min), (long long)json_integer_value(max));
+    else if (min)
+        snprintf(want, size, ">= %lld", (long long)json_integer_value(min));
+    else
+        snprintf(want, size, "<= %lld", (long long)json_integer_value(max));
+    return (!min || actual >= json_integer_value(min)) && (!max || actual <= json_integer_value(max));
+}
+
+/* ---- session ------------------------------------------------------- */
+
+static enum idp_status v_session(struct hx_check *c, const json_t *v, const char *path)
+{
+    const char *s = json_string_value(v);
+    if (!s || (strcmp(s, "survives") != 0 && strcmp(s, "lost") != 0))
+        return hx_check_fail(c, path, false, "session is \"survives\" or \"lost\"");
+    return IDP_OK;
+}
+
+static void e_session(struct hx_run *run, const json_t *v)
+{
+    const char *want = json_string_value(v);
+    const char *path = json_string_value(json_object_get(json_object_get(run->doc, "target"), "protected_path"));
+    struct hx_observation obs;
+    hx_run_load(run, path ? path : "/dashboard", false, "GET", &obs);
+    bool survives = obs.signed_in;
+    if (strcmp(want, "survives") == 0 && !survives) {
+        hx_run_fail(run, "session: expected it to survive, but %s shows %s (status %ld%s%s)",
+                    path ? path : "/dashboard",
+                    obs.login_redirect ? "a redirect to sign in" : "no signed-in user", obs.status,
+                    obs.error[0] ? ", " : "", obs.error);
+        return;
+    }
+    if (strcmp(want, "lost") == 0 && survives) {
+        hx_run_fail(run, "session: expected it to be lost, but %s still shows the signed-in user",
+                    path ? path : "/dashboard");
+        return;
+    }
+    if (strcmp(want, "survives") == 0) {
+        /* Mechanism: no new trip through authorize since the sign-in. */
+        json_t *journal = hx_run_admin(run, "GET", "/_fakeidp/journal", NULL, NULL);
+        size_t i, trips = 0;
+        json_t *e;
+        json_array_foreach(json_object_get(journal, "entries"), i, e) {
+            if ((uint64_t)json_integer_value(json_object_get(e, "seq")) >= run->journal_mark &&
+                strcmp(json_string_value(json_object_get(e, "route")), "authorize") == 0)
+                trips++;
+        }
+        json_decref(journal);
+        if (trips)
+            hx_run_fail(run, "session: survived only through %zu new authorize round trip(s)", trips);
+    }
+}
+
+/* ---- last observation ----------------------------------------------- */
+
+static enum idp_status v_bool(struct hx_check *c, const json_t *v, const char *path)
+{
+    return json_is_boolean(v) ? IDP_OK : hx_check_fail(c, path, false, "expected true or false");
+}
+
+static enum idp_status v_int(struct hx_check *c, const json_t *v, const char *path)
+{
+    return json_is_integer(v) ? IDP_OK : hx_check_fail(c, path, false, "expected a whole number");
+}
+
+static enum idp_status v_string(struct hx_check *c, const json_t *v, const char *path)
+{
+    return json_is_string(v) ? IDP_OK : hx_check_fail(c, path, false, "expected a string");
+}
+
+static enum idp_status v_strings(struct hx_check *c, const json_t *v, const char *path)
+{
+    if (json_is_string(v))
+        return IDP_OK;
+    size_t i;
+    json_t *s;
+    if (!json_is_array(v))
+        return hx_check_fail(c, path, false, "expected a string or an array of strings");
+    json_array_foreach(v, i, s) if (!json_is_string(s)) return hx_check_fail(c, path, false, "expected strings");
+    return IDP_OK;
+}
+
+static void e_signed_in(struct hx_run *run, const json_t *v)
+{
+    pthread_mutex_lock(&run->lock);
+    bool now = run->last.signed_in;
+    pthread_mutex_unlock(&run->lock);
+    if (now != json_is_true(v))
+        hx_run_fail(run, "signed_in: expected %s after the last step, got %s",
+                    json_is_true(v) ? "true" : "false", now ? "true" : "false");
+}
+
+static void e_status(struct hx_run *run, const json_t *v)
+{
+    pthread_mutex_lock(&run->lock);
+    long status = run->last.status;
+    pthread_mutex_unlock(&run->lock);
+    if (status != json_integer_value(v))
+        hx_run_fail(run, "status: expected %lld from the last step, got %ld",
+                    (long long)json_integer_value(v), status);
+}
+
+static void e_login_redirect(struct hx_run *run, const json_t *v)
+{
+    pthread_mutex_lock(&run->lock);
+    bool got = run->last.login_redirect;
+    pthread_mutex_unlock(&run->lock);
+    if (got != json_is_true(v))
+        hx_run_fail(run, "login_redirect: expected %s, the last step %s at sign-in",
+                    json_is_true(v) ? "a redirect to sign in" : "none",
+                    got ? "stopped" : "did not stop");
+}
+
+static void e_body_contains(struct hx_run *run, const json_t *v)
+{
+    pthread_mutex_lock(&run->lock);
+    bool found = strstr(run->last.body_excerpt, json_string_value(v)) != NULL;
+    char excerpt[200];
+    snprintf(excerpt, sizeof(excerpt), "%.190s", run->last.body_excerpt);
+    pthread_mutex_unlock(&run->lock);
+    if (!found)
+        hx_run_fail(run, "body_contains: \"%s\" not in the last response (%s)", json_string_value(v), excerpt);
+}
+
+/* ---- cookies ---------------------------------------------------------- */
+
+static enum idp_status v_cookie(struct hx_check *c, const json_t *v, const char *path)
+{
+    static const char *const keys[] = {"name", "present", "max_bytes", "count", NULL};
+    enum idp_status st = hx_check_keys(c, v, path, keys, "a cookie expectation");
+    if (st)
+        return st;
+    if (!json_is_string(json_object_get(v, "name")))
+        return hx_check_fail(c, path, false, "a cookie expectation needs \"name\"");
+    return IDP_OK;
+}
+
+static void e_cookie(struct hx_run *run, const json_t *v)
+{
+    const char *name = json_string_value(json_object_get(v, "name"));
+    int64_t now = idp_clock_now_ms(&run->clock);
+    pthread_mutex_lock(&run->browser.lock);
+    const struct hx_cookie *c = hx_jar_find(&run->browser.jar, name, NULL, now);
+    size_t count = hx_jar_count(&run->browser.jar, name, now);
+    size_t size = c ? strlen(c->name) + strlen(c->value) : 0;
+    pthread_mutex_unlock(&run->browser.lock);
+    const json_t *present = json_object_get(v, "present");
+    if (present && json_is_true(present) != (c != NULL))
+        hx_run_fail(run, "cookie %s: expected %s, it is %s", name,
+                    json_is_true(present) ? "present" : "absent", c ? "present" : "absent");
+    const json_t *max = json_object_get(v, "max_bytes");
+    if (max && c && (long long)size > json_integer_value(max))
+        hx_run_fail(run, "cookie %s: %zu bytes, over %lld", name, size, (long long)json_integer_value(max));
+    char want[64];
+    const json_t *cnt = json_object_get(v, "count");
+    if (cnt && !count_holds(cnt, (long long)count, want, sizeof(want)))
+        hx_run_fail(run, "cookie %s: %zu stored, expected %s", name, count, want);
+}
+
+/* ---- the IdP's journal ---------------------------------------------- */
+
+static const char *const idp_counts[] = {
+    "authorize", "code_exchanges", "refreshes", "refresh_ok", "refresh_rejected", "replayed",
+    "rate_limited", "authorize_after_sign_in", "faults_fired", NULL};
+
+static enum idp_status v_idp(struct hx_check *c, const json_t *v, const char *path)
+{
+    static const char *const keys[] = {"authorize", "code_exchanges", "refreshes", "refresh_ok",
+                                       "refresh_rejected", "replayed", "rate_limited",
+                                       "authorize_after_sign_in", "faults_fired",
+                                       "token_presented_twice", "outcomes", "session_ended", NULL};
+    enum idp_status st = hx_check_keys(c, v, path, keys, "idp expectations");
+    const char *key;
+    json_t *value;
+    json_object_foreach((json_t *)v, key, value) {
+        char child[300];
+        snprintf(child, sizeof(child), "%s/%s", path, key);
+        if (st)
+            break;
+        if (strcmp(key, "token_presented_twice") == 0)
+            st = v_bool(c, value, child);
+        else if (strcmp(key, "session_ended") == 0)
+            st = v_string(c, value, child);
+        else if (strcmp(key, "outcomes") == 0) {
+            if (!json_is_object(value))
+                st = hx_check_fail(c, child, false, "outcomes maps a journal outcome to a count");
+            const char *o;
+            json_t *n;
+            json_object_foreach(value, o, n) {
+                char grand[400];
+                snprintf(grand, sizeof(grand), "%s/%s", child, o);
+                if (!st)
+                    st = hx_check_count(c, n, grand);
+            }
+        } else
+            st = hx_check_count(c, value, child);
+    }
+    return st;
+}
+
+static bool is(const json_t *e, const char *field, const char *value)
+{
+    const char *s = json_string_value(json_object_get(e, field));
+    return s && strcmp(s, value) == 0;
+}
+
+static void e_idp(struct hx_run *run, const json_t *v)
+{
+    json_t *journal = hx_run_admin(run, "GET", "/_fakeidp/journal", NULL, NULL);
+    json_t *entries = json_object_get(journal, "entries");
+    long long counts[16] = {0};
+    json_t *outcomes = json_object(), *hashes = json_object();
+    bool twice = false;
+    size_t i;
+    json_t *e;
+    json_array_foreach(entries, i, e) {
+        bool refresh = is(e, "route", "authenticate") && is(e, "grant_type", "refresh_token");
+        long long status = json_integer_value(json_object_get(e, "status"));
+        counts[0] += is(e, "route", "authorize");
+        counts[1] += is(e, "route", "authenticate") && is(e, "grant_type", "authorization_code");
+        counts[2] += refresh;
+        counts[3] += refresh && status == 200;
+        counts[4] += refresh && status != 200;
+        counts[5] += is(e, "outcome", "replayed");
+        counts[6] += status == 429;
+        counts[7] += is(e, "route", "authorize") &&
+                     (uint64_t)json_integer_value(json_object_get(e, "seq")) >= run->journal_mark &&
+                     run->journal_mark;
+        counts[8] += json_string_value(json_object_get(e, "fault")) != NULL;
+        const char *outcome = json_string_value(json_object_get(e, "outcome"));
+        if (outcome)
+            json_object_set_new(outcomes, outcome,
+                                json_integer(json_integer_value(json_object_get(outcomes, outcome)) + 1));
+        const char *hash = json_string_value(json_object_get(e, "token_hash"));
+        if (refresh && hash) {
+            if (json_object_get(hashes, hash))
+                twice = true;
+            json_object_set_new(hashes, hash, json_true());
+        }
+    }
+    char want[64];
+    for (int k = 0; idp_counts[k]; k++) {
+        const json_t *spec = json_object_get(v, idp_counts[k]);
+        if (spec && !count_holds(spec, counts[k], want, sizeof(want)))
+            hx_run_fail(run, "idp %s: %lld, expected %s", idp_counts[k], counts[k], want);
+    }
+    const json_t *t = json_object_get(v, "token_presented_twice");
+    if (t && json_is_true(t) != twice)
+        hx_run_fail(run, "idp token_presented_twice: expected %s, journal says %s",
+                    json_is_true(t) ? "true" : "false", twice ? "true" : "false");
+    const char *o;
+    json_t *spec;
+    json_object_foreach(json_object_get(v, "outcomes"), o, spec) {
+        long long n = json_integer_value(json_object_get(outcomes, o));
+        if (!count_holds(spec, n, want, sizeof(want)))
+            hx_run_fail(run, "idp outcome %s: %lld, expected %s", o, n, want);
+    }
+    const char *ended = json_string_value(json_object_get(v, "session_ended"));
+    if (ended) {
+        char outcome_name[96];
+        snprintf(outcome_name, sizeof(outcome_name), "session_ended:%s", ended);
+        if (!json_object_get(outcomes, outcome_name))
+            hx_run_fail(run, "idp session_ended: no refresh was refused with reason %s", ended);
+    }
+    json_decref(outcomes);
+    json_decref(hashes);
+    json_decref(journal);
+}
+
+/* ---- the app, Convex, time, start-up, timeline ------------------------ */
+
+static enum idp_status v_app(struct hx_check *c, const json_t *v, const char *path)
+{
+    static const char *const keys[] = {"refreshes", "refresh_failures", "oversize_cookies",
+                                       "jwks_fetches", "convex_jwks_fetches", NULL};
+    enum idp_status st = hx_check_keys(c, v, path, keys, "app expectations");
+    const char *key;
+    json_t *value;
+    json_object_foreach((json_t *)v, key, value) {
+        char child[300];
+        snprintf(child, sizeof(child), "%s/%s", path, key);
+        if (!st)
+            st = hx_check_count(c, value, child);
+    }
+    return st;
+}
+
+static void e_app(struct hx_run *run, const json_t *v)
+{
+    if (!run->app) {
+        hx_run_fail(run, "app expectations need the reference app");
+        return;
+    }
+    json_t *stats = json_object();
+    hx_app_stats(run->app, stats);
+    const char *key;
+    json_t *spec;
+    char want[64];
+    json_object_foreach((json_t *)v, key, spec) {
+        long long n = json_integer_value(json_object_get(stats, key));
+        if (!count_holds(spec, n, want, sizeof(want)))
+            hx_run_fail(run, "app %s: %lld, expected %s", key, n, want);
+    }
+    json_decref(stats);
+}
+
+static enum idp_status v_convex(struct hx_check *c, const json_t *v, const char *path)
+{
+    const char *s = json_string_value(v);
+    if (!s || (strcmp(s, "authenticated") != 0 && strcmp(s, "unauthenticated") != 0))
+        return hx_check_fail(c, path, false, "convex is \"authenticated\" or \"unauthenticated\"");
+    return IDP_OK;
+}
+
+static void e_convex(struct hx_run *run, const json_t *v)
+{
+    bool want = strcmp(json_string_value(v), "authenticated") == 0;
+    pthread_mutex_lock(&run->lock);
+    int got = run->convex_authenticated;
+    char error[512];
+    snprintf(error, sizeof(error), "%s", run->convex_error);
+    pthread_mutex_unlock(&run->lock);
+    if (got < 0)
+        hx_run_fail(run, "convex: no convex_query step ran");
+    else if (got != want)
+        hx_run_fail(run, "convex: expected %s, the client is %s%s%s", json_string_value(v),
+                    got ? "authenticated" : "unauthenticated", error[0] ? ": " : "", error);
+}
+
+static void e_convex_error(struct hx_run *run, const json_t *v)
+{
+    pthread_mutex_lock(&run->lock);
+    bool found = strstr(run->convex_error, json_string_value(v)) != NULL;
+    char error[512];
+    snprintf(error, sizeof(error), "%s", run->convex_error);
+    pthread_mutex_unlock(&run->lock);
+    if (!found)
+        hx_run_fail(run, "convex_error: \"%s\" not in \"%s\"", json_string_value(v), error);
+}
+
+static enum idp_status v_duration(struct hx_check *c, const json_t *v, const char *path)
+{
+    return hx_check_duration(c, v, path);
+}
+
+static int64_t duration_ms(const json_t *v)
+{
+    int64_t ms = 0;
+    if (json_is_integer(v))
+        return json_integer_value(v) * 1000;
+    idp_duration_parse(json_string_value(v), &ms);
+    return ms;
+}
+
+static void e_lost_window(struct hx_run *run, const json_t *v, bool after)
+{
+    pthread_mutex_lock(&run->lock);
+    int64_t lost = run->lost_at_ms ? run->lost_at_ms - run->start_ms : -1;
+    pthread_mutex_unlock(&run->lock);
+    char at[32], bound[32];
+    idp_duration_format(lost < 0 ? 0 : lost, at);
+    idp_duration_format(duration_ms(v), bound);
+    if (lost < 0)
+        hx_run_fail(run, "lost_%s: the session was never observed lost", after ? "after" : "before");
+    else if (after && lost < duration_ms(v))
+        hx_run_fail(run, "lost_after: lost at +%s, earlier than +%s", at, bound);
+    else if (!after && lost > duration_ms(v))
+        hx_run_fail(run, "lost_before: lost at +%s, later than +%s", at, bound);
+}
+
+static void e_lost_after(struct hx_run *run, const json_t *v)
+{
+    e_lost_window(run, v, true);
+}
+
+static void e_lost_before(struct hx_run *run, const json_t *v)
+{
+    e_lost_window(run, v, false);
+}
+
+static void e_start_error(struct hx_run *run, const json_t *v)
+{
+    if (!run->start_error[0])
+        hx_run_fail(run, "start_error: the target started; expected it to refuse with \"%s\"",
+                    json_string_value(v));
+    else if (!strstr(run->start_error, json_string_value(v)))
+        hx_run_fail(run, "start_error: \"%s\" not in \"%s\"", json_string_value(v), run->start_error);
+}
+
+static void e_timeline(struct hx_run *run, const json_t *v)
+{
+    char *text = hx_timeline_text(&run->timeline, "");
+    size_t i;
+    json_t *s;
+    json_t *list = json_is_string(v) ? json_pack("[O]", v) : json_incref((json_t *)v);
+    json_array_foreach(list, i, s) {
+        if (!text || !strstr(text, json_string_value(s)))
+            hx_run_fail(run, "timeline_contains: nothing says \"%s\"", json_string_value(s));
+    }
+    json_decref(list);
+    free(text);
+}
+
+static void e_timeline_lacks(struct hx_run *run, const json_t *v)
+{
+    char *text = hx_timeline_text(&run->timeline, "");
+    size_t i;
+    json_t *s;
+    json_t *list = json_is_string(v) ? json_pack("[O]", v) : json_incref((json_t *)v);
+    json_array_foreach(list, i, s) {
+        if (text && strstr(text, json_string_value(s)))
+            hx_run_fail(run, "timeline_lacks: the timeline says \"%s\"", json_string_value(s));
+    }
+    json_decref(list);
+    free(text);
+}
+
+static const struct expect_kind kinds[] = {
+    {"session", "survives or lost, judged by a final load of the protected page", v_session, e_session},
+    {"signed_in", "the last step's page showed the signed-in user", v_bool, e_signed_in},
+    {"status", "the last step's HTTP status", v_int, e_status},
+    {"login_redirect", "the last step stopped at a redirect to sign in", v_bool, e_login_redirect},
+    {"body_contains", "text in the last step's response", v_string, e_body_contains},
+    {"cookie", "{name, present, max_bytes, count} in the browser's jar", v_cookie, e_cookie},
+    {"idp", "counts from fakeidp's journal", v_idp, e_idp},
+    {"app", "counts from the reference app", v_app, e_app},
+    {"convex", "the Convex client's state after convex_query steps", v_convex, e_convex},
+    {"convex_error", "text of the Convex client's last AuthError", v_string, e_convex_error},
+    {"lost_after", "the session was first seen lost no earlier than this", v_duration, e_lost_after},
+    {"lost_before", "the session was first seen lost no later than this", v_duration, e_lost_before},
+    {"start_error", "the target refused to start with this text", v_string, e_start_error},
+    {"timeline_contains", "text the app, browser or IdP logged", v_strings, e_timeline},
+    {"timeline_lacks", "text that must not appear in the timeline", v_strings, e_timeline_lacks},
+};
+
+enum idp_status hx_expect_validate(struct hx_check *check, const json_t *expect, const char *path)
+{
+    if (!json_is_object(expect))
+        return hx_check_fail(check, path, false, "expect must be an object");
+    const char *key;
+    json_t *value;
+    json_object_foreach((json_t *)expect, key, value) {
+        char child[300];
+        snprintf(child, sizeof(child), "%s/%s", path, key);
+        const struct expect_kind *k = NULL;
+        for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]) && !k; i++)
+            if (strcmp(kinds[i].name, key) == 0)
+                k = &kinds[i];
+        if (!k) {
+            char list[600] = "";
+            for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+                strncat(list, i ? ", " : "", sizeof(list) - strlen(list) - 1);
+                strncat(list, kinds[i].name, sizeof(list) - strlen(list) - 1);
+            }
+            return hx_check_fail(check, child, true, "unknown expectation \"%s\" (expectations: %s)", key, list);
+        }
+        enum idp_status st = k->validate(check, value, child);
+        if (st)
+            return st;
+    }
+    return IDP_OK;
+}
+
+void hx_expect_evaluate(struct hx_run *run, const json_t *expect)
+{
+    /* start_error first: nothing else can be judged when the target is down. */
+    if (run->start_error[0] && !json_object_get(expect, "start_error")) {
+        hx_run_fail(run, "the target did not start: %s", run->start_error);
+        return;
+    }
+    /* session first: its probe (a final page load) may refresh, and the
+     * journal and app counts must include what it caused. The probe does not
+     * replace the last step's observation. */
+    for (int pass = 0; pass < 2; pass++) {
+        const char *key;
+        json_t *value;
+        json_object_foreach((json_t *)expect, key, value) {
+            bool probing = strcmp(key, "session") == 0;
+            if (probing != (pass == 0))
+                continue;
+            for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+                if (strcmp(kinds[i].name, key) == 0)
+                    kinds[i].evaluate(run, value);
+        }
+    }
+}
+
+json_t *hx_expect_kinds(void)
+{
+    json_t *out = json_object();
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+        json_object_set_new(out, kinds[i].name, json_string(kinds[i].summary));
+    return out;
+}

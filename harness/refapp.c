@@ -1,0 +1,1033 @@
+/* The reference app. Routes:
+ *   GET /            public page
+ *   GET /login       PKCE + sealed state, 302 to fakeidp's /user_management/authorize
+ *   GET /callback    code exchange, sealed wos-session cookie, 302 to the return path
+ *   GET /logout      deletes the cookie, 302 to fakeidp's logout with the session id
+ *   GET /token       the session's access token (getAccessToken); ?force=1 refreshes
+ *   GET /convex/query  Convex-style backend: Bearer token -> identity or AuthError
+ *   anything else    protected: signed in -> 200 JSON; signed out -> 302 /login
+ *                    (pages) or 401 (paths under /api/)
+ * The session middleware (verify, refresh, cookie writes) follows authkit-nextjs
+ * and authkit-session; docs/reference-app.md maps each knob to its source. */
+#include "refapp.h"
+
+#include <civetweb.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "encoding.h"
+#include "http_client.h"
+#include "iron.h"
+#include "knobs.h"
+#include "mgstop.h"
+#include "verifier.h"
+
+static const char *const password_checks[] = {"request", "startup", NULL};
+static const char *const refresh_policies[] = {"on_failure", "proactive", NULL};
+static const char *const refresh_error_policies[] = {"delete_cookie", "keep_on_transient", NULL};
+static const char *const secure_modes[] = {"auto", "always", "never", NULL};
+static const char *const samesite_modes[] = {"lax", "strict", "none", NULL};
+static const char *const refresh_places[] = {"middleware", "render", NULL};
+
+#define KNOB(f) offsetof(struct hx_app_knobs, f), sizeof(((struct hx_app_knobs *)0)->f)
+static const struct idp_knob knob_table[] = {
+    {"cookie_password", IDP_KNOB_TEXT, KNOB(cookie_password), NULL},
+    {"password_check", IDP_KNOB_CHOICE, KNOB(password_check), password_checks},
+    {"refresh", IDP_KNOB_CHOICE, KNOB(refresh), refresh_policies},
+    {"refresh_buffer", IDP_KNOB_DURATION, KNOB(refresh_buffer_ms), NULL},
+    {"dedupe", IDP_KNOB_BOOLEAN, KNOB(dedupe), NULL},
+    {"refresh_errors", IDP_KNOB_CHOICE, KNOB(refresh_errors), refresh_error_policies},
+    {"retry_429", IDP_KNOB_BOOLEAN, KNOB(retry_429), NULL},
+    {"retry_429_max", IDP_KNOB_DURATION, KNOB(retry_429_max_ms), NULL},
+    {"refresh_where", IDP_KNOB_CHOICE, KNOB(refresh_where), refresh_places},
+    {"drop_session_cookie", IDP_KNOB_BOOLEAN, KNOB(drop_session_cookie), NULL},
+    {"cookie_name", IDP_KNOB_TEXT, KNOB(cookie_name), NULL},
+    {"cookie_secure", IDP_KNOB_CHOICE, KNOB(cookie_secure), secure_modes},
+    {"cookie_samesite", IDP_KNOB_CHOICE, KNOB(cookie_samesite), samesite_modes},
+    {"cookie_domain", IDP_KNOB_TEXT, KNOB(cookie_domain), NULL},
+    {"cookie_max_age", IDP_KNOB_DURATION, KNOB(cookie_max_age_ms), NULL},
+    {"delete_same_attributes", IDP_KNOB_BOOLEAN, KNOB(delete_same_attributes), NULL},
+    {"chunk_cookie", IDP_KNOB_BOOLEAN, KNOB(chunk_cookie), NULL},
+    {"jwks_cache", IDP_KNOB_DURATION, KNOB(jwks_cache_ms), NULL},
+    {"jwks_refetch_unknown_kid", IDP_KNOB_BOOLEAN, KNOB(jwks_refetch_unknown_kid), NULL},
+    {"jwks_cooldown", IDP_KNOB_DURATION, KNOB(jwks_cooldown_ms), NULL},
+    {"issuer", IDP_KNOB_TEXT, KNOB(issuer), NULL},
+    {"clock_offset", IDP_KNOB_SIGNED_DURATION, KNOB(clock_offset_ms), NULL},
+    {"leeway", IDP_KNOB_DURATION, KNOB(leeway_ms), NULL},
+    {"instances", IDP_KNOB_INTEGER, KNOB(instances), NULL},
+    {"convex_jwks_cache", IDP_KNOB_DURATION, KNOB(convex_jwks_cache_ms), NULL},
+    {"convex_refetch_unknown_kid", IDP_KNOB_BOOLEAN, KNOB(convex_refetch_unknown_kid), NULL},
+};
+#undef KNOB
+#define KNOB_COUNT (sizeof(knob_table) / sizeof(knob_table[0]))
+
+void hx_app_knobs_defaults(struct hx_app_knobs *k)
+{
+    memset(k, 0, sizeof(*k));
+    snprintf(k->cookie_password, sizeof(k->cookie_password),
+             "reference-app-cookie-password-at-least-32-chars");
+    k->cookie_password_set = true;
+    k->password_check = HX_PASSWORD_PER_REQUEST;
+    k->refresh = HX_REFRESH_ON_FAILURE;
+    k->dedupe = false;
+    k->refresh_errors = HX_ERRORS_DELETE_COOKIE;
+    k->retry_429_max_ms = 1000;
+    k->refresh_where = HX_REFRESH_IN_MIDDLEWARE;
+    snprintf(k->cookie_name, sizeof(k->cookie_name), "wos-session");
+    k->cookie_secure = HX_SECURE_AUTO;
+    k->cookie_samesite = HX_LAX;
+    k->cookie_max_age_ms = 34560000LL * 1000;
+    k->delete_same_attributes = true;
+    k->jwks_cache_ms = 600000;
+    k->jwks_refetch_unknown_kid = true;
+    k->jwks_cooldown_ms = 30000;
+    k->instances = 1;
+    k->convex_jwks_cache_ms = 600000;
+    k->convex_refetch_unknown_kid = false;
+}
+
+enum idp_status hx_app_knobs_apply(struct hx_app_knobs *knobs, const json_t *obj,
+                                   const char **bad_key, struct idp_error *err)
+{
+    json_t *rest = json_deep_copy(obj);
+    if (!json_is_object(rest)) {
+        json_decref(rest);
+        return idp_fail(err, IDP_INVALID, "target must be a JSON object");
+    }
+    /* Not knobs: the target kind and the Convex providers, read by the runner. */
+    json_object_del(rest, "app");
+    json_object_del(rest, "providers");
+    struct hx_app_knobs copy = *knobs;
+    json_t *password = json_object_get(rest, "cookie_password");
+    if (json_is_null(password)) {
+        copy.cookie_password_set = false;
+        copy.cookie_password[0] = '\0';
+        json_object_del(rest, "cookie_password");
+    } else if (password) {
+        copy.cookie_password_set = true;
+    }
+    enum idp_status status = idp_knobs_apply(knob_table, KNOB_COUNT, &copy, sizeof(copy), rest,
+                                             "target knob", bad_key, err);
+    if (!status && (copy.instances < 1 || copy.instances > HX_APP_MAX_INSTANCES)) {
+        status = idp_fail(err, IDP_INVALID, "target knob instances: from 1 to %d",
+                          HX_APP_MAX_INSTANCES);
+        if (bad_key)
+            *bad_key = "instances";
+    }
+    /* bad_key points into rest: re-point it at obj's own key string. */
+    if (status && bad_key && *bad_key) {
+        const char *key;
+        json_t *value;
+        json_object_foreach((json_t *)obj, key, value) if (strcmp(key, *bad_key) == 0) *bad_key = key;
+    }
+    json_decref(rest);
+    if (!status)
+        *knobs = copy;
+    return status;
+}
+
+json_t *hx_app_knobs_json(const struct hx_app_knobs *knobs)
+{
+    return idp_knobs_to_json(knob_table, KNOB_COUNT, knobs);
+}
+
+/* ------------------------------------------------------------------ */
+
+struct inflight {
+    char token[128];
+    bool done;
+    struct refresh_result *result;
+    int refs;
+    struct inflight *next;
+};
+
+struct refresh_result {
+    int kind; /* 0 ok, 1 transient, 2 terminal */
+    long status;
+    char *access_token, *refresh_token;
+    json_t *user, *impersonator;
+    char error[400];
+};
+
+struct instance {
+    pthread_mutex_t lock;
+    pthread_cond_t settled;
+    struct inflight *inflight;
+    struct hx_jwks_cache jwks;
+};
+
+struct hx_app {
+    struct mg_context *ctx;
+    int port;
+    char origin[256];
+    char public_host[128];
+    char idp_url[256], idp_public_url[256], client_id[96], api_key[128];
+    json_t *convex_providers;
+    struct idp_clock *clock;
+    struct hx_timeline *timeline;
+    pthread_mutex_t lock; /* guards knobs swaps, counters and the round-robin */
+    struct hx_app_knobs knobs;
+    struct instance instances[HX_APP_MAX_INSTANCES];
+    struct hx_jwks_cache convex_jwks;
+    unsigned next_instance;
+    unsigned refreshes, refresh_failures, oversize_cookies;
+};
+
+struct session {
+    char *access_token, *refresh_token;
+    json_t *user, *impersonator;
+};
+
+static void session_cleanup(struct session *s)
+{
+    free(s->access_token);
+    free(s->refresh_token);
+    json_decref(s->user);
+    json_decref(s->impersonator);
+    memset(s, 0, sizeof(*s));
+}
+
+struct reply {
+    int status;
+    char content_type[48];
+    char *body;
+    char headers[16384];
+    size_t headers_len;
+};
+
+static void reply_header(struct reply *r, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void reply_header(struct reply *r, const char *name, const char *fmt, ...)
+{
+    char value[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(value, sizeof(value), fmt, ap);
+    va_end(ap);
+    int n = snprintf(r->headers + r->headers_len, sizeof(r->headers) - r->headers_len,
+                     "%s: %s\r\n", name, value);
+    if (n > 0 && (size_t)n < sizeof(r->headers) - r->headers_len)
+        r->headers_len += (size_t)n;
+}
+
+static void reply_json(struct reply *r, int status, json_t *body)
+{
+    r->status = status;
+    snprintf(r->content_type, sizeof(r->content_type), "application/json");
+    free(r->body);
+    r->body = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(body);
+}
+
+static void reply_redirect(struct reply *r, const char *location)
+{
+    r->status = 302;
+    snprintf(r->content_type, sizeof(r->content_type), "text/plain");
+    free(r->body);
+    r->body = strdup("");
+    reply_header(r, "Location", "%s", location);
+}
+
+static int64_t app_now(struct hx_app *app, const struct hx_app_knobs *k)
+{
+    return idp_clock_now_ms(app->clock) + k->clock_offset_ms;
+}
+
+static void note(struct hx_app *app, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void note(struct hx_app *app, const char *fmt, ...)
+{
+    char text[900];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    hx_timeline_add(app->timeline, idp_clock_now_ms(app->clock), "app", "%s", text);
+}
+
+static bool password_ok(const struct hx_app_knobs *k)
+{
+    return k->cookie_password_set && strlen(k->cookie_password) >= IDP_IRON_MIN_PASSWORD;
+}
+
+/* ---- cookies ------------------------------------------------------ */
+
+static bool cookie_secure(const struct hx_app *app, const struct hx_app_knobs *k)
+{
+    if (k->cookie_secure == HX_SECURE_ALWAYS)
+        return true;
+    if (k->cookie_secure == HX_SECURE_NEVER)
+        return false;
+    /* authkit-nextjs: Secure when SameSite=None or the redirect URI is https. */
+    return k->cookie_samesite == HX_NONE || strncmp(app->origin, "https:", 6) == 0;
+}
+
+static void cookie_attributes(const struct hx_app *app, const struct hx_app_knobs *k,
+                              bool with_domain, char *out, size_t size)
+{
+    static const char *const names[] = {"Lax", "Strict", "None"};
+    snprintf(out, size, "; Path=/; HttpOnly; SameSite=%s%s%s%s", names[k->cookie_samesite],
+             with_domain && k->cookie_domain[0] ? "; Domain=" : "",
+             with_domain ? k->cookie_domain : "", cookie_secure(app, k) ? "; Secure" : "");
+}
+
+static void set_session_cookie(struct hx_app *app, const struct hx_app_knobs *k, struct reply *r,
+                               const char *seal)
+{
+    char attrs[256];
+    cookie_attributes(app, k, true, attrs, sizeof(attrs));
+    long long max_age = k->cookie_max_age_ms / 1000;
+    size_t len = strlen(seal);
+    if (k->chunk_cookie && len + strlen(k->cookie_name) > 4000) {
+        size_t chunk = 3900, parts = (len + chunk - 1) / chunk;
+        for (size_t i = 0; i < parts; i++)
+            reply_header(r, "Set-Cookie", "%s.%zu=%.*s; Max-Age=%lld%s", k->cookie_name, i,
+                         (int)(len - i * chunk < chunk ? len - i * chunk : chunk), seal + i * chunk,
+                         max_age, attrs);
+        reply_header(r, "Set-Cookie", "%s=chunked:%zu; Max-Age=%lld%s", k->cookie_name, parts,
+                     max_age, attrs);
+        note(app, "session cookie written in %zu chunks (%zu bytes)", parts, len);
+        return;
+    }
+    if (len + strlen(k->cookie_name) > 4096) {
+        pthread_mutex_lock(&app->lock);
+        app->oversize_cookies++;
+        pthread_mutex_unlock(&app->lock);
+        note(app, "warning: session cookie is %zu bytes, over the browsers' 4096-byte limit",
+             len + strlen(k->cookie_name));
+    }
+    reply_header(r, "Set-Cookie", "%s=%s; Max-Age=%lld%s", k->cookie_name, seal, max_age, attrs);
+}
+
+static void delete_session_cookie(struct hx_app *app, const struct hx_app_knobs *k,
+                                  struct reply *r)
+{
+    char attrs[256];
+    cookie_attributes(app, k, k->delete_same_attributes, attrs, sizeof(attrs));
+    reply_header(r, "Set-Cookie", "%s=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT%s",
+                 k->cookie_name, attrs);
+}
+
+static char *read_cookie(struct mg_connection *conn, const char *name)
+{
+    const char *header = mg_get_header(conn, "Cookie");
+    if (!header)
+        return NULL;
+    size_t size = strlen(header) + 1;
+    char *value = malloc(size);
+    if (value && mg_get_cookie(header, name, value, size) < 0) {
+        free(value);
+        value = NULL;
+    }
+    return value;
+}
+
+/* The seal, reassembled from chunks when the cookie says "chunked:N". */
+static char *read_seal(struct mg_connection *conn, const struct hx_app_knobs *k)
+{
+    char *value = read_cookie(conn, k->cookie_name);
+    if (!value || strncmp(value, "chunked:", 8) != 0)
+        return value;
+    int parts = atoi(value + 8);
+    free(value);
+    size_t cap = 1, len = 0;
+    char *seal = calloc(1, 1);
+    for (int i = 0; seal && i < parts && i < 16; i++) {
+        char name[80];
+        snprintf(name, sizeof(name), "%s.%d", k->cookie_name, i);
+        char *part = read_cookie(conn, name);
+        if (!part) {
+            free(seal);
+            return NULL;
+        }
+        cap = len + strlen(part) + 1;
+        char *grown = realloc(seal, cap);
+        if (grown) {
+            memcpy(grown + len, part, strlen(part) + 1);
+            len += strlen(part);
+        }
+        seal = grown;
+        free(part);
+    }
+    return seal;
+}
+
+static bool load_session(struct hx_app *app, const struct hx_app_knobs *k,
+                         struct mg_connection *conn, struct session *s, char *why, size_t why_size)
+{
+    memset(s, 0, sizeof(*s));
+    char *seal = read_seal(conn, k);
+    if (!seal) {
+        snprintf(why, why_size, "no %s cookie", k->cookie_name);
+        return false;
+    }
+    unsigned char *data = NULL;
+    size_t len = 0;
+    struct idp_error err;
+    enum idp_status st = idp_iron_unseal(k->cookie_password, seal, app_now(app, k), &data, &len, &err);
+    free(seal);
+    if (st) {
+        /* authkit-nextjs swallows unseal errors: the session is simply empty. */
+        snprintf(why, why_size, "cannot unseal %s: %s", k->cookie_name, err.message);
+        return false;
+    }
+    json_t *payload = json_loadb((const char *)data, len, 0, NULL);
+    free(data);
+    const char *at = json_string_value(json_object_get(payload, "accessToken"));
+    const char *rt = json_string_value(json_object_get(payload, "refreshToken"));
+    if (!at || !rt) {
+        json_decref(payload);
+        snprintf(why, why_size, "sealed session has no tokens");
+        return false;
+    }
+    s->access_token = strdup(at);
+    s->refresh_token = strdup(rt);
+    s->user = json_incref(json_object_get(payload, "user"));
+    s->impersonator = json_incref(json_object_get(payload, "impersonator"));
+    json_decref(payload);
+    return true;
+}
+
+static char *seal_session(const struct hx_app_knobs *k, const char *at, const char *rt,
+                          const json_t *user, const json_t *impersonator, int64_t now)
+{
+    json_t *payload = json_pack("{s:s, s:s, s:O?, s:O?}", "accessToken", at, "refreshToken", rt,
+                                "user", user, "impersonator", impersonator);
+    char *text = json_dumps(payload, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(payload);
+    char *seal = text ? idp_iron_seal(k->cookie_password, (unsigned char *)text, strlen(text), now,
+                                      0, NULL)
+                      : NULL;
+    free(text);
+    return seal;
+}
+
+/* ---- talking to the IdP ------------------------------------------ */
+
+static void result_free(struct refresh_result *r)
+{
+    if (!r)
+        return;
+    free(r->access_token);
+    free(r->refresh_token);
+    json_decref(r->user);
+    json_decref(r->impersonator);
+    free(r);
+}
+
+static struct refresh_result *authenticate(struct hx_app *app, const struct hx_app_knobs *k,
+                                           json_t *body)
+{
+    struct refresh_result *res = calloc(1, sizeof(*res));
+    if (!res)
+        return NULL;
+    json_object_set_new(body, "client_id", json_string(app->client_id));
+    json_object_set_new(body, "client_secret", json_string(app->api_key));
+    char *text = json_dumps(body, JSON_COMPACT);
+    char url[400], auth[200];
+    snprintf(url, sizeof(url), "%s/user_management/authenticate", app->idp_url);
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", app->api_key);
+    const char *headers[] = {"Content-Type: application/json", "Accept: application/json", auth,
+                             NULL};
+    struct hx_http_client *client = hx_http_client_new();
+    for (int attempt = 0; attempt < 2; attempt++) {
+        struct hx_http_response resp = {0};
+        bool got = client && text &&
+                   hx_http_request(client, "POST", url, headers, text, strlen(text), 15000, &resp);
+        res->status = resp.status;
+        json_t *reply = got ? json_loadb(resp.body, resp.body_len, 0, NULL) : NULL;
+        char retry_after[32] = "";
+        hx_http_header(&resp, "Retry-After", retry_after, sizeof(retry_after));
+        if (got && resp.status == 200 && json_string_value(json_object_get(reply, "access_token"))) {
+            res->kind = 0;
+            res->access_token = strdup(json_string_value(json_object_get(reply, "access_token")));
+            res->refresh_token = strdup(json_string_value(json_object_get(reply, "refresh_token")));
+            res->user = json_incref(json_object_get(reply, "user"));
+            res->impersonator = json_incref(json_object_get(reply, "impersonator"));
+        } else {
+            long s = resp.status;
+            bool transient = !got || s == 408 || s == 429 || s >= 500 || (s == 200 && !reply);
+            res->kind = transient ? 1 : 2;
+            const char *e = json_string_value(json_object_get(reply, "error"));
+            const char *code = json_string_value(json_object_get(reply, "code"));
+            snprintf(res->error, sizeof(res->error), "%s%s%s", got ? "" : resp.error,
+                     e ? e : code ? code : "", s == 200 && !reply ? "unparseable 200 body" : "");
+        }
+        json_decref(reply);
+        hx_http_response_cleanup(&resp);
+        if (!(res->status == 429 && k->retry_429 && attempt == 0))
+            break;
+        /* authkit-session: one retry after Retry-After clamped to 1..10 s. */
+        int64_t wait = atoll(retry_after) * 1000;
+        wait = wait < 1000 ? 1000 : wait > 10000 ? 10000 : wait;
+        if (wait > k->retry_429_max_ms)
+            wait = k->retry_429_max_ms;
+        note(app, "refresh got 429; retrying after %lldms", (long long)wait);
+        usleep((useconds_t)wait * 1000);
+    }
+    hx_http_client_free(&client);
+    free(text);
+    return res;
+}
+
+/* Refreshes with the IdP, de-duplicated per instance when the knob says so:
+ * concurrent callers with the same token share the first one's result. */
+static struct refresh_result *refresh(struct hx_app *app, const struct hx_app_knobs *k,
+                                      struct instance *inst, const char *token)
+{
+    pthread_mutex_lock(&app->lock);
+    app->refreshes++;
+    pthread_mutex_unlock(&app->lock);
+    if (!k->dedupe) {
+        json_t *body = json_pack("{s:s, s:s}", "grant_type", "refresh_token", "refresh_token", token);
+        struct refresh_result *r = authenticate(app, k, body);
+        json_decref(body);
+        return r;
+    }
+    pthread_mutex_lock(&inst->lock);
+    struct inflight *f = inst->inflight;
+    while (f && strcmp(f->token, token) != 0)
+        f = f->next;
+    bool owner = !f;
+    if (owner) {
+        f = calloc(1, sizeof(*f));
+        if (!f) {
+            pthread_mutex_unlock(&inst->lock);
+            return NULL;
+        }
+        snprintf(f->token, sizeof(f->token), "%s", token);
+        f->next = inst->inflight;
+        inst->inflight = f;
+    }
+    f->refs++;
+    pthread_mutex_unlock(&inst->lock);
+    if (owner) {
+        json_t *body = json_pack("{s:s, s:s}", "grant_type", "refresh_token", "refresh_token", token);
+        struct refresh_result *r = authenticate(app, k, body);
+        json_decref(body);
+        pthread_mutex_lock(&inst->lock);
+        f->result = r;
+        f->done = true;
+        pthread_cond_broadcast(&inst->settled);
+    } else {
+        pthread_mutex_lock(&inst->lock);
+        while (!f->done)
+            pthread_cond_wait(&inst->settled, &inst->lock);
+        note(app, "joined an in-flight refresh (dedupe)");
+    }
+    struct refresh_result *copy = calloc(1, sizeof(*copy));
+    if (copy && f->result) {
+        *copy = *f->result;
+        copy->access_token = f->result->access_token ? strdup(f->result->access_token) : NULL;
+        copy->refresh_token = f->result->refresh_token ? strdup(f->result->refresh_token) : NULL;
+        json_incref(copy->user);
+        json_incref(copy->impersonator);
+    }
+    if (--f->refs == 0) {
+        for (struct inflight **p = &inst->inflight; *p; p = &(*p)->next)
+            if (*p == f) {
+                *p = f->next;
+                break;
+            }
+        result_free(f->result);
+        free(f);
+    }
+    pthread_mutex_unlock(&inst->lock);
+    return copy;
+}
+
+/* ---- the middleware ---------------------------------------------- */
+
+enum auth { SIGNED_IN, SIGNED_OUT };
+
+/* Decides the request's session, refreshing and writing cookies as the SDK
+ * would. On SIGNED_IN, s holds the session to use. */
+static enum auth middleware(struct hx_app *app, const struct hx_app_knobs *k, struct instance *inst,
+                            struct mg_connection *conn, struct reply *r, struct session *s,
+                            bool force_refresh)
+{
+    char why[512];
+    if (!load_session(app, k, conn, s, why, sizeof(why))) {
+        if (!strstr(why, "no "))
+            note(app, "%s", why);
+        return SIGNED_OUT;
+    }
+    int64_t now = app_now(app, k);
+    enum hx_verify v = hx_verify_token(&inst->jwks, s->access_token, now, k->leeway_ms,
+                                       k->issuer[0] ? k->issuer : NULL, NULL, NULL, why, sizeof(why));
+    bool refresh_now = force_refresh || v != HX_VERIFY_OK;
+    bool still_valid = v == HX_VERIFY_OK;
+    if (v == HX_VERIFY_OK && k->refresh == HX_REFRESH_PROACTIVE) {
+        json_t *claims = hx_token_claims(s->access_token);
+        json_int_t exp = json_integer_value(json_object_get(claims, "exp"));
+        json_int_t iat = json_integer_value(json_object_get(claims, "iat"));
+        json_decref(claims);
+        int64_t buffer = k->refresh_buffer_ms ? k->refresh_buffer_ms
+                                              : exp - iat <= 300 ? 30000 : 60000;
+        if (exp * 1000 - now < buffer) {
+            refresh_now = true;
+            snprintf(why, sizeof(why), "expires in %llds, within the %llds buffer",
+                     (long long)(exp - now / 1000), (long long)(buffer / 1000));
+        }
+    }
+    if (!refresh_now)
+        return SIGNED_IN;
+    note(app, "%s -> refresh", force_refresh ? "forced" : why);
+    struct refresh_result *res = refresh(app, k, inst, s->refresh_token);
+    if (res && res->kind == 0) {
+        char *seal = seal_session(k, res->access_token, res->refresh_token, res->user,
+                                  res->impersonator, now);
+        if (k->refresh_where == HX_REFRESH_IN_RENDER)
+            note(app, "refreshed while rendering: cookies cannot be written here, the new session is lost");
+        else if (seal)
+            set_session_cookie(app, k, r, seal);
+        free(seal);
+        session_cleanup(s);
+        s->access_token = res->access_token;
+        s->refresh_token = res->refresh_token;
+        s->user = res->user;
+        s->impersonator = res->impersonator;
+        res->access_token = res->refresh_token = NULL;
+        res->user = res->impersonator = NULL;
+        result_free(res);
+        return SIGNED_IN;
+    }
+    pthread_mutex_lock(&app->lock);
+    app->refresh_failures++;
+    pthread_mutex_unlock(&app->lock);
+    bool transient = !res || res->kind == 1;
+    note(app, "refresh failed: %ld %s (%s)", res ? res->status : 0L, res ? res->error : "no memory",
+         transient ? "transient" : "terminal");
+    result_free(res);
+    if (k->refresh == HX_REFRESH_PROACTIVE && still_valid) {
+        note(app, "serving the still-valid access token");
+        return SIGNED_IN;
+    }
+    if (transient && k->refresh_errors == HX_ERRORS_KEEP_ON_TRANSIENT) {
+        note(app, "transient failure: cookie kept, this request is signed out");
+    } else {
+        note(app, "deleting the session cookie");
+        delete_session_cookie(app, k, r);
+    }
+    session_cleanup(s);
+    return SIGNED_OUT;
+}
+
+/* ---- routes -------------------------------------------------------- */
+
+static char *url_param(const struct mg_request_info *ri, const char *name)
+{
+    if (!ri->query_string)
+        return NULL;
+    size_t size = strlen(ri->query_string) + 1;
+    char *out = malloc(size);
+    if (out && mg_get_var(ri->query_string, strlen(ri->query_string), name, out, size) < 0) {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
+static char *encode(const char *text)
+{
+    size_t size = strlen(text) * 3 + 1;
+    char *out = malloc(size);
+    if (out)
+        mg_url_encode(text, out, size);
+    return out;
+}
+
+static void route_login(struct hx_app *app, const struct hx_app_knobs *k,
+                        struct mg_connection *conn, struct reply *r)
+{
+    const struct mg_request_info *ri = mg_get_request_info(conn);
+    unsigned char raw[32], digest[32];
+    RAND_bytes(raw, sizeof(raw));
+    char *verifier = idp_base64url_encode(raw, sizeof(raw));
+    EVP_Digest(verifier, strlen(verifier), digest, NULL, EVP_sha256(), NULL);
+    char *challenge = idp_base64url_encode(digest, sizeof(digest));
+    char *return_path = url_param(ri, "returnPathname");
+    json_t *state_json = json_pack("{s:s, s:s}", "codeVerifier", verifier, "returnPathname",
+                                   return_path ? return_path : "/dashboard");
+    char *state_text = json_dumps(state_json, JSON_COMPACT);
+    int64_t now = app_now(app, k);
+    char *state = idp_iron_seal(k->cookie_password, (unsigned char *)state_text,
+                                strlen(state_text), now, 600000, NULL);
+    char *state_enc = state ? encode(state) : NULL;
+    char redirect_uri[400];
+    snprintf(redirect_uri, sizeof(redirect_uri), "%s/callback", app->origin);
+    char *redirect_enc = encode(redirect_uri);
+    char location[6000];
+    snprintf(location, sizeof(location),
+             "%s/user_management/authorize?client_id=%s&code_challenge=%s&code_challenge_method=S256"
+             "&provider=authkit&redirect_uri=%s&response_type=code&screen_hint=sign-in&state=%s",
+             app->idp_public_url, app->client_id, challenge, redirect_enc ? redirect_enc : "",
+             state_enc ? state_enc : "");
+    reply_redirect(r, location);
+    char attrs[256];
+    cookie_attributes(app, k, false, attrs, sizeof(attrs));
+    /* The PKCE cookie: Strict is downgraded to Lax, or the cross-site return
+     * from the IdP would not carry it (authkit-nextjs cookie.ts). */
+    char *lax = strstr(attrs, "SameSite=Strict");
+    if (lax)
+        memcpy(lax, "SameSite=Lax;  ", 15), memmove(lax + 12, lax + 15, strlen(lax + 15) + 1);
+    reply_header(r, "Set-Cookie", "wos-auth-verifier=%s; Max-Age=600%s", state ? state : "", attrs);
+    free(verifier);
+    free(challenge);
+    free(return_path);
+    json_decref(state_json);
+    free(state_text);
+    free(state);
+    free(state_enc);
+    free(redirect_enc);
+}
+
+static void route_callback(struct hx_app *app, const struct hx_app_knobs *k,
+                           struct mg_connection *conn, struct reply *r)
+{
+    const struct mg_request_info *ri = mg_get_request_info(conn);
+    char *code = url_param(ri, "code");
+    char *state = url_param(ri, "state");
+    char *cookie = read_cookie(conn, "wos-auth-verifier");
+    unsigned char *state_data = NULL;
+    size_t state_len = 0;
+    int64_t now = app_now(app, k);
+    json_t *state_json = NULL;
+    if (!code || !state || !cookie || strcmp(state, cookie) != 0 ||
+        idp_iron_unseal(k->cookie_password, state, now, &state_data, &state_len, NULL) ||
+        !(state_json = json_loadb((char *)state_data, state_len, 0, NULL))) {
+        note(app, "callback: %s", !code ? "no code" : !cookie ? "no PKCE cookie" : "state does not match the PKCE cookie");
+        reply_json(r, 500, json_pack("{s:s}", "error", "Couldn't sign in"));
+        goto out;
+    }
+    json_t *body = json_pack("{s:s, s:s, s:s}", "grant_type", "authorization_code", "code", code,
+                             "code_verifier",
+                             json_string_value(json_object_get(state_json, "codeVerifier")));
+    struct refresh_result *res = authenticate(app, k, body);
+    json_decref(body);
+    if (!res || res->kind != 0) {
+        note(app, "code exchange failed: %ld %s", res ? res->status : 0L, res ? res->error : "");
+        reply_json(r, 500, json_pack("{s:s}", "error", "Couldn't sign in"));
+        result_free(res);
+        goto out;
+    }
+    char *seal = seal_session(k, res->access_token, res->refresh_token, res->user,
+                              res->impersonator, now);
+    const char *ret = json_string_value(json_object_get(state_json, "returnPathname"));
+    reply_redirect(r, ret && ret[0] == '/' ? ret : "/dashboard");
+    if (k->drop_session_cookie)
+        note(app, "callback: the framework dropped the session Set-Cookie (production build bug)");
+    else if (seal)
+        set_session_cookie(app, k, r, seal);
+    reply_header(r, "Set-Cookie", "wos-auth-verifier=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax");
+    note(app, "signed in %s", json_string_value(json_object_get(res->user, "email")));
+    free(seal);
+    result_free(res);
+out:
+    json_decref(state_json);
+    free(state_data);
+    free(code);
+    free(state);
+    free(cookie);
+}
+
+static void route_logout(struct hx_app *app, const struct hx_app_knobs *k,
+                         struct mg_connection *conn, struct reply *r)
+{
+    struct session s;
+    char why[256];
+    char location[1024];
+    char *sid = NULL;
+    if (load_session(app, k, conn, &s, why, sizeof(why))) {
+        json_t *claims = hx_token_claims(s.access_token);
+        const char *v = json_string_value(json_object_get(claims, "sid"));
+        sid = v ? strdup(v) : NULL;
+        json_decref(claims);
+        session_cleanup(&s);
+    }
+    char home[300];
+    snprintf(home, sizeof(home), "%s/", app->origin);
+    char *home_enc = encode(home);
+    if (sid)
+        snprintf(location, sizeof(location),
+                 "%s/user_management/sessions/logout?session_id=%s&return_to=%s",
+                 app->idp_public_url, sid, home_enc ? home_enc : "");
+    else
+        snprintf(location, sizeof(location), "/");
+    reply_redirect(r, location);
+    delete_session_cookie(app, k, r);
+    note(app, "sign out%s", sid ? "" : " (no session)");
+    free(sid);
+    free(home_enc);
+}
+
+static void signed_in_body(struct reply *r, const struct session *s, const char *path)
+{
+    json_t *claims = hx_token_claims(s->access_token);
+    reply_json(r, 200, json_pack("{s:b, s:s?, s:s?, s:s?, s:s}", "signed_in", 1, "email",
+                                 json_string_value(json_object_get(s->user, "email")), "user_id",
+                                 json_string_value(json_object_get(claims, "sub")), "session_id",
+                                 json_string_value(json_object_get(claims, "sid")), "path", path));
+    json_decref(claims);
+}
+
+/* Convex-style backend: match a provider by iss (and aud when it has an
+ * applicationID), then verify against that provider's JWKS. */
+static void route_convex(struct hx_app *app, const struct hx_app_knobs *k,
+                         struct mg_connection *conn, struct reply *r)
+{
+    const char *auth = mg_get_header(conn, "Authorization");
+    const char *token = auth && strncasecmp(auth, "Bearer ", 7) == 0 ? auth + 7 : NULL;
+    if (!token) {
+        reply_json(r, 200, json_pack("{s:n}", "identity"));
+        return;
+    }
+    json_t *claims = hx_token_claims(token);
+    const char *iss = json_string_value(json_object_get(claims, "iss"));
+    const json_t *aud = json_object_get(claims, "aud");
+    const json_t *match = NULL;
+    char listing[1024] = "";
+    size_t i;
+    json_t *p;
+    json_array_foreach(app->convex_providers, i, p) {
+        const char *issuer = json_string_value(json_object_get(p, "issuer"));
+        const char *app_id = json_string_value(json_object_get(p, "application_id"));
+        size_t used = strlen(listing);
+        snprintf(listing + used, sizeof(listing) - used, "%sCustomJWT(issuer=%s, app_id=%s)",
+                 used ? ", " : "", issuer ? issuer : "?", app_id ? app_id : "none");
+        if (!match && iss && issuer && strcmp(iss, issuer) == 0 &&
+            (!app_id || (json_is_string(aud) && strcmp(json_string_value(aud), app_id) == 0)))
+            match = p;
+    }
+    if (!match) {
+        char message[1400];
+        snprintf(message, sizeof(message),
+                 "NoAuthProvider: No auth provider found matching the given token. Check that "
+                 "your JWT's issuer and audience match one of your configured providers: [%s]",
+                 listing);
+        note(app, "convex: %s", message);
+        reply_json(r, 401, json_pack("{s:s, s:s}", "error", "AuthError", "message", message));
+        json_decref(claims);
+        return;
+    }
+    char why[512];
+    json_t *verified = NULL;
+    const char *app_id = json_string_value(json_object_get(match, "application_id"));
+    enum hx_verify v = hx_verify_token(&app->convex_jwks, token, app_now(app, k), 0, iss, app_id,
+                                       &verified, why, sizeof(why));
+    json_decref(claims);
+    if (v != HX_VERIFY_OK) {
+        note(app, "convex: token rejected: %s", why);
+        reply_json(r, 401, json_pack("{s:s, s:s}", "error", "AuthError", "message", why));
+        return;
+    }
+    reply_json(r, 200, json_pack("{s:{s:s?, s:s?}}", "identity", "subject",
+                                 json_string_value(json_object_get(verified, "sub")), "issuer",
+                                 json_string_value(json_object_get(verified, "iss"))));
+    json_decref(verified);
+}
+
+static int handle(struct mg_connection *conn, void *data)
+{
+    struct hx_app *app = data;
+    const struct mg_request_info *ri = mg_get_request_info(conn);
+    const char *path = ri->local_uri ? ri->local_uri : "/";
+    struct reply r = {0};
+    pthread_mutex_lock(&app->lock);
+    struct hx_app_knobs k = app->knobs;
+    struct instance *inst = &app->instances[app->next_instance++ % (unsigned)k.instances];
+    pthread_mutex_unlock(&app->lock);
+    char sink[256];
+    while (mg_read(conn, sink, sizeof(sink)) > 0)
+        ;
+    if (!password_ok(&k) && k.password_check == HX_PASSWORD_PER_REQUEST &&
+        strcmp(path, "/convex/query") != 0) {
+        /* authkit-nextjs middleware throws on every request. */
+        note(app, "500: You must provide a valid cookie password that is at least 32 characters "
+                  "in the environment variables.");
+        reply_json(&r, 500, json_pack("{s:s}", "error",
+                                      "You must provide a valid cookie password that is at least "
+                                      "32 characters in the environment variables."));
+    } else if (strcmp(path, "/") == 0) {
+        reply_json(&r, 200, json_pack("{s:s}", "page", "home"));
+    } else if (strcmp(path, "/login") == 0) {
+        route_login(app, &k, conn, &r);
+    } else if (strcmp(path, "/callback") == 0) {
+        route_callback(app, &k, conn, &r);
+    } else if (strcmp(path, "/logout") == 0) {
+        route_logout(app, &k, conn, &r);
+    } else if (strcmp(path, "/convex/query") == 0) {
+        route_convex(app, &k, conn, &r);
+    } else {
+        struct session s;
+        char *force = url_param(ri, "force");
+        bool is_token = strcmp(path, "/token") == 0;
+        enum auth a = middleware(app, &k, inst, conn, &r, &s,
+                                 is_token && force && strcmp(force, "1") == 0);
+        free(force);
+        if (a == SIGNED_IN && is_token) {
+            reply_json(&r, 200, json_pack("{s:s}", "accessToken", s.access_token));
+        } else if (a == SIGNED_IN) {
+            signed_in_body(&r, &s, path);
+        } else if (is_token || strncmp(path, "/api/", 5) == 0) {
+            reply_json(&r, 401, json_pack("{s:b, s:s}", "signed_in", 0, "error", "Unauthorized"));
+        } else {
+            char *enc = encode(path);
+            char location[1200];
+            snprintf(location, sizeof(location), "/login?returnPathname=%s", enc ? enc : "/");
+            free(enc);
+            reply_redirect(&r, location);
+        }
+        session_cleanup(&s);
+    }
+    char length[32];
+    size_t body_len = r.body ? strlen(r.body) : 0;
+    snprintf(length, sizeof(length), "%zu", body_len);
+    mg_response_header_start(conn, r.status ? r.status : 500);
+    mg_response_header_add(conn, "Content-Type", r.content_type[0] ? r.content_type : "text/plain", -1);
+    mg_response_header_add(conn, "Content-Length", length, -1);
+    if (r.headers_len)
+        mg_response_header_add_lines(conn, r.headers);
+    mg_response_header_send(conn);
+    if (body_len)
+        mg_write(conn, r.body, body_len);
+    free(r.body);
+    return r.status ? r.status : 500;
+}
+
+static int quiet(const struct mg_connection *conn, const char *message)
+{
+    (void)conn;
+    (void)message;
+    return 1;
+}
+
+static void init_caches(struct hx_app *app)
+{
+    char jwks_url[400];
+    snprintf(jwks_url, sizeof(jwks_url), "%s/sso/jwks/%s", app->idp_url, app->client_id);
+    for (int i = 0; i < HX_APP_MAX_INSTANCES; i++)
+        hx_jwks_cache_init(&app->instances[i].jwks, jwks_url, app->knobs.jwks_cache_ms,
+                           app->knobs.jwks_refetch_unknown_kid, app->knobs.jwks_cooldown_ms);
+    hx_jwks_cache_init(&app->convex_jwks, jwks_url, app->knobs.convex_jwks_cache_ms,
+                       app->knobs.convex_refetch_unknown_kid, 300000);
+}
+
+static void cleanup_caches(struct hx_app *app)
+{
+    for (int i = 0; i < HX_APP_MAX_INSTANCES; i++)
+        hx_jwks_cache_cleanup(&app->instances[i].jwks);
+    hx_jwks_cache_cleanup(&app->convex_jwks);
+}
+
+struct hx_app *hx_app_start(const struct hx_app_config *config, struct idp_error *err)
+{
+    const struct hx_app_knobs *k = &config->knobs;
+    if (!password_ok(k) && k->password_check == HX_PASSWORD_AT_START) {
+        idp_fail(err, IDP_INVALID,
+                 "WORKOS_COOKIE_PASSWORD %s: it must be at least 32 characters (refusing to start)",
+                 k->cookie_password_set ? "is too short" : "is not set");
+        return NULL;
+    }
+    struct hx_app *app = calloc(1, sizeof(*app));
+    if (!app) {
+        idp_fail(err, IDP_NOMEM, "out of memory");
+        return NULL;
+    }
+    pthread_mutex_init(&app->lock, NULL);
+    for (int i = 0; i < HX_APP_MAX_INSTANCES; i++) {
+        pthread_mutex_init(&app->instances[i].lock, NULL);
+        pthread_cond_init(&app->instances[i].settled, NULL);
+    }
+    app->knobs = *k;
+    app->clock = config->clock;
+    app->timeline = config->timeline;
+    snprintf(app->idp_url, sizeof(app->idp_url), "%s", config->idp_url);
+    snprintf(app->idp_public_url, sizeof(app->idp_public_url), "%s",
+             config->idp_public_url ? config->idp_public_url : config->idp_url);
+    snprintf(app->client_id, sizeof(app->client_id), "%s", config->client_id);
+    snprintf(app->api_key, sizeof(app->api_key), "%s", config->api_key);
+    snprintf(app->public_host, sizeof(app->public_host), "%s",
+             config->public_host ? config->public_host : "localhost");
+    app->convex_providers = config->convex_providers ? json_deep_copy(config->convex_providers)
+                                                     : json_array();
+    init_caches(app);
+    const char *options[] = {"listening_ports", "127.0.0.1:0", "num_threads", "32", "tcp_nodelay", "1",
+                             "enable_keep_alive", "yes", "request_timeout_ms", "30000", NULL};
+    struct mg_callbacks callbacks = {0};
+    callbacks.log_message = quiet;
+    app->ctx = mg_start(&callbacks, app, options);
+    struct mg_server_port port = {0};
+    if (!app->ctx || mg_get_server_ports(app->ctx, 1, &port) < 1) {
+        idp_fail(err, IDP_IO, "the reference app cannot listen on 127.0.0.1");
+        hx_app_stop(&app);
+        return NULL;
+    }
+    mg_set_request_handler(app->ctx, "/", handle, app);
+    app->port = port.port;
+    snprintf(app->origin, sizeof(app->origin), "http://%s:%d", app->public_host, app->port);
+    return app;
+}
+
+void hx_app_stop(struct hx_app **papp)
+{
+    struct hx_app *app = *papp;
+    if (!app)
+        return;
+    if (app->ctx)
+        idp_mg_stop_fast(app->ctx, app->port, 0);
+    cleanup_caches(app);
+    for (int i = 0; i < HX_APP_MAX_INSTANCES; i++) {
+        pthread_mutex_destroy(&app->instances[i].lock);
+        pthread_cond_destroy(&app->instances[i].settled);
+    }
+    json_decref(app->convex_providers);
+    pthread_mutex_destroy(&app->lock);
+    free(app);
+    *papp = NULL;
+}
+
+int hx_app_port(const struct hx_app *app)
+{
+    return app->port;
+}
+
+const char *hx_app_origin(const struct hx_app *app)
+{
+    return app->origin;
+}
+
+void hx_app_stats(struct hx_app *app, json_t *out)
+{
+    pthread_mutex_lock(&app->lock);
+    json_object_set_new(out, "refreshes", json_integer(app->refreshes));
+    json_object_set_new(out, "refresh_failures", json_integer(app->refresh_failures));
+    json_object_set_new(out, "oversize_cookies", json_integer(app->oversize_cookies));
+    unsigned jwks = 0;
+    for (int i = 0; i < HX_APP_MAX_INSTANCES; i++)
+        jwks += app->instances[i].jwks.fetches;
+    json_object_set_new(out, "jwks_fetches", json_integer(jwks));
+    json_object_set_new(out, "convex_jwks_fetches", json_integer(app->convex_jwks.fetches));
+    pthread_mutex_unlock(&app->lock);
+}
+
+enum idp_status hx_app_reconfigure(struct hx_app *app, const json_t *changes, const char **bad_key,
+                                   struct idp_error *err)
+{
+    pthread_mutex_lock(&app->lock);
+    struct hx_app_knobs k = app->knobs;
+    enum idp_status status = hx_app_knobs_apply(&k, changes, bad_key, err);
+    if (!status) {
+        app->knobs = k;
+        /* A restarted process starts with empty caches. */
+        cleanup_caches(app);
+        init_caches(app);
+    }
+    pthread_mutex_unlock(&app->lock);
+    return status;
+}

@@ -1,0 +1,100 @@
+/* The reference app: the embedded default target. A real HTTP server on
+ * loopback that keeps sessions the way AuthKit apps do (authkit-nextjs /
+ * authkit-session style sealed-cookie middleware, a Convex-style backend
+ * verifier), each behaviour a knob tied to the SDK behaviour it models
+ * (docs/reference-app.md). It talks to fakeidp over HTTP and reads the
+ * variant's virtual clock. */
+#ifndef HX_REFAPP_H
+#define HX_REFAPP_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "clock.h"
+#include "error.h"
+#include "timeline.h"
+
+enum hx_password_check { HX_PASSWORD_PER_REQUEST, HX_PASSWORD_AT_START };
+enum hx_refresh_policy { HX_REFRESH_ON_FAILURE, HX_REFRESH_PROACTIVE };
+enum hx_refresh_errors { HX_ERRORS_DELETE_COOKIE, HX_ERRORS_KEEP_ON_TRANSIENT };
+enum hx_cookie_secure { HX_SECURE_AUTO, HX_SECURE_ALWAYS, HX_SECURE_NEVER };
+enum hx_same_site { HX_LAX, HX_STRICT, HX_NONE };
+enum hx_refresh_where { HX_REFRESH_IN_MIDDLEWARE, HX_REFRESH_IN_RENDER };
+
+#define HX_APP_MAX_INSTANCES 8
+
+struct hx_app_knobs {
+    char cookie_password[256];
+    bool cookie_password_set;
+    int password_check;       /* enum hx_password_check */
+    int refresh;              /* enum hx_refresh_policy */
+    int64_t refresh_buffer_ms;/* 0: 30 s for tokens of <= 5 min, else 60 s */
+    bool dedupe;              /* one in-flight refresh per token per instance */
+    int refresh_errors;       /* enum hx_refresh_errors */
+    bool retry_429;           /* one retry after Retry-After (clamped 1..10 s, then to retry_429_max) */
+    int64_t retry_429_max_ms;
+    int refresh_where;        /* render: a new session cannot be written (F7) */
+    bool drop_session_cookie; /* the framework loses the callback's Set-Cookie (F21) */
+    char cookie_name[64];
+    int cookie_secure;        /* enum hx_cookie_secure */
+    int cookie_samesite;      /* enum hx_same_site */
+    char cookie_domain[128];
+    int64_t cookie_max_age_ms;
+    bool delete_same_attributes; /* delete with the attributes used to set (F16) */
+    bool chunk_cookie;        /* split seals over 4000 bytes into name.0, name.1, … (F13 fix) */
+    int64_t jwks_cache_ms;
+    bool jwks_refetch_unknown_kid;
+    int64_t jwks_cooldown_ms;
+    char issuer[256];         /* expected iss; empty: not checked (SDK default) */
+    int64_t clock_offset_ms;
+    int64_t leeway_ms;
+    int64_t instances;        /* server processes behind round-robin */
+    /* Convex-style backend (GET /convex/query with a Bearer token) */
+    int64_t convex_jwks_cache_ms;
+    bool convex_refetch_unknown_kid;
+};
+
+/* Fills knobs with the defaults: authkit-nextjs 3.x behaviour with a valid
+ * password. */
+void hx_app_knobs_defaults(struct hx_app_knobs *knobs);
+/* Applies a JSON object of knobs ("cookie_password": null unsets it). The
+ * convex "providers" member is not a knob and is skipped here. */
+enum idp_status hx_app_knobs_apply(struct hx_app_knobs *knobs, const json_t *obj,
+                                   const char **bad_key, struct idp_error *err);
+/* Names of all knobs (for the scenario schema and docs), new reference. */
+json_t *hx_app_knobs_json(const struct hx_app_knobs *knobs);
+
+struct hx_app_config {
+    struct hx_app_knobs knobs;
+    const char *public_origin;   /* the origin the browser uses, "http://localhost:PORT" with port 0 filled in */
+    const char *public_host;     /* host name in public URLs; default "localhost" */
+    const char *idp_url;         /* server-to-server URL of fakeidp */
+    const char *idp_public_url;  /* fakeidp as the browser reaches it */
+    const char *client_id;
+    const char *api_key;
+    const json_t *convex_providers; /* [{issuer, application_id?, client_id?}] or NULL */
+    struct idp_clock *clock;
+    struct hx_timeline *timeline;
+};
+
+struct hx_app;
+
+/* Starts the app on an ephemeral loopback port. Fails (err set) when the
+ * port cannot be bound, or when password_check is "startup" and the cookie
+ * password is missing or shorter than 32 characters: the fixed build's
+ * clear start-up error. */
+struct hx_app *hx_app_start(const struct hx_app_config *config, struct idp_error *err);
+void hx_app_stop(struct hx_app **app);
+int hx_app_port(const struct hx_app *app);
+/* The origin the browser should use. */
+const char *hx_app_origin(const struct hx_app *app);
+/* Refreshes the app attempted / that failed, and cookies it refused to
+ * write because they were too large. */
+void hx_app_stats(struct hx_app *app, json_t *out);
+/* Replaces the knobs (an app "restart" with new configuration); in-flight
+ * state and caches are dropped. */
+enum idp_status hx_app_reconfigure(struct hx_app *app, const json_t *changes, const char **bad_key,
+                                   struct idp_error *err);
+
+#endif

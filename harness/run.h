@@ -1,0 +1,76 @@
+/* The state of one running variant, shared by the step and expectation
+ * tables. The runner creates it, starts fakeidp and the target, runs the
+ * steps and evaluates the expectations. */
+#ifndef HX_RUN_H
+#define HX_RUN_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "browser.h"
+#include "clock.h"
+#include "refapp.h"
+#include "scenario.h"
+#include "server.h"
+#include "timeline.h"
+
+struct hx_http_client;
+
+/* What a page load / API call last showed. */
+struct hx_observation {
+    bool valid;
+    long status;
+    bool signed_in;
+    bool login_redirect;
+    char url[512];
+    char stopped_at[512];
+    char body_excerpt[512];
+    char error[256];
+};
+
+struct hx_run {
+    const struct hx_scenario *scenario;
+    const struct hx_variant *variant;
+    const json_t *doc;              /* the variant's merged document */
+    struct idp_clock clock;
+    struct hx_timeline timeline;
+    struct idp_server *idp;         /* in-process fakeidp (NULL for external) */
+    char idp_url[256];              /* server-to-server */
+    char idp_public_url[256];       /* as the browser reaches it */
+    char admin_token[128];
+    char client_id[96], api_key[128];
+    struct hx_app *app;             /* the reference app (NULL for external) */
+    char app_origin[256];
+    char start_error[512];          /* the target refused to start */
+    struct hx_browser browser;
+    char convex_adapter[32];        /* get_access_token | static_token */
+    char convex_token[8192];        /* the token a static adapter captured */
+
+    pthread_mutex_t lock;           /* guards the fields below during parallel steps */
+    struct hx_observation last;
+    bool ever_signed_in;
+    int64_t signed_in_at_ms;
+    int64_t lost_at_ms;             /* first observation of signed out after sign-in; 0: never */
+    uint64_t journal_mark;          /* journal seq right after the last sign-in */
+    int convex_authenticated;       /* -1 unknown, 0 no, 1 yes */
+    char convex_error[512];
+    json_t *failures;               /* array of strings */
+    int64_t start_ms;
+};
+
+/* Admin API call on fakeidp; returns the parsed body (new reference) or
+ * NULL, and the status in *status. */
+json_t *hx_run_admin(struct hx_run *run, const char *method, const char *path, const json_t *body,
+                     long *status);
+/* Records a failed expectation (printf-style). */
+void hx_run_fail(struct hx_run *run, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void hx_run_note(struct hx_run *run, const char *source, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+int64_t hx_run_now(struct hx_run *run);
+/* Loads a path of the target in the browser and records the observation. */
+void hx_run_load(struct hx_run *run, const char *path, bool subrequest, const char *method,
+                 struct hx_observation *out);
+
+#endif

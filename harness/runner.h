@@ -1,0 +1,58 @@
+/* The runner: expands scenario files into variant jobs, runs them on a pool
+ * of threads (each with its own fakeidp, reference app, browser and virtual
+ * clock, on ephemeral ports), and collects results for the reporters. */
+#ifndef HX_RUNNER_H
+#define HX_RUNNER_H
+
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "scenario.h"
+
+struct hx_runner_options {
+    int jobs;               /* parallel variants; default: the core count */
+    const char *filter;     /* substring of "scenario/variant" */
+    const char *tag;        /* only scenarios with this tag */
+    uint64_t seed;          /* 0: random; printed so a failure can be replayed */
+    int repeat;             /* run each variant this many times */
+    int shard_index, shard_count; /* run only jobs i (mod n) */
+    int64_t timeout_ms;     /* per variant, wall clock */
+    EVP_PKEY *key;          /* signing key shared by every fakeidp (borrowed) */
+    FILE *progress;         /* progress lines while running, or NULL */
+};
+
+struct hx_result {
+    const struct hx_scenario *scenario;
+    const struct hx_variant *variant;
+    int repeat_index;
+    uint64_t seed;
+    bool passed;
+    double duration_ms;
+    json_t *failures;       /* array of strings */
+    char *timeline;         /* text, for failures */
+    json_t *timeline_json;
+};
+
+struct hx_results {
+    struct hx_result *items;
+    size_t count;
+    size_t passed, failed;
+    double wall_ms;
+    uint64_t seed;
+};
+
+/* Runs every selected variant of the scenarios. */
+void hx_runner_run(struct hx_scenario *const *scenarios, size_t count,
+                   const struct hx_runner_options *options, struct hx_results *results);
+void hx_results_cleanup(struct hx_results *results);
+
+/* Reporters. */
+void hx_report_console(const struct hx_results *results, FILE *out, bool verbose);
+bool hx_report_junit(const struct hx_results *results, const char *path);
+void hx_report_tap(const struct hx_results *results, FILE *out);
+bool hx_report_json(const struct hx_results *results, const char *path);
+
+#endif

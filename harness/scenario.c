@@ -1,0 +1,455 @@
+#include "scenario.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "browser.h"
+#include "duration.h"
+#include "expect.h"
+#include "faults.h"
+#include "refapp.h"
+#include "settings.h"
+#include "steps.h"
+#include "store.h"
+
+enum idp_status hx_check_fail(struct hx_check *check, const char *path, bool at_key,
+                              const char *fmt, ...)
+{
+    char message[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof(message), fmt, ap);
+    va_end(ap);
+    int line = 1, col = 1;
+    if (check->positions)
+        hx_jsonpos_find(check->positions, path, at_key, &line, &col);
+    return idp_fail_at(check->err, IDP_INVALID, check->file, line, col, "%s", message);
+}
+
+enum idp_status hx_check_keys(struct hx_check *check, const json_t *obj, const char *path,
+                              const char *const allowed[], const char *what)
+{
+    if (!json_is_object(obj))
+        return hx_check_fail(check, path, false, "%s must be an object", what);
+    const char *key;
+    json_t *value;
+    json_object_foreach((json_t *)obj, key, value) {
+        bool known = false;
+        for (int i = 0; allowed[i] && !known; i++)
+            known = strcmp(allowed[i], key) == 0;
+        if (!known) {
+            char list[600] = "";
+            for (int i = 0; allowed[i]; i++) {
+                strncat(list, i ? ", " : "", sizeof(list) - strlen(list) - 1);
+                strncat(list, allowed[i], sizeof(list) - strlen(list) - 1);
+            }
+            char child[512];
+            snprintf(child, sizeof(child), "%s/%s", path, key);
+            return hx_check_fail(check, child, true, "unknown key \"%s\" in %s (expected: %s)", key,
+                                 what, list);
+        }
+    }
+    return IDP_OK;
+}
+
+enum idp_status hx_check_duration(struct hx_check *check, const json_t *value, const char *path)
+{
+    int64_t ms;
+    if (json_is_integer(value) && json_integer_value(value) >= 0)
+        return IDP_OK;
+    if (!json_is_string(value) || !idp_duration_parse(json_string_value(value), &ms))
+        return hx_check_fail(check, path, false,
+                             "expected a duration such as \"300s\", \"5m\" or \"8d\"");
+    return IDP_OK;
+}
+
+enum idp_status hx_check_count(struct hx_check *check, const json_t *value, const char *path)
+{
+    if (json_is_integer(value) && json_integer_value(value) >= 0)
+        return IDP_OK;
+    if (json_is_object(value)) {
+        static const char *const keys[] = {"min", "max", NULL};
+        enum idp_status st = hx_check_keys(check, value, path, keys, "a count range");
+        if (st)
+            return st;
+        const json_t *min = json_object_get(value, "min"), *max = json_object_get(value, "max");
+        if ((!min && !max) || (min && !json_is_integer(min)) || (max && !json_is_integer(max)))
+            return hx_check_fail(check, path, false, "a count range needs integer min and/or max");
+        return IDP_OK;
+    }
+    return hx_check_fail(check, path, false, "expected a count: a whole number or {\"min\": …, \"max\": …}");
+}
+
+static bool string_array(const json_t *v)
+{
+    if (!json_is_array(v))
+        return false;
+    size_t i;
+    json_t *item;
+    json_array_foreach(v, i, item) if (!json_is_string(item)) return false;
+    return true;
+}
+
+/* The idp section is a fakeidp configuration: it is checked by the same code
+ * that loads one, on scratch state. */
+static enum idp_status check_idp(struct hx_check *check, const json_t *idp, const char *path)
+{
+    static const char *const keys[] = {"settings", "api_keys", "clients", "organizations",
+                                       "users", "faults", NULL};
+    enum idp_status st = hx_check_keys(check, idp, path, keys, "idp");
+    if (st)
+        return st;
+    char child[256];
+    const json_t *settings = json_object_get(idp, "settings");
+    if (settings) {
+        struct idp_settings s;
+        idp_settings_defaults(&s);
+        struct idp_error e;
+        if (idp_settings_apply(&s, settings, &e)) {
+            const char *name;
+            json_t *v;
+            snprintf(child, sizeof(child), "%s/settings", path);
+            json_object_foreach((json_t *)settings, name, v) {
+                /* Find the member the error names to point at it. */
+                char quoted[160];
+                snprintf(quoted, sizeof(quoted), "%s", name);
+                if (strstr(e.message, quoted)) {
+                    snprintf(child, sizeof(child), "%s/settings/%s", path, name);
+                    break;
+                }
+            }
+            return hx_check_fail(check, child, true, "%s", e.message);
+        }
+    }
+    const json_t *faults = json_object_get(idp, "faults");
+    if (faults) {
+        if (!json_is_array(faults)) {
+            snprintf(child, sizeof(child), "%s/faults", path);
+            return hx_check_fail(check, child, false, "faults must be an array of rules");
+        }
+        struct idp_faults scratch;
+        idp_faults_init(&scratch);
+        size_t i;
+        json_t *rule;
+        json_array_foreach(faults, i, rule) {
+            struct idp_error e;
+            if (idp_faults_add(&scratch, rule, 0, NULL, 0, &e)) {
+                idp_faults_cleanup(&scratch);
+                snprintf(child, sizeof(child), "%s/faults/%zu", path, i);
+                return hx_check_fail(check, child, false, "%s", e.message);
+            }
+        }
+        idp_faults_cleanup(&scratch);
+    }
+    struct idp_store store;
+    idp_store_init(&store);
+    struct idp_error e;
+    json_t *config = json_deep_copy(idp);
+    json_object_del(config, "settings");
+    json_object_del(config, "faults");
+    st = idp_store_configure(&store, config, 0, &e);
+    json_decref(config);
+    idp_store_cleanup(&store);
+    if (st) {
+        /* The store names its own path ("users[1].email"); point at its section. */
+        const char *section = strchr(e.message, '[') ? e.message : NULL;
+        char name[32] = "";
+        if (section)
+            snprintf(name, sizeof(name), "%.*s", (int)(strchr(e.message, '[') - e.message), e.message);
+        snprintf(child, sizeof(child), "%s%s%s", path, name[0] ? "/" : "", name);
+        if (name[0]) {
+            int index = atoi(strchr(e.message, '[') + 1);
+            snprintf(child + strlen(child), sizeof(child) - strlen(child), "/%d", index);
+        }
+        return hx_check_fail(check, child, false, "%s", e.message);
+    }
+    return IDP_OK;
+}
+
+/* Target keys the runner reads itself; the rest are reference-app knobs. */
+static const char *const runner_target_keys[] = {"app", "providers", "convex_adapter", "url",
+                                                 "idp_url", "admin_token", "start",
+                                                 "protected_path", "login_path", NULL};
+
+static enum idp_status check_target(struct hx_check *check, const json_t *target, const char *path)
+{
+    if (!json_is_object(target))
+        return hx_check_fail(check, path, false, "target must be an object");
+    const char *app = json_string_value(json_object_get(target, "app"));
+    char child[256];
+    if (json_object_get(target, "app") && (!app || (strcmp(app, "reference") != 0 &&
+                                                   strcmp(app, "external") != 0))) {
+        snprintf(child, sizeof(child), "%s/app", path);
+        return hx_check_fail(check, child, false, "target app must be \"reference\" or \"external\"");
+    }
+    const char *adapter = json_string_value(json_object_get(target, "convex_adapter"));
+    if (json_object_get(target, "convex_adapter") &&
+        (!adapter || (strcmp(adapter, "get_access_token") != 0 && strcmp(adapter, "static_token") != 0))) {
+        snprintf(child, sizeof(child), "%s/convex_adapter", path);
+        return hx_check_fail(check, child, false,
+                             "convex_adapter must be \"get_access_token\" or \"static_token\"");
+    }
+    const json_t *providers = json_object_get(target, "providers");
+    size_t i;
+    json_t *p;
+    if (providers && !json_is_array(providers)) {
+        snprintf(child, sizeof(child), "%s/providers", path);
+        return hx_check_fail(check, child, false, "providers must be an array");
+    }
+    json_array_foreach(providers, i, p) {
+        static const char *const keys[] = {"issuer", "application_id", NULL};
+        snprintf(child, sizeof(child), "%s/providers/%zu", path, i);
+        enum idp_status st = hx_check_keys(check, p, child, keys, "a Convex provider");
+        if (st)
+            return st;
+        if (!json_is_string(json_object_get(p, "issuer")))
+            return hx_check_fail(check, child, false, "a provider needs an \"issuer\" string");
+    }
+    if (app && strcmp(app, "external") == 0) {
+        if (!json_is_string(json_object_get(target, "url")))
+            return hx_check_fail(check, path, false, "an external target needs \"url\"");
+        return IDP_OK;
+    }
+    json_t *knobs = json_deep_copy(target);
+    for (int k = 0; runner_target_keys[k]; k++)
+        json_object_del(knobs, runner_target_keys[k]);
+    struct hx_app_knobs scratch;
+    hx_app_knobs_defaults(&scratch);
+    struct idp_error e;
+    const char *bad = NULL;
+    enum idp_status st = hx_app_knobs_apply(&scratch, knobs, &bad, &e);
+    if (st) {
+        snprintf(child, sizeof(child), "%s/%s", path, bad ? bad : "");
+        st = hx_check_fail(check, bad ? child : path, true, "%s", e.message);
+    }
+    json_decref(knobs);
+    return st;
+}
+
+static enum idp_status check_browser(struct hx_check *check, const json_t *browser, const char *path)
+{
+    struct hx_browser_knobs scratch;
+    hx_browser_knobs_defaults(&scratch);
+    struct idp_error e;
+    const char *bad = NULL;
+    if (hx_browser_knobs_apply(&scratch, browser, &bad, &e)) {
+        char child[256];
+        snprintf(child, sizeof(child), "%s/%s", path, bad ? bad : "");
+        return hx_check_fail(check, bad ? child : path, true, "%s", e.message);
+    }
+    return IDP_OK;
+}
+
+static enum idp_status check_steps(struct hx_check *check, const json_t *steps, const char *path)
+{
+    if (!json_is_array(steps) || json_array_size(steps) == 0)
+        return hx_check_fail(check, path, false, "steps must be a non-empty array");
+    size_t i;
+    json_t *step;
+    json_array_foreach(steps, i, step) {
+        char child[256];
+        snprintf(child, sizeof(child), "%s/%zu", path, i);
+        enum idp_status st = hx_step_validate(check, step, child);
+        if (st)
+            return st;
+    }
+    return IDP_OK;
+}
+
+/* Checks a document section by section (the base or a variant's overrides). */
+static enum idp_status check_sections(struct hx_check *check, const json_t *doc, const char *prefix)
+{
+    char path[256];
+    enum idp_status st = IDP_OK;
+    const json_t *v;
+    if ((v = json_object_get(doc, "idp")) && (snprintf(path, sizeof(path), "%s/idp", prefix), 1) &&
+        (st = check_idp(check, v, path)))
+        return st;
+    if ((v = json_object_get(doc, "target")) && (snprintf(path, sizeof(path), "%s/target", prefix), 1) &&
+        (st = check_target(check, v, path)))
+        return st;
+    if ((v = json_object_get(doc, "browser")) && (snprintf(path, sizeof(path), "%s/browser", prefix), 1) &&
+        (st = check_browser(check, v, path)))
+        return st;
+    if ((v = json_object_get(doc, "steps")) && (snprintf(path, sizeof(path), "%s/steps", prefix), 1) &&
+        (st = check_steps(check, v, path)))
+        return st;
+    if ((v = json_object_get(doc, "expect")) && (snprintf(path, sizeof(path), "%s/expect", prefix), 1) &&
+        (st = hx_expect_validate(check, v, path)))
+        return st;
+    return IDP_OK;
+}
+
+/* Objects merge member by member; anything else replaces. A variant's
+ * "expect" replaces the base's whole: each variant states its own outcome. */
+static void merge(json_t *base, const json_t *over)
+{
+    const char *key;
+    json_t *value;
+    json_object_foreach((json_t *)over, key, value) {
+        json_t *existing = json_object_get(base, key);
+        if (json_is_object(existing) && json_is_object(value) && strcmp(key, "expect") != 0)
+            merge(existing, value);
+        else
+            json_object_set_new(base, key, json_deep_copy(value));
+    }
+}
+
+static enum idp_status validate(struct hx_scenario *sc, struct hx_check *check)
+{
+    static const char *const top[] = {"name", "description", "failure_mode", "sources", "tags",
+                                      "idp", "target", "browser", "steps", "expect", "variants",
+                                      "timeout", NULL};
+    static const char *const variant_keys[] = {"description", "idp", "target", "browser",
+                                               "steps", "expect", "tags", NULL};
+    json_t *root = sc->root;
+    enum idp_status st = hx_check_keys(check, root, "", top, "a scenario");
+    if (st)
+        return st;
+    const json_t *name = json_object_get(root, "name");
+    if (!json_is_string(name) || !json_string_length(name))
+        return hx_check_fail(check, name ? "/name" : "", !!name, "a scenario needs a \"name\" string");
+    const json_t *desc = json_object_get(root, "description");
+    if (desc && !json_is_string(desc) && !string_array(desc))
+        return hx_check_fail(check, "/description", false, "description is a string or an array of strings");
+    const char *const lists[] = {"sources", "tags", NULL};
+    for (int i = 0; lists[i]; i++) {
+        const json_t *v = json_object_get(root, lists[i]);
+        char path[32];
+        snprintf(path, sizeof(path), "/%s", lists[i]);
+        if (v && !string_array(v))
+            return hx_check_fail(check, path, false, "%s must be an array of strings", lists[i]);
+    }
+    if (json_object_get(root, "timeout") &&
+        (st = hx_check_duration(check, json_object_get(root, "timeout"), "/timeout")))
+        return st;
+    if (!json_object_get(root, "steps"))
+        return hx_check_fail(check, "", false, "a scenario needs \"steps\"");
+    if ((st = check_sections(check, root, "")))
+        return st;
+    const json_t *variants = json_object_get(root, "variants");
+    if (variants && (!json_is_object(variants) || !json_object_size(variants)))
+        return hx_check_fail(check, "/variants", false, "variants must be a non-empty object of named variants");
+    const char *vname;
+    json_t *v;
+    json_object_foreach((json_t *)variants, vname, v) {
+        char path[256];
+        snprintf(path, sizeof(path), "/variants/%s", vname);
+        if ((st = hx_check_keys(check, v, path, variant_keys, "a variant")))
+            return st;
+        if ((st = check_sections(check, v, path)))
+            return st;
+    }
+    /* Every variant (or the base alone) must say what it expects. */
+    size_t count = variants ? json_object_size(variants) : 1;
+    sc->variants = calloc(count, sizeof(*sc->variants));
+    if (!sc->variants)
+        return idp_fail(check->err, IDP_NOMEM, "out of memory");
+    if (!variants) {
+        sc->variants[0].name = strdup("default");
+        sc->variants[0].doc = json_deep_copy(root);
+        sc->variant_count = 1;
+    } else {
+        json_object_foreach((json_t *)variants, vname, v) {
+            json_t *doc = json_deep_copy(root);
+            json_object_del(doc, "variants");
+            merge(doc, v);
+            sc->variants[sc->variant_count].name = strdup(vname);
+            sc->variants[sc->variant_count].doc = doc;
+            sc->variant_count++;
+        }
+    }
+    for (size_t i = 0; i < sc->variant_count; i++) {
+        if (!json_object_get(sc->variants[i].doc, "expect")) {
+            char path[256];
+            snprintf(path, sizeof(path), variants ? "/variants/%s" : "", sc->variants[i].name);
+            return hx_check_fail(check, path, false,
+                                 "variant \"%s\" has no \"expect\": say what must happen",
+                                 sc->variants[i].name);
+        }
+    }
+    return IDP_OK;
+}
+
+struct hx_scenario *hx_scenario_load(const char *path, struct idp_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        idp_fail_at(err, IDP_IO, path, 0, 0, "cannot open: %s", "no such file or not readable");
+        return NULL;
+    }
+    size_t cap = 8192, len = 0;
+    char *text = malloc(cap + 1);
+    size_t n;
+    while (text && (n = fread(text + len, 1, cap - len, f)) > 0) {
+        len += n;
+        if (len == cap) {
+            if (cap >= (16u << 20)) {
+                free(text);
+                fclose(f);
+                idp_fail_at(err, IDP_INVALID, path, 1, 1, "file larger than 16 MiB");
+                return NULL;
+            }
+            char *grown = realloc(text, cap * 2 + 1);
+            if (!grown) {
+                free(text);
+                text = NULL;
+                break;
+            }
+            text = grown;
+            cap *= 2;
+        }
+    }
+    fclose(f);
+    if (!text) {
+        idp_fail(err, IDP_NOMEM, "out of memory");
+        return NULL;
+    }
+    text[len] = '\0';
+    json_error_t jerr;
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root) {
+        idp_fail_at(err, IDP_PARSE, path, jerr.line, jerr.column, "%s", jerr.text);
+        free(text);
+        return NULL;
+    }
+    struct hx_scenario *sc = calloc(1, sizeof(*sc));
+    if (!sc) {
+        json_decref(root);
+        free(text);
+        idp_fail(err, IDP_NOMEM, "out of memory");
+        return NULL;
+    }
+    sc->file = strdup(path);
+    sc->root = root;
+    hx_jsonpos_build(&sc->positions, text, len);
+    free(text);
+    struct hx_check check = {sc->file, &sc->positions, err};
+    if (validate(sc, &check)) {
+        hx_scenario_free(&sc);
+        return NULL;
+    }
+    sc->name = strdup(json_string_value(json_object_get(root, "name")));
+    sc->tags = json_object_get(root, "tags");
+    return sc;
+}
+
+void hx_scenario_free(struct hx_scenario **psc)
+{
+    struct hx_scenario *sc = *psc;
+    if (!sc)
+        return;
+    for (size_t i = 0; i < sc->variant_count; i++) {
+        free(sc->variants[i].name);
+        json_decref(sc->variants[i].doc);
+    }
+    free(sc->variants);
+    hx_jsonpos_cleanup(&sc->positions);
+    json_decref(sc->root);
+    free(sc->file);
+    free(sc->name);
+    free(sc);
+    *psc = NULL;
+}

@@ -1,0 +1,52 @@
+/* Scenario files: loading, validation with file:line:col positions, and the
+ * expansion of variants. A loaded scenario is immutable; a variant is the
+ * base document with the variant's objects merged in (objects merge key by
+ * key; arrays and scalars replace). See scenarios/README.md for the format. */
+#ifndef HX_SCENARIO_H
+#define HX_SCENARIO_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "error.h"
+#include "jsonpos.h"
+
+struct hx_variant {
+    char *name;     /* "default" when the file has no variants */
+    json_t *doc;    /* the merged document: idp, target, browser, steps, expect */
+};
+
+struct hx_scenario {
+    char *file;
+    char *name;
+    json_t *root;
+    json_t *tags;   /* array of strings (borrowed from root) */
+    struct hx_jsonpos positions;
+    struct hx_variant *variants;
+    size_t variant_count;
+};
+
+/* Loads and validates a scenario file. On failure returns NULL with err
+ * holding file:line:col and a message; the caller exits with status 2. */
+struct hx_scenario *hx_scenario_load(const char *path, struct idp_error *err);
+void hx_scenario_free(struct hx_scenario **scenario);
+
+/* Validation context shared with the step and expectation tables. */
+struct hx_check {
+    const char *file;
+    const struct hx_jsonpos *positions;
+    struct idp_error *err;
+};
+
+/* Fails at the JSON pointer path (at its key when at_key). */
+enum idp_status hx_check_fail(struct hx_check *check, const char *path, bool at_key,
+                              const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Checks obj's keys against a NULL-terminated list. */
+enum idp_status hx_check_keys(struct hx_check *check, const json_t *obj, const char *path,
+                              const char *const allowed[], const char *what);
+enum idp_status hx_check_duration(struct hx_check *check, const json_t *value, const char *path);
+/* Applies a count expectation: an integer, or {"min":a,"max":b}. */
+enum idp_status hx_check_count(struct hx_check *check, const json_t *value, const char *path);
+
+#endif

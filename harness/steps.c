@@ -1,0 +1,620 @@
+/* The step table. Each row: a kind name, how to check its value, how to run
+ * it. Adding a step kind is one row and one function. */
+#include "steps.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "duration.h"
+#include "expect.h"
+#include "faults.h"
+#include "iron.h"
+
+typedef enum idp_status validate_fn(struct hx_check *, const json_t *value, const char *path);
+typedef bool run_fn(struct hx_run *, const json_t *value, const json_t *step);
+
+struct step_kind {
+    const char *name;
+    const char *summary;
+    validate_fn *validate;
+    run_fn *run;
+};
+
+/* ---- validators ---------------------------------------------------- */
+
+static enum idp_status v_path(struct hx_check *c, const json_t *v, const char *path)
+{
+    if (!json_is_string(v) || json_string_value(v)[0] != '/')
+        return hx_check_fail(c, path, false, "expected a path starting with '/'");
+    return IDP_OK;
+}
+
+static enum idp_status v_true(struct hx_check *c, const json_t *v, const char *path)
+{
+    if (!json_is_true(v))
+        return hx_check_fail(c, path, false, "expected true");
+    return IDP_OK;
+}
+
+static enum idp_status v_sign_in(struct hx_check *c, const json_t *v, const char *path)
+{
+    if (json_is_true(v) || (json_is_string(v) && strchr(json_string_value(v), '@')))
+        return IDP_OK;
+    return hx_check_fail(c, path, false, "sign_in takes a user's email address or true (the default user)");
+}
+
+static enum idp_status v_duration(struct hx_check *c, const json_t *v, const char *path)
+{
+    return hx_check_duration(c, v, path);
+}
+
+static enum idp_status v_object(struct hx_check *c, const json_t *v, const char *path)
+{
+    if (!json_is_object(v))
+        return hx_check_fail(c, path, false, "expected an object");
+    return IDP_OK;
+}
+
+static enum idp_status v_fault(struct hx_check *c, const json_t *v, const char *path)
+{
+    struct idp_faults scratch;
+    idp_faults_init(&scratch);
+    struct idp_error e;
+    enum idp_status st = idp_faults_add(&scratch, v, 0, NULL, 0, &e);
+    idp_faults_cleanup(&scratch);
+    return st ? hx_check_fail(c, path, false, "%s", e.message) : IDP_OK;
+}
+
+static enum idp_status v_rotate(struct hx_check *c, const json_t *v, const char *path)
+{
+    static const char *const keys[] = {"publish_lead", "retire_after", NULL};
+    if (json_is_true(v))
+        return IDP_OK;
+    enum idp_status st = hx_check_keys(c, v, path, keys, "rotate_keys");
+    const char *name;
+    json_t *d;
+    json_object_foreach((json_t *)v, name, d) {
+        char child[300];
+        snprintf(child, sizeof(child), "%s/%s", path, name);
+        if (!st)
+            st = hx_check_duration(c, d, child);
+    }
+    return st;
+}
+
+static enum idp_status v_steps(struct hx_check *c, const json_t *v, const char *path)
+{
+    if (!json_is_array(v) || !json_array_size(v))
+        return hx_check_fail(c, path, false, "expected a non-empty array of steps");
+    size_t i;
+    json_t *s;
+    json_array_foreach(v, i, s) {
+        char child[300];
+        snprintf(child, sizeof(child), "%s/%zu", path, i);
+        enum idp_status st = hx_step_validate(c, s, child);
+        if (st)
+            return st;
+    }
+    return IDP_OK;
+}
+
+static enum idp_status v_repeat(struct hx_check *c, const json_t *v, const char *path)
+{
+    static const char *const keys[] = {"times", "steps", NULL};
+    enum idp_status st = hx_check_keys(c, v, path, keys, "repeat");
+    if (st)
+        return st;
+    const json_t *times = json_object_get(v, "times");
+    if (!json_is_integer(times) || json_integer_value(times) < 1 || json_integer_value(times) > 100000)
+        return hx_check_fail(c, path, false, "repeat needs \"times\" from 1 to 100000");
+    char child[300];
+    snprintf(child, sizeof(child), "%s/steps", path);
+    return v_steps(c, json_object_get(v, "steps"), child);
+}
+
+static enum idp_status v_expect(struct hx_check *c, const json_t *v, const char *path)
+{
+    return hx_expect_validate(c, v, path);
+}
+
+static enum idp_status v_tamper(struct hx_check *c, const json_t *v, const char *path)
+{
+    static const char *const keys[] = {"name", "mode", NULL};
+    enum idp_status st = hx_check_keys(c, v, path, keys, "tamper_cookie");
+    if (st)
+        return st;
+    const char *mode = json_string_value(json_object_get(v, "mode"));
+    if (!mode || (strcmp(mode, "garbage") && strcmp(mode, "truncate") && strcmp(mode, "flip")))
+        return hx_check_fail(c, path, false, "tamper_cookie mode is garbage, truncate or flip");
+    return IDP_OK;
+}
+
+/* ---- runners -------------------------------------------------------- */
+
+static bool r_sign_in(struct hx_run *run, const json_t *v, const json_t *step)
+{
+    if (json_is_string(v)) {
+        json_t *body = json_pack("{s:s}", "email", json_string_value(v));
+        long status = 0;
+        json_decref(hx_run_admin(run, "POST", "/_fakeidp/sign-in-as", body, &status));
+        json_decref(body);
+        if (status != 200) {
+            hx_run_fail(run, "sign_in: fakeidp has no user %s", json_string_value(v));
+            return false;
+        }
+    }
+    char url[600];
+    snprintf(url, sizeof(url), "%s/login", run->app_origin);
+    struct hx_navigation nav = {.url = url, .follow_login = true};
+    struct hx_page page;
+    hx_browser_go(&run->browser, &nav, &page);
+    bool signed_in = page.status == 200 && page.body && strstr(page.body, "\"signed_in\":true");
+    hx_run_note(run, "step", "sign in as %s: %s (%ld)", json_is_string(v) ? json_string_value(v) : "default user",
+                signed_in ? "signed in" : "not signed in", page.status);
+    pthread_mutex_lock(&run->lock);
+    run->last.valid = true;
+    run->last.status = page.status;
+    run->last.signed_in = signed_in;
+    run->last.login_redirect = page.login_redirect;
+    snprintf(run->last.url, sizeof(run->last.url), "%.500s", page.url);
+    snprintf(run->last.body_excerpt, sizeof(run->last.body_excerpt), "%s", page.body ? page.body : "");
+    snprintf(run->last.error, sizeof(run->last.error), "%s", page.error);
+    if (signed_in) {
+        run->ever_signed_in = true;
+        run->signed_in_at_ms = hx_run_now(run);
+        run->lost_at_ms = 0;
+    }
+    pthread_mutex_unlock(&run->lock);
+    json_t *journal = hx_run_admin(run, "GET", "/_fakeidp/journal", NULL, NULL);
+    pthread_mutex_lock(&run->lock);
+    run->journal_mark = (uint64_t)json_integer_value(json_object_get(journal, "next"));
+    pthread_mutex_unlock(&run->lock);
+    json_decref(journal);
+    hx_page_cleanup(&page);
+    (void)step;
+    return true;
+}
+
+static bool r_load(struct hx_run *run, const json_t *v, const json_t *step)
+{
+    hx_run_load(run, json_string_value(v), false, "GET", NULL);
+    (void)step;
+    return true;
+}
+
+static bool r_api(struct hx_run *run, const json_t *v, const json_t *step)
+{
+    hx_run_load(run, json_string_value(v), true, "GET", NULL);
+    (void)step;
+    return true;
+}
+
+static bool r_advance(struct hx_run *run, const json_t *v, const json_t *step)
+{
+    int64_t ms = 0;
+    if (json_is_integer(v))
+        ms = json_integer_value(v) * 1000;
+    else
+        idp_duration_parse(json_string_value(v), &ms);
+    json_t *body = json_pack("{s:I}", "advance", (json_int_t)ms);
+    long status = 0;
+    json_decref(hx_run_admin(run, "POST", "/_fakeidp/clock", body, &status));
+    json_decref(body);
+    char text[32];
+    idp_duration_format(ms, text);
+    hx_run_note(run, "step", "advance %s", text);
+    hx_browser_tick(&run->browser);
+    (void)step;
+    return status == 200;
+}
+
+static bool r_fault(struct hx_run *run, const json_t *v, const json_t *step)
+{
+    long status = 0;
+    json_t *reply = hx_run_admin(run, "POST", "/_fakeidp/faults", v, &status);
+    char *text = json_dumps(v, JSON_COMPACT);
+    hx_run_note(run, "step", "fault %s -> %ld", text ? text : "", status);
+    free(text);
+    json_decref(reply);
+    if (status != 201)
+        hx_run_fail(run, "fault was refused by fakeidp (%ld)", status);
+    (void)step;
+    return status == 201;
+}
+
+static bool r_clear_faults(struct hx_run *run, const json_t *v, const json_t *step)
+{
+    json_decref(hx_run_admin(run, "DELETE", "/_fakeidp/faults", NULL, NULL));
+    hx_run_note(run, "step", "faults cleared");
+    (void)v;
+    (void)step;
+    return true;
+}
+
+static bool r_rotate(struct hx_run *run, const json_t *v, const json_t *step)
+{
+    long status = 0;
+    json_t *body = json_is_object(v) ? json_incref((json_t *)v) : json_object();
+    json_t *reply = hx_run_admin(run, "POST", "/_fakeidp/keys/rotate", body, &status);
+    json_decref(body);
+    hx_run_note(run, "step", "rotate keys -> %zu keys", json_array_size(json_object_get(reply, "keys")));
+    json_decref(reply);
+    (void)step;
+    return status == 200;
+}
+
+static bool r_revoke(struct hx_run *run, const json_t *v, const json_t *step)
+{
+    json_t *sessions = hx_run_admin(run, "GET", "/_fakeidp/sessions", NULL, NULL);
+    const char *id = NULL;
+    size_t i;
+    json_t *s;
+    json_array_foreach(json_object_get(sessions, "data"), i, s) {
+        if (!id && strcmp(json_string_value(json_object_get(s, "status")), "active") == 0)
+            id = json_string_value(json_object_get(s, "id"));
+    }
+    if (!id) {
+        hx_run_fail(run, "revoke_session: no active session at fakeidp");
+        json_decref(sessions);
+        return true;
+    }
+    char path[200];
+    snprintf(path, sizeof(path), "/_fakeidp/sessions/%s/revoke", id);
+    json_decref(hx_run_admin(run, "POST", path, NULL, NULL));
+    hx_run_note(run, "step", "revoke session %s", id);
+    json_decref(sessions);
+    (void)v;
+    (void)step;
+    return true;
+}
+
+static bool r_sign_out(struct hx_run *run, const json_t *v, const json_t *step)
+{
+    char url[600];
+    snprintf(url, sizeof(url), "%s/logout", run->app_origin);
+    struct hx_navigation nav = {.url = url, .follow_login = true};
+    struct hx_page page;
+    hx_browser_go(&run->browser, &nav, &page);
+    hx_run_note(run, "step", "sign out -> %ld %s", page.status, page.url);
+    hx_page_cleanup(&page);
+    (void)v;
+    (void)step;
+    return true;
+}
+
+static bool r_idp_settings(struct hx_run *run, const json_t *v, const json_t *step)
+{
+    long status = 0;
+    json_decref(hx_run_admin(run, "PATCH", "/_fakeidp/settings", v, &status));
+    char *text = json_dumps(v, JSON_COMPACT);
+    hx_run_note(run, "step", "idp settings %s", text ? text : "");
+    free(text);
+    if (status != 200)
+        hx_run_fail(run, "idp_settings refused (%ld)", status);
+    (void)step;
+    return status == 200;
+}
+
+static bool r_app(struct hx_run *run, const json_t *v, const json_t *step)
+{
+    if (!run->app) {
+        hx_run_fail(run, "the app step reconfigures the reference app only");
+        return false;
+    }
+    struct idp_error e;
+    const char *bad = NULL;
+    if (hx_app_reconfigure(run->app, v, &bad, &e)) {
+        hx_run_fail(run, "app: %s", e.message);
+        return false;
+    }
+    char *text = json_dumps(v, JSON_COMPACT);
+    hx_run_note(run, "step", "app restarted with %s", text ? text : "");
+    free(text);
+    (void)step;
+    return true;
+}
+
+static bool r_browser(struct hx_run *run, const json_t *v, const json_t *step)
+{
+    struct idp_error e;
+    pthread_mutex_lock(&run->browser.lock);
+    enum idp_status st = hx_browser_knobs_apply(&run->browser.knobs, v, NULL, &e);
+    pthread_mutex_unlock(&run->browser.lock);
+    if (st)
+        hx_run_fail(run, "browser: %s", e.message);
+    (void)step;
+    return !st;
+}
+
+static bool r_clear_cookies(struct hx_run *run, const json_t *v, const json_t *step)
+{
+    pthread_mutex_lock(&run->browser.lock);
+    hx_jar_clear(&run->browser.jar);
+    pthread_mutex_unlock(&run->browser.lock);
+    hx_run_note(run, "step", "cookies cleared");
+    (void)v;
+    (void)step;
+    return true;
+}
+
+static bool r_tamper(struct hx_run *run, const json_t *v, const json_t *step)
+{
+    const char *name = json_string_value(json_object_get(v, "name"));
+    const char *mode = json_string_value(json_object_get(v, "mode"));
+    if (!name)
+        name = "wos-session";
+    pthread_mutex_lock(&run->browser.lock);
+    bool found = false;
+    for (size_t i = 0; i < run->browser.jar.count; i++) {
+        struct hx_cookie *c = &run->browser.jar.items[i];
+        if (strcmp(c->name, name) != 0)
+            continue;
+        found = true;
+        size_t len = strlen(c->value);
+        if (strcmp(mode, "truncate") == 0)
+            c->value[len / 2] = '\0';
+        else if (strcmp(mode, "flip") == 0 && len > 20)
+            c->value[len / 3] = c->value[len / 3] == 'A' ? 'B' : 'A';
+        else {
+            free(c->value);
+            c->value = strdup("Fe26.2*1*garbage*not-a-seal");
+        }
+    }
+    pthread_mutex_unlock(&run->browser.lock);
+    hx_run_note(run, "step", "tamper cookie %s (%s)%s", name, mode, found ? "" : ": no such cookie");
+    (void)step;
+    return true;
+}
+
+/* The Convex client: fetchAccessToken from the adapter, Authenticate, and on
+ * AuthError a forced refetch, two attempts, then clearAuth (convex-js
+ * authentication_manager). A static adapter hands back the token it
+ * captured first, whatever forceRefreshToken says. */
+static bool r_convex(struct hx_run *run, const json_t *v, const json_t *step)
+{
+    bool is_static = strcmp(run->convex_adapter, "static_token") == 0;
+    int authenticated = 0;
+    char error[512] = "";
+    for (int attempt = 0; attempt < 3 && !authenticated; attempt++) {
+        char token[8192] = "";
+        if (is_static && run->convex_token[0]) {
+            snprintf(token, sizeof(token), "%s", run->convex_token);
+        } else {
+            struct hx_observation obs;
+            char url[64];
+            snprintf(url, sizeof(url), attempt ? "/token?force=1" : "/token");
+            struct hx_page page;
+            char full[700];
+            snprintf(full, sizeof(full), "%s%s", run->app_origin, url);
+            char initiator[600];
+            snprintf(initiator, sizeof(initiator), "%s/dashboard", run->app_origin);
+            struct hx_navigation nav = {.url = full, .subrequest = true, .initiator = initiator};
+            hx_browser_go(&run->browser, &nav, &page);
+            json_t *body = page.body ? json_loadb(page.body, strlen(page.body), 0, NULL) : NULL;
+            const char *at = json_string_value(json_object_get(body, "accessToken"));
+            if (at)
+                snprintf(token, sizeof(token), "%s", at);
+            json_decref(body);
+            hx_page_cleanup(&page);
+            (void)obs;
+            if (!token[0]) {
+                snprintf(error, sizeof(error), "fetchAccessToken returned null");
+                break;
+            }
+            if (is_static && !run->convex_token[0])
+                snprintf(run->convex_token, sizeof(run->convex_token), "%s", token);
+        }
+        char url[600], auth[8300];
+        snprintf(url, sizeof(url), "%s/convex/query", run->app_origin);
+        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+        const char *headers[] = {auth, NULL};
+        struct hx_navigation nav = {.url = url, .subrequest = true, .headers = headers};
+        struct hx_page page;
+        hx_browser_go(&run->browser, &nav, &page);
+        json_t *body = page.body ? json_loadb(page.body, strlen(page.body), 0, NULL) : NULL;
+        if (page.status == 200 && json_is_object(json_object_get(body, "identity"))) {
+            authenticated = 1;
+        } else {
+            const char *m = json_string_value(json_object_get(body, "message"));
+            snprintf(error, sizeof(error), "%s", m ? m : page.error[0] ? page.error : "AuthError");
+            hx_run_note(run, "convex", "AuthError (attempt %d): %s", attempt + 1, error);
+        }
+        json_decref(body);
+        hx_page_cleanup(&page);
+    }
+    hx_run_note(run, "convex", "%s", authenticated ? "authenticated" : "clearAuth(): signed out");
+    pthread_mutex_lock(&run->lock);
+    run->convex_authenticated = authenticated;
+    snprintf(run->convex_error, sizeof(run->convex_error), "%s", authenticated ? "" : error);
+    if (!authenticated && run->ever_signed_in && !run->lost_at_ms)
+        run->lost_at_ms = hx_run_now(run);
+    pthread_mutex_unlock(&run->lock);
+    (void)v;
+    (void)step;
+    return true;
+}
+
+static bool r_expect(struct hx_run *run, const json_t *v, const json_t *step)
+{
+    hx_expect_evaluate(run, v);
+    (void)step;
+    return true;
+}
+
+static bool r_repeat(struct hx_run *run, const json_t *v, const json_t *step)
+{
+    json_int_t times = json_integer_value(json_object_get(v, "times"));
+    const json_t *steps = json_object_get(v, "steps");
+    for (json_int_t i = 0; i < times; i++) {
+        size_t j;
+        json_t *s;
+        json_array_foreach(steps, j, s) if (!hx_step_run(run, s, (int)j)) return false;
+        if (json_array_size(run->failures) > 20)
+            return false; /* a repeat must not bury the report in failures */
+    }
+    (void)step;
+    return true;
+}
+
+struct parallel_job {
+    struct hx_run *run;
+    const json_t *step;
+    int index;
+};
+
+static void *parallel_thread(void *arg)
+{
+    struct parallel_job *job = arg;
+    hx_step_run(job->run, job->step, job->index);
+    return NULL;
+}
+
+static bool r_parallel(struct hx_run *run, const json_t *v, const json_t *step)
+{
+    const json_t *barrier = json_object_get(step, "barrier");
+    char barrier_id[64] = "";
+    if (barrier) {
+        json_t *rule = json_deep_copy(barrier);
+        json_object_set_new(rule, "action", json_string("barrier"));
+        if (!json_object_get(rule, "hold"))
+            json_object_set_new(rule, "hold", json_integer((json_int_t)json_array_size(v)));
+        /* Replies leave fakeidp 25 ms apart unless told otherwise, so the
+         * browser applies them in the order fakeidp decided them. */
+        if (!json_object_get(rule, "gap"))
+            json_object_set_new(rule, "gap", json_string("25ms"));
+        long status = 0;
+        json_t *reply = hx_run_admin(run, "POST", "/_fakeidp/faults", rule, &status);
+        snprintf(barrier_id, sizeof(barrier_id), "%s",
+                 json_string_value(json_array_get(json_object_get(reply, "added"), 0))
+                     ? json_string_value(json_array_get(json_object_get(reply, "added"), 0)) : "");
+        json_decref(reply);
+        json_decref(rule);
+    }
+    size_t n = json_array_size(v);
+    pthread_t *threads = calloc(n, sizeof(*threads));
+    struct parallel_job *jobs = calloc(n, sizeof(*jobs));
+    hx_run_note(run, "step", "parallel: %zu steps%s", n, barrier ? " behind a barrier at fakeidp" : "");
+    for (size_t i = 0; threads && jobs && i < n; i++) {
+        jobs[i] = (struct parallel_job){run, json_array_get(v, i), (int)i};
+        if (pthread_create(&threads[i], NULL, parallel_thread, &jobs[i]) != 0)
+            parallel_thread(&jobs[i]);
+    }
+    for (size_t i = 0; threads && jobs && i < n; i++)
+        if (threads[i])
+            pthread_join(threads[i], NULL);
+    free(threads);
+    free(jobs);
+    if (barrier_id[0]) {
+        char path[128];
+        snprintf(path, sizeof(path), "/_fakeidp/faults/%s", barrier_id);
+        json_decref(hx_run_admin(run, "DELETE", path, NULL, NULL));
+    }
+    return true;
+}
+
+static const struct step_kind kinds[] = {
+    {"sign_in", "the full sign-in through the target's /login (email or true)", v_sign_in, r_sign_in},
+    {"load", "a page load (top-level navigation) of a path", v_path, r_load},
+    {"reload", "the same as load", v_path, r_load},
+    {"api", "a fetch() from the page to a path of the target", v_path, r_api},
+    {"advance", "move virtual time forward", v_duration, r_advance},
+    {"fault", "add a fault rule at fakeidp", v_fault, r_fault},
+    {"clear_faults", "remove every fault", v_true, r_clear_faults},
+    {"rotate_keys", "rotate the signing key ({publish_lead, retire_after})", v_rotate, r_rotate},
+    {"revoke_session", "revoke the newest active session at fakeidp", v_true, r_revoke},
+    {"sign_out", "sign out through the target's /logout", v_true, r_sign_out},
+    {"idp_settings", "change fakeidp settings", v_object, r_idp_settings},
+    {"app", "restart the reference app with changed knobs", v_object, r_app},
+    {"browser", "change browser knobs", v_object, r_browser},
+    {"clear_cookies", "empty the cookie jar", v_true, r_clear_cookies},
+    {"tamper_cookie", "corrupt a cookie in the jar ({name, mode})", v_tamper, r_tamper},
+    {"convex_query", "a Convex query with the configured adapter", v_true, r_convex},
+    {"parallel", "run steps at once (optional \"barrier\" at fakeidp)", v_steps, r_parallel},
+    {"repeat", "run steps N times ({times, steps})", v_repeat, r_repeat},
+    {"expect", "check expectations now", v_expect, r_expect},
+};
+
+static const struct step_kind *find_kind(const char *name)
+{
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+        if (strcmp(kinds[i].name, name) == 0)
+            return &kinds[i];
+    return NULL;
+}
+
+enum idp_status hx_step_validate(struct hx_check *check, const json_t *step, const char *path)
+{
+    if (!json_is_object(step))
+        return hx_check_fail(check, path, false, "a step must be an object such as {\"advance\": \"5m\"}");
+    const struct step_kind *kind = NULL;
+    const char *key, *kind_key = NULL;
+    json_t *value;
+    json_object_foreach((json_t *)step, key, value) {
+        if (strcmp(key, "note") == 0 || strcmp(key, "barrier") == 0)
+            continue;
+        char child[300];
+        snprintf(child, sizeof(child), "%s/%s", path, key);
+        const struct step_kind *k = find_kind(key);
+        if (!k) {
+            char list[800] = "";
+            for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+                strncat(list, i ? ", " : "", sizeof(list) - strlen(list) - 1);
+                strncat(list, kinds[i].name, sizeof(list) - strlen(list) - 1);
+            }
+            return hx_check_fail(check, child, true, "unknown step \"%s\" (steps: %s)", key, list);
+        }
+        if (kind)
+            return hx_check_fail(check, child, true, "a step has one kind; \"%s\" and \"%s\" are two",
+                                 kind_key, key);
+        kind = k;
+        kind_key = key;
+    }
+    if (!kind)
+        return hx_check_fail(check, path, false, "empty step: name a kind such as \"load\"");
+    if (json_object_get(step, "note") && !json_is_string(json_object_get(step, "note")))
+        return hx_check_fail(check, path, false, "note must be a string");
+    const json_t *barrier = json_object_get(step, "barrier");
+    if (barrier) {
+        char child[300];
+        snprintf(child, sizeof(child), "%s/barrier", path);
+        if (strcmp(kind->name, "parallel") != 0)
+            return hx_check_fail(check, child, true, "barrier goes with parallel steps only");
+        json_t *rule = json_deep_copy(barrier);
+        json_object_set_new(rule, "action", json_string("barrier"));
+        enum idp_status st = json_is_object(barrier) ? v_fault(check, rule, child)
+                                                     : hx_check_fail(check, child, false, "barrier is a fault rule object");
+        json_decref(rule);
+        if (st)
+            return st;
+    }
+    char child[300];
+    snprintf(child, sizeof(child), "%s/%s", path, kind->name);
+    return kind->validate(check, json_object_get(step, kind->name), child);
+}
+
+bool hx_step_run(struct hx_run *run, const json_t *step, int index)
+{
+    const char *key;
+    json_t *value;
+    json_object_foreach((json_t *)step, key, value) {
+        const struct step_kind *k = find_kind(key);
+        if (k) {
+            const char *note = json_string_value(json_object_get(step, "note"));
+            if (note)
+                hx_run_note(run, "note", "%s", note);
+            (void)index;
+            return k->run(run, value, step);
+        }
+    }
+    return false;
+}
+
+json_t *hx_step_kinds(void)
+{
+    json_t *out = json_object();
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+        json_object_set_new(out, kinds[i].name, json_string(kinds[i].summary));
+    return out;
+}

@@ -1,0 +1,33 @@
+/* URLs as the browser model needs them: scheme, host, port, path, query, and
+ * the "site" (the registrable domain; schemes are not compared) that SameSite and third-party
+ * cookie rules compare. */
+#ifndef HX_URL_H
+#define HX_URL_H
+
+#include <stdbool.h>
+
+struct hx_url {
+    char scheme[8];  /* http or https */
+    char host[256];  /* lowercase, no brackets */
+    int port;
+    char path[1024]; /* starts with '/' */
+    char query[2048];
+};
+
+/* Parses an absolute URL; false for anything else. */
+bool hx_url_parse(const char *text, struct hx_url *out);
+/* Resolves a Location (absolute, or absolute-path) against base. */
+bool hx_url_resolve(const struct hx_url *base, const char *location, struct hx_url *out);
+/* "http://host:port" */
+void hx_url_origin(const struct hx_url *url, char *out, unsigned size);
+/* "http://host:port/path?query" */
+void hx_url_format(const struct hx_url *url, char *out, unsigned size);
+/* The registrable domain: the last two labels ("app.example.test" ->
+ * "example.test"); an IP address or single label is its own site. */
+void hx_url_site(const struct hx_url *url, char *out, unsigned size);
+bool hx_url_same_site(const struct hx_url *a, const struct hx_url *b);
+/* localhost, *.localhost, 127.0.0.0/8 and ::1: browsers treat http there as
+ * potentially trustworthy (Chromium and Firefox; not WebKit for cookies). */
+bool hx_url_is_loopback_host(const char *host);
+
+#endif
