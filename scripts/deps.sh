@@ -1,0 +1,24 @@
+#!/bin/sh
+# Installs the Debian packages fakeidp needs to build and test, when missing.
+# As root it runs apt-get itself; otherwise it prints the exact command.
+set -eu
+PACKAGES="build-essential cmake pkg-config libcivetweb-dev libssl-dev libjansson-dev libjwt-dev \
+libcmocka-dev libcurl4-openssl-dev nodejs npm faketime libfaketime"
+if [ "${1:-}" = "--test" ]; then
+  PACKAGES="$PACKAGES clang valgrind"
+fi
+missing=""
+for p in $PACKAGES; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" -eq 0 ]; then
+  echo "fakeidp: installing$missing" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends $missing >/dev/null
+else
+  echo "fakeidp: missing packages. Run as root:" >&2
+  echo "  apt-get update && apt-get install -y$missing" >&2
+  exit 1
+fi
