@@ -137,6 +137,7 @@ void hx_browser_go(struct hx_browser *b, const struct hx_navigation *nav, struct
     const char *method = nav->method ? nav->method : "GET";
     const char *body = nav->body;
     struct hx_cookie_rules rules = rules_of(b);
+    int authorize_hops = strcmp(url.path, "/user_management/authorize") == 0;
     for (int hop = 0; hop < 20; hop++) {
         /* SameSite: a navigation is judged by its initiator; inside an iframe
          * and for fetch(), by the top-level page. */
@@ -196,9 +197,16 @@ void hx_browser_go(struct hx_browser *b, const struct hx_navigation *nav, struct
             hx_http_header(&resp, "Location", location, sizeof(location)) &&
             hx_url_resolve(&url, location, &next)) {
             hx_http_response_cleanup(&resp);
-            if (is_login(&next, b->knobs.idp_host) && !nav->follow_login) {
+            bool authorize = strcmp(next.path, "/user_management/authorize") == 0;
+            if (is_login(&next, b->knobs.idp_host) &&
+                (!nav->follow_login || (authorize && authorize_hops++ > 0))) {
+                /* Not followed, or a second trip through authorize in one
+                 * navigation: a login loop, stopped here. */
                 hx_url_format(&next, page->stopped_at, sizeof(page->stopped_at));
                 page->login_redirect = true;
+                if (authorize_hops > 1)
+                    hx_timeline_add(b->timeline, idp_clock_now_ms(b->clock), "browser",
+                                    "login loop: sent back to sign in right after signing in");
                 break;
             }
             initiator = url;
