@@ -579,8 +579,16 @@ static enum idp_fault_outcome act_token(struct idp_server *server, struct idp_fa
     const json_t *bloat_spec = json_object_get(p, "bloat");
     if (bloat_spec) {
         bloat(claims, bloat_spec);
+        /* Pad against the size the bloated claims make, not the original
+         * token's: header and signature stay, the payload segment grows. */
+        const char *dot1 = strchr(token, '.');
+        const char *dot2 = dot1 ? strchr(dot1 + 1, '.') : NULL;
+        size_t current = strlen(token) - (dot2 ? (size_t)(dot2 - dot1 - 1) : 0);
+        char *text = json_dumps(claims, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        current += text ? (strlen(text) * 4 + 2) / 3 : 0;
+        free(text);
         pad_claims(claims, (long)json_integer_value(json_object_get(bloat_spec, "pad_to")),
-                   strlen(token));
+                   current);
     }
     const char *kid = json_string_value(json_object_get(p, "kid"));
     if (kid)
@@ -1121,6 +1129,7 @@ static enum idp_fault_outcome run_phase(struct idp_server *server, struct idp_re
         struct idp_fault *fault;
     } fired[16];
     size_t count = 0;
+    size_t noted = strlen(req->entry.fault);
     pthread_mutex_lock(&server->lock);
     if (!server->faults.head) {
         pthread_mutex_unlock(&server->lock);
@@ -1147,8 +1156,16 @@ static enum idp_fault_outcome run_phase(struct idp_server *server, struct idp_re
     for (; ran < count && outcome == IDP_FAULT_CONTINUE; ran++)
         outcome = fired[ran].run(server, fired[ran].fault, req, resp);
     pthread_mutex_lock(&server->lock);
-    for (size_t i = 0; i < count; i++)
+    /* Rules after the one that answered never acted: they are not counted
+     * as fired (a count budget is not spent) nor named in the journal. */
+    req->entry.fault[noted] = '\0';
+    for (size_t i = 0; i < count; i++) {
+        if (i < ran)
+            note_fired(req, fired[i].fault->id);
+        else
+            fired[i].fault->fired--;
         fault_release(fired[i].fault);
+    }
     pthread_mutex_unlock(&server->lock);
     return outcome;
 }

@@ -24,6 +24,7 @@ struct grant {
     int64_t refresh_ttl_ms;
     bool cookie;
     char cookie_name[64];
+    char cookie_domain[140]; /* "; Domain=…" or "" */
 };
 
 static void grant_cleanup(struct grant *g)
@@ -109,6 +110,9 @@ static void grant_prepare(struct idp_server *server, struct idp_request *req,
     g->cookie = server->settings.refresh_cookie && origin &&
                 idp_patterns_match(client->allowed_origins, origin);
     snprintf(g->cookie_name, sizeof(g->cookie_name), "%s", server->settings.refresh_cookie_name);
+    if (server->settings.session_cookie_domain[0])
+        snprintf(g->cookie_domain, sizeof(g->cookie_domain), "; Domain=%s",
+                 server->settings.session_cookie_domain);
     snprintf(req->entry.session_id, sizeof(req->entry.session_id), "%s", session->id);
     snprintf(req->entry.user_id, sizeof(req->entry.user_id), "%s", user->id);
 }
@@ -146,10 +150,10 @@ static void set_browser_cookies(struct idp_response *resp, const struct grant *g
     if (!g->cookie)
         return;
     long long max_age = g->refresh_ttl_ms ? g->refresh_ttl_ms / 1000 : 34560000;
-    idp_response_header(resp, "Set-Cookie", "%s=%s; Path=/; Max-Age=%lld; HttpOnly; Secure; SameSite=None",
-                        g->cookie_name, g->refresh_token, max_age);
-    idp_response_header(resp, "Set-Cookie", "workos-has-session=%s; Path=/; Max-Age=%lld; Secure; SameSite=None",
-                        g->client_id, max_age);
+    idp_response_header(resp, "Set-Cookie", "%s=%s; Path=/; Max-Age=%lld; HttpOnly; Secure; SameSite=None%s",
+                        g->cookie_name, g->refresh_token, max_age, g->cookie_domain);
+    idp_response_header(resp, "Set-Cookie", "workos-has-session=%s; Path=/; Max-Age=%lld; Secure; SameSite=None%s",
+                        g->client_id, max_age, g->cookie_domain);
 }
 
 static void respond_body(struct idp_response *resp, char *body)

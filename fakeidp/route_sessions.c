@@ -52,8 +52,10 @@ void idp_route_logout(struct idp_server *server, struct idp_request *req,
         idp_store_session_end(session, req->now_ms, "logout");
         snprintf(req->entry.user_id, sizeof(req->entry.user_id), "%s", session->user_id);
     }
-    char cookie_name[64];
+    char cookie_name[64], domain[140] = "";
     snprintf(cookie_name, sizeof(cookie_name), "%s", server->settings.refresh_cookie_name);
+    if (server->settings.session_cookie_domain[0])
+        snprintf(domain, sizeof(domain), "; Domain=%s", server->settings.session_cookie_domain);
     pthread_mutex_unlock(&server->lock);
     snprintf(req->entry.outcome, sizeof(req->entry.outcome), session ? "session_ended" : "unknown_session");
     if (return_to)
@@ -61,10 +63,11 @@ void idp_route_logout(struct idp_server *server, struct idp_request *req,
     else
         idp_response_json(resp, 200, json_pack("{s:b}", "success", 1));
     idp_response_header(resp, "Set-Cookie",
-                        "%s=; Path=/; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; Secure; SameSite=None",
-                        cookie_name);
+                        "%s=; Path=/; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; Secure; SameSite=None%s",
+                        cookie_name, domain);
     idp_response_header(resp, "Set-Cookie",
-                        "workos-has-session=; Path=/; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Secure; SameSite=None");
+                        "workos-has-session=; Path=/; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Secure; SameSite=None%s",
+                        domain);
 }
 
 void idp_route_revoke(struct idp_server *server, struct idp_request *req,

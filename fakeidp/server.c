@@ -275,8 +275,10 @@ static int handle(struct mg_connection *conn, void *data)
          * journaled with what they asked for too. */
         const char *grant = idp_request_param(&req, "grant_type");
         const char *client = idp_request_param(&req, "client_id");
-        snprintf(e->grant_type, sizeof(e->grant_type), "%s", grant ? grant : "");
-        snprintf(e->client_id, sizeof(e->client_id), "%s", client ? client : "");
+        if (strcmp(route->name, "admin") != 0) {
+            snprintf(e->grant_type, sizeof(e->grant_type), "%s", grant ? grant : "");
+            snprintf(e->client_id, sizeof(e->client_id), "%s", client ? client : "");
+        }
         outcome = idp_faults_before(server, &req, &resp);
         if (outcome == IDP_FAULT_CONTINUE) {
             route->handler(server, &req, &resp);

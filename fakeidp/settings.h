@@ -38,6 +38,8 @@ struct idp_settings {
     char jwks_cache_control[128]; /* empty: no Cache-Control header */
     bool refresh_cookie;          /* browser clients: HttpOnly refresh cookie */
     char refresh_cookie_name[64];
+    char session_cookie_domain[128]; /* Domain of the refresh and workos-has-session cookies
+                                        (a custom auth domain shared with the app), or "" */
     int64_t journal_size;
     int64_t max_sessions;
     int64_t max_body_bytes;

@@ -543,9 +543,22 @@ bool idp_pattern_match(const char *pattern, const char *text)
     return *pattern == '\0';
 }
 
+/* A URL whose authority carries userinfo or a backslash
+ * ("http://localhost:1@evil.example/") would match a pattern written for one
+ * host ("http://localhost:*") while a browser goes to another. */
+static bool deceptive_authority(const char *text)
+{
+    const char *p = strstr(text, "://");
+    if (!p)
+        return false;
+    p += 3;
+    size_t len = strcspn(p, "/?#");
+    return memchr(p, '@', len) || memchr(p, '\\', len);
+}
+
 bool idp_patterns_match(const json_t *patterns, const char *text)
 {
-    if (!text)
+    if (!text || deceptive_authority(text))
         return false;
     size_t i;
     json_t *item;

@@ -18,6 +18,8 @@ static const struct idp_knob knob_table[] = {
     {"app_host", IDP_KNOB_TEXT, KNOB(app_host), NULL},
     {"idp_host", IDP_KNOB_TEXT, KNOB(idp_host), NULL},
     {"embedded_in", IDP_KNOB_TEXT, KNOB(embedded_in), NULL},
+    {"offline", IDP_KNOB_BOOLEAN, KNOB(offline), NULL},
+    {"secure_hosts", IDP_KNOB_TEXT, KNOB(secure_hosts), NULL},
 };
 #undef KNOB
 
@@ -88,7 +90,8 @@ static struct hx_cookie_rules rules_of(const struct hx_browser *b)
 {
     return (struct hx_cookie_rules){.profile = (enum hx_profile)b->knobs.profile,
                                     .block_third_party = b->knobs.block_third_party,
-                                    .max_bytes = 4096};
+                                    .max_bytes = 4096,
+                                    .secure_hosts = b->knobs.secure_hosts};
 }
 
 static bool is_login(const struct hx_url *url, const char *idp_host)
@@ -126,6 +129,12 @@ void hx_browser_go(struct hx_browser *b, const struct hx_navigation *nav, struct
     bool embedded = b->knobs.embedded_in[0] && hx_url_parse(b->knobs.embedded_in, &embed);
     if (!hx_url_parse(nav->url, &url)) {
         snprintf(page->error, sizeof(page->error), "not an absolute http(s) URL: %s", nav->url);
+        return;
+    }
+    if (b->knobs.offline) {
+        snprintf(page->error, sizeof(page->error), "TypeError: Failed to fetch (offline)");
+        hx_timeline_add(b->timeline, idp_clock_now_ms(b->clock), "browser", "%s %s: offline",
+                        nav->method ? nav->method : "GET", nav->url);
         return;
     }
     struct hx_http_client *client = hx_http_client_new();
@@ -224,6 +233,19 @@ void hx_browser_go(struct hx_browser *b, const struct hx_navigation *nav, struct
         break;
     }
     hx_http_client_free(&client);
+}
+
+char *hx_browser_document_cookie(struct hx_browser *b, const char *url_text)
+{
+    struct hx_url url;
+    if (!hx_url_parse(url_text, &url))
+        return strdup("");
+    struct hx_request_context ctx = {.from_script = true};
+    struct hx_cookie_rules rules = rules_of(b);
+    pthread_mutex_lock(&b->lock);
+    char *cookies = hx_jar_header(&b->jar, &url, &ctx, &rules, idp_clock_now_ms(b->clock));
+    pthread_mutex_unlock(&b->lock);
+    return cookies;
 }
 
 void hx_browser_tick(struct hx_browser *b)

@@ -26,6 +26,9 @@ struct hx_browser_knobs {
     char app_host[128];      /* host name the browser uses for the app */
     char idp_host[128];      /* host name the browser uses for fakeidp */
     char embedded_in[256];   /* top-level page origin when the app runs in an iframe */
+    bool offline;            /* every request fails as "Failed to fetch" */
+    char secure_hosts[256];  /* comma-separated hosts treated as https origins (standing in
+                                for TLS, which loopback scenarios do not have) */
 };
 
 void hx_browser_knobs_defaults(struct hx_browser_knobs *knobs);
@@ -71,6 +74,8 @@ int64_t hx_browser_now(struct hx_browser *b);
 /* Runs a navigation or subrequest; fills page (caller frees page->body). */
 void hx_browser_go(struct hx_browser *b, const struct hx_navigation *nav, struct hx_page *page);
 void hx_page_cleanup(struct hx_page *page);
+/* document.cookie of a page at url (malloc'd): no HttpOnly cookies. */
+char *hx_browser_document_cookie(struct hx_browser *b, const char *url);
 /* Wipes script storage of sites not visited for storage_purge_ms. */
 void hx_browser_tick(struct hx_browser *b);
 

@@ -100,6 +100,12 @@ static bool origin_secure(const struct hx_url *url, const struct hx_cookie_rules
 {
     if (strcmp(url->scheme, "https") == 0)
         return true;
+    for (const char *p = rules->secure_hosts; p && *p;) {
+        size_t len = strcspn(p, ",");
+        if (len == strlen(url->host) && strncasecmp(p, url->host, len) == 0)
+            return true;
+        p += len + (p[len] == ',');
+    }
     return rules->profile != HX_WEBKIT && hx_url_is_loopback_host(url->host);
 }
 

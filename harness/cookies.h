@@ -21,6 +21,7 @@ struct hx_cookie_rules {
     enum hx_profile profile;
     bool block_third_party; /* cookies in cross-site subrequests are dropped */
     size_t max_bytes;       /* name + value; 4096 in every engine */
+    const char *secure_hosts; /* comma-separated hosts counted as https, or NULL */
 };
 
 struct hx_cookie {

@@ -49,6 +49,17 @@ static enum idp_status v_session(struct hx_check *c, const json_t *v, const char
 static void e_session(struct hx_run *run, const json_t *v)
 {
     const char *want = json_string_value(v);
+    const char *app = json_string_value(json_object_get(json_object_get(run->doc, "target"), "app"));
+    if (app && strcmp(app, "spa") == 0) {
+        /* A single-page app: a reload of the main tab decides. */
+        hx_spa_reload(run, NULL);
+        int authenticated = hx_spa_tab_authenticated(run, "main");
+        if ((strcmp(want, "survives") == 0) != (authenticated == 1))
+            hx_run_fail(run, "session: expected it to %s, but a reload of the SPA is %s",
+                        strcmp(want, "survives") == 0 ? "survive" : "be lost",
+                        authenticated == 1 ? "signed in" : "signed out");
+        return;
+    }
     const char *path = json_string_value(json_object_get(json_object_get(run->doc, "target"), "protected_path"));
     struct hx_observation obs;
     hx_run_load(run, path ? path : "/dashboard", false, "GET", &obs);
@@ -338,7 +349,7 @@ static enum idp_status v_convex(struct hx_check *c, const json_t *v, const char 
 {
     const char *s = json_string_value(v);
     if (!s || (strcmp(s, "authenticated") != 0 && strcmp(s, "unauthenticated") != 0))
-        return hx_check_fail(c, path, false, "convex is \"authenticated\" or \"unauthenticated\"");
+        return hx_check_fail(c, path, false, "expected \"authenticated\" or \"unauthenticated\"");
     return IDP_OK;
 }
 
@@ -445,6 +456,50 @@ static void e_timeline_lacks(struct hx_run *run, const json_t *v)
     free(text);
 }
 
+static void e_spa(struct hx_run *run, const json_t *v)
+{
+    bool want = strcmp(json_string_value(v), "authenticated") == 0;
+    int got = hx_spa_tab_authenticated(run, "main");
+    if (got != want)
+        hx_run_fail(run, "spa: expected the main tab %s, it is %s", json_string_value(v),
+                    got < 0 ? "not open" : got ? "authenticated" : "unauthenticated");
+}
+
+static void e_spa_degraded(struct hx_run *run, const json_t *v)
+{
+    if (run->spa.degraded != json_is_true(v))
+        hx_run_fail(run, "spa_degraded: expected %s, %s", json_is_true(v) ? "a signed-out flash" : "none",
+                    run->spa.degraded ? "the UI showed signed out while a token was pending"
+                                      : "the UI never showed signed out");
+}
+
+static void e_spa_counts(struct hx_run *run, const json_t *v)
+{
+    const char *key;
+    json_t *spec;
+    char want[64];
+    json_object_foreach((json_t *)v, key, spec) {
+        long long n = strcmp(key, "refreshes") == 0 ? run->spa.refreshes : run->spa.expired_calls;
+        if (!count_holds(spec, n, want, sizeof(want)))
+            hx_run_fail(run, "spa_counts %s: %lld, expected %s", key, n, want);
+    }
+}
+
+static enum idp_status v_spa_counts(struct hx_check *c, const json_t *v, const char *path)
+{
+    static const char *const keys[] = {"refreshes", "expired_calls", NULL};
+    enum idp_status st = hx_check_keys(c, v, path, keys, "spa_counts");
+    const char *key;
+    json_t *value;
+    json_object_foreach((json_t *)v, key, value) {
+        char child[300];
+        snprintf(child, sizeof(child), "%s/%s", path, key);
+        if (!st)
+            st = hx_check_count(c, value, child);
+    }
+    return st;
+}
+
 static const struct expect_kind kinds[] = {
     {"session", "survives or lost, judged by a final load of the protected page", v_session, e_session},
     {"signed_in", "the last step's page showed the signed-in user", v_bool, e_signed_in},
@@ -454,7 +509,10 @@ static const struct expect_kind kinds[] = {
     {"cookie", "{name, present, max_bytes, count} in the browser's jar", v_cookie, e_cookie},
     {"idp", "counts from fakeidp's journal", v_idp, e_idp},
     {"app", "counts from the reference app", v_app, e_app},
-    {"convex", "the Convex client's state after convex_query steps", v_convex, e_convex},
+    {"convex", "the Convex client's state after convex_query / spa_call steps", v_convex, e_convex},
+    {"spa", "the SPA's main tab: authenticated or unauthenticated", v_convex, e_spa},
+    {"spa_degraded", "the SPA showed signed out while a token was pending", v_bool, e_spa_degraded},
+    {"spa_counts", "{refreshes, expired_calls} of the SPA client", v_spa_counts, e_spa_counts},
     {"convex_error", "text of the Convex client's last AuthError", v_string, e_convex_error},
     {"lost_after", "the session was first seen lost no earlier than this", v_duration, e_lost_after},
     {"lost_before", "the session was first seen lost no later than this", v_duration, e_lost_before},

@@ -855,6 +855,9 @@ static int handle(struct mg_connection *conn, void *data)
                                       "32 characters in the environment variables."));
     } else if (strcmp(path, "/") == 0) {
         reply_json(&r, 200, json_pack("{s:s}", "page", "home"));
+    } else if (strcmp(path, "/spa") == 0 || strncmp(path, "/spa/", 5) == 0) {
+        /* The single-page app's static shell: it signs in in the browser. */
+        reply_json(&r, 200, json_pack("{s:s}", "page", "spa"));
     } else if (strcmp(path, "/login") == 0) {
         route_login(app, &k, conn, &r);
     } else if (strcmp(path, "/callback") == 0) {

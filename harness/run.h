@@ -14,6 +14,7 @@
 #include "refapp.h"
 #include "scenario.h"
 #include "server.h"
+#include "spa.h"
 #include "timeline.h"
 
 struct hx_http_client;
@@ -47,6 +48,7 @@ struct hx_run {
     struct hx_browser browser;
     char convex_adapter[32];        /* get_access_token | static_token */
     char convex_token[8192];        /* the token a static adapter captured */
+    struct hx_spa spa;              /* the SPA client model (target "spa" knobs) */
 
     pthread_mutex_t lock;           /* guards the fields below during parallel steps */
     struct hx_observation last;

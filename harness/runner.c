@@ -209,6 +209,9 @@ static void run_variant(const struct hx_scenario *sc, const struct hx_variant *v
     const char *kind = json_string_value(json_object_get(target, "app"));
     const char *adapter = json_string_value(json_object_get(target, "convex_adapter"));
     snprintf(run->convex_adapter, sizeof(run->convex_adapter), "%s", adapter ? adapter : "get_access_token");
+    hx_spa_knobs_defaults(&run->spa.knobs);
+    if (json_object_get(target, "spa"))
+        hx_spa_knobs_apply(&run->spa.knobs, json_object_get(target, "spa"), NULL, NULL);
     struct idp_error err = {0};
     json_t *config = idp_config_for(run->doc, bk.app_host);
     if (kind && strcmp(kind, "external") == 0) {
@@ -241,7 +244,7 @@ static void run_variant(const struct hx_scenario *sc, const struct hx_variant *v
         struct hx_app_config ac = {0};
         hx_app_knobs_defaults(&ac.knobs);
         json_t *knobs = target ? json_deep_copy(target) : json_object();
-        const char *const runner_keys[] = {"convex_adapter", "protected_path", "signed_in_text", NULL};
+        const char *const runner_keys[] = {"convex_adapter", "protected_path", "signed_in_text", "spa", NULL};
         for (int i = 0; runner_keys[i]; i++)
             json_object_del(knobs, runner_keys[i]);
         hx_app_knobs_apply(&ac.knobs, knobs, NULL, NULL);

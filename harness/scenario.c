@@ -11,6 +11,7 @@
 #include "faults.h"
 #include "refapp.h"
 #include "settings.h"
+#include "spa.h"
 #include "steps.h"
 #include "store.h"
 
@@ -171,7 +172,8 @@ static enum idp_status check_idp(struct hx_check *check, const json_t *idp, cons
 /* Target keys the runner reads itself; the rest are reference-app knobs. */
 static const char *const runner_target_keys[] = {"app", "providers", "convex_adapter", "url",
                                                  "idp_url", "admin_token", "start",
-                                                 "protected_path", "login_path", NULL};
+                                                 "protected_path", "login_path", "signed_in_text",
+                                                 "spa", NULL};
 
 static enum idp_status check_target(struct hx_check *check, const json_t *target, const char *path)
 {
@@ -180,9 +182,11 @@ static enum idp_status check_target(struct hx_check *check, const json_t *target
     const char *app = json_string_value(json_object_get(target, "app"));
     char child[256];
     if (json_object_get(target, "app") && (!app || (strcmp(app, "reference") != 0 &&
+                                                   strcmp(app, "spa") != 0 &&
                                                    strcmp(app, "external") != 0))) {
         snprintf(child, sizeof(child), "%s/app", path);
-        return hx_check_fail(check, child, false, "target app must be \"reference\" or \"external\"");
+        return hx_check_fail(check, child, false,
+                             "target app must be \"reference\", \"spa\" or \"external\"");
     }
     const char *adapter = json_string_value(json_object_get(target, "convex_adapter"));
     if (json_object_get(target, "convex_adapter") &&
@@ -206,6 +210,17 @@ static enum idp_status check_target(struct hx_check *check, const json_t *target
             return st;
         if (!json_is_string(json_object_get(p, "issuer")))
             return hx_check_fail(check, child, false, "a provider needs an \"issuer\" string");
+    }
+    const json_t *spa = json_object_get(target, "spa");
+    if (spa) {
+        struct hx_spa_knobs scratch;
+        hx_spa_knobs_defaults(&scratch);
+        struct idp_error e;
+        const char *bad = NULL;
+        if (hx_spa_knobs_apply(&scratch, spa, &bad, &e)) {
+            snprintf(child, sizeof(child), "%s/spa%s%s", path, bad ? "/" : "", bad ? bad : "");
+            return hx_check_fail(check, child, bad != NULL, "%s", e.message);
+        }
     }
     if (app && strcmp(app, "external") == 0) {
         if (!json_is_string(json_object_get(target, "url")))

@@ -436,6 +436,56 @@ static bool r_convex(struct hx_run *run, const json_t *v, const json_t *step)
     return true;
 }
 
+static enum idp_status v_tab(struct hx_check *c, const json_t *v, const char *path)
+{
+    if (json_is_true(v) || json_is_string(v))
+        return IDP_OK;
+    return hx_check_fail(c, path, false, "expected true (the main tab) or a tab name");
+}
+
+static enum idp_status v_tab_ops(struct hx_check *c, const json_t *v, const char *path)
+{
+    static const char *const keys[] = {"open", "hide", "show", "close", NULL};
+    enum idp_status st = hx_check_keys(c, v, path, keys, "spa_tab");
+    if (!st && json_object_size(v) != 1)
+        st = hx_check_fail(c, path, false, "spa_tab takes one of open, hide, show, close");
+    const char *key;
+    json_t *name;
+    json_object_foreach((json_t *)v, key, name) if (!st && !json_is_string(name))
+        st = hx_check_fail(c, path, false, "spa_tab %s takes a tab name", key);
+    return st;
+}
+
+static bool r_spa_sign_in(struct hx_run *run, const json_t *v, const json_t *step)
+{
+    (void)step;
+    return hx_spa_sign_in(run, v);
+}
+
+static bool r_spa_reload(struct hx_run *run, const json_t *v, const json_t *step)
+{
+    (void)step;
+    return hx_spa_reload(run, v);
+}
+
+static bool r_spa_wait(struct hx_run *run, const json_t *v, const json_t *step)
+{
+    (void)step;
+    return hx_spa_wait(run, v);
+}
+
+static bool r_spa_tab(struct hx_run *run, const json_t *v, const json_t *step)
+{
+    (void)step;
+    return hx_spa_tab_step(run, v);
+}
+
+static bool r_spa_call(struct hx_run *run, const json_t *v, const json_t *step)
+{
+    (void)step;
+    return hx_spa_call(run, v);
+}
+
 static bool r_expect(struct hx_run *run, const json_t *v, const json_t *step)
 {
     hx_expect_evaluate(run, v);
@@ -531,6 +581,11 @@ static const struct step_kind kinds[] = {
     {"clear_cookies", "empty the cookie jar", v_true, r_clear_cookies},
     {"tamper_cookie", "corrupt a cookie in the jar ({name, mode})", v_tamper, r_tamper},
     {"convex_query", "a Convex query with the configured adapter", v_true, r_convex},
+    {"spa_sign_in", "sign in through the SPA client (authkit-js model)", v_sign_in, r_spa_sign_in},
+    {"spa_reload", "reload a tab of the SPA (true: the main tab)", v_tab, r_spa_reload},
+    {"spa_wait", "let time pass with the SPA's refresh timers running", v_duration, r_spa_wait},
+    {"spa_tab", "open, hide, show or close a tab ({\"open\": \"t2\"})", v_tab_ops, r_spa_tab},
+    {"spa_call", "getAccessToken and a backend (Convex) call from a tab", v_tab, r_spa_call},
     {"parallel", "run steps at once (optional \"barrier\" at fakeidp)", v_steps, r_parallel},
     {"repeat", "run steps N times ({times, steps})", v_repeat, r_repeat},
     {"expect", "check expectations now", v_expect, r_expect},

@@ -1,0 +1,549 @@
+/* The SPA client model. See spa.h. Time: the tab's clock is the browser's
+ * (true virtual time plus the client offset); timers run by advancing the
+ * virtual clock from one due refresh to the next. */
+#include "spa.h"
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "duration.h"
+#include "encoding.h"
+#include "knobs.h"
+#include "run.h"
+#include "verifier.h"
+
+static const char *const dev_modes[] = {"auto", "on", "off", NULL};
+static const char *const guards[] = {"fixed", "buggy", NULL};
+static const char *const token_error_modes[] = {"retry", "null", NULL};
+
+#define KNOB(f) offsetof(struct hx_spa_knobs, f), sizeof(((struct hx_spa_knobs *)0)->f)
+static const struct idp_knob knob_table[] = {
+    {"dev_mode", IDP_KNOB_CHOICE, KNOB(dev_mode), dev_modes},
+    {"refresh_buffer", IDP_KNOB_DURATION, KNOB(refresh_buffer_ms), NULL},
+    {"lock", IDP_KNOB_BOOLEAN, KNOB(lock), NULL},
+    {"transient_keeps_session", IDP_KNOB_BOOLEAN, KNOB(transient_keeps), NULL},
+    {"relative_expiry", IDP_KNOB_BOOLEAN, KNOB(relative_expiry), NULL},
+    {"pause_hidden", IDP_KNOB_BOOLEAN, KNOB(pause_hidden), NULL},
+    {"refresh_on_focus", IDP_KNOB_BOOLEAN, KNOB(refresh_on_focus), NULL},
+    {"loading_guard", IDP_KNOB_CHOICE, KNOB(loading_guard), guards},
+    {"token_errors", IDP_KNOB_CHOICE, KNOB(token_errors), token_error_modes},
+};
+#undef KNOB
+
+void hx_spa_knobs_defaults(struct hx_spa_knobs *k)
+{
+    memset(k, 0, sizeof(*k));
+    k->dev_mode = HX_SPA_DEV_AUTO;
+    k->refresh_buffer_ms = 10000;
+    k->lock = true;
+    k->transient_keeps = true;
+    k->relative_expiry = true;
+    k->pause_hidden = true;
+    k->refresh_on_focus = true;
+}
+
+enum idp_status hx_spa_knobs_apply(struct hx_spa_knobs *knobs, const json_t *obj,
+                                   const char **bad_key, struct idp_error *err)
+{
+    return idp_knobs_apply(knob_table, sizeof(knob_table) / sizeof(knob_table[0]), knobs,
+                           sizeof(*knobs), obj, "spa knob", bad_key, err);
+}
+
+/* ---- helpers --------------------------------------------------------- */
+
+static struct hx_spa_tab *tab_named(struct hx_run *run, const char *name, bool create)
+{
+    struct hx_spa *spa = &run->spa;
+    for (int i = 0; i < HX_SPA_TABS; i++)
+        if (spa->tabs[i].open && strcmp(spa->tabs[i].name, name) == 0)
+            return &spa->tabs[i];
+    if (!create)
+        return NULL;
+    for (int i = 0; i < HX_SPA_TABS; i++) {
+        if (!spa->tabs[i].open) {
+            memset(&spa->tabs[i], 0, sizeof(spa->tabs[i]));
+            snprintf(spa->tabs[i].name, sizeof(spa->tabs[i].name), "%s", name);
+            spa->tabs[i].open = true;
+            return &spa->tabs[i];
+        }
+    }
+    return NULL;
+}
+
+static const char *tab_arg(const json_t *value)
+{
+    const char *name = json_string_value(value);
+    if (!name)
+        name = json_string_value(json_object_get(value, "tab"));
+    return name ? name : "main";
+}
+
+static void storage_key(struct hx_run *run, char *out, size_t size)
+{
+    snprintf(out, size, "workos:refresh-token:%s", run->client_id);
+}
+
+static const char *storage_get(struct hx_run *run)
+{
+    char key[160];
+    storage_key(run, key, sizeof(key));
+    return json_string_value(json_object_get(json_object_get(run->browser.local_storage, run->app_origin), key));
+}
+
+static void storage_set(struct hx_run *run, const char *value)
+{
+    char key[160];
+    storage_key(run, key, sizeof(key));
+    pthread_mutex_lock(&run->browser.lock);
+    json_t *items = json_object_get(run->browser.local_storage, run->app_origin);
+    if (!items)
+        json_object_set_new(run->browser.local_storage, run->app_origin, items = json_object());
+    if (value)
+        json_object_set_new(items, key, json_string(value));
+    else
+        json_object_del(items, key);
+    pthread_mutex_unlock(&run->browser.lock);
+}
+
+/* document.cookie on the app's origin lists workos-has-session with our client. */
+static bool has_session_marker(struct hx_run *run)
+{
+    char *cookies = hx_browser_document_cookie(&run->browser, run->app_origin);
+    bool found = cookies && strstr(cookies, "workos-has-session=") && strstr(cookies, run->client_id);
+    free(cookies);
+    return found;
+}
+
+static int64_t local_now(struct hx_run *run)
+{
+    return hx_browser_now(&run->browser);
+}
+
+/* POST to fakeidp's authenticate from the page, as authkit-js does. */
+static long idp_post(struct hx_run *run, json_t *body, json_t **reply, char *error, size_t size)
+{
+    char url[400], initiator[400];
+    snprintf(url, sizeof(url), "%s/user_management/authenticate", run->idp_public_url);
+    snprintf(initiator, sizeof(initiator), "%s/spa", run->app_origin);
+    char *text = json_dumps(body, JSON_COMPACT);
+    static const char *const headers[] = {"Content-Type: application/json", NULL};
+    struct hx_navigation nav = {.method = "POST", .url = url, .body = text, .headers = headers,
+                                .subrequest = true, .initiator = initiator,
+                                .credentials = !run->spa.dev_mode};
+    struct hx_page page;
+    hx_browser_go(&run->browser, &nav, &page);
+    *reply = page.body ? json_loadb(page.body, strlen(page.body), 0, NULL) : NULL;
+    snprintf(error, size, "%s", page.error[0] ? page.error : "");
+    long status = page.status;
+    hx_page_cleanup(&page);
+    free(text);
+    return status;
+}
+
+static void take_tokens(struct hx_run *run, struct hx_spa_tab *tab, const json_t *reply)
+{
+    const char *at = json_string_value(json_object_get(reply, "access_token"));
+    const char *rt = json_string_value(json_object_get(reply, "refresh_token"));
+    snprintf(tab->access_token, sizeof(tab->access_token), "%s", at ? at : "");
+    json_t *claims = hx_token_claims(at);
+    json_int_t exp = json_integer_value(json_object_get(claims, "exp"));
+    json_int_t iat = json_integer_value(json_object_get(claims, "iat"));
+    json_decref(claims);
+    tab->expires_at = run->spa.knobs.relative_expiry ? local_now(run) + (exp - iat) * 1000 : exp * 1000;
+    tab->authenticated = true;
+    if (run->spa.dev_mode && rt)
+        storage_set(run, rt);
+}
+
+enum refresh_outcome { REFRESHED, TRANSIENT, TERMINAL };
+
+/* One refresh for a tab; `token` is the devMode refresh token it read. */
+static enum refresh_outcome refresh_with(struct hx_run *run, struct hx_spa_tab *tab, const char *token)
+{
+    json_t *body = json_pack("{s:s, s:s}", "client_id", run->client_id, "grant_type", "refresh_token");
+    if (run->spa.dev_mode) {
+        if (!token) {
+            json_decref(body);
+            hx_run_note(run, "spa", "%s: no refresh token in localStorage", tab->name);
+            tab->authenticated = false;
+            return TERMINAL;
+        }
+        json_object_set_new(body, "refresh_token", json_string(token));
+    }
+    json_t *reply = NULL;
+    char error[256];
+    long status = idp_post(run, body, &reply, error, sizeof(error));
+    json_decref(body);
+    run->spa.refreshes++;
+    enum refresh_outcome outcome;
+    if (status == 200 && json_string_value(json_object_get(reply, "access_token"))) {
+        take_tokens(run, tab, reply);
+        outcome = REFRESHED;
+        hx_run_note(run, "spa", "%s: refreshed", tab->name);
+    } else if (status == 0 || status == 408 || status == 429 || status >= 500) {
+        outcome = TRANSIENT;
+        hx_run_note(run, "spa", "%s: refresh failed %ld %s (transient)", tab->name, status, error);
+        if (!run->spa.knobs.transient_keeps) {
+            hx_run_note(run, "spa", "%s: RefreshError: session data removed", tab->name);
+            tab->authenticated = false;
+            tab->access_token[0] = '\0';
+            if (run->spa.dev_mode)
+                storage_set(run, NULL);
+            outcome = TERMINAL;
+        }
+    } else {
+        const char *e = json_string_value(json_object_get(reply, "error"));
+        const char *d = json_string_value(json_object_get(reply, "error_description"));
+        hx_run_note(run, "spa", "%s: refresh failed %ld %s %s: session data removed", tab->name,
+                    status, e ? e : "", d ? d : "");
+        tab->authenticated = false;
+        tab->access_token[0] = '\0';
+        if (run->spa.dev_mode)
+            storage_set(run, NULL);
+        outcome = TERMINAL;
+    }
+    json_decref(reply);
+    return outcome;
+}
+
+static enum refresh_outcome refresh(struct hx_run *run, struct hx_spa_tab *tab)
+{
+    const char *stored = storage_get(run);
+    char token[128] = "";
+    if (stored)
+        snprintf(token, sizeof(token), "%s", stored);
+    return refresh_with(run, tab, stored ? token : NULL);
+}
+
+static void init_mode(struct hx_run *run)
+{
+    struct hx_spa *spa = &run->spa;
+    if (spa->knobs.dev_mode == HX_SPA_DEV_ON)
+        spa->dev_mode = true;
+    else if (spa->knobs.dev_mode == HX_SPA_DEV_OFF)
+        spa->dev_mode = false;
+    else
+        spa->dev_mode = strcmp(run->browser.knobs.app_host, "localhost") == 0 ||
+                        strcmp(run->browser.knobs.app_host, "127.0.0.1") == 0;
+}
+
+/* Page load of a tab: authkit-js refreshes only with a devMode token or the
+ * workos-has-session marker; the adapter's guard decides what the user sees
+ * while that first refresh is in flight. */
+static void boot(struct hx_run *run, struct hx_spa_tab *tab)
+{
+    init_mode(run);
+    tab->authenticated = false;
+    tab->access_token[0] = '\0';
+    char site[256];
+    struct hx_url app;
+    if (hx_url_parse(run->app_origin, &app)) {
+        hx_url_site(&app, site, sizeof(site));
+        pthread_mutex_lock(&run->browser.lock);
+        json_object_set_new(run->browser.last_visit, site, json_integer(idp_clock_now_ms(&run->clock)));
+        pthread_mutex_unlock(&run->browser.lock);
+    }
+    bool try_refresh = run->spa.dev_mode ? storage_get(run) != NULL : has_session_marker(run);
+    if (!try_refresh) {
+        hx_run_note(run, "spa", "%s: loaded signed out (%s)", tab->name,
+                    run->spa.dev_mode ? "no refresh token in localStorage"
+                                      : "no workos-has-session cookie visible to the app");
+        return;
+    }
+    if (run->spa.knobs.loading_guard == 1) {
+        run->spa.degraded = true;
+        hx_run_note(run, "spa", "%s: adapter reported {isLoading:false, isAuthenticated:false} while the "
+                    "first token was in flight: the guard redirected to sign-in", tab->name);
+        refresh(run, tab);
+        tab->authenticated = false;
+        return;
+    }
+    refresh(run, tab);
+}
+
+/* ---- steps -------------------------------------------------------------- */
+
+bool hx_spa_sign_in(struct hx_run *run, const json_t *value)
+{
+    init_mode(run);
+    if (json_is_string(value)) {
+        json_t *body = json_pack("{s:s}", "email", json_string_value(value));
+        long status = 0;
+        json_decref(hx_run_admin(run, "POST", "/_fakeidp/sign-in-as", body, &status));
+        json_decref(body);
+    }
+    unsigned char raw[384], digest[32];
+    RAND_bytes(raw, sizeof(raw));
+    char *verifier = idp_base64url_encode(raw, sizeof(raw)); /* 512 characters, as authkit-js */
+    EVP_Digest(verifier, strlen(verifier), digest, NULL, EVP_sha256(), NULL);
+    char *challenge = idp_base64url_encode(digest, sizeof(digest));
+    char url[2048];
+    snprintf(url, sizeof(url),
+             "%s/user_management/authorize?client_id=%s&redirect_uri=%s/spa/callback&response_type=code"
+             "&provider=authkit&code_challenge=%s&code_challenge_method=S256&state=%%7B%%7D",
+             run->idp_public_url, run->client_id, run->app_origin, challenge);
+    struct hx_navigation nav = {.url = url, .follow_login = true};
+    struct hx_page page;
+    hx_browser_go(&run->browser, &nav, &page);
+    const char *code = strstr(page.url, "code=");
+    char code_text[128] = "";
+    if (code)
+        snprintf(code_text, sizeof(code_text), "%.*s", (int)strcspn(code + 5, "&"), code + 5);
+    hx_page_cleanup(&page);
+    struct hx_spa_tab *tab = tab_named(run, "main", true);
+    if (!code_text[0] || !tab) {
+        hx_run_fail(run, "spa_sign_in: no code came back to %s/spa/callback", run->app_origin);
+        free(verifier);
+        free(challenge);
+        return false;
+    }
+    json_t *body = json_pack("{s:s, s:s, s:s, s:s}", "code", code_text, "client_id", run->client_id,
+                             "grant_type", "authorization_code", "code_verifier", verifier);
+    json_t *reply = NULL;
+    char error[256];
+    long status = idp_post(run, body, &reply, error, sizeof(error));
+    json_decref(body);
+    if (status == 200) {
+        take_tokens(run, tab, reply);
+        pthread_mutex_lock(&run->lock);
+        run->ever_signed_in = true;
+        run->lost_at_ms = 0;
+        pthread_mutex_unlock(&run->lock);
+        json_t *journal = hx_run_admin(run, "GET", "/_fakeidp/journal", NULL, NULL);
+        run->journal_mark = (uint64_t)json_integer_value(json_object_get(journal, "next"));
+        json_decref(journal);
+    }
+    hx_run_note(run, "spa", "sign in (%s mode): %s", run->spa.dev_mode ? "devMode" : "cookie",
+                status == 200 ? "signed in" : error[0] ? error : "code exchange failed");
+    json_decref(reply);
+    free(verifier);
+    free(challenge);
+    return true;
+}
+
+static void observe(struct hx_run *run, struct hx_spa_tab *tab)
+{
+    pthread_mutex_lock(&run->lock);
+    run->last.valid = true;
+    run->last.signed_in = tab->authenticated;
+    run->last.status = tab->authenticated ? 200 : 401;
+    if (!tab->authenticated && run->ever_signed_in && !run->lost_at_ms)
+        run->lost_at_ms = hx_run_now(run);
+    pthread_mutex_unlock(&run->lock);
+}
+
+bool hx_spa_reload(struct hx_run *run, const json_t *value)
+{
+    struct hx_spa_tab *tab = tab_named(run, tab_arg(value), true);
+    if (!tab)
+        return false;
+    boot(run, tab);
+    hx_run_note(run, "spa", "%s reloaded: %s", tab->name, tab->authenticated ? "signed in" : "signed out");
+    observe(run, tab);
+    return true;
+}
+
+bool hx_spa_tab_step(struct hx_run *run, const json_t *value)
+{
+    const char *open = json_string_value(json_object_get(value, "open"));
+    const char *hide = json_string_value(json_object_get(value, "hide"));
+    const char *show = json_string_value(json_object_get(value, "show"));
+    const char *close = json_string_value(json_object_get(value, "close"));
+    if (open) {
+        struct hx_spa_tab *tab = tab_named(run, open, true);
+        if (!tab) {
+            hx_run_fail(run, "spa_tab: at most %d tabs", HX_SPA_TABS);
+            return false;
+        }
+        boot(run, tab);
+        hx_run_note(run, "spa", "tab %s opened: %s", open, tab->authenticated ? "signed in" : "signed out");
+    }
+    struct hx_spa_tab *tab = tab_named(run, hide ? hide : show ? show : close ? close : "", false);
+    if (tab && hide) {
+        tab->hidden = true;
+        hx_run_note(run, "spa", "tab %s hidden", hide);
+    }
+    if (tab && close)
+        tab->open = false;
+    if (tab && show) {
+        tab->hidden = false;
+        bool stale = tab->authenticated && local_now(run) >= tab->expires_at;
+        if (stale && !run->spa.knobs.refresh_on_focus) {
+            /* The socket resumes with the stale token before the refresh lands. */
+            run->spa.degraded = true;
+            hx_run_note(run, "spa", "tab %s shown with an expired token: queries ran unauthenticated "
+                        "until the refresh landed", show);
+        }
+        if (stale)
+            refresh(run, tab);
+        hx_run_note(run, "spa", "tab %s shown: %s", show, tab->authenticated ? "signed in" : "signed out");
+        observe(run, tab);
+    }
+    return true;
+}
+
+struct concurrent_refresh {
+    struct hx_run *run;
+    struct hx_spa_tab *tab;
+    char token[128];
+    bool have_token;
+};
+
+static void *refresh_thread(void *arg)
+{
+    struct concurrent_refresh *c = arg;
+    refresh_with(c->run, c->tab, c->have_token ? c->token : NULL);
+    return NULL;
+}
+
+/* Advances virtual time, firing each tab's refresh timer when it is due.
+ * Tabs due at the same instant refresh one after the other under the lock,
+ * or all at once without it (each having read the same stored token). */
+bool hx_spa_wait(struct hx_run *run, const json_t *value)
+{
+    int64_t total = 0;
+    if (json_is_integer(value))
+        total = json_integer_value(value) * 1000;
+    else
+        idp_duration_parse(json_string_value(value), &total);
+    int64_t end = hx_run_now(run) + total;
+    /* authkit-js checks its timer once a second: at most one round of
+     * refreshes per second of virtual time, and a bounded number per wait. */
+    int64_t next_tick = hx_run_now(run);
+    for (int guard = 0; guard < 20000; guard++) {
+        int64_t offset = run->browser.knobs.clock_offset_ms;
+        int64_t due = INT64_MAX;
+        for (int i = 0; i < HX_SPA_TABS; i++) {
+            struct hx_spa_tab *t = &run->spa.tabs[i];
+            if (!t->open || !t->authenticated || (t->hidden && run->spa.knobs.pause_hidden))
+                continue;
+            /* A tab's timer compares its clock with its expiry; in true time
+             * that is expiry - buffer - offset. */
+            int64_t at = t->expires_at - run->spa.knobs.refresh_buffer_ms - offset;
+            if (at < due)
+                due = at;
+        }
+        int64_t now = hx_run_now(run);
+        if (due < next_tick)
+            due = next_tick;
+        if (due == INT64_MAX || due > end)
+            break;
+        next_tick = due + 1000;
+        if (due > now) {
+            json_t *body = json_pack("{s:I}", "advance", (json_int_t)(due - now));
+            json_decref(hx_run_admin(run, "POST", "/_fakeidp/clock", body, NULL));
+            json_decref(body);
+            hx_browser_tick(&run->browser);
+        }
+        struct concurrent_refresh jobs[HX_SPA_TABS];
+        int n = 0;
+        const char *stored = storage_get(run);
+        for (int i = 0; i < HX_SPA_TABS; i++) {
+            struct hx_spa_tab *t = &run->spa.tabs[i];
+            if (!t->open || !t->authenticated || (t->hidden && run->spa.knobs.pause_hidden))
+                continue;
+            if (t->expires_at - run->spa.knobs.refresh_buffer_ms - offset <= due) {
+                jobs[n] = (struct concurrent_refresh){.run = run, .tab = t, .have_token = stored != NULL};
+                if (stored)
+                    snprintf(jobs[n].token, sizeof(jobs[n].token), "%s", stored);
+                n++;
+            }
+        }
+        if (run->spa.knobs.lock || n < 2) {
+            for (int i = 0; i < n; i++)
+                refresh(run, jobs[i].tab); /* under the lock each reads the latest token */
+        } else {
+            hx_run_note(run, "spa", "%d tabs refresh at once without a lock", n);
+            json_t *rule = json_pack("{s:s, s:s, s:s, s:i, s:s}", "action", "barrier", "route",
+                                     "authenticate", "grant_type", "refresh_token", "hold", n, "gap", "25ms");
+            json_t *added = hx_run_admin(run, "POST", "/_fakeidp/faults", rule, NULL);
+            json_decref(rule);
+            pthread_t threads[HX_SPA_TABS];
+            for (int i = 0; i < n; i++)
+                pthread_create(&threads[i], NULL, refresh_thread, &jobs[i]);
+            for (int i = 0; i < n; i++)
+                pthread_join(threads[i], NULL);
+            const char *id = json_string_value(json_array_get(json_object_get(added, "added"), 0));
+            char path[128];
+            snprintf(path, sizeof(path), "/_fakeidp/faults/%s", id ? id : "");
+            json_decref(hx_run_admin(run, "DELETE", path, NULL, NULL));
+            json_decref(added);
+        }
+        bool any_failed = false;
+        for (int i = 0; i < n; i++)
+            any_failed = any_failed || !jobs[i].tab->authenticated;
+        if (any_failed)
+            for (int i = 0; i < n; i++)
+                observe(run, jobs[i].tab);
+    }
+    int64_t now = hx_run_now(run);
+    if (end > now) {
+        json_t *body = json_pack("{s:I}", "advance", (json_int_t)(end - now));
+        json_decref(hx_run_admin(run, "POST", "/_fakeidp/clock", body, NULL));
+        json_decref(body);
+        hx_browser_tick(&run->browser);
+    }
+    char text[32];
+    idp_duration_format(total, text);
+    hx_run_note(run, "step", "spa_wait %s (%u refreshes so far)", text, run->spa.refreshes);
+    return true;
+}
+
+/* getAccessToken() and a backend call with it (a Convex query). */
+bool hx_spa_call(struct hx_run *run, const json_t *value)
+{
+    struct hx_spa_tab *tab = tab_named(run, tab_arg(value), false);
+    if (!tab) {
+        hx_run_fail(run, "spa_call: no tab %s", tab_arg(value));
+        return false;
+    }
+    bool have = tab->authenticated;
+    if (have && local_now(run) >= tab->expires_at - run->spa.knobs.refresh_buffer_ms) {
+        enum refresh_outcome r = refresh(run, tab);
+        if (r != REFRESHED && run->spa.knobs.token_errors == 1) {
+            /* The adapter turned the error into null: Convex signs out, and
+             * nothing retries later (convex-backend #523). */
+            run->spa.convex_signed_out = true;
+            hx_run_note(run, "spa", "getAccessToken failed: the adapter returned null, Convex signed out");
+        }
+        have = tab->authenticated && r == REFRESHED;
+        if (r == TRANSIENT && tab->authenticated && run->spa.knobs.token_errors == 0)
+            have = true; /* the still-valid (or stale) token is served */
+    } else if (run->spa.convex_signed_out && run->spa.knobs.token_errors == 0) {
+        run->spa.convex_signed_out = false;
+    }
+    int authenticated = 0;
+    if (have && !run->spa.convex_signed_out) {
+        char url[600], auth[8300];
+        snprintf(url, sizeof(url), "%s/convex/query", run->app_origin);
+        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", tab->access_token);
+        const char *headers[] = {auth, NULL};
+        struct hx_navigation nav = {.url = url, .subrequest = true, .headers = headers};
+        struct hx_page page;
+        hx_browser_go(&run->browser, &nav, &page);
+        authenticated = page.status == 200 && page.body && strstr(page.body, "\"subject\"");
+        if (!authenticated && page.body && strstr(page.body, "expired"))
+            run->spa.expired_calls++;
+        hx_page_cleanup(&page);
+    }
+    hx_run_note(run, "spa", "%s: backend call %s", tab->name,
+                authenticated ? "authenticated" : "without identity");
+    pthread_mutex_lock(&run->lock);
+    run->convex_authenticated = authenticated;
+    snprintf(run->convex_error, sizeof(run->convex_error), "%s",
+             authenticated ? "" : run->spa.convex_signed_out ? "signed out by a null token" : "no identity");
+    if (!authenticated && run->ever_signed_in && !run->lost_at_ms)
+        run->lost_at_ms = hx_run_now(run);
+    pthread_mutex_unlock(&run->lock);
+    return true;
+}
+
+int hx_spa_tab_authenticated(struct hx_run *run, const char *name)
+{
+    struct hx_spa_tab *tab = tab_named(run, name, false);
+    return tab ? tab->authenticated : -1;
+}
