@@ -11,6 +11,7 @@
 
 #include "browser.h"
 #include "clock.h"
+#include "external.h"
 #include "refapp.h"
 #include "scenario.h"
 #include "server.h"
@@ -43,6 +44,7 @@ struct hx_run {
     char admin_token[128];
     char client_id[96], api_key[128];
     struct hx_app *app;             /* the reference app (NULL for external) */
+    struct hx_external *external;   /* an external app the harness started, or NULL */
     char app_origin[256];
     char start_error[512];          /* the target refused to start */
     struct hx_browser browser;
@@ -71,6 +73,10 @@ void hx_run_fail(struct hx_run *run, const char *fmt, ...) __attribute__((format
 void hx_run_note(struct hx_run *run, const char *source, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 int64_t hx_run_now(struct hx_run *run);
+/* Moves virtual time forward everywhere: fakeidp (admin API), the local
+ * clock when fakeidp runs elsewhere, the browser's storage policy and an
+ * external app's faketime. Returns false when fakeidp refused. */
+bool hx_run_advance(struct hx_run *run, int64_t ms);
 /* Loads a path of the target in the browser and records the observation. */
 void hx_run_load(struct hx_run *run, const char *path, bool subrequest, const char *method,
                  struct hx_observation *out);

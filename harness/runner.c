@@ -75,6 +75,20 @@ int64_t hx_run_now(struct hx_run *run)
     return idp_clock_now_ms(&run->clock);
 }
 
+bool hx_run_advance(struct hx_run *run, int64_t ms)
+{
+    json_t *body = json_pack("{s:I}", "advance", (json_int_t)ms);
+    long status = 0;
+    json_decref(hx_run_admin(run, "POST", "/_fakeidp/clock", body, &status));
+    json_decref(body);
+    if (!run->idp)
+        idp_clock_advance(&run->clock, ms); /* in-process, fakeidp shares this clock */
+    hx_browser_tick(&run->browser);
+    if (run->external)
+        hx_external_set_time(run->external, hx_run_now(run));
+    return status == 200;
+}
+
 void hx_run_load(struct hx_run *run, const char *path, bool subrequest, const char *method,
                  struct hx_observation *out)
 {
@@ -220,6 +234,10 @@ static void run_variant(const struct hx_scenario *sc, const struct hx_variant *v
         snprintf(run->idp_url, sizeof(run->idp_url), "%s", idp_url ? idp_url : "http://127.0.0.1:8787");
         snprintf(run->idp_public_url, sizeof(run->idp_public_url), "%s", run->idp_url);
         snprintf(run->admin_token, sizeof(run->admin_token), "%s", token ? token : "");
+        const char *cid = json_string_value(json_object_get(target, "client_id"));
+        const char *key = json_string_value(json_object_get(target, "api_key"));
+        snprintf(run->client_id, sizeof(run->client_id), "%s", cid ? cid : "client_01FAKE1DPC0000000000000000");
+        snprintf(run->api_key, sizeof(run->api_key), "%s", key ? key : "sk_test_fakeidp_0000000000000000000000000000");
         snprintf(run->app_origin, sizeof(run->app_origin), "%s",
                  json_string_value(json_object_get(target, "url")));
         /* An external fake keeps its own clock: bring it to this run's start. */
@@ -227,6 +245,15 @@ static void run_variant(const struct hx_scenario *sc, const struct hx_variant *v
         json_t *freeze = json_pack("{s:b, s:I}", "freeze", 1, "set", (json_int_t)RUN_EPOCH_MS);
         json_decref(hx_run_admin(run, "POST", "/_fakeidp/clock", freeze, NULL));
         json_decref(freeze);
+        const json_t *start = json_object_get(target, "start");
+        if (start) {
+            struct hx_external_env env = {.idp_url = run->idp_url, .client_id = run->client_id,
+                                          .api_key = run->api_key, .app_url = run->app_origin,
+                                          .virtual_now_ms = RUN_EPOCH_MS};
+            run->external = hx_external_start(start, &env, &run->timeline, &err);
+            if (!run->external)
+                snprintf(run->start_error, sizeof(run->start_error), "%s", err.message);
+        }
     } else {
         struct idp_server_options so = {.port = 0, .config = config, .key = opt->key,
                                         .clock = &run->clock, .seed = result->seed, .threads = 24,
@@ -285,6 +312,7 @@ static void run_variant(const struct hx_scenario *sc, const struct hx_variant *v
     }
     hx_expect_evaluate(run, json_object_get(run->doc, "expect"));
 finish:
+    hx_external_stop(&run->external);
     hx_app_stop(&run->app);
     idp_server_stop(&run->idp);
     json_decref(config);

@@ -173,7 +173,7 @@ static enum idp_status check_idp(struct hx_check *check, const json_t *idp, cons
 static const char *const runner_target_keys[] = {"app", "providers", "convex_adapter", "url",
                                                  "idp_url", "admin_token", "start",
                                                  "protected_path", "login_path", "signed_in_text",
-                                                 "spa", NULL};
+                                                 "spa", "client_id", "api_key", NULL};
 
 static enum idp_status check_target(struct hx_check *check, const json_t *target, const char *path)
 {

@@ -433,12 +433,8 @@ bool hx_spa_wait(struct hx_run *run, const json_t *value)
         if (due == INT64_MAX || due > end)
             break;
         next_tick = due + 1000;
-        if (due > now) {
-            json_t *body = json_pack("{s:I}", "advance", (json_int_t)(due - now));
-            json_decref(hx_run_admin(run, "POST", "/_fakeidp/clock", body, NULL));
-            json_decref(body);
-            hx_browser_tick(&run->browser);
-        }
+        if (due > now)
+            hx_run_advance(run, due - now);
         struct concurrent_refresh jobs[HX_SPA_TABS];
         int n = 0;
         const char *stored = storage_get(run);
@@ -481,12 +477,8 @@ bool hx_spa_wait(struct hx_run *run, const json_t *value)
                 observe(run, jobs[i].tab);
     }
     int64_t now = hx_run_now(run);
-    if (end > now) {
-        json_t *body = json_pack("{s:I}", "advance", (json_int_t)(end - now));
-        json_decref(hx_run_admin(run, "POST", "/_fakeidp/clock", body, NULL));
-        json_decref(body);
-        hx_browser_tick(&run->browser);
-    }
+    if (end > now)
+        hx_run_advance(run, end - now);
     char text[32];
     idp_duration_format(total, text);
     hx_run_note(run, "step", "spa_wait %s (%u refreshes so far)", text, run->spa.refreshes);

@@ -198,16 +198,12 @@ static bool r_advance(struct hx_run *run, const json_t *v, const json_t *step)
         ms = json_integer_value(v) * 1000;
     else
         idp_duration_parse(json_string_value(v), &ms);
-    json_t *body = json_pack("{s:I}", "advance", (json_int_t)ms);
-    long status = 0;
-    json_decref(hx_run_admin(run, "POST", "/_fakeidp/clock", body, &status));
-    json_decref(body);
+    bool ok = hx_run_advance(run, ms);
     char text[32];
     idp_duration_format(ms, text);
     hx_run_note(run, "step", "advance %s", text);
-    hx_browser_tick(&run->browser);
     (void)step;
-    return status == 200;
+    return ok;
 }
 
 static bool r_fault(struct hx_run *run, const json_t *v, const json_t *step)

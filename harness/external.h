@@ -1,0 +1,34 @@
+/* A user's real app as the target: started by the harness (command, working
+ * folder, environment with the fake's WORKOS_* variables, readiness URL),
+ * run under libfaketime so that the app's clock follows the scenario's
+ * virtual time, and stopped at the end. See docs/external-apps.md. */
+#ifndef HX_EXTERNAL_H
+#define HX_EXTERNAL_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "timeline.h"
+
+struct hx_external;
+
+struct hx_external_env {
+    const char *idp_url;      /* the fake as the app reaches it, e.g. http://127.0.0.1:PORT */
+    const char *client_id;
+    const char *api_key;
+    const char *app_url;      /* the target's url from the scenario */
+    int64_t virtual_now_ms;   /* the app's clock starts here */
+};
+
+/* Starts the app described by `start` ({"command", "cwd", "env", "ready",
+ * "ready_timeout", "stop_signal"}); waits until the readiness URL answers.
+ * NULL with err set when it fails to start or become ready. */
+struct hx_external *hx_external_start(const json_t *start, const struct hx_external_env *env,
+                                      struct hx_timeline *timeline, struct idp_error *err);
+/* Moves the app's clock to virtual_now_ms (rewrites the faketime control file). */
+void hx_external_set_time(struct hx_external *ext, int64_t virtual_now_ms);
+/* Stops the app (signal, then SIGKILL after a grace period) and frees. */
+void hx_external_stop(struct hx_external **ext);
+
+#endif
