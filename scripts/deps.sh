@@ -1,16 +1,24 @@
 #!/bin/sh
-# Installs the Debian packages fakeidp needs to build and test, when missing.
-# As root it runs apt-get itself; otherwise it prints the exact command.
+# Installs what fakeidp needs to build and test, when missing. As root it
+# runs apt-get itself; otherwise it prints the exact command to run.
+# --test adds the tools of the full test suite (clang for sanitizers and
+# fuzzing, Node.js and npm for the SDK compatibility tests).
 set -eu
 PACKAGES="build-essential cmake pkg-config libcivetweb-dev libssl-dev libjansson-dev libjwt-dev \
-libcmocka-dev libcurl4-openssl-dev nodejs npm faketime libfaketime"
+libcmocka-dev libcurl4-openssl-dev faketime libfaketime"
+TOOLS=""
 if [ "${1:-}" = "--test" ]; then
-  PACKAGES="$PACKAGES clang valgrind"
+  PACKAGES="$PACKAGES clang"
+  # Node.js may come from elsewhere (it bundles npm): only install Debian's
+  # when the commands are missing.
+  command -v node >/dev/null 2>&1 || TOOLS="$TOOLS nodejs"
+  command -v npm >/dev/null 2>&1 || TOOLS="$TOOLS npm"
 fi
 missing=""
 for p in $PACKAGES; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
+missing="$missing$TOOLS"
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" -eq 0 ]; then
   echo "fakeidp: installing$missing" >&2
