@@ -18,6 +18,7 @@
 
 #include "duration.h"
 #include "encoding.h"
+#include "forge.h"
 #include "jwt.h"
 #include "server_internal.h"
 
@@ -513,38 +514,6 @@ static EVP_PKEY *stray_key(struct idp_server *server)
     return key;
 }
 
-static void bloat(json_t *claims, const json_t *spec)
-{
-    const char *const lists[] = {"permissions", "feature_flags", NULL};
-    for (int i = 0; lists[i]; i++) {
-        const json_t *n = json_object_get(spec, lists[i]);
-        if (!json_is_integer(n))
-            continue;
-        json_t *arr = json_array();
-        for (json_int_t k = 0; k < json_integer_value(n) && k < 100000; k++) {
-            char item[64];
-            snprintf(item, sizeof(item), "%s:generated-entry-%04lld", lists[i], (long long)k);
-            json_array_append_new(arr, json_string(item));
-        }
-        json_object_set_new(claims, lists[i], arr);
-    }
-}
-
-/* Pads the token with a "pad" claim until it is about `target` bytes long. */
-static void pad_claims(json_t *claims, long target, size_t current)
-{
-    if (target <= 0 || (size_t)target <= current + 16)
-        return;
-    size_t raw = ((size_t)target - current - 16) * 3 / 4;
-    char *pad = malloc(raw + 1);
-    if (!pad)
-        return;
-    memset(pad, 'x', raw);
-    pad[raw] = '\0';
-    json_object_set_new(claims, "pad", json_string(pad));
-    free(pad);
-}
-
 static enum idp_fault_outcome act_token(struct idp_server *server, struct idp_fault *f,
                                         struct idp_request *req, struct idp_response *resp)
 {
@@ -552,102 +521,19 @@ static enum idp_fault_outcome act_token(struct idp_server *server, struct idp_fa
         return IDP_FAULT_CONTINUE;
     json_t *body = json_loadb(resp->body, resp->body_len, 0, NULL);
     const char *token = json_string_value(json_object_get(body, "access_token"));
-    struct idp_jwt jwt = {0};
-    if (!token || idp_jwt_decode(token, &jwt, NULL) != IDP_OK) {
+    if (!token) {
         json_decref(body);
         return IDP_FAULT_CONTINUE;
     }
-    json_t *claims = jwt.payload, *header = jwt.header;
-    const json_t *p = f->params;
-    json_int_t now_s = req->now_ms / 1000;
-    const json_t *remove = json_object_get(p, "remove");
-    for (size_t i = 0; i < json_array_size(remove); i++)
-        json_object_del(claims, json_string_value(json_array_get(remove, i)));
-    if (json_is_string(remove))
-        json_object_del(claims, json_string_value(remove));
-    json_object_update(claims, json_object_get(p, "set"));
-    if (json_is_true(json_object_get(p, "expired"))) {
-        json_int_t ttl = json_integer_value(json_object_get(claims, "exp")) -
-                         json_integer_value(json_object_get(claims, "iat"));
-        json_object_set_new(claims, "exp", json_integer(now_s - 60));
-        json_object_set_new(claims, "iat", json_integer(now_s - 60 - ttl));
-    }
-    if (json_is_true(json_object_get(p, "not_yet_valid"))) {
-        json_object_set_new(claims, "nbf", json_integer(now_s + 3600));
-        json_object_set_new(claims, "iat", json_integer(now_s + 3600));
-    }
-    const json_t *bloat_spec = json_object_get(p, "bloat");
-    if (bloat_spec) {
-        bloat(claims, bloat_spec);
-        /* Pad against the size the bloated claims make, not the original
-         * token's: header and signature stay, the payload segment grows. */
-        const char *dot1 = strchr(token, '.');
-        const char *dot2 = dot1 ? strchr(dot1 + 1, '.') : NULL;
-        size_t current = strlen(token) - (dot2 ? (size_t)(dot2 - dot1 - 1) : 0);
-        char *text = json_dumps(claims, JSON_COMPACT | JSON_PRESERVE_ORDER);
-        current += text ? (strlen(text) * 4 + 2) / 3 : 0;
-        free(text);
-        pad_claims(claims, (long)json_integer_value(json_object_get(bloat_spec, "pad_to")),
-                   current);
-    }
-    const char *kid = json_string_value(json_object_get(p, "kid"));
-    if (kid)
-        json_object_set_new(header, "kid", json_string(strcmp(kid, "unknown") == 0
-                                                           ? "sso_oidc_key_pair_01UNKN0WNKEY0000000000000"
-                                                           : kid));
-    const char *alg = json_string_value(json_object_get(p, "alg"));
-    const char *sign = json_string_value(json_object_get(p, "sign"));
-    enum idp_jwt_alg how = IDP_JWT_RS256;
-    EVP_PKEY *key = NULL;
-    char *pem = NULL;
     pthread_mutex_lock(&server->lock);
     const struct idp_key *signer = idp_keyset_signer(&server->keys, req->now_ms);
-    if (signer) {
-        key = signer->pkey;
+    EVP_PKEY *key = signer ? signer->pkey : NULL;
+    if (key)
         EVP_PKEY_up_ref(key);
-    }
     pthread_mutex_unlock(&server->lock);
-    if (alg && strcasecmp(alg, "none") == 0) {
-        how = IDP_JWT_NONE;
-        json_object_set_new(header, "alg", json_string("none"));
-    } else if (alg && strcmp(alg, "HS256") == 0) {
-        /* Key confusion: HMAC keyed with the RSA public key's PEM text. */
-        how = IDP_JWT_HS256;
-        pem = key ? idp_pem_public(key) : NULL;
-        json_object_set_new(header, "alg", json_string("HS256"));
-    } else if (sign && (strcmp(sign, "unpublished") == 0 || strcmp(sign, "wrong_key") == 0)) {
-        EVP_PKEY *other = stray_key(server);
-        if (other) {
-            if (strcmp(sign, "unpublished") == 0) {
-                struct idp_key info;
-                if (idp_key_init(&info, other, NULL) == IDP_OK) {
-                    json_object_set_new(header, "kid", json_string(info.kid));
-                    idp_key_cleanup(&info);
-                }
-            }
-            EVP_PKEY_free(key);
-            key = other;
-        }
-    }
-    char *forged = idp_jwt_encode(header, claims, how, key, (const unsigned char *)pem,
-                                  pem ? strlen(pem) : 0, NULL);
-    if (forged && json_is_true(json_object_get(p, "tamper"))) {
-        /* Change the payload after signing: the signature no longer fits. */
-        json_object_set_new(claims, "sub", json_string("user_01TAMPEREDSUBJECT00000000"));
-        char *retampered = idp_jwt_encode(header, claims, IDP_JWT_NONE, NULL, NULL, 0, NULL);
-        const char *old_sig = strrchr(forged, '.');
-        if (retampered && old_sig) {
-            size_t len = strlen(retampered) + strlen(old_sig) + 1;
-            char *joined = malloc(len);
-            if (joined) {
-                retampered[strlen(retampered) - 1] = '\0'; /* drop the empty signature's dot */
-                snprintf(joined, len, "%s%s", retampered, old_sig);
-                free(forged);
-                forged = joined;
-            }
-        }
-        free(retampered);
-    }
+    const char *sign = json_string_value(json_object_get(f->params, "sign"));
+    EVP_PKEY *other = sign ? stray_key(server) : NULL;
+    char *forged = idp_forge_token(token, f->params, key, other, req->now_ms, NULL);
     if (forged) {
         json_object_set_new(body, "access_token", json_string(forged));
         char *text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -658,9 +544,8 @@ static enum idp_fault_outcome act_token(struct idp_server *server, struct idp_fa
         }
     }
     free(forged);
-    free(pem);
+    EVP_PKEY_free(other);
     EVP_PKEY_free(key);
-    idp_jwt_cleanup(&jwt);
     json_decref(body);
     return IDP_FAULT_CONTINUE;
 }

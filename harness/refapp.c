@@ -995,6 +995,13 @@ void hx_app_stop(struct hx_app **papp)
     *papp = NULL;
 }
 
+void hx_app_cookie_password(struct hx_app *app, char *out, size_t size)
+{
+    pthread_mutex_lock(&app->lock);
+    snprintf(out, size, "%s", app->knobs.cookie_password);
+    pthread_mutex_unlock(&app->lock);
+}
+
 int hx_app_port(const struct hx_app *app)
 {
     return app->port;

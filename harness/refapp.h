@@ -87,6 +87,8 @@ struct hx_app;
 struct hx_app *hx_app_start(const struct hx_app_config *config, struct idp_error *err);
 void hx_app_stop(struct hx_app **app);
 int hx_app_port(const struct hx_app *app);
+/* The cookie password the app seals with (for scenarios that forge cookies). */
+void hx_app_cookie_password(struct hx_app *app, char *out, size_t size);
 /* The origin the browser should use. */
 const char *hx_app_origin(const struct hx_app *app);
 /* Refreshes the app attempted / that failed, and cookies it refused to

@@ -5,6 +5,7 @@
 #define HX_RUN_H
 
 #include <jansson.h>
+#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -51,6 +52,7 @@ struct hx_run {
     char convex_adapter[32];        /* get_access_token | static_token */
     char convex_token[8192];        /* the token a static adapter captured */
     struct hx_spa spa;              /* the SPA client model (target "spa" knobs) */
+    EVP_PKEY *key;                  /* fakeidp's signing key (borrowed), for forged tokens */
 
     pthread_mutex_t lock;           /* guards the fields below during parallel steps */
     struct hx_observation last;

@@ -202,6 +202,7 @@ static void run_variant(const struct hx_scenario *sc, const struct hx_variant *v
     }
     run->scenario = sc;
     run->variant = variant;
+    run->key = opt->key;
     run->doc = variant->doc;
     run->failures = json_array();
     run->convex_authenticated = -1;

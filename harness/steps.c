@@ -10,6 +10,8 @@
 #include "duration.h"
 #include "expect.h"
 #include "faults.h"
+#include "forge.h"
+#include "keys.h"
 #include "iron.h"
 
 typedef enum idp_status validate_fn(struct hx_check *, const json_t *value, const char *path);
@@ -482,6 +484,171 @@ static bool r_spa_call(struct hx_run *run, const json_t *v, const json_t *step)
     return hx_spa_call(run, v);
 }
 
+/* ---- forged tokens (security controls) --------------------------------- */
+
+static enum idp_status v_forge_spec(struct hx_check *c, const json_t *spec, const char *path)
+{
+    return hx_check_keys(c, spec, path, idp_forge_keys, "a token forgery");
+}
+
+static enum idp_status v_present(struct hx_check *c, const json_t *v, const char *path)
+{
+    static const char *const keys[] = {"to", "forge", NULL};
+    enum idp_status st = hx_check_keys(c, v, path, keys, "present_token");
+    if (st)
+        return st;
+    const json_t *to = json_object_get(v, "to");
+    char child[300];
+    snprintf(child, sizeof(child), "%s/to", path);
+    if (to && (st = v_path(c, to, child)))
+        return st;
+    snprintf(child, sizeof(child), "%s/forge", path);
+    return json_object_get(v, "forge") ? v_forge_spec(c, json_object_get(v, "forge"), child)
+                                       : hx_check_fail(c, path, false, "present_token needs \"forge\"");
+}
+
+static enum idp_status v_forge_cookie(struct hx_check *c, const json_t *v, const char *path)
+{
+    static const char *const keys[] = {"forge", NULL};
+    enum idp_status st = hx_check_keys(c, v, path, keys, "forge_session_cookie");
+    char child[300];
+    snprintf(child, sizeof(child), "%s/forge", path);
+    return st ? st : v_forge_spec(c, json_object_get(v, "forge"), child);
+}
+
+static pthread_once_t stray_once = PTHREAD_ONCE_INIT;
+static EVP_PKEY *stray;
+
+static void make_stray(void)
+{
+    stray = idp_rsa_generate(NULL); /* lives for the process: one per run, shared */
+}
+
+/* A genuine access token of the signed-in session, forged per spec. */
+static char *forged_token(struct hx_run *run, const json_t *spec, const char *genuine)
+{
+    if (json_object_get(spec, "sign"))
+        pthread_once(&stray_once, make_stray);
+    struct idp_error err;
+    char *token = idp_forge_token(genuine, spec, run->key, stray, hx_run_now(run), &err);
+    if (!token)
+        hx_run_fail(run, "cannot forge a token: %s", err.message);
+    return token;
+}
+
+static bool current_token(struct hx_run *run, char *out, size_t size)
+{
+    char url[600], initiator[600];
+    snprintf(url, sizeof(url), "%s/token", run->app_origin);
+    snprintf(initiator, sizeof(initiator), "%s/dashboard", run->app_origin);
+    struct hx_navigation nav = {.url = url, .subrequest = true, .initiator = initiator};
+    struct hx_page page;
+    hx_browser_go(&run->browser, &nav, &page);
+    json_t *body = page.body ? json_loadb(page.body, strlen(page.body), 0, NULL) : NULL;
+    const char *at = json_string_value(json_object_get(body, "accessToken"));
+    snprintf(out, size, "%s", at ? at : "");
+    json_decref(body);
+    hx_page_cleanup(&page);
+    return out[0] != '\0';
+}
+
+static bool r_present(struct hx_run *run, const json_t *v, const json_t *step)
+{
+    char genuine[8192];
+    if (!current_token(run, genuine, sizeof(genuine))) {
+        hx_run_fail(run, "present_token: the app has no access token to forge from (sign in first)");
+        return false;
+    }
+    char *token = forged_token(run, json_object_get(v, "forge"), genuine);
+    if (!token)
+        return false;
+    const char *to = json_string_value(json_object_get(v, "to"));
+    char url[600];
+    snprintf(url, sizeof(url), "%s%s", run->app_origin, to ? to : "/convex/query");
+    char *auth = malloc(strlen(token) + 32);
+    snprintf(auth, strlen(token) + 32, "Authorization: Bearer %s", token);
+    const char *headers[] = {auth, NULL};
+    struct hx_navigation nav = {.url = url, .subrequest = true, .headers = headers};
+    struct hx_page page;
+    hx_browser_go(&run->browser, &nav, &page);
+    bool identity = page.status == 200 && page.body && strstr(page.body, "\"subject\"");
+    char *spec = json_dumps(json_object_get(v, "forge"), JSON_COMPACT);
+    hx_run_note(run, "step", "present forged token %s to %s -> %ld%s", spec ? spec : "",
+                to ? to : "/convex/query", page.status, identity ? " ACCEPTED" : " rejected");
+    free(spec);
+    pthread_mutex_lock(&run->lock);
+    run->last.valid = true;
+    run->last.status = page.status;
+    run->last.signed_in = identity;
+    snprintf(run->last.body_excerpt, sizeof(run->last.body_excerpt), "%s", page.body ? page.body : "");
+    run->convex_authenticated = identity;
+    const char *m = page.body ? strstr(page.body, "\"message\":\"") : NULL;
+    snprintf(run->convex_error, sizeof(run->convex_error), "%.*s", m ? (int)strcspn(m + 11, "\"") : 0,
+             m ? m + 11 : "");
+    pthread_mutex_unlock(&run->lock);
+    hx_page_cleanup(&page);
+    free(auth);
+    free(token);
+    (void)step;
+    return true;
+}
+
+/* Re-seals wos-session with the app's own password around a forged access
+ * token: what an attacker who knows the password could present. */
+static bool r_forge_cookie(struct hx_run *run, const json_t *v, const json_t *step)
+{
+    if (!run->app) {
+        hx_run_fail(run, "forge_session_cookie needs the reference app");
+        return false;
+    }
+    char password[256];
+    hx_app_cookie_password(run->app, password, sizeof(password));
+    pthread_mutex_lock(&run->browser.lock);
+    struct hx_cookie *cookie = NULL;
+    for (size_t i = 0; i < run->browser.jar.count; i++)
+        if (strcmp(run->browser.jar.items[i].name, "wos-session") == 0)
+            cookie = &run->browser.jar.items[i];
+    char *seal = cookie ? strdup(cookie->value) : NULL;
+    pthread_mutex_unlock(&run->browser.lock);
+    unsigned char *data = NULL;
+    size_t len = 0;
+    json_t *payload = NULL;
+    if (!seal || idp_iron_unseal(password, seal, hx_run_now(run), &data, &len, NULL) ||
+        !(payload = json_loadb((char *)data, len, 0, NULL))) {
+        hx_run_fail(run, "forge_session_cookie: no wos-session cookie the app's password opens");
+        free(seal);
+        free(data);
+        return false;
+    }
+    char *token = forged_token(run, json_object_get(v, "forge"),
+                               json_string_value(json_object_get(payload, "accessToken")));
+    bool ok = token != NULL;
+    if (token) {
+        json_object_set_new(payload, "accessToken", json_string(token));
+        char *text = json_dumps(payload, JSON_COMPACT);
+        char *resealed = text ? idp_iron_seal(password, (unsigned char *)text, strlen(text),
+                                              hx_run_now(run), 0, NULL) : NULL;
+        pthread_mutex_lock(&run->browser.lock);
+        for (size_t i = 0; resealed && i < run->browser.jar.count; i++)
+            if (strcmp(run->browser.jar.items[i].name, "wos-session") == 0) {
+                free(run->browser.jar.items[i].value);
+                run->browser.jar.items[i].value = strdup(resealed);
+            }
+        pthread_mutex_unlock(&run->browser.lock);
+        char *spec = json_dumps(json_object_get(v, "forge"), JSON_COMPACT);
+        hx_run_note(run, "step", "wos-session re-sealed around a forged access token %s", spec ? spec : "");
+        free(spec);
+        free(text);
+        free(resealed);
+    }
+    free(token);
+    json_decref(payload);
+    free(seal);
+    free(data);
+    (void)step;
+    return ok;
+}
+
 static bool r_expect(struct hx_run *run, const json_t *v, const json_t *step)
 {
     hx_expect_evaluate(run, v);
@@ -577,6 +744,8 @@ static const struct step_kind kinds[] = {
     {"clear_cookies", "empty the cookie jar", v_true, r_clear_cookies},
     {"tamper_cookie", "corrupt a cookie in the jar ({name, mode})", v_tamper, r_tamper},
     {"convex_query", "a Convex query with the configured adapter", v_true, r_convex},
+    {"present_token", "send a forged access token to a backend path ({to, forge})", v_present, r_present},
+    {"forge_session_cookie", "re-seal wos-session around a forged access token ({forge})", v_forge_cookie, r_forge_cookie},
     {"spa_sign_in", "sign in through the SPA client (authkit-js model)", v_sign_in, r_spa_sign_in},
     {"spa_reload", "reload a tab of the SPA (true: the main tab)", v_tab, r_spa_reload},
     {"spa_wait", "let time pass with the SPA's refresh timers running", v_duration, r_spa_wait},
