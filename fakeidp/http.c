@@ -144,7 +144,10 @@ json_t *idp_parse_form(const char *text, size_t len)
             int v = eq < end ? mg_url_decode(text + eq + 1, (int)value_len, value,
                                              (int)value_len + 1, 1)
                              : 0;
-            if (k >= 0 && v >= 0) {
+            /* A decoded NUL ("%00") would cut the text short: a token with
+             * junk after it would pass as the token. Such a pair is dropped. */
+            if (k >= 0 && v >= 0 && !memchr(key, '\0', (size_t)k) &&
+                !memchr(value, '\0', (size_t)v)) {
                 value[v < 0 ? 0 : v] = '\0';
                 /* The first occurrence wins; invalid UTF-8 makes no string. */
                 json_t *s = json_string(value);

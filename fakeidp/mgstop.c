@@ -18,8 +18,8 @@ struct waker {
 static void *wake(void *arg)
 {
     struct waker *w = arg;
-    /* At most 300 tries, 10 ms apart: bounded even if mg_stop hangs. */
-    for (int i = 0; i < 300 && !atomic_load(&w->stopped); i++) {
+    /* At most 1500 tries, 2 ms apart: bounded even if mg_stop hangs. */
+    for (int i = 0; i < 1500 && !atomic_load(&w->stopped); i++) {
         int fd = socket(w->ipv6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
         if (fd >= 0) {
             if (w->ipv6) {
@@ -33,7 +33,7 @@ static void *wake(void *arg)
             }
             close(fd);
         }
-        struct timespec ts = {0, 10 * 1000 * 1000};
+        struct timespec ts = {0, 2 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
     return NULL;

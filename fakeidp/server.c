@@ -316,6 +316,32 @@ static int log_message(const struct mg_connection *conn, const char *message)
     return 1; /* CivetWeb's own messages are noise here; requests are journaled. */
 }
 
+/* CivetWeb answers what it cannot parse (request line, headers, Content-Length,
+ * HTTP version) itself, in text/plain and with a status line that echoes the
+ * request's version text. Those answers are WorkOS-shaped JSON too, with a
+ * status line of our own, and close the connection. */
+static int http_error(struct mg_connection *conn, int status, const char *errmsg)
+{
+    const char *code = status == 400   ? "invalid_request"
+                       : status == 411 ? "length_required"
+                       : status == 413 ? "payload_too_large"
+                       : status == 505 ? "http_version_not_supported"
+                       : status >= 500 ? "server_error"
+                                       : "invalid_request";
+    json_t *body = json_pack("{s:s, s:s}", "message", errmsg && *errmsg ? errmsg : "Bad request",
+                             "code", code);
+    char *text = body ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(body);
+    mg_disable_connection_keep_alive(conn);
+    mg_printf(conn,
+              "HTTP/1.1 %d %s\r\nContent-Type: application/json; charset=utf-8\r\n"
+              "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+              status, mg_get_response_code_text(NULL, status), text ? strlen(text) : 0,
+              text ? text : "");
+    free(text);
+    return 0;
+}
+
 static bool is_loopback(const char *host)
 {
     return strcmp(host, "127.0.0.1") == 0 || strcmp(host, "localhost") == 0 ||
@@ -444,6 +470,7 @@ struct idp_server *idp_server_start(const struct idp_server_options *options,
                                 NULL, NULL};
     struct mg_callbacks callbacks = {0};
     callbacks.log_message = log_message;
+    callbacks.http_error = http_error;
     struct mg_init_data init = {.callbacks = &callbacks, .user_data = server,
                                 .configuration_options = mg_options};
     struct mg_error_data error = {0};

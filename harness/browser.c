@@ -137,7 +137,10 @@ void hx_browser_go(struct hx_browser *b, const struct hx_navigation *nav, struct
                         nav->method ? nav->method : "GET", nav->url);
         return;
     }
-    struct hx_http_client *client = hx_http_client_new();
+    /* Requests the fake may cut (anything sent to the IdP) get a connection
+     * of their own; the rest reuse the thread's. */
+    bool to_idp = strcmp(url.host, b->knobs.idp_host) == 0;
+    struct hx_http_client *client = to_idp ? hx_http_client_new() : hx_http_client_thread();
     if (!client) {
         snprintf(page->error, sizeof(page->error), "out of memory");
         return;
@@ -232,7 +235,8 @@ void hx_browser_go(struct hx_browser *b, const struct hx_navigation *nav, struct
         hx_http_response_cleanup(&resp);
         break;
     }
-    hx_http_client_free(&client);
+    if (to_idp)
+        hx_http_client_free(&client);
 }
 
 char *hx_browser_document_cookie(struct hx_browser *b, const char *url_text)

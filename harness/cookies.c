@@ -60,7 +60,10 @@ static bool parse_http_date(const char *text, int64_t *out_ms)
     for (int i = 0; i < 12; i++)
         if (strncasecmp(mon, month_names[i], 3) == 0)
             month = i;
-    if (month < 0 || year < 1601)
+    /* RFC 6265 5.1.1: a 2-4 digit year from 1601, and fields in range (a
+     * larger year would also overflow the milliseconds below). */
+    if (month < 0 || year < 1601 || year > 9999 || day < 1 || day > 31 || h < 0 || h > 23 ||
+        m < 0 || m > 59 || s < 0 || s > 59)
         return false;
     struct tm tm = {.tm_year = year - 1900, .tm_mon = month, .tm_mday = day,
                     .tm_hour = h, .tm_min = m, .tm_sec = s};

@@ -12,10 +12,39 @@ struct hx_http_client {
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static pthread_key_t thread_client;
+
+static void thread_client_free(void *client)
+{
+    struct hx_http_client *c = client;
+    hx_http_client_free(&c);
+}
 
 static void curl_setup(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
+    pthread_key_create(&thread_client, thread_client_free);
+}
+
+void hx_http_client_thread_close(void)
+{
+    pthread_once(&curl_once, curl_setup);
+    struct hx_http_client *client = pthread_getspecific(thread_client);
+    if (client) {
+        hx_http_client_free(&client);
+        pthread_setspecific(thread_client, NULL);
+    }
+}
+
+struct hx_http_client *hx_http_client_thread(void)
+{
+    pthread_once(&curl_once, curl_setup);
+    struct hx_http_client *client = pthread_getspecific(thread_client);
+    if (!client) {
+        client = hx_http_client_new();
+        pthread_setspecific(thread_client, client);
+    }
+    return client;
 }
 
 struct hx_http_client *hx_http_client_new(void)

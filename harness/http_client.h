@@ -24,6 +24,14 @@ struct hx_http_client *hx_http_client_new(void);
  * their own cookie and site rules. */
 void hx_http_client_loopback(struct hx_http_client *client, bool on);
 void hx_http_client_free(struct hx_http_client **client);
+/* The calling thread's own client, created on first use and freed when the
+ * thread exits; it keeps connections alive between requests. Not for
+ * requests a fault may cut: curl re-sends a request whose reused connection
+ * dies before any reply, which would hide the fault. */
+struct hx_http_client *hx_http_client_thread(void);
+/* Closes the calling thread's kept-alive connections (before the servers
+ * they lead to stop: an idle kept-alive connection holds a server thread). */
+void hx_http_client_thread_close(void);
 
 /* Sends one request, without following redirects. headers is a NULL-ended
  * list of "Name: value" strings (may be NULL). Returns true when a response

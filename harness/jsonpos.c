@@ -122,8 +122,13 @@ static void scan_container(struct scanner *s, const char *path, char close)
             snprintf(child, plen + 1100, "%s/%zu", path, index++);
         }
         skip_space(s);
+        size_t before = s->pos;
         scan_value(s, child, kline, kcol);
         free(child);
+        /* Nothing consumed (a stray '}' in an array, or past the depth
+         * limit): stop, or the loop would never end. */
+        if (close == ']' && s->pos == before)
+            return;
     }
 }
 

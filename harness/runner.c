@@ -32,16 +32,17 @@ json_t *hx_run_admin(struct hx_run *run, const char *method, const char *path, c
     snprintf(auth, sizeof(auth), "Authorization: Bearer %s", run->admin_token);
     const char *headers[] = {"Content-Type: application/json", run->admin_token[0] ? auth : NULL, NULL};
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-    struct hx_http_client *client = hx_http_client_new();
+    struct hx_http_client *client = hx_http_client_thread();
     struct hx_http_response resp = {0};
     json_t *reply = NULL;
-    if (client && hx_http_request(client, method, url, headers, text, text ? strlen(text) : 0,
-                                  10000, &resp))
-        reply = json_loadb(resp.body, resp.body_len, 0, NULL);
+    if (client) {
+        hx_http_client_loopback(client, false);
+        if (hx_http_request(client, method, url, headers, text, text ? strlen(text) : 0, 10000, &resp))
+            reply = json_loadb(resp.body, resp.body_len, 0, NULL);
+    }
     if (status)
         *status = resp.status;
     hx_http_response_cleanup(&resp);
-    hx_http_client_free(&client);
     free(text);
     return reply;
 }
@@ -313,6 +314,7 @@ static void run_variant(const struct hx_scenario *sc, const struct hx_variant *v
     }
     hx_expect_evaluate(run, json_object_get(run->doc, "expect"));
 finish:
+    hx_http_client_thread_close();
     hx_external_stop(&run->external);
     hx_app_stop(&run->app);
     idp_server_stop(&run->idp);

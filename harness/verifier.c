@@ -145,8 +145,10 @@ enum hx_verify hx_verify_token(struct hx_jwks_cache *cache, const char *token, i
     const json_t *exp = json_object_get(jwt.payload, "exp");
     const json_t *nbf = json_object_get(jwt.payload, "nbf");
     if (!json_is_integer(exp) || json_integer_value(exp) <= now_s - leeway_s) {
+        /* Unsigned: a forged exp near INT64_MIN must not overflow the age. */
         snprintf(why, why_size, "token expired %llds ago",
-                 (long long)(now_s - json_integer_value(exp)));
+                 (long long)((unsigned long long)now_s -
+                             (unsigned long long)json_integer_value(exp)));
         result = HX_VERIFY_EXPIRED;
         goto out;
     }

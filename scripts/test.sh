@@ -20,5 +20,6 @@ echo "== AddressSanitizer + UndefinedBehaviorSanitizer"
 echo "== ThreadSanitizer (concurrency tests)"
 ./scripts/build.sh build-tsan -DFAKEIDP_SANITIZE=thread -DFAKEIDP_COMPAT_TESTS=OFF \
   -DCMAKE_BUILD_TYPE=Debug
-(cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -L concurrency)
+(cd build-tsan && TSAN_OPTIONS="halt_on_error=1 suppressions=$PWD/../tests/tsan.supp" \
+  ctest --output-on-failure -L concurrency)
 echo "== all test suites passed"
