@@ -176,6 +176,12 @@ static json_t *idp_config_for(const json_t *doc, const char *app_host)
     return config;
 }
 
+static void *stop_app(void *arg)
+{
+    hx_app_stop((struct hx_app **)arg);
+    return NULL;
+}
+
 static uint64_t mix(uint64_t seed, const char *a, const char *b, int n)
 {
     uint64_t h = seed ^ 0x9e3779b97f4a7c15ULL;
@@ -316,8 +322,16 @@ static void run_variant(const struct hx_scenario *sc, const struct hx_variant *v
 finish:
     hx_http_client_thread_close();
     hx_external_stop(&run->external);
-    hx_app_stop(&run->app);
-    idp_server_stop(&run->idp);
+    {
+        /* CivetWeb's mg_stop() polls in 10 ms steps: stop both servers at once. */
+        pthread_t stopper;
+        bool threaded = run->app && pthread_create(&stopper, NULL, stop_app, &run->app) == 0;
+        if (!threaded)
+            hx_app_stop(&run->app);
+        idp_server_stop(&run->idp);
+        if (threaded)
+            pthread_join(stopper, NULL);
+    }
     json_decref(config);
     result->failures = run->failures;
     result->passed = json_array_size(run->failures) == 0;
