@@ -148,6 +148,14 @@ static bool read_body(struct mg_connection *conn, struct idp_request *req, int64
     long long declared = req->info->content_length;
     if (declared > limit)
         return false;
+    /* No Content-Length and not chunked: there is no body. (Reading anyway
+     * waits on the connection, which over TLS ends in a reset.) */
+    const char *te = mg_get_header(conn, "Transfer-Encoding");
+    if (declared <= 0 && !(te && strcasecmp(te, "chunked") == 0)) {
+        req->body = calloc(1, 1);
+        req->body_len = 0;
+        return req->body != NULL;
+    }
     size_t cap = declared > 0 ? (size_t)declared : 4096, len = 0;
     if ((int64_t)cap > limit) /* a chunked body must not exceed the limit either */
         cap = limit > 0 ? (size_t)limit : 0;
@@ -183,6 +191,34 @@ static bool read_body(struct mg_connection *conn, struct idp_request *req, int64
     return true;
 }
 
+/* jansson parses recursively and CivetWeb's workers have small stacks (100 KB
+ * in Debian's build): a body of a thousand '[' overflowed one and took the
+ * server down. Request bodies are shallow; deeper ones are refused unparsed. */
+#define IDP_MAX_JSON_DEPTH 64
+
+static bool json_too_deep(const char *text, size_t len)
+{
+    int depth = 0;
+    bool in_string = false;
+    for (size_t i = 0; i < len; i++) {
+        char c = text[i];
+        if (in_string) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '[' || c == '{') {
+            if (++depth > IDP_MAX_JSON_DEPTH)
+                return true;
+        } else if (c == ']' || c == '}') {
+            depth--;
+        }
+    }
+    return false;
+}
+
 static void parse_params(struct idp_request *req)
 {
     if (strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0 ||
@@ -200,7 +236,9 @@ static void parse_params(struct idp_request *req)
         return;
     }
     json_error_t jerr;
-    json_t *body = json_loadb(req->body, req->body_len, 0, &jerr);
+    json_t *body = json_too_deep(req->body, req->body_len)
+                       ? NULL
+                       : json_loadb(req->body, req->body_len, 0, &jerr);
     if (!json_is_object(body)) {
         json_decref(body);
         req->params = json_object();

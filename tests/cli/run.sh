@@ -78,14 +78,5 @@ grep -q "^export WORKOS_API_HTTPS='false'" "$work/env" && grep -q "^export WORKO
 pw=$(sed -n "s/^export WORKOS_COOKIE_PASSWORD='\(.*\)'/\1/p" "$work/env")
 [ ${#pw} -ge 32 ] && ok || bad "env cookie password length ${#pw}"
 
-# TLS with a self-signed certificate.
-if openssl req -x509 -newkey rsa:2048 -nodes -keyout "$work/tls.key" -out "$work/tls.crt" \
-     -subj /CN=localhost -days 1 >/dev/null 2>&1; then
-  cat "$work/tls.crt" "$work/tls.key" >"$work/tls.pem"
-  serve --tls "$work/tls.pem"
-  case "$url" in https://*) ok ;; *) bad "TLS url: $url $(cat "$work/err")" ;; esac
-  code=$(curl -sk -o /dev/null -w '%{http_code}' "$url/sso/jwks/$c")
-  [ "$code" = 200 ] && ok || bad "JWKS over TLS: $code"
-fi
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
