@@ -125,7 +125,7 @@ static int connection_fd(struct idp_server *server, struct idp_request *req)
         int local_port = local.ss_family == AF_INET6
                              ? ntohs(((struct sockaddr_in6 *)&local)->sin6_port)
                              : ntohs(((struct sockaddr_in *)&local)->sin_port);
-        if (peer_port == req->info->remote_port && local_port == server->port)
+        if (peer_port == req->info->remote_port && local_port == server->http_port)
             found = fd;
     }
     closedir(dir);
@@ -798,14 +798,23 @@ enum idp_status idp_faults_add(struct idp_faults *faults, const json_t *rule, in
             s = (s ^ (unsigned char)*c) * 1099511628211ULL + 7;
     idp_random_init(&f->rng, s);
     f->rule = json_deep_copy(rule);
-    json_object_set_new(f->rule, "id", json_string(f->id));
-    json_object_set_new(f->rule, "action", json_string(action->name));
-    json_object_set_new(f->rule, "phase", json_string(f->phase == BEFORE ? "before" : "after"));
+    /* Out of memory anywhere here: no rule, rather than one missing parts. */
+    bool built = json_object_set_new(f->rule, "id", json_string(f->id)) == 0;
+    built = json_object_set_new(f->rule, "action", json_string(action->name)) == 0 && built;
+    built = json_object_set_new(f->rule, "phase",
+                                json_string(f->phase == BEFORE ? "before" : "after")) == 0 &&
+            built;
     f->params = json_object();
+    built = f->params && built;
     json_object_foreach((json_t *)rule, key, value) if (in_list(param_keys, key))
-        json_object_set(f->params, key, value);
+        built = json_object_set(f->params, key, value) == 0 && built;
     if (action->run == act_barrier && json_object_get(rule, "hold"))
-        json_object_set(f->params, "count", json_object_get(rule, "hold"));
+        built = json_object_set(f->params, "count", json_object_get(rule, "hold")) == 0 && built;
+    if (!built) {
+        faults->next_id--;
+        fault_free(f);
+        return idp_fail(err, IDP_NOMEM, "out of memory");
+    }
     /* appended: rules apply in the order they were added */
     struct idp_fault **tail = &faults->head;
     while (*tail)

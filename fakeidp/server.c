@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "mgstop.h"
+#include "tls.h"
 #include "server_internal.h"
 
 static const struct idp_route routes[] = {
@@ -488,8 +489,11 @@ struct idp_server *idp_server_start(const struct idp_server_options *options,
     char ports[128], threads[16], timeout[16];
     bool v6 = strchr(host, ':') != NULL;
     const char *bind_host = strcmp(host, "localhost") == 0 ? "127.0.0.1" : host;
-    snprintf(ports, sizeof(ports), v6 ? "[%s]:%d%s" : "%s:%d%s", bind_host, options->port,
-             options->tls_cert ? "s" : "");
+    /* With TLS, CivetWeb serves plain HTTP on loopback behind our TLS front. */
+    if (options->tls_cert)
+        snprintf(ports, sizeof(ports), "127.0.0.1:0");
+    else
+        snprintf(ports, sizeof(ports), v6 ? "[%s]:%d" : "%s:%d", bind_host, options->port);
     snprintf(threads, sizeof(threads), "%d", options->threads > 0 ? options->threads : 64);
     snprintf(timeout, sizeof(timeout), "%d",
              options->request_timeout_ms > 0 ? options->request_timeout_ms : 30000);
@@ -504,7 +508,6 @@ struct idp_server *idp_server_start(const struct idp_server_options *options,
                                  * would answer preflights itself with '*'. */
                                 "access_control_allow_origin", "",
                                 "access_control_allow_methods", "",
-                                options->tls_cert ? "ssl_certificate" : NULL, options->tls_cert,
                                 NULL, NULL};
     struct mg_callbacks callbacks = {0};
     callbacks.log_message = log_message;
@@ -529,8 +532,17 @@ struct idp_server *idp_server_start(const struct idp_server_options *options,
         idp_server_stop(&server);
         return NULL;
     }
-    server->port = port.port;
-    server->tls = port.is_ssl;
+    server->port = server->http_port = port.port;
+    if (options->tls_cert) {
+        server->tls_front = idp_tls_front_start(bind_host, options->port, options->tls_cert,
+                                                server->http_port, err);
+        if (!server->tls_front) {
+            idp_server_stop(&server);
+            return NULL;
+        }
+        server->port = idp_tls_front_port(server->tls_front);
+        server->tls = true;
+    }
     snprintf(server->url, sizeof(server->url), v6 ? "%s://[%s]:%d" : "%s://%s:%d",
              server->tls ? "https" : "http", host, server->port);
     return server;
@@ -541,9 +553,11 @@ void idp_server_stop(struct idp_server **pserver)
     struct idp_server *server = *pserver;
     if (!server)
         return;
+    idp_tls_front_stop(&server->tls_front);
     if (server->ctx) {
         idp_faults_release_all(&server->faults);
-        idp_mg_stop_fast(server->ctx, server->port, strchr(server->host, ':') != NULL);
+        idp_mg_stop_fast(server->ctx, server->http_port,
+                         !server->tls && strchr(server->host, ':') != NULL);
     }
     idp_faults_cleanup(&server->faults);
     idp_store_cleanup(&server->store);

@@ -14,13 +14,16 @@
 #include "server.h"
 #include "settings.h"
 #include "store.h"
+#include "tls.h"
 
 struct idp_server {
     struct mg_context *ctx;
     char url[160];
     char host[64];
-    int port;
+    int port;                  /* the port clients use */
+    int http_port;             /* CivetWeb's own port (differs behind the TLS front) */
     bool tls;
+    struct idp_tls_front *tls_front;
     char admin_token[128];
     FILE *log;
     bool log_json;

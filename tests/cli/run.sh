@@ -78,5 +78,20 @@ grep -q "^export WORKOS_API_HTTPS='false'" "$work/env" && grep -q "^export WORKO
 pw=$(sed -n "s/^export WORKOS_COOKIE_PASSWORD='\(.*\)'/\1/p" "$work/env")
 [ ${#pw} -ge 32 ] && ok || bad "env cookie password length ${#pw}"
 
+# TLS with a self-signed certificate (fakeidp's own TLS front).
+if openssl req -x509 -newkey rsa:2048 -nodes -keyout "$work/tls.key" -out "$work/tls.crt" \
+     -subj /CN=localhost -days 1 >/dev/null 2>&1; then
+  cat "$work/tls.crt" "$work/tls.key" >"$work/tls.pem"
+  serve --tls "$work/tls.pem"
+  case "$url" in https://*) ok ;; *) bad "TLS url: $url $(cat "$work/err")" ;; esac
+  code=$(curl -sk -o /dev/null -w '%{http_code}' "$url/sso/jwks/$c")
+  [ "$code" = 200 ] && ok || bad "JWKS over TLS: $code"
+  code=$(curl -sk -o /dev/null -w '%{http_code}' -X POST "$url/user_management/authenticate" \
+    -H 'Content-Type: application/json' -d '{"grant_type":"refresh_token","client_id":"'$c'","refresh_token":"nope"}')
+  [ "$code" = 400 ] && ok || bad "authenticate over TLS: $code"
+  echo "not a pem" >"$work/bad.pem"
+  "$fakeidp" serve --port 0 --no-key-cache --tls "$work/bad.pem" >/dev/null 2>"$work/tlserr"
+  [ $? -ne 0 ] && grep -q "bad.pem" "$work/tlserr" && ok || bad "bad TLS file reported"
+fi
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
