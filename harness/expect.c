@@ -314,16 +314,7 @@ static enum idp_status v_app(struct hx_check *c, const json_t *v, const char *pa
 {
     static const char *const keys[] = {"refreshes", "refresh_failures", "oversize_cookies",
                                        "jwks_fetches", "convex_jwks_fetches", NULL};
-    enum idp_status st = hx_check_keys(c, v, path, keys, "app expectations");
-    const char *key;
-    json_t *value;
-    json_object_foreach((json_t *)v, key, value) {
-        char child[300];
-        snprintf(child, sizeof(child), "%s/%s", path, key);
-        if (!st)
-            st = hx_check_count(c, value, child);
-    }
-    return st;
+    return hx_check_counts(c, v, path, keys, "app expectations");
 }
 
 static void e_app(struct hx_run *run, const json_t *v)
@@ -488,16 +479,7 @@ static void e_spa_counts(struct hx_run *run, const json_t *v)
 static enum idp_status v_spa_counts(struct hx_check *c, const json_t *v, const char *path)
 {
     static const char *const keys[] = {"refreshes", "expired_calls", NULL};
-    enum idp_status st = hx_check_keys(c, v, path, keys, "spa_counts");
-    const char *key;
-    json_t *value;
-    json_object_foreach((json_t *)v, key, value) {
-        char child[300];
-        snprintf(child, sizeof(child), "%s/%s", path, key);
-        if (!st)
-            st = hx_check_count(c, value, child);
-    }
-    return st;
+    return hx_check_counts(c, v, path, keys, "spa_counts");
 }
 
 static const struct expect_kind kinds[] = {

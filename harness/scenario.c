@@ -83,6 +83,21 @@ enum idp_status hx_check_count(struct hx_check *check, const json_t *value, cons
     return hx_check_fail(check, path, false, "expected a count: a whole number or {\"min\": …, \"max\": …}");
 }
 
+enum idp_status hx_check_counts(struct hx_check *check, const json_t *obj, const char *path,
+                                const char *const allowed[], const char *what)
+{
+    enum idp_status st = hx_check_keys(check, obj, path, allowed, what);
+    const char *key;
+    json_t *value;
+    json_object_foreach((json_t *)obj, key, value) {
+        char child[512];
+        snprintf(child, sizeof(child), "%s/%s", path, key);
+        if (!st)
+            st = hx_check_count(check, value, child);
+    }
+    return st;
+}
+
 static bool string_array(const json_t *v)
 {
     if (!json_is_array(v))
@@ -299,17 +314,20 @@ static enum idp_status check_sections(struct hx_check *check, const json_t *doc,
 
 /* Objects merge member by member; anything else replaces. A variant's
  * "expect" replaces the base's whole: each variant states its own outcome. */
-static void merge(json_t *base, const json_t *over)
+static bool merge(json_t *base, const json_t *over)
 {
     const char *key;
     json_t *value;
     json_object_foreach((json_t *)over, key, value) {
         json_t *existing = json_object_get(base, key);
-        if (json_is_object(existing) && json_is_object(value) && strcmp(key, "expect") != 0)
-            merge(existing, value);
-        else
-            json_object_set_new(base, key, json_deep_copy(value));
+        if (json_is_object(existing) && json_is_object(value) && strcmp(key, "expect") != 0) {
+            if (!merge(existing, value))
+                return false;
+        } else if (json_object_set_new(base, key, json_deep_copy(value))) {
+            return false; /* out of memory */
+        }
     }
+    return true;
 }
 
 static enum idp_status validate(struct hx_scenario *sc, struct hx_check *check)
@@ -366,14 +384,18 @@ static enum idp_status validate(struct hx_scenario *sc, struct hx_check *check)
         sc->variants[0].name = strdup("default");
         sc->variants[0].doc = json_deep_copy(root);
         sc->variant_count = 1;
+        if (!sc->variants[0].name || !sc->variants[0].doc)
+            return idp_fail(check->err, IDP_NOMEM, "out of memory");
     } else {
         json_object_foreach((json_t *)variants, vname, v) {
             json_t *doc = json_deep_copy(root);
             json_object_del(doc, "variants");
-            merge(doc, v);
+            bool merged = merge(doc, v);
             sc->variants[sc->variant_count].name = strdup(vname);
             sc->variants[sc->variant_count].doc = doc;
             sc->variant_count++;
+            if (!merged || !sc->variants[sc->variant_count - 1].name)
+                return idp_fail(check->err, IDP_NOMEM, "out of memory");
         }
     }
     for (size_t i = 0; i < sc->variant_count; i++) {
@@ -426,7 +448,11 @@ struct hx_scenario *hx_scenario_load(const char *path, struct idp_error *err)
     json_error_t jerr;
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) {
-        idp_fail_at(err, IDP_PARSE, path, jerr.line, jerr.column, "%s", jerr.text);
+        /* jansson leaves the error text empty only when it ran out of memory. */
+        if (!jerr.text[0])
+            idp_fail(err, IDP_NOMEM, "out of memory");
+        else
+            idp_fail_at(err, IDP_PARSE, path, jerr.line, jerr.column, "%s", jerr.text);
         free(text);
         return NULL;
     }
@@ -439,6 +465,12 @@ struct hx_scenario *hx_scenario_load(const char *path, struct idp_error *err)
     }
     sc->file = strdup(path);
     sc->root = root;
+    if (!sc->file) {
+        hx_scenario_free(&sc);
+        free(text);
+        idp_fail(err, IDP_NOMEM, "out of memory");
+        return NULL;
+    }
     hx_jsonpos_build(&sc->positions, text, len);
     free(text);
     struct hx_check check = {sc->file, &sc->positions, err};
@@ -448,6 +480,10 @@ struct hx_scenario *hx_scenario_load(const char *path, struct idp_error *err)
     }
     sc->name = strdup(json_string_value(json_object_get(root, "name")));
     sc->tags = json_object_get(root, "tags");
+    if (!sc->name) {
+        hx_scenario_free(&sc);
+        idp_fail(err, IDP_NOMEM, "out of memory");
+    }
     return sc;
 }
 

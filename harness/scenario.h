@@ -48,5 +48,8 @@ enum idp_status hx_check_keys(struct hx_check *check, const json_t *obj, const c
 enum idp_status hx_check_duration(struct hx_check *check, const json_t *value, const char *path);
 /* Applies a count expectation: an integer, or {"min":a,"max":b}. */
 enum idp_status hx_check_count(struct hx_check *check, const json_t *value, const char *path);
+/* An object whose members (from allowed) are all counts. */
+enum idp_status hx_check_counts(struct hx_check *check, const json_t *obj, const char *path,
+                                const char *const allowed[], const char *what);
 
 #endif
