@@ -14,7 +14,10 @@
  *   ticking the file holds a relative offset ("+N.NNN" seconds): the app's
  *           clock runs on from the virtual time, and monotonic clocks are
  *           faked too, so an advance also fires the app's pending timers.
- *           The offset never decreases: the app's clock never goes back.
+ *           The offset never decreases: the app's clock never goes back
+ *           (Node aborts when its monotonic clock does), so it runs ahead of
+ *           the virtual time by the real time since the last advance that
+ *           moved it, start-up included.
  *   off     no libfaketime; the app keeps the real time. */
 #define _GNU_SOURCE
 #include "external.h"
@@ -517,10 +520,13 @@ static void env_free(char **envp)
 
 /* ---- start -------------------------------------------------------------- */
 
+/* Ready: an HTTP answer below 500 (a redirect or a 404 too); 5xx, as in
+ * "503 starting", means not yet. */
 static bool answers(struct hx_http_client *client, const char *url, long timeout_ms, long *status)
 {
     struct hx_http_response resp;
-    bool got = hx_http_request(client, "GET", url, NULL, NULL, 0, timeout_ms, &resp) && resp.status > 0;
+    bool got = hx_http_request(client, "GET", url, NULL, NULL, 0, timeout_ms, &resp) &&
+               resp.status >= 100 && resp.status < 500;
     if (status)
         *status = resp.status;
     hx_http_response_cleanup(&resp);
@@ -657,8 +663,11 @@ struct hx_external *hx_external_start(const json_t *start, const struct hx_exter
     }
     char ready[1200];
     const char *ready_given = json_string_value(json_object_get(start, "ready"));
+    size_t app_len = strlen(env->app_url);
+    while (app_len && env->app_url[app_len - 1] == '/')
+        app_len--;
     if (ready_given && ready_given[0] == '/')
-        snprintf(ready, sizeof(ready), "%s%s", env->app_url, ready_given);
+        snprintf(ready, sizeof(ready), "%.*s%s", (int)app_len, env->app_url, ready_given);
     else
         snprintf(ready, sizeof(ready), "%s", ready_given ? ready_given : env->app_url);
     struct hx_url ready_url;
@@ -849,8 +858,9 @@ struct hx_external *hx_external_start(const json_t *start, const struct hx_exter
          mode == CLOCK_FROZEN ? ", frozen clock" : mode == CLOCK_TICKING ? ", ticking clock" : "",
          mode == CLOCK_OFF ? ", real clock" : "");
 
-    /* Ready when the readiness URL answers anything. */
+    /* Ready when the readiness URL answers (below 500). */
     int64_t began = mono_ms(), deadline = began + ready_timeout;
+    status = 0;
     for (;;) {
         reap(ext);
         if (ext->reaped) {
@@ -860,21 +870,28 @@ struct hx_external *hx_external_start(const json_t *start, const struct hx_exter
             hx_http_client_free(&probe);
             return fail_start(ext, stop_sig, err, "the app exited (%s) before %s answered", how, ready);
         }
-        if (answers(probe, ready, 2000, &status))
+        long last = 0;
+        bool up = answers(probe, ready, 2000, &last);
+        if (last)
+            status = last;
+        if (up)
             break;
         if (mono_ms() >= deadline) {
+            char answered[48] = "";
+            if (status)
+                snprintf(answered, sizeof(answered), " (last answer: %ld)", status);
             hx_http_client_free(&probe);
-            return fail_start(ext, stop_sig, err, "the app did not answer at %s within %s", ready,
-                              ready_timeout_text);
+            return fail_start(ext, stop_sig, err, "the app did not answer at %s within %s%s", ready,
+                              ready_timeout_text, answered);
         }
         sleep_ms(READY_POLL_MS);
     }
     hx_http_client_free(&probe);
     note(ext, "ready: %s answered %ld after %lld ms", ready, status, (long long)(mono_ms() - began));
-    /* Start-up took real time; a ticking clock starts over at the virtual now. */
-    pthread_mutex_lock(&ext->lock);
-    apply_time(ext, atomic_load(&ext->now_ms), true);
-    pthread_mutex_unlock(&ext->lock);
+    /* A ticking clock is not set back to the virtual now here: Node aborts
+     * when its monotonic clock goes back (Environment::GetNowUint64 asserts
+     * now >= timer_base). It stays ahead by the start-up time until an
+     * advance catches up with it. */
     return ext;
 }
 

@@ -30,7 +30,11 @@ if (cluster.isPrimary && workers > 1) {
   for (let i = 0; i < workers; i++) cluster.fork();
   let online = 0;
   cluster.on('listening', () => {
-    if (++online === workers) console.log(`authkit-session listening on port ${port} with ${workers} workers`);
+    if (++online !== workers) return;
+    // /healthz answers 503 until every worker listens, so that the harness
+    // does not start before connections can reach both.
+    for (const w of Object.values(cluster.workers)) w.send({ allListening: true });
+    console.log(`authkit-session listening on port ${port} with ${workers} workers`);
   });
   cluster.on('exit', (w, code, signal) => console.log(`worker ${w.id} exited (${signal || code})`));
   for (const sig of ['SIGTERM', 'SIGINT']) {
@@ -78,6 +82,10 @@ function redirect(res, location, cookies = []) {
 }
 
 function serve() {
+  let ready = !cluster.isWorker;
+  process.on('message', (m) => {
+    if (m && m.allListening) ready = true;
+  });
   const authService = createAuthService({
     sessionStorageFactory: (config) => new NodeHttpStorage(config),
   });
@@ -86,7 +94,7 @@ function serve() {
   async function handle(req, res) {
     const url = new URL(req.url, home);
     const path = url.pathname;
-    if (path === '/healthz') return send(res, 200, { ok: true });
+    if (path === '/healthz') return send(res, ready ? 200 : 503, { ok: ready });
     if (path === '/') return send(res, 200, { app: 'authkit-session', signed_in: null });
     if (path === '/login') {
       const { url: location, headers } = await authService.createSignIn(undefined, { returnPathname: '/dashboard' });
