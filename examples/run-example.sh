@@ -100,16 +100,13 @@ until grep -q "listening on" "$work/fakeidp.log" 2>/dev/null; do
     sleep 0.05
 done
 
-mkdir "$work/scenarios"
-for f in scenarios/*.json; do
-    sed -e "s#http://127.0.0.1:8787#http://127.0.0.1:$idp_port#g" \
-        -e "s#http://localhost:3000#http://localhost:$app_port#g" \
-        "$f" >"$work/scenarios/$(basename "$f")"
-done
+# Scenario files name the ports through ${FAKEIDP_URL} and ${APP_URL}.
+export FAKEIDP_URL="http://127.0.0.1:$idp_port"
+export APP_URL="http://localhost:$app_port"
 
 echo "== $(basename "$example"): fakeidp on 127.0.0.1:$idp_port, app on localhost:$app_port"
 status=0
-FAKEIDP_EXAMPLE_WORK=$work "$fakeidp" run -j 1 --seed 1 --timeout 300s "$@" "$work/scenarios" || status=$?
+FAKEIDP_EXAMPLE_WORK=$work "$fakeidp" run -j 1 --seed 1 --timeout 300s "$@" scenarios || status=$?
 if [ -x ./after.sh ]; then
     ./after.sh "$work" || { [ $status -ne 0 ] || status=1; }
 fi

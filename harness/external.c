@@ -584,14 +584,14 @@ static struct hx_external *fail_start(struct hx_external *ext, int sig, struct i
     return NULL;
 }
 
-struct hx_external *hx_external_start(const json_t *start, const struct hx_external_env *env,
-                                      struct hx_timeline *timeline, struct idp_error *err)
+static enum idp_status check_start(const json_t *start, int64_t *ready_timeout_out, int *stop_sig_out,
+                                   int *mode_out, struct idp_error *err)
 {
     static const char *const keys[] = {"command", "cwd", "env", "ready", "ready_timeout",
                                        "stop_signal", "clock", NULL};
     if (!json_is_object(start)) {
         idp_fail(err, IDP_INVALID, "target.start must be an object {\"command\", \"cwd\", \"env\", ...}");
-        return NULL;
+        return err ? err->status : IDP_INVALID;
     }
     const char *key;
     json_t *value;
@@ -603,18 +603,18 @@ struct hx_external *hx_external_start(const json_t *start, const struct hx_exter
             idp_fail(err, IDP_INVALID,
                      "target.start: unknown key \"%s\" (keys: command, cwd, env, ready, "
                      "ready_timeout, stop_signal, clock)", key);
-            return NULL;
+            return err ? err->status : IDP_INVALID;
         }
     }
     const char *command = json_string_value(json_object_get(start, "command"));
     if (!command || !command[0]) {
         idp_fail(err, IDP_INVALID, "target.start needs a \"command\" string (run with sh -c)");
-        return NULL;
+        return err ? err->status : IDP_INVALID;
     }
     const json_t *env_obj = json_object_get(start, "env");
     if (env_obj && !json_is_object(env_obj)) {
         idp_fail(err, IDP_INVALID, "target.start.env must be an object of variables");
-        return NULL;
+        return err ? err->status : IDP_INVALID;
     }
     int64_t ready_timeout = 30000;
     const json_t *rt = json_object_get(start, "ready_timeout");
@@ -627,13 +627,13 @@ struct hx_external *hx_external_start(const json_t *start, const struct hx_exter
     }
     if (!rt_ok) {
         idp_fail(err, IDP_INVALID, "target.start.ready_timeout is a duration such as \"30s\"");
-        return NULL;
+        return err ? err->status : IDP_INVALID;
     }
     bool sig_ok;
     int stop_sig = parse_signal(json_object_get(start, "stop_signal"), &sig_ok);
     if (!sig_ok) {
         idp_fail(err, IDP_INVALID, "target.start.stop_signal is a signal name such as \"SIGTERM\" or a number");
-        return NULL;
+        return err ? err->status : IDP_INVALID;
     }
     enum clock_mode mode = CLOCK_FROZEN;
     const json_t *clock_v = json_object_get(start, "clock");
@@ -647,9 +647,35 @@ struct hx_external *hx_external_start(const json_t *start, const struct hx_exter
             mode = CLOCK_OFF;
         else {
             idp_fail(err, IDP_INVALID, "target.start.clock is \"frozen\", \"ticking\" or \"off\"");
-            return NULL;
+            return err ? err->status : IDP_INVALID;
         }
     }
+    *ready_timeout_out = ready_timeout;
+    *stop_sig_out = stop_sig;
+    *mode_out = mode;
+    return IDP_OK;
+}
+
+enum idp_status hx_external_validate(const json_t *start, struct idp_error *err)
+{
+    int64_t ready_timeout;
+    int stop_sig;
+    int mode;
+    return check_start(start, &ready_timeout, &stop_sig, &mode, err);
+}
+
+struct hx_external *hx_external_start(const json_t *start, const struct hx_external_env *env,
+                                      struct hx_timeline *timeline, struct idp_error *err)
+{
+    int64_t ready_timeout;
+    int stop_sig;
+    int mode_value;
+    if (check_start(start, &ready_timeout, &stop_sig, &mode_value, err))
+        return NULL;
+    enum clock_mode mode = (enum clock_mode)mode_value;
+    const char *command = json_string_value(json_object_get(start, "command"));
+    const json_t *env_obj = json_object_get(start, "env");
+    json_t *value;
     struct hx_url app, idp;
     if (!env->app_url || !hx_url_parse(env->app_url, &app)) {
         idp_fail(err, IDP_INVALID, "target.url is not an absolute http(s) URL: %s",
@@ -680,6 +706,11 @@ struct hx_external *hx_external_start(const json_t *start, const struct hx_exter
     if (json_object_get(start, "cwd") && !cwd_given) {
         idp_fail(err, IDP_INVALID, "target.start.cwd must be a string");
         return NULL;
+    }
+    char joined[PATH_MAX];
+    if (cwd_given && cwd_given[0] != '/' && env->base_dir && env->base_dir[0]) {
+        snprintf(joined, sizeof(joined), "%s/%s", env->base_dir, cwd_given);
+        cwd_given = joined;
     }
     if (!realpath(cwd_given ? cwd_given : ".", cwd)) {
         int e = errno;

@@ -19,7 +19,11 @@ struct hx_external_env {
     const char *api_key;
     const char *app_url;      /* the target's url from the scenario */
     int64_t virtual_now_ms;   /* the app's clock starts here */
+    const char *base_dir;     /* a relative start.cwd is taken from here (the scenario's folder) */
 };
+
+/* Checks a start block's keys and types (lint time); err says what is wrong. */
+enum idp_status hx_external_validate(const json_t *start, struct idp_error *err);
 
 /* Starts the app described by `start` ({"command", "cwd", "env", "ready",
  * "ready_timeout", "stop_signal"}); waits until the readiness URL answers.

@@ -159,6 +159,54 @@ static json_t *resolve_providers(const json_t *providers, const char *client_id,
     return out;
 }
 
+/* Copies value with ${NAME} in every string replaced by the environment
+ * variable NAME, so one scenario file serves any ports. An unset variable
+ * is an error (named in *missing). */
+static json_t *expand_env(const json_t *value, char *missing, size_t size)
+{
+    if (json_is_string(value)) {
+        const char *s = json_string_value(value);
+        char out[4096];
+        size_t o = 0;
+        while (*s && o < sizeof(out) - 1) {
+            const char *end = s[0] == '$' && s[1] == '{' ? strchr(s, '}') : NULL;
+            if (end) {
+                char name[128];
+                snprintf(name, sizeof(name), "%.*s", (int)(end - s - 2), s + 2);
+                const char *v = getenv(name);
+                if (!v) {
+                    snprintf(missing, size, "%s", name);
+                    v = "";
+                }
+                o += (size_t)snprintf(out + o, sizeof(out) - o, "%s", v);
+                if (o >= sizeof(out))
+                    o = sizeof(out) - 1;
+                s = end + 1;
+            } else {
+                out[o++] = *s++;
+            }
+        }
+        out[o] = '\0';
+        return json_string(out);
+    }
+    if (json_is_object(value)) {
+        json_t *copy = json_object();
+        const char *key;
+        json_t *member;
+        json_object_foreach((json_t *)value, key, member)
+            json_object_set_new(copy, key, expand_env(member, missing, size));
+        return copy;
+    }
+    if (json_is_array(value)) {
+        json_t *copy = json_array();
+        size_t i;
+        json_t *item;
+        json_array_foreach(value, i, item) json_array_append_new(copy, expand_env(item, missing, size));
+        return copy;
+    }
+    return json_deep_copy(value);
+}
+
 static json_t *idp_config_for(const json_t *doc, const char *app_host)
 {
     json_t *idp = json_object_get(doc, "idp");
@@ -228,6 +276,12 @@ static void run_variant(const struct hx_scenario *sc, const struct hx_variant *v
     hx_browser_init(&run->browser, &bk, &run->clock, &run->timeline);
 
     const json_t *target = json_object_get(run->doc, "target");
+    /* ${NAME} in an external target's strings comes from the environment. */
+    char missing[128] = "";
+    json_t *expanded_target = expand_env(target, missing, sizeof(missing));
+    if (json_string_value(json_object_get(target, "app")) &&
+        strcmp(json_string_value(json_object_get(target, "app")), "external") == 0)
+        target = expanded_target;
     const char *kind = json_string_value(json_object_get(target, "app"));
     const char *adapter = json_string_value(json_object_get(target, "convex_adapter"));
     snprintf(run->convex_adapter, sizeof(run->convex_adapter), "%s", adapter ? adapter : "get_access_token");
@@ -236,6 +290,10 @@ static void run_variant(const struct hx_scenario *sc, const struct hx_variant *v
         hx_spa_knobs_apply(&run->spa.knobs, json_object_get(target, "spa"), NULL, NULL);
     struct idp_error err = {0};
     json_t *config = idp_config_for(run->doc, bk.app_host);
+    if (kind && strcmp(kind, "external") == 0 && missing[0]) {
+        hx_run_fail(run, "target: the environment variable %s is not set", missing);
+        goto finish;
+    }
     if (kind && strcmp(kind, "external") == 0) {
         const char *idp_url = json_string_value(json_object_get(target, "idp_url"));
         const char *token = json_string_value(json_object_get(target, "admin_token"));
@@ -248,16 +306,33 @@ static void run_variant(const struct hx_scenario *sc, const struct hx_variant *v
         snprintf(run->api_key, sizeof(run->api_key), "%s", key ? key : "sk_test_fakeidp_0000000000000000000000000000");
         snprintf(run->app_origin, sizeof(run->app_origin), "%s",
                  json_string_value(json_object_get(target, "url")));
-        /* An external fake keeps its own clock: bring it to this run's start. */
+        /* An external fake keeps its own clock: bring it to this run's start,
+         * unless the app runs on the real clock (started by hand, no faketime). */
         json_decref(hx_run_admin(run, "POST", "/_fakeidp/reset", NULL, NULL));
-        json_t *freeze = json_pack("{s:b, s:I}", "freeze", 1, "set", (json_int_t)RUN_EPOCH_MS);
-        json_decref(hx_run_admin(run, "POST", "/_fakeidp/clock", freeze, NULL));
-        json_decref(freeze);
+        const json_t *freeze_knob = json_object_get(target, "freeze_clock");
+        if (!freeze_knob || json_is_true(freeze_knob)) {
+            json_t *freeze = json_pack("{s:b, s:I}", "freeze", 1, "set", (json_int_t)RUN_EPOCH_MS);
+            json_decref(hx_run_admin(run, "POST", "/_fakeidp/clock", freeze, NULL));
+            json_decref(freeze);
+        } else {
+            json_t *now = hx_run_admin(run, "GET", "/_fakeidp/clock", NULL, NULL);
+            idp_clock_freeze(&run->clock, false);
+            idp_clock_set(&run->clock, json_integer_value(json_object_get(now, "now_ms")));
+            run->start_ms = run->timeline.start_ms = hx_run_now(run);
+            json_decref(now);
+        }
         const json_t *start = json_object_get(target, "start");
         if (start) {
+            char base_dir[1024];
+            snprintf(base_dir, sizeof(base_dir), "%s", sc->file);
+            char *slash = strrchr(base_dir, '/');
+            if (slash)
+                *slash = '\0';
+            else
+                snprintf(base_dir, sizeof(base_dir), ".");
             struct hx_external_env env = {.idp_url = run->idp_url, .client_id = run->client_id,
                                           .api_key = run->api_key, .app_url = run->app_origin,
-                                          .virtual_now_ms = RUN_EPOCH_MS};
+                                          .virtual_now_ms = hx_run_now(run), .base_dir = base_dir};
             run->external = hx_external_start(start, &env, &run->timeline, &err);
             if (!run->external)
                 snprintf(run->start_error, sizeof(run->start_error), "%s", err.message);
@@ -320,6 +395,7 @@ static void run_variant(const struct hx_scenario *sc, const struct hx_variant *v
     }
     hx_expect_evaluate(run, json_object_get(run->doc, "expect"));
 finish:
+    json_decref(expanded_target);
     hx_http_client_thread_close();
     hx_external_stop(&run->external);
     {

@@ -8,6 +8,7 @@
 #include "browser.h"
 #include "duration.h"
 #include "expect.h"
+#include "external.h"
 #include "faults.h"
 #include "refapp.h"
 #include "settings.h"
@@ -188,7 +189,8 @@ static enum idp_status check_idp(struct hx_check *check, const json_t *idp, cons
 static const char *const runner_target_keys[] = {"app", "providers", "convex_adapter", "url",
                                                  "idp_url", "admin_token", "start",
                                                  "protected_path", "login_path", "signed_in_text",
-                                                 "spa", "client_id", "api_key", NULL};
+                                                 "spa", "client_id", "api_key", "freeze_clock",
+                                                 NULL};
 
 static enum idp_status check_target(struct hx_check *check, const json_t *target, const char *path)
 {
@@ -240,6 +242,17 @@ static enum idp_status check_target(struct hx_check *check, const json_t *target
     if (app && strcmp(app, "external") == 0) {
         if (!json_is_string(json_object_get(target, "url")))
             return hx_check_fail(check, path, false, "an external target needs \"url\"");
+        const json_t *start = json_object_get(target, "start");
+        struct idp_error e;
+        if (start && hx_external_validate(start, &e)) {
+            snprintf(child, sizeof(child), "%s/start", path);
+            return hx_check_fail(check, child, false, "%s", e.message);
+        }
+        const json_t *freeze = json_object_get(target, "freeze_clock");
+        if (freeze && !json_is_boolean(freeze)) {
+            snprintf(child, sizeof(child), "%s/freeze_clock", path);
+            return hx_check_fail(check, child, false, "freeze_clock is true or false");
+        }
         return IDP_OK;
     }
     json_t *knobs = json_deep_copy(target);

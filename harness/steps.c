@@ -152,7 +152,10 @@ static bool r_sign_in(struct hx_run *run, const json_t *v, const json_t *step)
     struct hx_navigation nav = {.url = url, .follow_login = true};
     struct hx_page page;
     hx_browser_go(&run->browser, &nav, &page);
-    bool signed_in = page.status == 200 && page.body && strstr(page.body, "\"signed_in\":true");
+    const char *marker = json_string_value(json_object_get(json_object_get(run->doc, "target"),
+                                                           "signed_in_text"));
+    bool signed_in = page.status == 200 && page.body &&
+                     strstr(page.body, marker ? marker : "\"signed_in\":true");
     hx_run_note(run, "step", "sign in as %s: %s (%ld)", json_is_string(v) ? json_string_value(v) : "default user",
                 signed_in ? "signed in" : "not signed in", page.status);
     pthread_mutex_lock(&run->lock);
