@@ -31,8 +31,9 @@ static void serve_usage(FILE *out)
             "  --port N             port, 0 for an ephemeral one (default 8787)\n"
             "  --config FILE        JSON configuration: settings, clients, users, faults\n"
             "  --key PEM            RSA private key to sign with (stable kid across restarts)\n"
-            "  --key-cache PATH     where a generated key is kept and reused\n"
-            "                       (default ~/.cache/fakeidp/signing-key.pem)\n"
+            "  --key-cache PATH     where a generated key is kept and reused (default:\n"
+            "                       $FAKEIDP_KEY_CACHE, else $XDG_CACHE_HOME/fakeidp/signing-key.pem,\n"
+            "                       else ~/.cache/fakeidp/signing-key.pem)\n"
             "  --no-key-cache       generate a fresh key for this run only\n"
             "  --set NAME=VALUE     a setting, e.g. --set access_ttl=60s --set refresh_mode=strict\n"
             "  --fault SPEC         a fault in compact form, e.g.\n"
@@ -181,14 +182,22 @@ int cli_serve(int argc, char **argv)
         status = err.status == IDP_INVALID ? 2 : 1;
         goto out;
     }
-    printf("listening on %s\n", idp_server_url(server));
-    fflush(stdout);
+    /* Block the stop signals before announcing readiness and wait with
+     * sigsuspend: a signal sent right after "listening on" is not lost. */
     struct sigaction sa = {0};
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sigset_t block, previous;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    sigprocmask(SIG_BLOCK, &block, &previous);
+    printf("listening on %s\n", idp_server_url(server));
+    fflush(stdout);
     while (!stop_requested)
-        pause();
+        sigsuspend(&previous);
+    sigprocmask(SIG_SETMASK, &previous, NULL);
     status = 0;
 out:
     idp_server_stop(&server);

@@ -87,8 +87,9 @@ static int64_t param_duration(const json_t *params, const char *name, int64_t fa
     int64_t ms;
     if (json_is_string(v) && idp_duration_parse(json_string_value(v), &ms))
         return ms;
-    if (json_is_integer(v))
-        return json_integer_value(v);
+    /* A bare number is seconds, as in every other duration of fakeidp. */
+    if (json_is_integer(v) && json_integer_value(v) >= 0 && json_integer_value(v) < 86400LL * 365)
+        return json_integer_value(v) * 1000;
     return fallback;
 }
 
@@ -769,6 +770,21 @@ enum idp_status idp_faults_add(struct idp_faults *faults, const json_t *rule, in
                               "fault: phase must be \"before\" or \"after\"%s",
                               action->after_only ? " (this action needs \"after\")" : "");
     }
+    if (!status && action->run == act_barrier && f->phase != BEFORE)
+        status = idp_fail(err, IDP_INVALID, "fault: a barrier holds requests before they are handled (phase \"before\")");
+    if (!status && action->run == act_idp && strcmp(action->name, "refresh_mode") == 0) {
+        struct idp_settings scratch;
+        idp_settings_defaults(&scratch);
+        json_t *mode = json_pack("{s:O}", "refresh_mode",
+                                 json_object_get(rule, "mode") ? json_object_get(rule, "mode") : json_null());
+        if (idp_settings_apply(&scratch, mode, NULL))
+            status = idp_fail(err, IDP_INVALID,
+                              "fault: refresh_mode needs \"mode\": grace, strict, revoke_family or concurrent_429");
+        json_decref(mode);
+    }
+    if (!status && action->run == act_rate_limit &&
+        (!json_is_integer(json_object_get(rule, "limit")) || json_integer_value(json_object_get(rule, "limit")) < 0))
+        status = idp_fail(err, IDP_INVALID, "fault: rate_limit needs \"limit\", the requests allowed per window");
     if (!status && action->run == act_status && json_object_get(rule, "status") &&
         (!json_is_integer(json_object_get(rule, "status")) ||
          json_integer_value(json_object_get(rule, "status")) < 100 ||
@@ -882,16 +898,20 @@ void idp_faults_release_all(struct idp_faults *faults)
     pthread_cond_broadcast(&faults->barrier_changed);
 }
 
-static json_t *compact_value(const char *text)
+static json_t *compact_value(const char *text, bool as_text);
+
+static json_t *compact_value(const char *text, bool as_text)
 {
     if (strchr(text, '|')) {
         json_t *arr = json_array();
         char *copy = strdup(text), *save = NULL;
         for (char *t = copy ? strtok_r(copy, "|", &save) : NULL; t; t = strtok_r(NULL, "|", &save))
-            json_array_append_new(arr, json_string(t));
+            json_array_append_new(arr, compact_value(t, as_text));
         free(copy);
         return arr;
     }
+    if (as_text)
+        return json_string(text);
     if (strcmp(text, "true") == 0 || strcmp(text, "false") == 0)
         return json_boolean(strcmp(text, "true") == 0);
     char *end;
@@ -918,7 +938,16 @@ json_t *idp_fault_parse_compact(const char *text, struct idp_error *err)
             return NULL;
         }
         *eq = '\0';
-        json_t *value = compact_value(eq + 1);
+        /* Names and ids stay text even when they look like numbers. */
+        static const char *const text_keys[] = {"id", "route", "method", "path", "grant_type",
+                                                "client_id", "user_id", "session_id", "header",
+                                                "after_fault", "action", "phase", "remove",
+                                                "location", "content_type", "kid", "sign", "alg",
+                                                "mode", "keys", "body", "cache_control", NULL};
+        bool as_text = false;
+        for (int i = 0; text_keys[i]; i++)
+            as_text = as_text || strcmp(text_keys[i], item) == 0;
+        json_t *value = compact_value(eq + 1, as_text);
         if (strcmp(item, "between") == 0 && json_is_array(value))
             json_object_set_new(rule, item, value);
         else if (strcmp(item, "remove") == 0 && json_is_string(value))
@@ -941,6 +970,8 @@ static void resolve_facts(struct idp_server *server, struct idp_request *req, st
     facts->path = req->path;
     facts->grant_type = idp_request_param(req, "grant_type");
     facts->client_id = idp_request_param(req, "client_id");
+    if (!facts->client_id && strcmp(facts->route, "jwks") == 0)
+        facts->client_id = req->path_arg; /* /sso/jwks/{client_id} */
     const char *token = idp_request_param(req, "refresh_token");
     const char *sid = idp_request_param(req, "session_id");
     const char *code = idp_request_param(req, "code");
@@ -1031,7 +1062,12 @@ static enum idp_fault_outcome run_phase(struct idp_server *server, struct idp_re
     }
     struct facts facts;
     resolve_facts(server, req, &facts);
+    bool admin = strcmp(facts.route, "admin") == 0;
     for (struct idp_fault *f = server->faults.head; f && count < 16; f = f->next) {
+        /* The admin API stays reachable (to remove the fault!) unless a rule
+         * names it explicitly. */
+        if (admin && strcmp(f->route, "admin") != 0)
+            continue;
         if (f->phase != phase || !rule_matches(f, &facts, req))
             continue;
         if (!rule_fires(server, f, req->now_ms))
@@ -1067,7 +1103,12 @@ static enum idp_fault_outcome run_phase(struct idp_server *server, struct idp_re
 enum idp_fault_outcome idp_faults_before(struct idp_server *server, struct idp_request *req,
                                          struct idp_response *resp)
 {
-    return run_phase(server, req, resp, BEFORE);
+    enum idp_fault_outcome outcome = run_phase(server, req, resp, BEFORE);
+    /* Answered here, the request never reaches the after phase: release the
+     * barrier turn it holds now, or its successors wait out the timeout. */
+    if (outcome != IDP_FAULT_CONTINUE)
+        barrier_done(server, req);
+    return outcome;
 }
 
 enum idp_fault_outcome idp_faults_after(struct idp_server *server, struct idp_request *req,

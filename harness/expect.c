@@ -173,7 +173,14 @@ static enum idp_status v_cookie(struct hx_check *c, const json_t *v, const char 
         return st;
     if (!json_is_string(json_object_get(v, "name")))
         return hx_check_fail(c, path, false, "a cookie expectation needs \"name\"");
-    return IDP_OK;
+    char child[300];
+    const json_t *present = json_object_get(v, "present"), *max = json_object_get(v, "max_bytes");
+    if (present && !json_is_boolean(present))
+        return hx_check_fail(c, path, false, "cookie present is true or false");
+    if (max && (!json_is_integer(max) || json_integer_value(max) < 0))
+        return hx_check_fail(c, path, false, "cookie max_bytes is a whole number");
+    snprintf(child, sizeof(child), "%s/count", path);
+    return json_object_get(v, "count") ? hx_check_count(c, json_object_get(v, "count"), child) : IDP_OK;
 }
 
 static void e_cookie(struct hx_run *run, const json_t *v)

@@ -24,8 +24,9 @@ void hx_report_console(const struct hx_results *results, FILE *out, bool verbose
             size_t j;
             json_t *f;
             json_array_foreach(r->failures, j, f) fprintf(out, "    - %s\n", json_string_value(f));
-            fprintf(out, "    file: %s  seed: %llu\n    timeline:\n%s", r->scenario->file,
-                    (unsigned long long)r->seed, r->timeline ? r->timeline : "");
+            fprintf(out, "    replay: fakeidp run --seed %llu --filter '%s' %s\n    timeline:\n%s",
+                    (unsigned long long)results->seed, name, r->scenario->file,
+                    r->timeline ? r->timeline : "");
         }
     }
     fprintf(out, "\n%zu passed, %zu failed (%zu variants in %.2f s, seed %llu)\n", results->passed,

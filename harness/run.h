@@ -60,6 +60,7 @@ struct hx_run {
     int64_t signed_in_at_ms;
     int64_t lost_at_ms;             /* first observation of signed out after sign-in; 0: never */
     uint64_t journal_mark;          /* journal seq right after the last sign-in */
+    uint64_t journal_seen;          /* journal entries up to here are in the timeline */
     int convex_authenticated;       /* -1 unknown, 0 no, 1 yes */
     char convex_error[512];
     json_t *failures;               /* array of strings */
@@ -79,6 +80,8 @@ int64_t hx_run_now(struct hx_run *run);
  * clock when fakeidp runs elsewhere, the browser's storage policy and an
  * external app's faketime. Returns false when fakeidp refused. */
 bool hx_run_advance(struct hx_run *run, int64_t ms);
+/* Copies fakeidp's new journal entries into the timeline (source "idp"). */
+void hx_run_sync_journal(struct hx_run *run);
 /* Loads a path of the target in the browser and records the observation. */
 void hx_run_load(struct hx_run *run, const char *path, bool subrequest, const char *method,
                  struct hx_observation *out);

@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "duration.h"
 #include "expect.h"
 #include "http_client.h"
 #include "run.h"
@@ -76,9 +77,45 @@ int64_t hx_run_now(struct hx_run *run)
     return idp_clock_now_ms(&run->clock);
 }
 
+void hx_run_sync_journal(struct hx_run *run)
+{
+    pthread_mutex_lock(&run->lock);
+    uint64_t since = run->journal_seen;
+    pthread_mutex_unlock(&run->lock);
+    char path[64];
+    snprintf(path, sizeof(path), "/_fakeidp/journal?since=%llu", (unsigned long long)since);
+    json_t *journal = hx_run_admin(run, "GET", path, NULL, NULL);
+    size_t i;
+    json_t *e;
+    pthread_mutex_lock(&run->lock);
+    json_array_foreach(json_object_get(journal, "entries"), i, e) {
+        uint64_t seq = (uint64_t)json_integer_value(json_object_get(e, "seq"));
+        if (seq < run->journal_seen)
+            continue; /* a parallel step copied it already */
+        run->journal_seen = seq + 1;
+        const char *route = json_string_value(json_object_get(e, "route"));
+        if (!route || strcmp(route, "admin") == 0)
+            continue;
+        const char *grant = json_string_value(json_object_get(e, "grant_type"));
+        const char *outcome = json_string_value(json_object_get(e, "outcome"));
+        const char *fault = json_string_value(json_object_get(e, "fault"));
+        const char *hash = json_string_value(json_object_get(e, "token_hash"));
+        hx_timeline_add(&run->timeline, json_integer_value(json_object_get(e, "virtual_ms")), "idp",
+                        "%s %s%s%s -> %lld%s%s%s%s%s%s", json_string_value(json_object_get(e, "method")),
+                        route, grant ? " " : "", grant ? grant : "",
+                        (long long)json_integer_value(json_object_get(e, "status")),
+                        outcome ? " " : "", outcome ? outcome : "", hash ? " token " : "",
+                        hash ? hash : "", fault ? " fault " : "", fault ? fault : "");
+    }
+    pthread_mutex_unlock(&run->lock);
+    json_decref(journal);
+}
+
 bool hx_run_advance(struct hx_run *run, int64_t ms)
 {
-    json_t *body = json_pack("{s:I}", "advance", (json_int_t)ms);
+    char text[40];
+    snprintf(text, sizeof(text), "%lldms", (long long)ms);
+    json_t *body = json_pack("{s:s}", "advance", text);
     long status = 0;
     json_decref(hx_run_admin(run, "POST", "/_fakeidp/clock", body, &status));
     json_decref(body);
@@ -353,11 +390,9 @@ static void run_variant(const struct hx_scenario *sc, const struct hx_variant *v
                                sizeof(run->api_key));
         struct hx_app_config ac = {0};
         hx_app_knobs_defaults(&ac.knobs);
-        json_t *knobs = target ? json_deep_copy(target) : json_object();
-        const char *const runner_keys[] = {"convex_adapter", "protected_path", "signed_in_text", "spa", NULL};
-        for (int i = 0; runner_keys[i]; i++)
-            json_object_del(knobs, runner_keys[i]);
-        hx_app_knobs_apply(&ac.knobs, knobs, NULL, NULL);
+        json_t *knobs = hx_target_knobs(target);
+        if (hx_app_knobs_apply(&ac.knobs, knobs, NULL, &err))
+            hx_run_fail(run, "target: %s", err.message); /* lint checks this; never silent */
         json_decref(knobs);
         json_t *settings = hx_run_admin(run, "GET", "/_fakeidp/settings", NULL, NULL);
         const char *issuer_base = json_string_value(json_object_get(settings, "issuer_base"));
@@ -381,14 +416,18 @@ static void run_variant(const struct hx_scenario *sc, const struct hx_variant *v
             snprintf(run->app_origin, sizeof(run->app_origin), "%s", hx_app_origin(run->app));
         }
     }
+    int64_t timeout_ms = opt->timeout_ms;
+    const json_t *own = json_object_get(run->doc, "timeout");
+    if (own && !idp_duration_parse(json_string_value(own), &timeout_ms) && json_is_integer(own))
+        timeout_ms = json_integer_value(own) * 1000;
     if (!run->start_error[0]) {
         size_t i;
         json_t *step;
         json_array_foreach(json_object_get(run->doc, "steps"), i, step) {
             if (!hx_step_run(run, step, (int)i))
                 break;
-            if (opt->timeout_ms && wall_ms() - started > (double)opt->timeout_ms) {
-                hx_run_fail(run, "timed out after %lld ms at step %zu", (long long)opt->timeout_ms, i);
+            if (timeout_ms && wall_ms() - started > (double)timeout_ms) {
+                hx_run_fail(run, "timed out after %lld ms at step %zu", (long long)timeout_ms, i);
                 break;
             }
         }

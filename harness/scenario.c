@@ -192,6 +192,14 @@ static const char *const runner_target_keys[] = {"app", "providers", "convex_ada
                                                  "spa", "client_id", "api_key", "freeze_clock",
                                                  NULL};
 
+json_t *hx_target_knobs(const json_t *target)
+{
+    json_t *knobs = target ? json_deep_copy(target) : json_object();
+    for (int k = 0; runner_target_keys[k]; k++)
+        json_object_del(knobs, runner_target_keys[k]);
+    return knobs;
+}
+
 static enum idp_status check_target(struct hx_check *check, const json_t *target, const char *path)
 {
     if (!json_is_object(target))
@@ -255,9 +263,7 @@ static enum idp_status check_target(struct hx_check *check, const json_t *target
         }
         return IDP_OK;
     }
-    json_t *knobs = json_deep_copy(target);
-    for (int k = 0; runner_target_keys[k]; k++)
-        json_object_del(knobs, runner_target_keys[k]);
+    json_t *knobs = hx_target_knobs(target);
     struct hx_app_knobs scratch;
     hx_app_knobs_defaults(&scratch);
     struct idp_error e;

@@ -45,6 +45,9 @@ enum idp_status hx_check_fail(struct hx_check *check, const char *path, bool at_
 /* Checks obj's keys against a NULL-terminated list. */
 enum idp_status hx_check_keys(struct hx_check *check, const json_t *obj, const char *path,
                               const char *const allowed[], const char *what);
+/* The target's keys the runner reads itself; every other key of a
+ * reference or spa target is a reference-app knob. */
+json_t *hx_target_knobs(const json_t *target);
 enum idp_status hx_check_duration(struct hx_check *check, const json_t *value, const char *path);
 /* Applies a count expectation: an integer, or {"min":a,"max":b}. */
 enum idp_status hx_check_count(struct hx_check *check, const json_t *value, const char *path);

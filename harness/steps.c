@@ -10,6 +10,7 @@
 #include "duration.h"
 #include "expect.h"
 #include "faults.h"
+#include "settings.h"
 #include "forge.h"
 #include "keys.h"
 #include "iron.h"
@@ -52,10 +53,45 @@ static enum idp_status v_duration(struct hx_check *c, const json_t *v, const cha
     return hx_check_duration(c, v, path);
 }
 
-static enum idp_status v_object(struct hx_check *c, const json_t *v, const char *path)
+static enum idp_status v_idp_settings(struct hx_check *c, const json_t *v, const char *path)
 {
+    struct idp_settings scratch;
+    idp_settings_defaults(&scratch);
+    struct idp_error e;
     if (!json_is_object(v))
-        return hx_check_fail(c, path, false, "expected an object");
+        return hx_check_fail(c, path, false, "expected an object of settings");
+    return idp_settings_apply(&scratch, v, &e) ? hx_check_fail(c, path, false, "%s", e.message) : IDP_OK;
+}
+
+static enum idp_status v_app_knobs(struct hx_check *c, const json_t *v, const char *path)
+{
+    struct hx_app_knobs scratch;
+    hx_app_knobs_defaults(&scratch);
+    struct idp_error e;
+    const char *bad = NULL;
+    if (!json_is_object(v))
+        return hx_check_fail(c, path, false, "expected an object of reference-app knobs");
+    if (hx_app_knobs_apply(&scratch, v, &bad, &e)) {
+        char child[300];
+        snprintf(child, sizeof(child), "%s/%s", path, bad ? bad : "");
+        return hx_check_fail(c, bad ? child : path, bad != NULL, "%s", e.message);
+    }
+    return IDP_OK;
+}
+
+static enum idp_status v_browser_knobs(struct hx_check *c, const json_t *v, const char *path)
+{
+    struct hx_browser_knobs scratch;
+    hx_browser_knobs_defaults(&scratch);
+    struct idp_error e;
+    const char *bad = NULL;
+    if (!json_is_object(v))
+        return hx_check_fail(c, path, false, "expected an object of browser knobs");
+    if (hx_browser_knobs_apply(&scratch, v, &bad, &e)) {
+        char child[300];
+        snprintf(child, sizeof(child), "%s/%s", path, bad ? bad : "");
+        return hx_check_fail(c, bad ? child : path, bad != NULL, "%s", e.message);
+    }
     return IDP_OK;
 }
 
@@ -148,7 +184,8 @@ static bool r_sign_in(struct hx_run *run, const json_t *v, const json_t *step)
         }
     }
     char url[600];
-    snprintf(url, sizeof(url), "%s/login", run->app_origin);
+    const char *login = json_string_value(json_object_get(json_object_get(run->doc, "target"), "login_path"));
+    snprintf(url, sizeof(url), "%s%s", run->app_origin, login ? login : "/login");
     struct hx_navigation nav = {.url = url, .follow_login = true};
     struct hx_page page;
     hx_browser_go(&run->browser, &nav, &page);
@@ -741,9 +778,9 @@ static const struct step_kind kinds[] = {
     {"rotate_keys", "rotate the signing key ({publish_lead, retire_after})", v_rotate, r_rotate},
     {"revoke_session", "revoke the newest active session at fakeidp", v_true, r_revoke},
     {"sign_out", "sign out through the target's /logout", v_true, r_sign_out},
-    {"idp_settings", "change fakeidp settings", v_object, r_idp_settings},
-    {"app", "restart the reference app with changed knobs", v_object, r_app},
-    {"browser", "change browser knobs", v_object, r_browser},
+    {"idp_settings", "change fakeidp settings", v_idp_settings, r_idp_settings},
+    {"app", "restart the reference app with changed knobs", v_app_knobs, r_app},
+    {"browser", "change browser knobs", v_browser_knobs, r_browser},
     {"clear_cookies", "empty the cookie jar", v_true, r_clear_cookies},
     {"tamper_cookie", "corrupt a cookie in the jar ({name, mode})", v_tamper, r_tamper},
     {"convex_query", "a Convex query with the configured adapter", v_true, r_convex},
@@ -828,7 +865,11 @@ bool hx_step_run(struct hx_run *run, const json_t *step, int index)
             if (note)
                 hx_run_note(run, "note", "%s", note);
             (void)index;
-            return k->run(run, value, step);
+            bool go_on = k->run(run, value, step);
+            /* Leaf steps bring what fakeidp saw into the timeline. */
+            if (strcmp(k->name, "parallel") != 0 && strcmp(k->name, "repeat") != 0)
+                hx_run_sync_journal(run);
+            return go_on;
         }
     }
     return false;

@@ -10,7 +10,7 @@ failed=0
 mask() {
   sed -E -e 's/[0-9]+\.[0-9]+ ?(ms|s)/T/g' -e 's/time="[0-9.]+"/time="T"/g' \
          -e 's/seed:? [0-9]+/seed S/g' -e 's/"(duration_ms|wall_ms)": [0-9.e+-]+/"\1": T/g' \
-         -e 's/"seed": [0-9]+/"seed": S/g' -e "s|$dir/||g"
+         -e 's/"seed": [0-9]+/"seed": S/g' -e 's/--seed [0-9]+/--seed S/g' -e "s|$dir/||g"
 }
 check() {
   if diff -u "$dir/$1" "$out/$1" >"$out/diff" 2>&1; then
