@@ -91,7 +91,10 @@ static bool collect(struct file_list *list, const char *path, int depth)
         if (d->d_name[0] == '.' || strcmp(d->d_name, "node_modules") == 0)
             continue;
         char child[4096];
-        snprintf(child, sizeof(child), "%s/%s", path, d->d_name);
+        size_t plen = strlen(path);
+        while (plen > 1 && path[plen - 1] == '/')
+            plen--; /* "scenarios/" names the same folder as "scenarios" */
+        snprintf(child, sizeof(child), "%.*s/%s", (int)plen, path, d->d_name);
         size_t len = strlen(d->d_name);
         struct stat cs;
         if (stat(child, &cs) == 0 && (S_ISDIR(cs.st_mode) ||
