@@ -26,8 +26,10 @@ static bool duration_param(struct idp_request *req, const char *name, int64_t *o
     json_t *v = json_object_get(req->params, name);
     if (!v)
         return false;
-    if (json_is_integer(v))
-        *out = json_integer_value(v);
+    /* A bare number is seconds, as in scenario and configuration files. */
+    if (json_is_integer(v) && json_integer_value(v) >= -(INT64_MAX / 1000) &&
+        json_integer_value(v) <= INT64_MAX / 1000)
+        *out = json_integer_value(v) * 1000;
     else if (!json_is_string(v) || !idp_duration_parse(json_string_value(v), out))
         *bad = true;
     return !*bad;
@@ -54,6 +56,17 @@ static void admin_clock(struct idp_server *server, struct idp_request *req,
         /* Validate everything before changing anything: a rejected request
          * leaves the clock as it was. */
         bool advance = duration_param(req, "advance", &ms, &bad);
+        /* The instant it leads to must stay in 1970..9999, where every expiry
+         * sum and timestamp fits (INT64_MAX once wrapped the clock around). */
+        if (!bad && (set || advance)) {
+            int64_t target = set ? json_integer_value(set) : idp_clock_now_ms(server->clock);
+            if (advance && ((ms > 0 && target > INT64_MAX - ms) || (ms < 0 && target < INT64_MIN - ms)))
+                bad = true;
+            else if (advance)
+                target += ms;
+            if (target < 0 || target > 253402300799999LL) /* 9999-12-31T23:59:59.999Z */
+                bad = true;
+        }
         if (!bad && !req->params_bad) {
             if (freeze)
                 idp_clock_freeze(server->clock, json_is_true(freeze));

@@ -220,18 +220,29 @@ static void drop_retired(struct idp_keyset *set, int64_t now_ms)
     set->count = kept;
 }
 
+/* a + b, held at the int64 ends: a lead or retirement of any length must not
+ * wrap a schedule around to the past. */
+static int64_t add_saturated(int64_t a, int64_t b)
+{
+    if (b > 0 && a > INT64_MAX - b)
+        return INT64_MAX;
+    if (b < 0 && a < INT64_MIN - b)
+        return INT64_MIN;
+    return a + b;
+}
+
 enum idp_status idp_keyset_rotate(struct idp_keyset *set, EVP_PKEY *pkey,
                                   int64_t now_ms, int64_t lead_ms,
                                   int64_t retire_after_ms, struct idp_error *err)
 {
     drop_retired(set, now_ms);
     struct idp_key *current = (struct idp_key *)idp_keyset_signer(set, now_ms);
-    int64_t starts = now_ms + lead_ms;
+    int64_t starts = add_saturated(now_ms, lead_ms);
     enum idp_status status = idp_keyset_add(set, pkey, now_ms, starts, IDP_TIME_NEVER, err);
     if (status)
         return status;
     if (current)
-        current->retire_at_ms = starts + retire_after_ms;
+        current->retire_at_ms = add_saturated(starts, retire_after_ms);
     return IDP_OK;
 }
 

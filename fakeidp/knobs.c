@@ -104,6 +104,7 @@ json_t *idp_knobs_to_json(const struct idp_knob *table, size_t count, const void
         const struct idp_knob *k = &table[i];
         const char *field = (const char *)base + k->offset;
         char buf[32];
+        int rc = 0;
         switch (k->kind) {
         case IDP_KNOB_DURATION:
         case IDP_KNOB_SIGNED_DURATION: {
@@ -112,24 +113,29 @@ json_t *idp_knobs_to_json(const struct idp_knob *table, size_t count, const void
             if (ms < 0) {
                 char neg[34];
                 snprintf(neg, sizeof(neg), "-%s", buf);
-                json_object_set_new(obj, k->name, json_string(neg));
+                rc = json_object_set_new(obj, k->name, json_string(neg));
             } else {
-                json_object_set_new(obj, k->name, json_string(buf));
+                rc = json_object_set_new(obj, k->name, json_string(buf));
             }
             break;
         }
         case IDP_KNOB_INTEGER:
-            json_object_set_new(obj, k->name, json_integer(*(const int64_t *)field));
+            rc = json_object_set_new(obj, k->name, json_integer(*(const int64_t *)field));
             break;
         case IDP_KNOB_BOOLEAN:
-            json_object_set_new(obj, k->name, json_boolean(*(const bool *)field));
+            rc = json_object_set_new(obj, k->name, json_boolean(*(const bool *)field));
             break;
         case IDP_KNOB_TEXT:
-            json_object_set_new(obj, k->name, json_string(field));
+            rc = json_object_set_new(obj, k->name, json_string(field));
             break;
         case IDP_KNOB_CHOICE:
-            json_object_set_new(obj, k->name, json_string(k->choices[*(const int *)field]));
+            rc = json_object_set_new(obj, k->name, json_string(k->choices[*(const int *)field]));
             break;
+        }
+        /* Out of memory: no printout rather than one missing knobs. */
+        if (rc) {
+            json_decref(obj);
+            return NULL;
         }
     }
     return obj;

@@ -92,6 +92,21 @@ static bool step_up_error(struct idp_server *server, const struct idp_user *user
     return true;
 }
 
+/* Whether and how this request gets the browser-client cookies; lock held. */
+static void cookie_settings(struct idp_server *server, struct idp_request *req,
+                            const struct idp_client *client, struct grant *g)
+{
+    snprintf(g->client_id, sizeof(g->client_id), "%s", client->id);
+    g->refresh_ttl_ms = server->settings.refresh_ttl_ms;
+    const char *origin = idp_request_header(req, "Origin");
+    g->cookie = server->settings.refresh_cookie && origin &&
+                idp_patterns_match(client->allowed_origins, origin);
+    snprintf(g->cookie_name, sizeof(g->cookie_name), "%s", server->settings.refresh_cookie_name);
+    if (server->settings.session_cookie_domain[0])
+        snprintf(g->cookie_domain, sizeof(g->cookie_domain), "; Domain=%s",
+                 server->settings.session_cookie_domain);
+}
+
 /* Collects what the response needs; lock held. */
 static void grant_prepare(struct idp_server *server, struct idp_request *req,
                           const struct idp_client *client, struct idp_user *user,
@@ -105,14 +120,7 @@ static void grant_prepare(struct idp_server *server, struct idp_request *req,
     snprintf(g->refresh_token, sizeof(g->refresh_token), "%s", refresh_token);
     snprintf(g->method, sizeof(g->method), "%s", session->authentication_method);
     snprintf(g->client_id, sizeof(g->client_id), "%s", client->id);
-    g->refresh_ttl_ms = server->settings.refresh_ttl_ms;
-    const char *origin = idp_request_header(req, "Origin");
-    g->cookie = server->settings.refresh_cookie && origin &&
-                idp_patterns_match(client->allowed_origins, origin);
-    snprintf(g->cookie_name, sizeof(g->cookie_name), "%s", server->settings.refresh_cookie_name);
-    if (server->settings.session_cookie_domain[0])
-        snprintf(g->cookie_domain, sizeof(g->cookie_domain), "; Domain=%s",
-                 server->settings.session_cookie_domain);
+    cookie_settings(server, req, client, g);
     snprintf(req->entry.session_id, sizeof(req->entry.session_id), "%s", session->id);
     snprintf(req->entry.user_id, sizeof(req->entry.user_id), "%s", user->id);
 }
@@ -341,16 +349,29 @@ static void refresh_grant(struct idp_server *server, struct idp_request *req,
         bool in_grace = rt->state == IDP_RT_PENDING || now - rt->rotated_ms <= s->refresh_grace_ms;
         if (s->refresh_mode == IDP_REFRESH_GRACE && in_grace && rt->cached_body) {
             char *body = strdup(rt->cached_body);
+            /* A browser client whose first reply was lost gets the cookies
+             * again, or it would keep presenting the spent token. */
+            struct grant g = {0};
+            cookie_settings(server, req, client, &g);
             pthread_mutex_unlock(&server->lock);
             outcome(req, "replayed");
-            if (body)
-                respond_body(resp, body);
-            else
+            if (!body) {
                 idp_response_code_error(resp, 500, "server_error", "Out of memory.");
+                return;
+            }
+            json_t *parsed = json_loads(body, 0, NULL);
+            snprintf(g.refresh_token, sizeof(g.refresh_token), "%s",
+                     json_string_value(json_object_get(parsed, "refresh_token"))
+                         ? json_string_value(json_object_get(parsed, "refresh_token")) : "");
+            json_decref(parsed);
+            respond_body(resp, body);
+            if (g.refresh_token[0])
+                set_browser_cookies(resp, &g);
             return;
         }
         if (s->refresh_mode == IDP_REFRESH_CONCURRENT_429 && in_grace) {
-            long long retry = (s->retry_after_ms + 999) / 1000;
+            /* Whole seconds, rounded up, without overflowing the largest setting. */
+            long long retry = s->retry_after_ms / 1000 + (s->retry_after_ms % 1000 != 0);
             pthread_mutex_unlock(&server->lock);
             outcome(req, "concurrent_429");
             idp_response_code_error(resp, 429, "rate_limit_exceeded",

@@ -135,8 +135,12 @@ static json_t *array_or_default(const json_t *obj, const char *key, const char *
     if (v)
         return json_deep_copy(v);
     json_t *arr = json_array();
-    for (int i = 0; defaults && defaults[i]; i++)
-        json_array_append_new(arr, json_string(defaults[i]));
+    for (int i = 0; arr && defaults && defaults[i]; i++) {
+        if (json_array_append_new(arr, json_string(defaults[i]))) {
+            json_decref(arr); /* out of memory */
+            return NULL;
+        }
+    }
     return arr;
 }
 
@@ -181,7 +185,8 @@ static enum idp_status add_client(struct idp_store *store, const json_t *spec,
                          ? json_deep_copy(json_object_get(spec, "logout_uris"))
                          : json_deep_copy(c->redirect_uris);
     c->claims = claims ? json_deep_copy(claims) : json_object();
-    if (!idp_map_put(&store->clients, c->id, c)) {
+    if (!c->redirect_uris || !c->allowed_origins || !c->logout_uris || !c->claims ||
+        !idp_map_put(&store->clients, c->id, c)) {
         client_free(c);
         return idp_fail(err, IDP_NOMEM, "out of memory");
     }
@@ -215,13 +220,19 @@ static enum idp_status parse_membership(const json_t *spec, struct idp_membershi
     }
     m->fields = json_object();
     const char *r = role ? json_string_value(role) : "member";
-    json_object_set_new(m->fields, "role", json_string(r));
+    bool ok = json_object_set_new(m->fields, "role", json_string(r)) == 0;
     const json_t *roles = json_object_get(spec, "roles");
-    json_object_set_new(m->fields, "roles",
-                        roles ? json_deep_copy(roles) : json_pack("[s]", r));
+    ok = json_object_set_new(m->fields, "roles",
+                             roles ? json_deep_copy(roles) : json_pack("[s]", r)) == 0 && ok;
     for (int i = 1; arrays[i]; i++) {
         const json_t *v = json_object_get(spec, arrays[i]);
-        json_object_set_new(m->fields, arrays[i], v ? json_deep_copy(v) : json_array());
+        ok = json_object_set_new(m->fields, arrays[i], v ? json_deep_copy(v) : json_array()) == 0 &&
+             ok;
+    }
+    if (!ok) {
+        json_decref(m->fields);
+        m->fields = NULL;
+        return idp_fail(err, IDP_NOMEM, "out of memory");
     }
     return IDP_OK;
 }
@@ -234,31 +245,39 @@ static json_t *user_object(const json_t *spec, const char *id, const char *email
     const char *first = json_string_value(json_object_get(spec, "first_name"));
     const char *last = json_string_value(json_object_get(spec, "last_name"));
     json_t *obj = json_object();
-    json_object_set_new(obj, "object", json_string("user"));
-    json_object_set_new(obj, "id", json_string(id));
-    json_object_set_new(obj, "email", json_string(email));
+    bool ok = obj != NULL;
+    ok = json_object_set_new(obj, "object", json_string("user")) == 0 && ok;
+    ok = json_object_set_new(obj, "id", json_string(id)) == 0 && ok;
+    ok = json_object_set_new(obj, "email", json_string(email)) == 0 && ok;
     const json_t *verified = json_object_get(spec, "email_verified");
-    json_object_set_new(obj, "email_verified", json_boolean(!verified || json_is_true(verified)));
-    json_object_set_new(obj, "first_name", first ? json_string(first) : json_null());
-    json_object_set_new(obj, "last_name", last ? json_string(last) : json_null());
+    ok = json_object_set_new(obj, "email_verified",
+                             json_boolean(!verified || json_is_true(verified))) == 0 && ok;
+    ok = json_object_set_new(obj, "first_name", first ? json_string(first) : json_null()) == 0 &&
+         ok;
+    ok = json_object_set_new(obj, "last_name", last ? json_string(last) : json_null()) == 0 && ok;
     if (first || last) {
         char name[512];
         snprintf(name, sizeof(name), "%s%s%s", first ? first : "", first && last ? " " : "",
                  last ? last : "");
-        json_object_set_new(obj, "name", json_string(name));
+        ok = json_object_set_new(obj, "name", json_string(name)) == 0 && ok;
     } else {
-        json_object_set_new(obj, "name", json_null());
+        ok = json_object_set_new(obj, "name", json_null()) == 0 && ok;
     }
     const char *const nullable[] = {"profile_picture_url", "locale", "external_id", NULL};
     for (int i = 0; nullable[i]; i++) {
         const json_t *v = json_object_get(spec, nullable[i]);
-        json_object_set_new(obj, nullable[i], v ? json_deep_copy(v) : json_null());
+        ok = json_object_set_new(obj, nullable[i], v ? json_deep_copy(v) : json_null()) == 0 && ok;
     }
-    json_object_set_new(obj, "last_sign_in_at", json_null());
+    ok = json_object_set_new(obj, "last_sign_in_at", json_null()) == 0 && ok;
     const json_t *metadata = json_object_get(spec, "metadata");
-    json_object_set_new(obj, "metadata", metadata ? json_deep_copy(metadata) : json_object());
-    json_object_set_new(obj, "created_at", json_string(now));
-    json_object_set_new(obj, "updated_at", json_string(now));
+    ok = json_object_set_new(obj, "metadata",
+                             metadata ? json_deep_copy(metadata) : json_object()) == 0 && ok;
+    ok = json_object_set_new(obj, "created_at", json_string(now)) == 0 && ok;
+    ok = json_object_set_new(obj, "updated_at", json_string(now)) == 0 && ok;
+    if (!ok) { /* out of memory: no user rather than one missing fields */
+        json_decref(obj);
+        return NULL;
+    }
     return obj;
 }
 
@@ -347,13 +366,20 @@ enum idp_status idp_store_add_user(struct idp_store *store, const json_t *spec,
             goto fail;
         }
         const char *org = u->memberships[i].org_id;
-        if (!json_object_get(store->organizations, org))
+        if (!json_object_get(store->organizations, org) &&
             json_object_set_new(store->organizations, org,
-                                json_pack("{s:s, s:s}", "id", org, "name", org));
+                                json_pack("{s:s, s:s}", "id", org, "name", org))) {
+            status = idp_fail(err, IDP_NOMEM, "out of memory");
+            goto fail;
+        }
     }
     u->object = user_object(spec, u->id, email, now_ms);
     u->claims = claims ? json_deep_copy(claims) : json_object();
     u->impersonator = impersonator ? json_deep_copy(impersonator) : NULL;
+    if (!u->object || !u->claims || (impersonator && !u->impersonator)) {
+        status = idp_fail(err, IDP_NOMEM, "out of memory");
+        goto fail;
+    }
     const char *method = json_string_value(json_object_get(spec, "authentication_method"));
     snprintf(u->authentication_method, sizeof(u->authentication_method), "%s",
              method ? method : "Password");
@@ -389,10 +415,12 @@ enum idp_status idp_store_configure(struct idp_store *store, const json_t *confi
         goto out;
     }
     json_array_clear(store->api_keys);
-    if (keys && json_array_size(keys))
-        json_array_extend(store->api_keys, (json_t *)keys);
-    else
-        json_array_append_new(store->api_keys, json_string(DEFAULT_API_KEY));
+    if (keys && json_array_size(keys) ? json_array_extend(store->api_keys, (json_t *)keys)
+                                      : json_array_append_new(store->api_keys,
+                                                              json_string(DEFAULT_API_KEY))) {
+        status = idp_fail(err, IDP_NOMEM, "out of memory");
+        goto out;
+    }
 
     const json_t *orgs = json_object_get(config, "organizations");
     if (orgs && !json_is_array(orgs)) {
@@ -423,8 +451,11 @@ enum idp_status idp_store_configure(struct idp_store *store, const json_t *confi
             status = idp_fail(err, IDP_INVALID, "%s.id: organization %s is defined twice", path, id);
             goto out;
         }
-        json_object_set_new(store->organizations, id,
-                            json_pack("{s:s, s:s}", "id", id, "name", name ? name : id));
+        if (json_object_set_new(store->organizations, id,
+                                json_pack("{s:s, s:s}", "id", id, "name", name ? name : id))) {
+            status = idp_fail(err, IDP_NOMEM, "out of memory");
+            goto out;
+        }
     }
 
     const json_t *clients = json_object_get(config, "clients");
@@ -598,7 +629,8 @@ struct idp_code *idp_store_code_new(struct idp_store *store, struct idp_random *
     if (!code)
         return NULL;
     idp_random_token(rng, code->code, 25);
-    code->expires_ms = now_ms + ttl_ms;
+    /* Held at the end of time: the largest code_ttl must not wrap around. */
+    code->expires_ms = ttl_ms > INT64_MAX - now_ms ? INT64_MAX : now_ms + ttl_ms;
     if (!idp_map_put(&store->codes, code->code, code)) {
         free(code);
         return NULL;

@@ -208,7 +208,30 @@ char *fuzz_substitute(const char *text, const struct fuzz_tokens *tokens)
 
 /* --- one request ------------------------------------------------------------ */
 
-/* server.c's parse_params, for a request that is not there. */
+/* server.c's nesting guard and parse_params, for a request that is not there. */
+static bool json_too_deep(const char *text, size_t len)
+{
+    int depth = 0;
+    bool in_string = false;
+    for (size_t i = 0; i < len; i++) {
+        char c = text[i];
+        if (in_string) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '[' || c == '{') {
+            if (++depth > 64)
+                return true;
+        } else if (c == ']' || c == '}') {
+            depth--;
+        }
+    }
+    return false;
+}
+
 static void parse_params(struct idp_request *req)
 {
     if (strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0 ||
@@ -224,7 +247,9 @@ static void parse_params(struct idp_request *req)
         return;
     }
     json_error_t jerr;
-    json_t *body = json_loadb(req->body, req->body_len, 0, &jerr);
+    json_t *body = json_too_deep(req->body, req->body_len)
+                       ? NULL
+                       : json_loadb(req->body, req->body_len, 0, &jerr);
     if (!json_is_object(body)) {
         json_decref(body);
         req->params = json_object();

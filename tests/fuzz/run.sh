@@ -18,6 +18,11 @@ jobs=${FUZZ_JOBS:-$(nproc 2>/dev/null || echo 2)}
 targets=${*:-"scenario authenticate authorize cookies iron jwt jsonpos duration"}
 
 mkdir -p "$build"
+# One run at a time per build folder (ctest and a person may both start one).
+if command -v flock >/dev/null 2>&1; then
+  exec 9>"$build/.fuzz-lock"
+  flock 9
+fi
 echo "fuzz: configuring $build with $cc"
 if ! cmake -S "$src" -B "$build" -DCMAKE_C_COMPILER="$cc" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
      -DFAKEIDP_SANITIZE=address,undefined -DCMAKE_C_FLAGS=-fsanitize=fuzzer-no-link \
@@ -34,6 +39,7 @@ fi
 fuzz_one() {
   t=$1
   work=$build/fuzz-work/$t
+  rm -rf "$work/artifacts" "$work/status"
   mkdir -p "$work/corpus" "$work/artifacts"
   dict=""
   [ -f "$here/dict/$t.dict" ] && dict="-dict=$here/dict/$t.dict"

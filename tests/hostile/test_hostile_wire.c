@@ -345,6 +345,24 @@ static void check_intact(struct fixture *f, const char *file, int line)
 }
 #define assert_intact(f) check_intact((f), __FILE__, __LINE__)
 
+/* The server answers a JWKS request, on a fresh connection, within 2 s. */
+static void check_alive(struct ts_server *ts, const char *what, const char *file, int line)
+{
+    struct hx_http_client *fresh = hx_http_client_new();
+    assert_non_null(fresh);
+    struct hx_http_response resp;
+    double start = ts_wall_ms();
+    ts_request(ts, fresh, "GET", "/sso/jwks/" TS_CLIENT, NULL, NULL, &resp);
+    double took = ts_wall_ms() - start;
+    if (resp.status != 200 || took > 2000) {
+        print_error("%s:%d: after %s: JWKS status %ld in %.0f ms (%s)\n", file, line, what,
+                    resp.status, took, resp.error);
+        _fail(file, line);
+    }
+    hx_http_response_cleanup(&resp);
+    hx_http_client_free(&fresh);
+}
+
 /* POSTs body (len bytes, may hold NULs) with the given Content-Type (NULL: none). */
 static long post_raw(struct ts_server *ts, const char *path, const char *content_type,
                      const char *body, size_t len, struct hx_http_response *resp)
@@ -371,6 +389,7 @@ static void post_rejected(struct ts_server *ts, const char *path, const char *co
     post_raw(ts, path, content_type, body, len, &resp);
     check_resp(&resp, what, file, line);
     hx_http_response_cleanup(&resp);
+    check_alive(ts, what, file, line);
 }
 #define assert_post_rejected(ts, path, type, body, what) \
     post_rejected((ts), (path), (type), (body), strlen(body), (what), __FILE__, __LINE__)
@@ -627,6 +646,7 @@ static void test_malformed_request_lines(void **state)
         raw_exchange(f->ts, cases[i].request, len, &r);
         assert_raw_rejected_or_closed(&r, cases[i].what);
         raw_reply_cleanup(&r);
+        check_alive(f->ts, cases[i].what, __FILE__, __LINE__);
     }
     /* An unsupported HTTP version: HTTP's own answer is 505, as WorkOS-shaped JSON. */
     struct raw_reply r;
@@ -760,6 +780,30 @@ static void test_huge_numbers(void **state)
     ts_session_cleanup(&s);
     ts_settings(ts, "{\"code_ttl\":\"10m\",\"access_ttl\":\"5m\",\"refresh_ttl\":0,"
                     "\"session_max_age\":0}");
+
+    /* The largest Retry-After: a replay in concurrent_429 mode still gets its 429. */
+    ts_settings(ts, "{\"refresh_mode\":\"concurrent_429\",\"retry_after\":\"106751991167d\"}");
+    ts_sign_in(ts, NULL, &s);
+    ts_refresh(ts, NULL, NULL, s.refresh_token, NULL, NULL, &r2);
+    assert_int_equal(r2.status, 200);
+    hx_http_response_cleanup(&r2);
+    ts_refresh(ts, NULL, NULL, s.refresh_token, NULL, NULL, &r2);
+    assert_int_equal(r2.status, 429);
+    assert_string_equal(ts_header(&r2, "Retry-After"), "9223372036828800"); /* seconds */
+    hx_http_response_cleanup(&r2);
+    ts_session_cleanup(&s);
+    ts_settings(ts, "{\"refresh_mode\":\"grace\",\"retry_after\":\"1s\"}");
+
+    /* A key rotation whose lead and retirement are the largest durations:
+     * the current key keeps signing and stays published. */
+    json_decref(ts_admin(ts, "POST", "/_fakeidp/keys/rotate",
+                         "{\"publish_lead\":\"106751991167d\",\"retire_after\":\"106751991167d\"}",
+                         200));
+    ts_sign_in(ts, NULL, &s);
+    char why[256];
+    if (!ts_verify_with_jwks(ts, s.access_token, why, sizeof(why)))
+        fail_msg("after a rotation with the largest lead: %s", why);
+    ts_session_cleanup(&s);
     assert_intact(f);
 }
 
