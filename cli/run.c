@@ -246,6 +246,13 @@ int cli_run(int argc, char **argv)
         return 2;
     }
     opt.key = key;
+    char rotation_dir[1024];
+    snprintf(rotation_dir, sizeof(rotation_dir), "%s", cache);
+    char *slash = strrchr(rotation_dir, '/');
+    if (slash) {
+        *slash = '\0';
+        opt.rotation_key_dir = rotation_dir;
+    }
     opt.progress = isatty(STDERR_FILENO) && !tap ? stderr : NULL;
     struct hx_results results;
     hx_runner_run(scenarios, count, &opt, &results);

@@ -169,6 +169,13 @@ int cli_serve(int argc, char **argv)
     }
     options.key = key;
     options.config = config;
+    char rotation_dir[1024];
+    snprintf(rotation_dir, sizeof(rotation_dir), "%s", cache_path ? cache_path : default_cache);
+    char *slash = strrchr(rotation_dir, '/');
+    if (slash)
+        *slash = '\0';
+    if (!no_cache && slash)
+        options.rotation_key_dir = rotation_dir;
     options.log = log_format ? stderr : NULL;
     options.log_json = log_format && strcmp(log_format, "json") == 0;
     server = idp_server_start(&options, &err);

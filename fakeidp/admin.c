@@ -189,7 +189,12 @@ static json_t *keys_json(struct idp_server *server, int64_t now)
 enum idp_status idp_server_rotate_keys(struct idp_server *server, int64_t lead_ms,
                                        int64_t retire_after_ms, struct idp_error *err)
 {
-    EVP_PKEY *key = idp_rsa_generate(err);
+    /* Pick the key outside the lock (generating one is slow); the snapshot
+     * is only read for the kids already in use. */
+    pthread_mutex_lock(&server->lock);
+    struct idp_keyset snapshot = server->keys;
+    pthread_mutex_unlock(&server->lock);
+    EVP_PKEY *key = idp_rotation_key(server->rotation_key_dir, &snapshot, err);
     if (!key)
         return err ? err->status : IDP_CRYPTO;
     pthread_mutex_lock(&server->lock);

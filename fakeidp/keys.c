@@ -141,6 +141,26 @@ EVP_PKEY *idp_pem_load_or_generate(const char *path, struct idp_error *err)
     return pkey;
 }
 
+EVP_PKEY *idp_rotation_key(const char *dir, const struct idp_keyset *set, struct idp_error *err)
+{
+    if (!dir || !*dir)
+        return idp_rsa_generate(err);
+    for (int i = 0; i < 2 * IDP_KEYS_MAX; i++) {
+        char path[1200];
+        snprintf(path, sizeof(path), "%s/rotation-key-%d.pem", dir, i);
+        EVP_PKEY *pkey = idp_pem_load_or_generate(path, err);
+        if (!pkey)
+            return NULL;
+        struct idp_key info;
+        bool known = idp_key_init(&info, pkey, NULL) == IDP_OK && idp_keyset_find(set, info.kid);
+        idp_key_cleanup(&info);
+        if (!known)
+            return pkey;
+        EVP_PKEY_free(pkey);
+    }
+    return idp_rsa_generate(err);
+}
+
 void idp_default_key_cache_path(char *out, size_t size)
 {
     const char *explicit_path = getenv("FAKEIDP_KEY_CACHE");

@@ -47,6 +47,11 @@ EVP_PKEY *idp_rsa_generate(struct idp_error *err);
 /* Loads the key at path, or generates one and writes it there (mode 0600,
  * creating parent folders) so the next start reuses it. */
 EVP_PKEY *idp_pem_load_or_generate(const char *path, struct idp_error *err);
+/* A key for rotating to: with dir, the first of dir/rotation-key-N.pem (kept
+ * across runs, generated on first use) whose kid is not in set; without,
+ * a fresh key. Generating RSA-2048 costs 100-400 ms, so a scenario suite
+ * that rotates pays it once per machine instead of once per rotation. */
+EVP_PKEY *idp_rotation_key(const char *dir, const struct idp_keyset *set, struct idp_error *err);
 /* The default cache path: $FAKEIDP_KEY_CACHE, else
  * $XDG_CACHE_HOME/fakeidp/signing-key.pem, else ~/.cache/fakeidp/…  */
 void idp_default_key_cache_path(char *out, size_t size);

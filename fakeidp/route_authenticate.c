@@ -413,6 +413,7 @@ static void refresh_grant(struct idp_server *server, struct idp_request *req,
         return;
     }
     rt->state = IDP_RT_PENDING;
+    idp_session_forget_replies(session, now, s->refresh_grace_ms);
     session->last_activity_ms = now;
     session->refresh_count++;
     struct grant g = {0};

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "mgstop.h"
 #include "tls.h"
@@ -108,21 +109,35 @@ static void add_cors(struct idp_server *server, struct idp_request *req,
     idp_response_header(resp, "Vary", "Origin");
 }
 
+/* The whole response in one write: CivetWeb's header functions send each
+ * header line on its own, which costs a system call (and a packet) apiece. */
 static void send_response(struct mg_connection *conn, struct idp_request *req,
                           struct idp_response *resp)
 {
-    char length[32];
-    snprintf(length, sizeof(length), "%zu", resp->body_len);
-    mg_response_header_start(conn, resp->status);
-    if (resp->content_type[0])
-        mg_response_header_add(conn, "Content-Type", resp->content_type, -1);
-    mg_response_header_add(conn, "Content-Length", length, -1);
-    mg_response_header_add(conn, "X-Request-ID", req->request_id, -1);
-    if (resp->headers_len)
-        mg_response_header_add_lines(conn, resp->headers);
-    mg_response_header_send(conn);
-    if (resp->body_len && strcmp(req->method, "HEAD") != 0)
-        mg_write(conn, resp->body, resp->body_len);
+    char date[64];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    bool head = strcmp(req->method, "HEAD") == 0;
+    size_t body_len = head ? 0 : resp->body_len;
+    size_t cap = 512 + resp->headers_len + body_len + sizeof(req->request_id);
+    char *out = malloc(cap);
+    if (!out)
+        return;
+    int n = snprintf(out, cap,
+                     "HTTP/1.1 %d %s\r\n%s%s%sContent-Length: %zu\r\nX-Request-ID: %s\r\n"
+                     "Date: %s\r\n%.*s\r\n",
+                     resp->status, mg_get_response_code_text(conn, resp->status),
+                     resp->content_type[0] ? "Content-Type: " : "", resp->content_type,
+                     resp->content_type[0] ? "\r\n" : "", resp->body_len, req->request_id, date,
+                     (int)resp->headers_len, resp->headers ? resp->headers : "");
+    if (n > 0 && (size_t)n + body_len < cap) {
+        if (body_len)
+            memcpy(out + n, resp->body, body_len);
+        mg_write(conn, out, (size_t)n + body_len);
+    }
+    free(out);
 }
 
 static void log_request(struct idp_server *server, const struct idp_journal_entry *e)
@@ -472,6 +487,9 @@ struct idp_server *idp_server_start(const struct idp_server_options *options,
     snprintf(server->host, sizeof(server->host), "%s", host);
     if (options->admin_token)
         snprintf(server->admin_token, sizeof(server->admin_token), "%s", options->admin_token);
+    if (options->rotation_key_dir)
+        snprintf(server->rotation_key_dir, sizeof(server->rotation_key_dir), "%s",
+                 options->rotation_key_dir);
     if (!is_loopback(host) && !server->admin_token[0]) {
         /* Reachable from elsewhere: the admin API must not be open. */
         idp_random_token(&server->rng, server->admin_token, 32);

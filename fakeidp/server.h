@@ -29,6 +29,7 @@ struct idp_server_options {
     FILE *log;                 /* one line per request, or NULL */
     bool log_json;
     int request_timeout_ms;    /* default 30000 */
+    const char *rotation_key_dir; /* keys for rotation are cached here (NULL: fresh keys) */
 };
 
 /* Creates and starts a server. On failure returns NULL with err set (bad

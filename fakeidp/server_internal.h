@@ -25,6 +25,7 @@ struct idp_server {
     bool tls;
     struct idp_tls_front *tls_front;
     char admin_token[128];
+    char rotation_key_dir[1024];
     FILE *log;
     bool log_json;
 

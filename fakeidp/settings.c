@@ -51,7 +51,7 @@ void idp_settings_defaults(struct idp_settings *s)
     s->aud_mode = IDP_AUD_ABSENT;
     s->refresh_cookie = true;
     snprintf(s->refresh_cookie_name, sizeof(s->refresh_cookie_name), "workos-refresh-token");
-    s->journal_size = 10000;
+    s->journal_size = 5000;
     s->max_sessions = 100000;
     s->max_body_bytes = 1 << 20;
 }

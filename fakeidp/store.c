@@ -759,6 +759,17 @@ struct idp_refresh *idp_store_refresh_new(struct idp_store *store, struct idp_se
     return r;
 }
 
+void idp_session_forget_replies(struct idp_session *session, int64_t now_ms, int64_t grace_ms)
+{
+    for (size_t i = 0; i < session->token_count; i++) {
+        struct idp_refresh *r = session->tokens[i];
+        if (r->state == IDP_RT_ROTATED && r->cached_body && now_ms - r->rotated_ms > grace_ms) {
+            free(r->cached_body);
+            r->cached_body = NULL;
+        }
+    }
+}
+
 struct idp_refresh *idp_store_refresh(struct idp_store *store, const char *token)
 {
     return token ? idp_map_get(&store->refresh, token) : NULL;

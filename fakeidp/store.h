@@ -142,6 +142,9 @@ json_t *idp_session_json(const struct idp_session *session);
 struct idp_refresh *idp_store_refresh_new(struct idp_store *store, struct idp_session *session,
                                           struct idp_random *rng, int64_t now_ms);
 struct idp_refresh *idp_store_refresh(struct idp_store *store, const char *token);
+/* Frees the cached replies of the session's tokens rotated more than
+ * grace_ms before now: past the replay window they can only be refused. */
+void idp_session_forget_replies(struct idp_session *session, int64_t now_ms, int64_t grace_ms);
 
 /* Drops sessions, codes and refresh tokens; keeps the configuration. */
 void idp_store_forget_activity(struct idp_store *store);

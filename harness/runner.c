@@ -377,7 +377,8 @@ static void run_variant(const struct hx_scenario *sc, const struct hx_variant *v
     } else {
         struct idp_server_options so = {.port = 0, .config = config, .key = opt->key,
                                         .clock = &run->clock, .seed = result->seed, .threads = 24,
-                                        .log = getenv("FAKEIDP_TRACE") ? stderr : NULL};
+                                        .log = getenv("FAKEIDP_TRACE") ? stderr : NULL,
+                                        .rotation_key_dir = opt->rotation_key_dir};
         run->idp = idp_server_start(&so, &err);
         if (!run->idp) {
             hx_run_fail(run, "fakeidp did not start: %s", err.message);

@@ -21,6 +21,7 @@ struct hx_runner_options {
     int shard_index, shard_count; /* run only jobs i (mod n) */
     int64_t timeout_ms;     /* per variant, wall clock */
     EVP_PKEY *key;          /* signing key shared by every fakeidp (borrowed) */
+    const char *rotation_key_dir; /* where rotation keys are cached, or NULL */
     FILE *progress;         /* progress lines while running, or NULL */
 };
 
