@@ -9,6 +9,7 @@
 
 #include "cookies.h"
 #include "duration.h"
+#include "verifier.h"
 
 typedef enum idp_status validate_fn(struct hx_check *, const json_t *value, const char *path);
 typedef void eval_fn(struct hx_run *, const json_t *value);
@@ -152,6 +153,67 @@ static void e_login_redirect(struct hx_run *run, const json_t *v)
                     got ? "stopped" : "did not stop");
 }
 
+static void e_redirect(struct hx_run *run, const json_t *v)
+{
+    pthread_mutex_lock(&run->lock);
+    char where[512];
+    snprintf(where, sizeof(where), "%s", run->last.stopped_at);
+    pthread_mutex_unlock(&run->lock);
+    if (!strstr(where, json_string_value(v)))
+        hx_run_fail(run, "redirect: the last step was sent to \"%s\", not to one containing \"%s\"",
+                    where[0] ? where : "(no redirect)", json_string_value(v));
+}
+
+static enum idp_status v_claims(struct hx_check *c, const json_t *v, const char *path)
+{
+    static const char *const keys[] = {"has", "lacks", "equals", NULL};
+    enum idp_status st = hx_check_keys(c, v, path, keys, "a claims expectation");
+    if (st)
+        return st;
+    const char *const lists[] = {"has", "lacks", NULL};
+    for (int i = 0; lists[i]; i++) {
+        const json_t *l = json_object_get(v, lists[i]);
+        size_t j;
+        json_t *item;
+        if (l && !json_is_array(l))
+            return hx_check_fail(c, path, false, "claims %s is an array of claim names", lists[i]);
+        json_array_foreach(l, j, item) if (!json_is_string(item))
+            return hx_check_fail(c, path, false, "claims %s is an array of claim names", lists[i]);
+    }
+    if (json_object_get(v, "equals") && !json_is_object(json_object_get(v, "equals")))
+        return hx_check_fail(c, path, false, "claims equals maps claim names to values");
+    return IDP_OK;
+}
+
+/* The claims of the access token the target holds now. */
+static void e_claims(struct hx_run *run, const json_t *v)
+{
+    char token[8192];
+    if (!hx_run_access_token(run, token, sizeof(token))) {
+        hx_run_fail(run, "claims: the target holds no access token");
+        return;
+    }
+    json_t *claims = hx_token_claims(token);
+    size_t i;
+    json_t *name;
+    json_array_foreach(json_object_get(v, "has"), i, name) if (!json_object_get(claims, json_string_value(name)))
+        hx_run_fail(run, "claims: the access token has no %s", json_string_value(name));
+    json_array_foreach(json_object_get(v, "lacks"), i, name) if (json_object_get(claims, json_string_value(name)))
+        hx_run_fail(run, "claims: the access token has %s", json_string_value(name));
+    const char *key;
+    json_t *want;
+    json_object_foreach(json_object_get(v, "equals"), key, want) {
+        if (!json_equal(json_object_get(claims, key), want)) {
+            char *got = json_dumps(json_object_get(claims, key), JSON_ENCODE_ANY | JSON_COMPACT);
+            char *exp = json_dumps(want, JSON_ENCODE_ANY | JSON_COMPACT);
+            hx_run_fail(run, "claims: %s is %s, expected %s", key, got ? got : "(absent)", exp ? exp : "?");
+            free(got);
+            free(exp);
+        }
+    }
+    json_decref(claims);
+}
+
 static void e_body_contains(struct hx_run *run, const json_t *v)
 {
     pthread_mutex_lock(&run->lock);
@@ -167,7 +229,8 @@ static void e_body_contains(struct hx_run *run, const json_t *v)
 
 static enum idp_status v_cookie(struct hx_check *c, const json_t *v, const char *path)
 {
-    static const char *const keys[] = {"name", "present", "max_bytes", "count", NULL};
+    static const char *const keys[] = {"name", "present", "max_bytes", "count", "secure",
+                                       "http_only", "same_site", "domain", NULL};
     enum idp_status st = hx_check_keys(c, v, path, keys, "a cookie expectation");
     if (st)
         return st;
@@ -177,6 +240,16 @@ static enum idp_status v_cookie(struct hx_check *c, const json_t *v, const char 
     const json_t *present = json_object_get(v, "present"), *max = json_object_get(v, "max_bytes");
     if (present && !json_is_boolean(present))
         return hx_check_fail(c, path, false, "cookie present is true or false");
+    const char *const flags[] = {"secure", "http_only", NULL};
+    for (int i = 0; flags[i]; i++)
+        if (json_object_get(v, flags[i]) && !json_is_boolean(json_object_get(v, flags[i])))
+            return hx_check_fail(c, path, false, "cookie %s is true or false", flags[i]);
+    const char *ss = json_string_value(json_object_get(v, "same_site"));
+    if (json_object_get(v, "same_site") &&
+        (!ss || (strcmp(ss, "lax") && strcmp(ss, "strict") && strcmp(ss, "none") && strcmp(ss, "default"))))
+        return hx_check_fail(c, path, false, "cookie same_site is lax, strict, none or default");
+    if (json_object_get(v, "domain") && !json_is_string(json_object_get(v, "domain")))
+        return hx_check_fail(c, path, false, "cookie domain is a string (\"\" for host-only)");
     if (max && (!json_is_integer(max) || json_integer_value(max) < 0))
         return hx_check_fail(c, path, false, "cookie max_bytes is a whole number");
     snprintf(child, sizeof(child), "%s/count", path);
@@ -191,7 +264,23 @@ static void e_cookie(struct hx_run *run, const json_t *v)
     const struct hx_cookie *c = hx_jar_find(&run->browser.jar, name, NULL, now);
     size_t count = hx_jar_count(&run->browser.jar, name, now);
     size_t size = c ? strlen(c->name) + strlen(c->value) : 0;
+    static const char *const same_sites[] = {"default", "lax", "strict", "none"};
+    bool secure = c && c->secure, http_only = c && c->http_only;
+    const char *same_site = c ? same_sites[c->same_site] : "";
+    char domain[256];
+    snprintf(domain, sizeof(domain), "%s", c && !c->host_only ? c->domain : "");
     pthread_mutex_unlock(&run->browser.lock);
+    if (c) {
+        const json_t *want;
+        if ((want = json_object_get(v, "secure")) && json_is_true(want) != secure)
+            hx_run_fail(run, "cookie %s: Secure is %s", name, secure ? "set" : "not set");
+        if ((want = json_object_get(v, "http_only")) && json_is_true(want) != http_only)
+            hx_run_fail(run, "cookie %s: HttpOnly is %s", name, http_only ? "set" : "not set");
+        if ((want = json_object_get(v, "same_site")) && strcmp(json_string_value(want), same_site) != 0)
+            hx_run_fail(run, "cookie %s: SameSite is %s, expected %s", name, same_site, json_string_value(want));
+        if ((want = json_object_get(v, "domain")) && strcmp(json_string_value(want), domain) != 0)
+            hx_run_fail(run, "cookie %s: Domain is \"%s\", expected \"%s\"", name, domain, json_string_value(want));
+    }
     const json_t *present = json_object_get(v, "present");
     if (present && json_is_true(present) != (c != NULL))
         hx_run_fail(run, "cookie %s: expected %s, it is %s", name,
@@ -495,6 +584,8 @@ static const struct expect_kind kinds[] = {
     {"status", "the last step's HTTP status", v_int, e_status},
     {"login_redirect", "the last step stopped at a redirect to sign in", v_bool, e_login_redirect},
     {"body_contains", "text in the last step's response", v_string, e_body_contains},
+    {"redirect", "the last step stopped at a redirect whose URL contains this", v_string, e_redirect},
+    {"claims", "{has, lacks, equals} of the access token the target holds now", v_claims, e_claims},
     {"cookie", "{name, present, max_bytes, count} in the browser's jar", v_cookie, e_cookie},
     {"idp", "counts from fakeidp's journal", v_idp, e_idp},
     {"app", "counts from the reference app", v_app, e_app},

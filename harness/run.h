@@ -80,8 +80,15 @@ int64_t hx_run_now(struct hx_run *run);
  * clock when fakeidp runs elsewhere, the browser's storage policy and an
  * external app's faketime. Returns false when fakeidp refused. */
 bool hx_run_advance(struct hx_run *run, int64_t ms);
+/* The access token the target holds now: the reference app's session (its
+ * /token route) or the SPA's main tab. False when there is none. */
+bool hx_run_access_token(struct hx_run *run, char *out, size_t size);
 /* Copies fakeidp's new journal entries into the timeline (source "idp"). */
 void hx_run_sync_journal(struct hx_run *run);
+/* Whether a page shows the signed-in user: status 200 and the target's
+ * signed_in_text in the body (default "\"signed_in\":true"), or, with
+ * signed_in_field, a truthy JSON value at that dot path ("user.email"). */
+bool hx_run_is_signed_in(struct hx_run *run, long status, const char *body);
 /* Loads a path of the target in the browser and records the observation. */
 void hx_run_load(struct hx_run *run, const char *path, bool subrequest, const char *method,
                  struct hx_observation *out);

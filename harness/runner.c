@@ -77,6 +77,30 @@ int64_t hx_run_now(struct hx_run *run)
     return idp_clock_now_ms(&run->clock);
 }
 
+bool hx_run_access_token(struct hx_run *run, char *out, size_t size)
+{
+    out[0] = '\0';
+    const char *app = json_string_value(json_object_get(json_object_get(run->doc, "target"), "app"));
+    if (app && strcmp(app, "spa") == 0) {
+        for (int i = 0; i < HX_SPA_TABS; i++)
+            if (run->spa.tabs[i].open && strcmp(run->spa.tabs[i].name, "main") == 0)
+                snprintf(out, size, "%s", run->spa.tabs[i].access_token);
+        return out[0] != '\0';
+    }
+    char url[600], initiator[600];
+    snprintf(url, sizeof(url), "%s/token", run->app_origin);
+    snprintf(initiator, sizeof(initiator), "%s/dashboard", run->app_origin);
+    struct hx_navigation nav = {.url = url, .subrequest = true, .initiator = initiator};
+    struct hx_page page;
+    hx_browser_go(&run->browser, &nav, &page);
+    json_t *body = page.body ? json_loadb(page.body, strlen(page.body), 0, NULL) : NULL;
+    const char *at = json_string_value(json_object_get(body, "accessToken"));
+    snprintf(out, size, "%s", at ? at : "");
+    json_decref(body);
+    hx_page_cleanup(&page);
+    return out[0] != '\0';
+}
+
 void hx_run_sync_journal(struct hx_run *run)
 {
     pthread_mutex_lock(&run->lock);
@@ -127,6 +151,29 @@ bool hx_run_advance(struct hx_run *run, int64_t ms)
     return status == 200;
 }
 
+bool hx_run_is_signed_in(struct hx_run *run, long status, const char *body)
+{
+    if (status != 200 || !body)
+        return false;
+    const json_t *target = json_object_get(run->doc, "target");
+    const char *field = json_string_value(json_object_get(target, "signed_in_field"));
+    if (field) {
+        json_t *doc = json_loads(body, 0, NULL);
+        const json_t *at = doc;
+        char path[256];
+        snprintf(path, sizeof(path), "%s", field);
+        char *save = NULL;
+        for (char *part = strtok_r(path, ".", &save); part && at; part = strtok_r(NULL, ".", &save))
+            at = json_object_get(at, part);
+        bool truthy = at && !json_is_null(at) && !json_is_false(at) &&
+                      !(json_is_string(at) && !json_string_length(at));
+        json_decref(doc);
+        return truthy;
+    }
+    const char *marker = json_string_value(json_object_get(target, "signed_in_text"));
+    return strstr(body, marker ? marker : "\"signed_in\":true") != NULL;
+}
+
 void hx_run_load(struct hx_run *run, const char *path, bool subrequest, const char *method,
                  struct hx_observation *out)
 {
@@ -139,10 +186,7 @@ void hx_run_load(struct hx_run *run, const char *path, bool subrequest, const ch
     hx_browser_go(&run->browser, &nav, &page);
     struct hx_observation obs = {.valid = true, .status = page.status,
                                  .login_redirect = page.login_redirect};
-    const char *marker = json_string_value(json_object_get(json_object_get(run->doc, "target"),
-                                                           "signed_in_text"));
-    obs.signed_in = page.status == 200 && page.body &&
-                    strstr(page.body, marker ? marker : "\"signed_in\":true");
+    obs.signed_in = hx_run_is_signed_in(run, page.status, page.body);
     snprintf(obs.url, sizeof(obs.url), "%.500s", page.url);
     snprintf(obs.stopped_at, sizeof(obs.stopped_at), "%.500s", page.stopped_at);
     snprintf(obs.body_excerpt, sizeof(obs.body_excerpt), "%s", page.body ? page.body : "");

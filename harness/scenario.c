@@ -190,7 +190,7 @@ static const char *const runner_target_keys[] = {"app", "providers", "convex_ada
                                                  "idp_url", "admin_token", "start",
                                                  "protected_path", "login_path", "signed_in_text",
                                                  "spa", "client_id", "api_key", "freeze_clock",
-                                                 NULL};
+                                                 "signed_in_field", NULL};
 
 json_t *hx_target_knobs(const json_t *target)
 {

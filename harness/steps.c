@@ -189,10 +189,7 @@ static bool r_sign_in(struct hx_run *run, const json_t *v, const json_t *step)
     struct hx_navigation nav = {.url = url, .follow_login = true};
     struct hx_page page;
     hx_browser_go(&run->browser, &nav, &page);
-    const char *marker = json_string_value(json_object_get(json_object_get(run->doc, "target"),
-                                                           "signed_in_text"));
-    bool signed_in = page.status == 200 && page.body &&
-                     strstr(page.body, marker ? marker : "\"signed_in\":true");
+    bool signed_in = hx_run_is_signed_in(run, page.status, page.body);
     hx_run_note(run, "step", "sign in as %s: %s (%ld)", json_is_string(v) ? json_string_value(v) : "default user",
                 signed_in ? "signed in" : "not signed in", page.status);
     pthread_mutex_lock(&run->lock);
@@ -260,6 +257,26 @@ static bool r_fault(struct hx_run *run, const json_t *v, const json_t *step)
         hx_run_fail(run, "fault was refused by fakeidp (%ld)", status);
     (void)step;
     return status == 201;
+}
+
+static enum idp_status v_fault_id(struct hx_check *c, const json_t *v, const char *path)
+{
+    if (!json_is_string(v) || !json_string_length(v))
+        return hx_check_fail(c, path, false, "remove_fault takes the id a fault was given (\"id\")");
+    return IDP_OK;
+}
+
+static bool r_remove_fault(struct hx_run *run, const json_t *v, const json_t *step)
+{
+    char path[200];
+    snprintf(path, sizeof(path), "/_fakeidp/faults/%s", json_string_value(v));
+    long status = 0;
+    json_decref(hx_run_admin(run, "DELETE", path, NULL, &status));
+    hx_run_note(run, "step", "fault %s removed", json_string_value(v));
+    if (status != 200)
+        hx_run_fail(run, "remove_fault: fakeidp has no fault \"%s\" (%ld)", json_string_value(v), status);
+    (void)step;
+    return status == 200;
 }
 
 static bool r_clear_faults(struct hx_run *run, const json_t *v, const json_t *step)
@@ -576,26 +593,10 @@ static char *forged_token(struct hx_run *run, const json_t *spec, const char *ge
     return token;
 }
 
-static bool current_token(struct hx_run *run, char *out, size_t size)
-{
-    char url[600], initiator[600];
-    snprintf(url, sizeof(url), "%s/token", run->app_origin);
-    snprintf(initiator, sizeof(initiator), "%s/dashboard", run->app_origin);
-    struct hx_navigation nav = {.url = url, .subrequest = true, .initiator = initiator};
-    struct hx_page page;
-    hx_browser_go(&run->browser, &nav, &page);
-    json_t *body = page.body ? json_loadb(page.body, strlen(page.body), 0, NULL) : NULL;
-    const char *at = json_string_value(json_object_get(body, "accessToken"));
-    snprintf(out, size, "%s", at ? at : "");
-    json_decref(body);
-    hx_page_cleanup(&page);
-    return out[0] != '\0';
-}
-
 static bool r_present(struct hx_run *run, const json_t *v, const json_t *step)
 {
     char genuine[8192];
-    if (!current_token(run, genuine, sizeof(genuine))) {
+    if (!hx_run_access_token(run, genuine, sizeof(genuine))) {
         hx_run_fail(run, "present_token: the app has no access token to forge from (sign in first)");
         return false;
     }
@@ -774,6 +775,7 @@ static const struct step_kind kinds[] = {
     {"api", "a fetch() from the page to a path of the target", v_path, r_api},
     {"advance", "move virtual time forward", v_duration, r_advance},
     {"fault", "add a fault rule at fakeidp", v_fault, r_fault},
+    {"remove_fault", "remove one fault by its id", v_fault_id, r_remove_fault},
     {"clear_faults", "remove every fault", v_true, r_clear_faults},
     {"rotate_keys", "rotate the signing key ({publish_lead, retire_after})", v_rotate, r_rotate},
     {"revoke_session", "revoke the newest active session at fakeidp", v_true, r_revoke},

@@ -329,6 +329,7 @@ static int apply_in_child(const char *text, enum idp_status *status, int64_t *ac
         out.st = idp_settings_apply(&s, obj, &err);
         out.ttl = s.access_ttl_ms;
         memcpy(out.msg, err.message, sizeof(out.msg));
+        json_decref(obj); /* the child exits under leak checkers too */
         _exit(write(fds[1], &out, sizeof(out)) == (ssize_t)sizeof(out) ? 0 : 3);
     }
     close(fds[1]);
