@@ -1056,7 +1056,13 @@ static enum idp_fault_outcome run_phase(struct idp_server *server, struct idp_re
     size_t count = 0;
     size_t noted = strlen(req->entry.fault);
     pthread_mutex_lock(&server->lock);
-    if (!server->faults.head) {
+    /* Cheap first: does any rule of this phase name this route (or none)?
+     * Only then resolve what the request is about. */
+    bool candidate = false;
+    for (struct idp_fault *f = server->faults.head; f && !candidate; f = f->next)
+        candidate = f->phase == phase && (!f->route[0] ? strcmp(req->entry.route, "admin") != 0
+                                                       : idp_pattern_match(f->route, req->entry.route));
+    if (!candidate) {
         pthread_mutex_unlock(&server->lock);
         return IDP_FAULT_CONTINUE;
     }
