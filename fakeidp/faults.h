@@ -32,6 +32,9 @@ struct idp_faults {
     unsigned next_id;
     pthread_cond_t barrier_changed;
     bool shutting_down;
+    /* Which routes any rule can match (bit per route name, bit 0: any route),
+     * read without the lock so requests no rule concerns pay nothing. */
+    unsigned route_bits;
 };
 
 void idp_faults_init(struct idp_faults *faults);
