@@ -714,8 +714,8 @@ struct hx_external *hx_external_start(const json_t *start, const struct hx_exter
     }
     if (!realpath(cwd_given ? cwd_given : ".", cwd)) {
         int e = errno;
-        idp_fail(err, IDP_NOT_FOUND, "target.start.cwd %s: %s (relative paths start at %s)",
-                 cwd_given ? cwd_given : ".", strerror(e), getcwd(cwd, sizeof(cwd)) ? cwd : "?");
+        idp_fail(err, IDP_NOT_FOUND, "target.start.cwd %s: %s (relative paths start at the "
+                 "scenario file's folder)", cwd_given ? cwd_given : ".", strerror(e));
         return NULL;
     }
     struct stat st;

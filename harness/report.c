@@ -24,8 +24,9 @@ void hx_report_console(const struct hx_results *results, FILE *out, bool verbose
             size_t j;
             json_t *f;
             json_array_foreach(r->failures, j, f) fprintf(out, "    - %s\n", json_string_value(f));
-            fprintf(out, "    replay: fakeidp run --seed %llu --filter '%s' %s\n    timeline:\n%s",
-                    (unsigned long long)results->seed, name, r->scenario->file,
+            fprintf(out, "    replay: fakeidp run --seed %llu --filter '%s/%s'%s %s\n    timeline:\n%s",
+                    (unsigned long long)results->seed, r->scenario->name, r->variant->name,
+                    r->repeat_index ? " --repeat N" : "", r->scenario->file,
                     r->timeline ? r->timeline : "");
         }
     }

@@ -213,6 +213,16 @@ static enum idp_status check_target(struct hx_check *check, const json_t *target
         return hx_check_fail(check, child, false,
                              "target app must be \"reference\", \"spa\" or \"external\"");
     }
+    const char *const strings[] = {"signed_in_text", "signed_in_field", "login_path",
+                                   "protected_path", "client_id", "api_key", "url", "idp_url",
+                                   "admin_token", NULL};
+    for (int i = 0; strings[i]; i++) {
+        const json_t *v = json_object_get(target, strings[i]);
+        if (v && !json_is_string(v)) {
+            snprintf(child, sizeof(child), "%s/%s", path, strings[i]);
+            return hx_check_fail(check, child, false, "%s is a string", strings[i]);
+        }
+    }
     const char *adapter = json_string_value(json_object_get(target, "convex_adapter"));
     if (json_object_get(target, "convex_adapter") &&
         (!adapter || (strcmp(adapter, "get_access_token") != 0 && strcmp(adapter, "static_token") != 0))) {

@@ -193,10 +193,12 @@ static bool r_sign_in(struct hx_run *run, const json_t *v, const json_t *step)
     hx_run_note(run, "step", "sign in as %s: %s (%ld)", json_is_string(v) ? json_string_value(v) : "default user",
                 signed_in ? "signed in" : "not signed in", page.status);
     pthread_mutex_lock(&run->lock);
+    memset(&run->last, 0, sizeof(run->last)); /* nothing of an earlier step carries over */
     run->last.valid = true;
     run->last.status = page.status;
     run->last.signed_in = signed_in;
     run->last.login_redirect = page.login_redirect;
+    snprintf(run->last.stopped_at, sizeof(run->last.stopped_at), "%.500s", page.stopped_at);
     snprintf(run->last.url, sizeof(run->last.url), "%.500s", page.url);
     snprintf(run->last.body_excerpt, sizeof(run->last.body_excerpt), "%s", page.body ? page.body : "");
     snprintf(run->last.error, sizeof(run->last.error), "%s", page.error);
@@ -618,9 +620,12 @@ static bool r_present(struct hx_run *run, const json_t *v, const json_t *step)
                 to ? to : "/convex/query", page.status, identity ? " ACCEPTED" : " rejected");
     free(spec);
     pthread_mutex_lock(&run->lock);
+    memset(&run->last, 0, sizeof(run->last));
     run->last.valid = true;
     run->last.status = page.status;
     run->last.signed_in = identity;
+    snprintf(run->last.url, sizeof(run->last.url), "%.500s", page.url);
+    snprintf(run->last.error, sizeof(run->last.error), "%s", page.error);
     snprintf(run->last.body_excerpt, sizeof(run->last.body_excerpt), "%s", page.body ? page.body : "");
     run->convex_authenticated = identity;
     const char *m = page.body ? strstr(page.body, "\"message\":\"") : NULL;
