@@ -301,22 +301,6 @@ static enum idp_status check_browser(struct hx_check *check, const json_t *brows
     return IDP_OK;
 }
 
-static enum idp_status check_steps(struct hx_check *check, const json_t *steps, const char *path)
-{
-    if (!json_is_array(steps) || json_array_size(steps) == 0)
-        return hx_check_fail(check, path, false, "steps must be a non-empty array");
-    size_t i;
-    json_t *step;
-    json_array_foreach(steps, i, step) {
-        char child[256];
-        snprintf(child, sizeof(child), "%s/%zu", path, i);
-        enum idp_status st = hx_step_validate(check, step, child);
-        if (st)
-            return st;
-    }
-    return IDP_OK;
-}
-
 /* Checks a document section by section (the base or a variant's overrides). */
 static enum idp_status check_sections(struct hx_check *check, const json_t *doc, const char *prefix)
 {
@@ -333,7 +317,7 @@ static enum idp_status check_sections(struct hx_check *check, const json_t *doc,
         (st = check_browser(check, v, path)))
         return st;
     if ((v = json_object_get(doc, "steps")) && (snprintf(path, sizeof(path), "%s/steps", prefix), 1) &&
-        (st = check_steps(check, v, path)))
+        (st = hx_steps_validate(check, v, path)))
         return st;
     if ((v = json_object_get(doc, "expect")) && (snprintf(path, sizeof(path), "%s/expect", prefix), 1) &&
         (st = hx_expect_validate(check, v, path)))

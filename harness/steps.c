@@ -122,7 +122,7 @@ static enum idp_status v_rotate(struct hx_check *c, const json_t *v, const char 
     return st;
 }
 
-static enum idp_status v_steps(struct hx_check *c, const json_t *v, const char *path)
+enum idp_status hx_steps_validate(struct hx_check *c, const json_t *v, const char *path)
 {
     if (!json_is_array(v) || !json_array_size(v))
         return hx_check_fail(c, path, false, "expected a non-empty array of steps");
@@ -149,7 +149,7 @@ static enum idp_status v_repeat(struct hx_check *c, const json_t *v, const char 
         return hx_check_fail(c, path, false, "repeat needs \"times\" from 1 to 100000");
     char child[300];
     snprintf(child, sizeof(child), "%s/steps", path);
-    return v_steps(c, json_object_get(v, "steps"), child);
+    return hx_steps_validate(c, json_object_get(v, "steps"), child);
 }
 
 static enum idp_status v_expect(struct hx_check *c, const json_t *v, const char *path)
@@ -798,7 +798,7 @@ static const struct step_kind kinds[] = {
     {"spa_wait", "let time pass with the SPA's refresh timers running", v_duration, r_spa_wait},
     {"spa_tab", "open, hide, show or close a tab ({\"open\": \"t2\"})", v_tab_ops, r_spa_tab},
     {"spa_call", "getAccessToken and a backend (Convex) call from a tab", v_tab, r_spa_call},
-    {"parallel", "run steps at once (optional \"barrier\" at fakeidp)", v_steps, r_parallel},
+    {"parallel", "run steps at once (optional \"barrier\" at fakeidp)", hx_steps_validate, r_parallel},
     {"repeat", "run steps N times ({times, steps})", v_repeat, r_repeat},
     {"expect", "check expectations now", v_expect, r_expect},
 };

@@ -8,6 +8,8 @@
 #include "run.h"
 #include "scenario.h"
 
+/* Validates a non-empty array of steps at path ("/steps"). */
+enum idp_status hx_steps_validate(struct hx_check *check, const json_t *steps, const char *path);
 /* Validates one step object at path ("/steps/3"). */
 enum idp_status hx_step_validate(struct hx_check *check, const json_t *step, const char *path);
 /* Runs one step; failures are recorded in run->failures. Returns false when
