@@ -4,6 +4,7 @@
 #include <openssl/err.h>
 #include <openssl/hmac.h>
 #include <openssl/param_build.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,12 +20,28 @@ static char *segment(const json_t *value)
     return encoded;
 }
 
+/* SHA-256 fetched once: OpenSSL 3 looks the algorithm up again on every
+ * implicit use (EVP_sha256()), a measurable part of each token's cost. */
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+static EVP_MD *sha256_md;
+
+static void fetch_sha256(void)
+{
+    sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+static const EVP_MD *sha256(void)
+{
+    pthread_once(&sha256_once, fetch_sha256);
+    return sha256_md ? sha256_md : EVP_sha256();
+}
+
 static unsigned char *rs256_sign(EVP_PKEY *key, const char *input, size_t *sig_len)
 {
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     unsigned char *sig = NULL;
     size_t len = 0;
-    if (ctx && EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, key) == 1 &&
+    if (ctx && EVP_DigestSignInit(ctx, NULL, sha256(), NULL, key) == 1 &&
         EVP_DigestSign(ctx, NULL, &len, (const unsigned char *)input, strlen(input)) == 1) {
         sig = malloc(len);
         if (sig && EVP_DigestSign(ctx, sig, &len, (const unsigned char *)input,
@@ -164,7 +181,7 @@ enum idp_status idp_jwt_verify_rs256(const struct idp_jwt *jwt, EVP_PKEY *key,
     if (!key || EVP_PKEY_get_base_id(key) != EVP_PKEY_RSA)
         return idp_fail(err, IDP_DENIED, "no RSA key to verify with");
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    int ok = ctx && EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL, key) == 1 &&
+    int ok = ctx && EVP_DigestVerifyInit(ctx, NULL, sha256(), NULL, key) == 1 &&
              EVP_DigestVerify(ctx, jwt->signature, jwt->signature_len,
                               (const unsigned char *)jwt->signing_input,
                               strlen(jwt->signing_input)) == 1;
