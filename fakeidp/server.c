@@ -121,22 +121,23 @@ static void send_response(struct mg_connection *conn, struct idp_request *req,
     strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
     bool head = strcmp(req->method, "HEAD") == 0;
     size_t body_len = head ? 0 : resp->body_len;
-    size_t cap = 512 + resp->headers_len + body_len + sizeof(req->request_id);
-    char *out = malloc(cap);
-    if (!out)
+#define HEAD_FORMAT "HTTP/1.1 %d %s\r\n%s%s%sContent-Length: %zu\r\nX-Request-ID: %s\r\nDate: %s\r\n%.*s\r\n"
+#define HEAD_ARGS resp->status, mg_get_response_code_text(conn, resp->status),                 \
+                  resp->content_type[0] ? "Content-Type: " : "", resp->content_type,          \
+                  resp->content_type[0] ? "\r\n" : "", resp->body_len, req->request_id, date, \
+                  (int)resp->headers_len, resp->headers ? resp->headers : ""
+    int head_len = snprintf(NULL, 0, HEAD_FORMAT, HEAD_ARGS);
+    char *out = head_len > 0 ? malloc((size_t)head_len + body_len + 1) : NULL;
+    if (!out) {
+        mg_disable_connection_keep_alive(conn); /* no reply could be built: close */
         return;
-    int n = snprintf(out, cap,
-                     "HTTP/1.1 %d %s\r\n%s%s%sContent-Length: %zu\r\nX-Request-ID: %s\r\n"
-                     "Date: %s\r\n%.*s\r\n",
-                     resp->status, mg_get_response_code_text(conn, resp->status),
-                     resp->content_type[0] ? "Content-Type: " : "", resp->content_type,
-                     resp->content_type[0] ? "\r\n" : "", resp->body_len, req->request_id, date,
-                     (int)resp->headers_len, resp->headers ? resp->headers : "");
-    if (n > 0 && (size_t)n + body_len < cap) {
-        if (body_len)
-            memcpy(out + n, resp->body, body_len);
-        mg_write(conn, out, (size_t)n + body_len);
     }
+    snprintf(out, (size_t)head_len + 1, HEAD_FORMAT, HEAD_ARGS);
+#undef HEAD_FORMAT
+#undef HEAD_ARGS
+    if (body_len)
+        memcpy(out + head_len, resp->body, body_len);
+    mg_write(conn, out, (size_t)head_len + body_len);
     free(out);
 }
 
