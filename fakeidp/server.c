@@ -236,7 +236,7 @@ static bool json_too_deep(const char *text, size_t len)
     return false;
 }
 
-static void parse_params(struct idp_request *req)
+void idp_request_parse_params(struct idp_request *req)
 {
     if (strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0 ||
         strcmp(req->method, "DELETE") == 0 || !req->body_len) {
@@ -325,7 +325,7 @@ static int handle(struct mg_connection *conn, void *data)
             idp_response_code_error(&resp, 404, "not_found", "No route for %s %s.", req.method,
                                     req.path);
     } else {
-        parse_params(&req);
+        idp_request_parse_params(&req);
         /* Known before any handler runs, so requests a fault answers are
          * journaled with what they asked for too. */
         const char *grant = idp_request_param(&req, "grant_type");

@@ -110,6 +110,10 @@ const char *idp_request_param(const struct idp_request *req, const char *name);
 bool idp_request_cookie(const struct idp_request *req, const char *name, char *out, size_t size);
 /* The API key from "Authorization: Bearer …", or NULL. */
 const char *idp_request_bearer(const struct idp_request *req);
+/* Fills req->params from the query (GET, HEAD, DELETE, no body) or the body:
+ * a form unless it is plainly JSON; JSON nested deeper than 64 levels or not
+ * an object sets params_bad. */
+void idp_request_parse_params(struct idp_request *req);
 /* Parses "a=1&b=2" (URL-decoded) into a new JSON object of strings. */
 json_t *idp_parse_form(const char *text, size_t len);
 

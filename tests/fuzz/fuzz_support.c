@@ -208,58 +208,6 @@ char *fuzz_substitute(const char *text, const struct fuzz_tokens *tokens)
 
 /* --- one request ------------------------------------------------------------ */
 
-/* server.c's nesting guard and parse_params, for a request that is not there. */
-static bool json_too_deep(const char *text, size_t len)
-{
-    int depth = 0;
-    bool in_string = false;
-    for (size_t i = 0; i < len; i++) {
-        char c = text[i];
-        if (in_string) {
-            if (c == '\\')
-                i++;
-            else if (c == '"')
-                in_string = false;
-        } else if (c == '"') {
-            in_string = true;
-        } else if (c == '[' || c == '{') {
-            if (++depth > 64)
-                return true;
-        } else if (c == ']' || c == '}') {
-            depth--;
-        }
-    }
-    return false;
-}
-
-static void parse_params(struct idp_request *req)
-{
-    if (strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0 ||
-        strcmp(req->method, "DELETE") == 0 || !req->body_len) {
-        req->params = req->query ? idp_parse_form(req->query, strlen(req->query)) : json_object();
-        return;
-    }
-    const char *type = idp_request_header(req, "Content-Type");
-    size_t lead = strspn(req->body, " \t\r\n");
-    if (type && strncasecmp(type, "application/x-www-form-urlencoded", 33) == 0 &&
-        req->body[lead] != '{') {
-        req->params = idp_parse_form(req->body, req->body_len);
-        return;
-    }
-    json_error_t jerr;
-    json_t *body = json_too_deep(req->body, req->body_len)
-                       ? NULL
-                       : json_loadb(req->body, req->body_len, 0, &jerr);
-    if (!json_is_object(body)) {
-        json_decref(body);
-        req->params = json_object();
-        req->params_bad = true;
-        req->params_error = "Problems parsing JSON";
-        return;
-    }
-    req->params = body;
-}
-
 /* What every answer must look like: a redirect with a Location, a JSON
  * success, or a WorkOS-shaped error; never a 5xx for input alone. */
 static void check_response(const struct idp_response *resp)
@@ -348,7 +296,7 @@ int fuzz_request(const char *method, idp_route_fn *handler, const char *query, c
     req.now_ms = idp_clock_now_ms(s->clock);
     req.path_arg = "";
     snprintf(req.request_id, sizeof(req.request_id), "req_fuzz");
-    parse_params(&req);
+    idp_request_parse_params(&req);
     struct idp_response resp;
     memset(&resp, 0, sizeof(resp));
     handler(s, &req, &resp);
