@@ -26,6 +26,7 @@ static const struct idp_knob rows[] = {
     {"issuer_url", IDP_KNOB_TEXT, FIELD(issuer_url), NULL},
     {"aud", IDP_KNOB_CHOICE, FIELD(aud_mode), aud_modes},
     {"aud_value", IDP_KNOB_TEXT, FIELD(aud_value), NULL},
+    {"legacy_claims", IDP_KNOB_BOOLEAN, FIELD(legacy_claims), NULL},
     {"jwks_cache_control", IDP_KNOB_TEXT, FIELD(jwks_cache_control), NULL},
     {"refresh_cookie", IDP_KNOB_BOOLEAN, FIELD(refresh_cookie), NULL},
     {"refresh_cookie_name", IDP_KNOB_TEXT, FIELD(refresh_cookie_name), NULL},

@@ -35,6 +35,7 @@ struct idp_settings {
     char issuer_url[256];         /* the custom auth domain issuer */
     int aud_mode;                 /* enum idp_aud_mode */
     char aud_value[256];
+    bool legacy_claims;           /* tokens without auth_time and client_id (older WorkOS) */
     char jwks_cache_control[128]; /* empty: no Cache-Control header */
     bool refresh_cookie;          /* browser clients: HttpOnly refresh cookie */
     char refresh_cookie_name[64];

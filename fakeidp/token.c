@@ -68,6 +68,13 @@ json_t *idp_access_claims(struct idp_server *server, const struct idp_client *cl
     }
     json_object_set_new(c, "sid", json_string(session->id));
     json_object_set_new(c, "jti", json_string(jti));
+    if (!s->legacy_claims) {
+        /* Current tokens name the client and the time of the interactive
+         * sign-in (unchanged by refreshes); @workos-inc/node 12 requires
+         * auth_time, authkit-nextjs 4's checkRecentAuth reads it. */
+        json_object_set_new(c, "client_id", json_string(client->id));
+        json_object_set_new(c, "auth_time", json_integer(session->created_ms / 1000));
+    }
     if (s->aud_mode == IDP_AUD_CLIENT_ID)
         json_object_set_new(c, "aud", json_string(client->id));
     else if (s->aud_mode == IDP_AUD_VALUE)

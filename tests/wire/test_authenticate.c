@@ -239,6 +239,36 @@ static void test_access_token_default_claims_and_header(void **state)
     ts_session_cleanup(&s);
 }
 
+static void test_auth_time_and_client_id_survive_refresh_unless_legacy(void **state)
+{
+    struct ts_server *ts = TS_START(state, TS_CONFIG);
+    struct ts_session s;
+    ts_sign_in(ts, NULL, &s);
+    assert_string_equal(claim_str(s.claims, "client_id"), TS_CLIENT);
+    assert_int_equal(json_integer_value(json_object_get(s.claims, "auth_time")),
+                     TS_T0_MS / 1000);
+    /* A refresh six minutes later: new iat, auth_time still the sign-in. */
+    ts_advance(ts, "6m");
+    struct hx_http_response resp;
+    assert_int_equal(ts_refresh(ts, NULL, NULL, s.refresh_token, NULL, NULL, &resp), 200);
+    struct ts_session next;
+    ts_session_parse(&resp, &next);
+    hx_http_response_cleanup(&resp);
+    assert_int_equal(json_integer_value(json_object_get(next.claims, "iat")),
+                     TS_T0_MS / 1000 + 360);
+    assert_int_equal(json_integer_value(json_object_get(next.claims, "auth_time")),
+                     TS_T0_MS / 1000);
+    assert_string_equal(claim_str(next.claims, "client_id"), TS_CLIENT);
+    ts_session_cleanup(&next);
+    ts_session_cleanup(&s);
+    /* legacy_claims: the older token shape without either claim */
+    ts_settings(ts, "{\"legacy_claims\":true}");
+    ts_sign_in(ts, NULL, &s);
+    assert_null(json_object_get(s.claims, "auth_time"));
+    assert_null(json_object_get(s.claims, "client_id"));
+    ts_session_cleanup(&s);
+}
+
 static void test_issuer_follows_the_issuer_setting(void **state)
 {
     struct ts_server *ts = TS_START(state, TS_CONFIG);
@@ -630,6 +660,7 @@ int main(void)
         TS_TEST(test_form_encoded_body_is_accepted),
         TS_TEST(test_confidential_client_with_secret_or_bearer_succeeds),
         TS_TEST(test_access_token_default_claims_and_header),
+        TS_TEST(test_auth_time_and_client_id_survive_refresh_unless_legacy),
         TS_TEST(test_issuer_follows_the_issuer_setting),
         TS_TEST(test_audience_follows_the_aud_setting),
         TS_TEST(test_org_scoped_token_carries_org_claims),
