@@ -26,11 +26,9 @@ static bool duration_param(struct idp_request *req, const char *name, int64_t *o
     json_t *v = json_object_get(req->params, name);
     if (!v)
         return false;
-    /* A bare number is seconds, as in scenario and configuration files. */
-    if (json_is_integer(v) && json_integer_value(v) >= -(INT64_MAX / 1000) &&
-        json_integer_value(v) <= INT64_MAX / 1000)
-        *out = json_integer_value(v) * 1000;
-    else if (!json_is_string(v) || !idp_duration_parse(json_string_value(v), out))
+    /* A bare number is seconds, as in scenario and configuration files;
+     * only a bare number may be negative here. */
+    if (!(json_is_integer(v) ? idp_duration_json(v, true, out) : idp_duration_json(v, false, out)))
         *bad = true;
     return !*bad;
 }

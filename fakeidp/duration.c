@@ -72,3 +72,23 @@ void idp_duration_format(int64_t ms, char out[32])
         }
     }
 }
+
+bool idp_duration_json(const json_t *value, bool signed_ok, int64_t *out_ms)
+{
+    if (json_is_integer(value)) {
+        json_int_t n = json_integer_value(value);
+        if ((n < 0 && !signed_ok) || n > INT64_MAX / 1000 || n < -(INT64_MAX / 1000))
+            return false;
+        *out_ms = n * 1000;
+        return true;
+    }
+    const char *text = json_string_value(value);
+    if (!text)
+        return false;
+    bool negative = signed_ok && text[0] == '-';
+    int64_t ms;
+    if (!idp_duration_parse(text + negative, &ms))
+        return false;
+    *out_ms = negative ? -ms : ms;
+    return true;
+}

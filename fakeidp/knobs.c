@@ -15,19 +15,12 @@ static enum idp_status apply_one(const struct idp_knob *k, char *field, const js
     case IDP_KNOB_DURATION:
     case IDP_KNOB_SIGNED_DURATION: {
         int64_t ms;
-        const char *text = json_string_value(value);
-        bool negative = k->kind == IDP_KNOB_SIGNED_DURATION && text && text[0] == '-';
-        if (json_is_integer(value) &&
-            (json_integer_value(value) >= 0 || k->kind == IDP_KNOB_SIGNED_DURATION) &&
-            json_integer_value(value) <= INT64_MAX / 1000 &&
-            json_integer_value(value) >= -(INT64_MAX / 1000))
-            ms = json_integer_value(value) * 1000;
-        else if (!text || !idp_duration_parse(text + negative, &ms))
+        if (!idp_duration_json(value, k->kind == IDP_KNOB_SIGNED_DURATION, &ms))
             return idp_fail(err, IDP_INVALID,
                             "%s %s: expected a duration such as \"300s\", \"5m\" or \"8d\"%s",
                             what, k->name,
                             k->kind == IDP_KNOB_SIGNED_DURATION ? " (may start with -)" : "");
-        *(int64_t *)field = negative ? -ms : ms;
+        *(int64_t *)field = ms;
         return IDP_OK;
     }
     case IDP_KNOB_INTEGER:

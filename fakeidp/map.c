@@ -4,12 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "random.h"
+
 static size_t hash(const char *key)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (; *key; key++)
-        h = (h ^ (unsigned char)*key) * 1099511628211ULL;
-    return (size_t)h;
+    return (size_t)idp_hash_text(IDP_HASH_START, key);
 }
 
 void idp_map_init(struct idp_map *map)

@@ -97,3 +97,10 @@ void idp_random_token(struct idp_random *rng, char *out, size_t len)
         out[i] = alphabet[idp_random_u64(rng) % 62];
     out[len] = '\0';
 }
+
+uint64_t idp_hash_text(uint64_t h, const char *text)
+{
+    for (; *text; text++)
+        h = (h ^ (unsigned char)*text) * 1099511628211ULL;
+    return h;
+}

@@ -15,6 +15,11 @@ struct idp_random {
 };
 
 /* seed 0 picks a seed from the operating system's generator. */
+/* FNV-1a over text, continuing from h (start with IDP_HASH_START): the one
+ * string hash of the project (map buckets, derived ids, seeds). */
+#define IDP_HASH_START 1469598103934665603ULL
+uint64_t idp_hash_text(uint64_t h, const char *text);
+
 void idp_random_init(struct idp_random *rng, uint64_t seed);
 void idp_random_cleanup(struct idp_random *rng);
 uint64_t idp_random_u64(struct idp_random *rng);

@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "clock.h"
+#include "random.h"
 
 #define DEFAULT_API_KEY "sk_test_fakeidp_0000000000000000000000000000"
 #define DEFAULT_CLIENT "client_01FAKE1DPC0000000000000000"
@@ -332,10 +333,8 @@ enum idp_status idp_store_add_user(struct idp_store *store, const json_t *spec,
              store->user_count == 0 ? DEFAULT_USER : "");
     if (!generated[0]) {
         /* Derive a stable id from the email so configurations need not name one. */
-        unsigned long long h = 1469598103934665603ULL;
-        for (const char *p = email; *p; p++)
-            h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-        snprintf(generated, sizeof(generated), "user_01FAKE1DP%016llX", h);
+        snprintf(generated, sizeof(generated), "user_01FAKE1DP%016llX",
+                 (unsigned long long)idp_hash_text(IDP_HASH_START, email));
         for (char *p = generated + 5; *p; p++)
             if (*p == 'I' || *p == 'L' || *p == 'O' || *p == 'U')
                 *p = 'X';

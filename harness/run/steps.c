@@ -235,10 +235,7 @@ static bool r_api(struct hx_run *run, const json_t *v, const json_t *step)
 static bool r_advance(struct hx_run *run, const json_t *v, const json_t *step)
 {
     int64_t ms = 0;
-    if (json_is_integer(v))
-        ms = json_integer_value(v) * 1000;
-    else
-        idp_duration_parse(json_string_value(v), &ms);
+    idp_duration_json(v, false, &ms); /* checked by lint */
     bool ok = hx_run_advance(run, ms);
     char text[32];
     idp_duration_format(ms, text);
@@ -872,7 +869,12 @@ bool hx_step_run(struct hx_run *run, const json_t *step, int index)
             if (note)
                 hx_run_note(run, "note", "%s", note);
             (void)index;
+            bool spa = strncmp(k->name, "spa_", 4) == 0;
+            if (spa)
+                pthread_mutex_lock(&run->spa_lock);
             bool go_on = k->run(run, value, step);
+            if (spa)
+                pthread_mutex_unlock(&run->spa_lock);
             /* Leaf steps bring what fakeidp saw into the timeline. */
             if (strcmp(k->name, "parallel") != 0 && strcmp(k->name, "repeat") != 0)
                 hx_run_sync_journal(run);

@@ -618,13 +618,8 @@ static enum idp_status check_start(const json_t *start, int64_t *ready_timeout_o
     }
     int64_t ready_timeout = 30000;
     const json_t *rt = json_object_get(start, "ready_timeout");
-    bool rt_ok = !rt;
-    if (json_is_integer(rt) && json_integer_value(rt) > 0 && json_integer_value(rt) < 86400) {
-        ready_timeout = json_integer_value(rt) * 1000;
-        rt_ok = true;
-    } else if (json_is_string(rt)) {
-        rt_ok = idp_duration_parse(json_string_value(rt), &ready_timeout) && ready_timeout > 0;
-    }
+    bool rt_ok = !rt || (idp_duration_json(rt, false, &ready_timeout) && ready_timeout > 0 &&
+                         ready_timeout < 86400000);
     if (!rt_ok) {
         idp_fail(err, IDP_INVALID, "target.start.ready_timeout is a duration such as \"30s\"");
         return err ? err->status : IDP_INVALID;

@@ -51,7 +51,10 @@ struct hx_run {
     struct hx_browser browser;
     char convex_adapter[32];        /* get_access_token | static_token */
     char convex_token[8192];        /* the token a static adapter captured */
-    struct hx_spa spa;              /* the SPA client model (target "spa" knobs) */
+    struct hx_spa spa;              /* the SPA client model (target "spa" knobs), guarded by
+                                       spa_lock: SPA steps inside parallel take turns, as
+                                       scripts on one event loop do */
+    pthread_mutex_t spa_lock;
     EVP_PKEY *key;                  /* fakeidp's signing key (borrowed), for forged tokens */
 
     pthread_mutex_t lock;           /* guards the fields below during parallel steps */

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "check.h"
 #include "error.h"
 #include "jsonpos.h"
 
@@ -32,27 +33,8 @@ struct hx_scenario {
 struct hx_scenario *hx_scenario_load(const char *path, struct idp_error *err);
 void hx_scenario_free(struct hx_scenario **scenario);
 
-/* Validation context shared with the step and expectation tables. */
-struct hx_check {
-    const char *file;
-    const struct hx_jsonpos *positions;
-    struct idp_error *err;
-};
-
-/* Fails at the JSON pointer path (at its key when at_key). */
-enum idp_status hx_check_fail(struct hx_check *check, const char *path, bool at_key,
-                              const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-/* Checks obj's keys against a NULL-terminated list. */
-enum idp_status hx_check_keys(struct hx_check *check, const json_t *obj, const char *path,
-                              const char *const allowed[], const char *what);
 /* The target's keys the runner reads itself; every other key of a
  * reference or spa target is a reference-app knob. */
 json_t *hx_target_knobs(const json_t *target);
-enum idp_status hx_check_duration(struct hx_check *check, const json_t *value, const char *path);
-/* Applies a count expectation: an integer, or {"min":a,"max":b}. */
-enum idp_status hx_check_count(struct hx_check *check, const json_t *value, const char *path);
-/* An object whose members (from allowed) are all counts. */
-enum idp_status hx_check_counts(struct hx_check *check, const json_t *obj, const char *path,
-                                const char *const allowed[], const char *what);
 
 #endif

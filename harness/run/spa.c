@@ -406,10 +406,7 @@ static void *refresh_thread(void *arg)
 bool hx_spa_wait(struct hx_run *run, const json_t *value)
 {
     int64_t total = 0;
-    if (json_is_integer(value))
-        total = json_integer_value(value) * 1000;
-    else
-        idp_duration_parse(json_string_value(value), &total);
+    idp_duration_json(value, false, &total); /* checked by lint */
     int64_t end = hx_run_now(run) + total;
     /* authkit-js checks its timer once a second: at most one round of
      * refreshes per second of virtual time, and a bounded number per wait. */

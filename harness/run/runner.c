@@ -11,6 +11,7 @@
 #include "expect.h"
 #include "http_client.h"
 #include "run.h"
+#include "random.h"
 #include "steps.h"
 
 /* Every variant starts at the same virtual instant: reports are stable. */
@@ -21,188 +22,6 @@ static double wall_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
-
-/* ---- helpers the steps and expectations use ------------------------ */
-
-json_t *hx_run_admin(struct hx_run *run, const char *method, const char *path, const json_t *body,
-                     long *status)
-{
-    char url[600], auth[200];
-    snprintf(url, sizeof(url), "%s%s", run->idp_url, path);
-    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", run->admin_token);
-    const char *headers[] = {"Content-Type: application/json", run->admin_token[0] ? auth : NULL, NULL};
-    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-    struct hx_http_client *client = hx_http_client_thread();
-    struct hx_http_response resp = {0};
-    json_t *reply = NULL;
-    if (client) {
-        hx_http_client_loopback(client, false);
-        if (hx_http_request(client, method, url, headers, text, text ? strlen(text) : 0, 10000, &resp))
-            reply = json_loadb(resp.body, resp.body_len, 0, NULL);
-    }
-    if (status)
-        *status = resp.status;
-    hx_http_response_cleanup(&resp);
-    free(text);
-    return reply;
-}
-
-void hx_run_fail(struct hx_run *run, const char *fmt, ...)
-{
-    char text[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(text, sizeof(text), fmt, ap);
-    va_end(ap);
-    pthread_mutex_lock(&run->lock);
-    if (json_array_size(run->failures) < 50)
-        json_array_append_new(run->failures, json_string(text));
-    pthread_mutex_unlock(&run->lock);
-    hx_timeline_add(&run->timeline, idp_clock_now_ms(&run->clock), "FAIL", "%s", text);
-}
-
-void hx_run_note(struct hx_run *run, const char *source, const char *fmt, ...)
-{
-    char text[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(text, sizeof(text), fmt, ap);
-    va_end(ap);
-    hx_timeline_add(&run->timeline, idp_clock_now_ms(&run->clock), source, "%s", text);
-}
-
-int64_t hx_run_now(struct hx_run *run)
-{
-    return idp_clock_now_ms(&run->clock);
-}
-
-bool hx_run_access_token(struct hx_run *run, char *out, size_t size)
-{
-    out[0] = '\0';
-    const char *app = json_string_value(json_object_get(json_object_get(run->doc, "target"), "app"));
-    if (app && strcmp(app, "spa") == 0) {
-        for (int i = 0; i < HX_SPA_TABS; i++)
-            if (run->spa.tabs[i].open && strcmp(run->spa.tabs[i].name, "main") == 0)
-                snprintf(out, size, "%s", run->spa.tabs[i].access_token);
-        return out[0] != '\0';
-    }
-    char url[600], initiator[600];
-    snprintf(url, sizeof(url), "%s/token", run->app_origin);
-    snprintf(initiator, sizeof(initiator), "%s/dashboard", run->app_origin);
-    struct hx_navigation nav = {.url = url, .subrequest = true, .initiator = initiator};
-    struct hx_page page;
-    hx_browser_go(&run->browser, &nav, &page);
-    json_t *body = page.body ? json_loadb(page.body, strlen(page.body), 0, NULL) : NULL;
-    const char *at = json_string_value(json_object_get(body, "accessToken"));
-    snprintf(out, size, "%s", at ? at : "");
-    json_decref(body);
-    hx_page_cleanup(&page);
-    return out[0] != '\0';
-}
-
-void hx_run_sync_journal(struct hx_run *run)
-{
-    pthread_mutex_lock(&run->lock);
-    uint64_t since = run->journal_seen;
-    pthread_mutex_unlock(&run->lock);
-    char path[64];
-    snprintf(path, sizeof(path), "/_fakeidp/journal?since=%llu", (unsigned long long)since);
-    json_t *journal = hx_run_admin(run, "GET", path, NULL, NULL);
-    size_t i;
-    json_t *e;
-    pthread_mutex_lock(&run->lock);
-    json_array_foreach(json_object_get(journal, "entries"), i, e) {
-        uint64_t seq = (uint64_t)json_integer_value(json_object_get(e, "seq"));
-        if (seq < run->journal_seen)
-            continue; /* a parallel step copied it already */
-        run->journal_seen = seq + 1;
-        const char *route = json_string_value(json_object_get(e, "route"));
-        if (!route || strcmp(route, "admin") == 0)
-            continue;
-        const char *grant = json_string_value(json_object_get(e, "grant_type"));
-        const char *outcome = json_string_value(json_object_get(e, "outcome"));
-        const char *fault = json_string_value(json_object_get(e, "fault"));
-        const char *hash = json_string_value(json_object_get(e, "token_hash"));
-        hx_timeline_add(&run->timeline, json_integer_value(json_object_get(e, "virtual_ms")), "idp",
-                        "%s %s%s%s -> %lld%s%s%s%s%s%s", json_string_value(json_object_get(e, "method")),
-                        route, grant ? " " : "", grant ? grant : "",
-                        (long long)json_integer_value(json_object_get(e, "status")),
-                        outcome ? " " : "", outcome ? outcome : "", hash ? " token " : "",
-                        hash ? hash : "", fault ? " fault " : "", fault ? fault : "");
-    }
-    pthread_mutex_unlock(&run->lock);
-    json_decref(journal);
-}
-
-bool hx_run_advance(struct hx_run *run, int64_t ms)
-{
-    char text[40];
-    snprintf(text, sizeof(text), "%lldms", (long long)ms);
-    json_t *body = json_pack("{s:s}", "advance", text);
-    long status = 0;
-    json_decref(hx_run_admin(run, "POST", "/_fakeidp/clock", body, &status));
-    json_decref(body);
-    if (!run->idp)
-        idp_clock_advance(&run->clock, ms); /* in-process, fakeidp shares this clock */
-    hx_browser_tick(&run->browser);
-    if (run->external)
-        hx_external_set_time(run->external, hx_run_now(run));
-    return status == 200;
-}
-
-bool hx_run_is_signed_in(struct hx_run *run, long status, const char *body)
-{
-    if (status != 200 || !body)
-        return false;
-    const json_t *target = json_object_get(run->doc, "target");
-    const char *field = json_string_value(json_object_get(target, "signed_in_field"));
-    if (field) {
-        json_t *doc = json_loads(body, 0, NULL);
-        const json_t *at = doc;
-        char path[256];
-        snprintf(path, sizeof(path), "%s", field);
-        char *save = NULL;
-        for (char *part = strtok_r(path, ".", &save); part && at; part = strtok_r(NULL, ".", &save))
-            at = json_object_get(at, part);
-        bool truthy = at && !json_is_null(at) && !json_is_false(at) &&
-                      !(json_is_string(at) && !json_string_length(at));
-        json_decref(doc);
-        return truthy;
-    }
-    const char *marker = json_string_value(json_object_get(target, "signed_in_text"));
-    return strstr(body, marker ? marker : "\"signed_in\":true") != NULL;
-}
-
-void hx_run_load(struct hx_run *run, const char *path, bool subrequest, const char *method,
-                 struct hx_observation *out)
-{
-    char url[1200], initiator[600];
-    snprintf(url, sizeof(url), "%s%s", run->app_origin, path);
-    snprintf(initiator, sizeof(initiator), "%s/", run->app_origin);
-    struct hx_navigation nav = {.method = method, .url = url, .subrequest = subrequest,
-                                .initiator = subrequest ? initiator : NULL, .credentials = true};
-    struct hx_page page;
-    hx_browser_go(&run->browser, &nav, &page);
-    struct hx_observation obs = {.valid = true, .status = page.status,
-                                 .login_redirect = page.login_redirect};
-    obs.signed_in = hx_run_is_signed_in(run, page.status, page.body);
-    snprintf(obs.url, sizeof(obs.url), "%.500s", page.url);
-    snprintf(obs.stopped_at, sizeof(obs.stopped_at), "%.500s", page.stopped_at);
-    snprintf(obs.body_excerpt, sizeof(obs.body_excerpt), "%s", page.body ? page.body : "");
-    snprintf(obs.error, sizeof(obs.error), "%s", page.error);
-    hx_run_note(run, "step", "%s %s -> %ld%s%s", subrequest ? "fetch" : "load", path, page.status,
-                obs.signed_in ? " signed in" : page.login_redirect ? " redirected to sign in" : "",
-                page.error[0] ? page.error : "");
-    pthread_mutex_lock(&run->lock);
-    if (out)
-        *out = obs;
-    else
-        run->last = obs;
-    if (!obs.signed_in && run->ever_signed_in && !run->lost_at_ms)
-        run->lost_at_ms = hx_run_now(run);
-    pthread_mutex_unlock(&run->lock);
-    hx_page_cleanup(&page);
 }
 
 /* ---- one variant ------------------------------------------------------ */
@@ -313,11 +132,7 @@ static void *stop_app(void *arg)
 
 static uint64_t mix(uint64_t seed, const char *a, const char *b, int n)
 {
-    uint64_t h = seed ^ 0x9e3779b97f4a7c15ULL;
-    for (const char *p = a; *p; p++)
-        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-    for (const char *p = b; *p; p++)
-        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    uint64_t h = idp_hash_text(idp_hash_text(seed ^ 0x9e3779b97f4a7c15ULL, a), b);
     h ^= (uint64_t)n * 0xbf58476d1ce4e5b9ULL;
     return h ? h : 1;
 }
@@ -343,6 +158,7 @@ static void run_variant(const struct hx_scenario *sc, const struct hx_variant *v
     run->failures = json_array();
     run->convex_authenticated = -1;
     pthread_mutex_init(&run->lock, NULL);
+    pthread_mutex_init(&run->spa_lock, NULL);
     idp_clock_init(&run->clock);
     idp_clock_freeze(&run->clock, true);
     idp_clock_set(&run->clock, RUN_EPOCH_MS);
@@ -463,8 +279,8 @@ static void run_variant(const struct hx_scenario *sc, const struct hx_variant *v
     }
     int64_t timeout_ms = opt->timeout_ms;
     const json_t *own = json_object_get(run->doc, "timeout");
-    if (own && !idp_duration_parse(json_string_value(own), &timeout_ms) && json_is_integer(own))
-        timeout_ms = json_integer_value(own) * 1000;
+    if (own)
+        idp_duration_json(own, false, &timeout_ms); /* checked by lint */
     if (!run->start_error[0]) {
         size_t i;
         json_t *step;
@@ -501,6 +317,7 @@ finish:
     hx_timeline_cleanup(&run->timeline);
     idp_clock_cleanup(&run->clock);
     pthread_mutex_destroy(&run->lock);
+    pthread_mutex_destroy(&run->spa_lock);
     free(run);
     result->duration_ms = wall_ms() - started;
 }

@@ -1,0 +1,91 @@
+/* Validation helpers shared by the scenario loader and the step and
+ * expectation tables: errors at a JSON pointer with file:line:col, key
+ * lists, durations and counts. */
+#include "check.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "duration.h"
+
+enum idp_status hx_check_fail(struct hx_check *check, const char *path, bool at_key,
+                              const char *fmt, ...)
+{
+    char message[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof(message), fmt, ap);
+    va_end(ap);
+    int line = 1, col = 1;
+    if (check->positions)
+        hx_jsonpos_find(check->positions, path, at_key, &line, &col);
+    return idp_fail_at(check->err, IDP_INVALID, check->file, line, col, "%s", message);
+}
+
+enum idp_status hx_check_keys(struct hx_check *check, const json_t *obj, const char *path,
+                              const char *const allowed[], const char *what)
+{
+    if (!json_is_object(obj))
+        return hx_check_fail(check, path, false, "%s must be an object", what);
+    const char *key;
+    json_t *value;
+    json_object_foreach((json_t *)obj, key, value) {
+        bool known = false;
+        for (int i = 0; allowed[i] && !known; i++)
+            known = strcmp(allowed[i], key) == 0;
+        if (!known) {
+            char list[600] = "";
+            for (int i = 0; allowed[i]; i++) {
+                strncat(list, i ? ", " : "", sizeof(list) - strlen(list) - 1);
+                strncat(list, allowed[i], sizeof(list) - strlen(list) - 1);
+            }
+            char child[512];
+            snprintf(child, sizeof(child), "%s/%s", path, key);
+            return hx_check_fail(check, child, true, "unknown key \"%s\" in %s (expected: %s)", key,
+                                 what, list);
+        }
+    }
+    return IDP_OK;
+}
+
+enum idp_status hx_check_duration(struct hx_check *check, const json_t *value, const char *path)
+{
+    int64_t ms;
+    if (!idp_duration_json(value, false, &ms))
+        return hx_check_fail(check, path, false,
+                             "expected a duration such as \"300s\", \"5m\" or \"8d\"");
+    return IDP_OK;
+}
+
+enum idp_status hx_check_count(struct hx_check *check, const json_t *value, const char *path)
+{
+    if (json_is_integer(value) && json_integer_value(value) >= 0)
+        return IDP_OK;
+    if (json_is_object(value)) {
+        static const char *const keys[] = {"min", "max", NULL};
+        enum idp_status st = hx_check_keys(check, value, path, keys, "a count range");
+        if (st)
+            return st;
+        const json_t *min = json_object_get(value, "min"), *max = json_object_get(value, "max");
+        if ((!min && !max) || (min && !json_is_integer(min)) || (max && !json_is_integer(max)))
+            return hx_check_fail(check, path, false, "a count range needs integer min and/or max");
+        return IDP_OK;
+    }
+    return hx_check_fail(check, path, false, "expected a count: a whole number or {\"min\": …, \"max\": …}");
+}
+
+enum idp_status hx_check_counts(struct hx_check *check, const json_t *obj, const char *path,
+                                const char *const allowed[], const char *what)
+{
+    enum idp_status st = hx_check_keys(check, obj, path, allowed, what);
+    const char *key;
+    json_t *value;
+    json_object_foreach((json_t *)obj, key, value) {
+        char child[512];
+        snprintf(child, sizeof(child), "%s/%s", path, key);
+        if (!st)
+            st = hx_check_count(check, value, child);
+    }
+    return st;
+}

@@ -1,0 +1,33 @@
+/* Validation context shared by the scenario loader and the step and
+ * expectation tables: every error carries file:line:col from the JSON
+ * position index. */
+#ifndef HX_CHECK_H
+#define HX_CHECK_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "error.h"
+#include "jsonpos.h"
+
+/* Validation context shared with the step and expectation tables. */
+struct hx_check {
+    const char *file;
+    const struct hx_jsonpos *positions;
+    struct idp_error *err;
+};
+
+/* Fails at the JSON pointer path (at its key when at_key). */
+enum idp_status hx_check_fail(struct hx_check *check, const char *path, bool at_key,
+                              const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Checks obj's keys against a NULL-terminated list. */
+enum idp_status hx_check_keys(struct hx_check *check, const json_t *obj, const char *path,
+                              const char *const allowed[], const char *what);
+enum idp_status hx_check_duration(struct hx_check *check, const json_t *value, const char *path);
+/* Applies a count expectation: an integer, or {"min":a,"max":b}. */
+enum idp_status hx_check_count(struct hx_check *check, const json_t *value, const char *path);
+/* An object whose members (from allowed) are all counts. */
+enum idp_status hx_check_counts(struct hx_check *check, const json_t *obj, const char *path,
+                                const char *const allowed[], const char *what);
+
+#endif
