@@ -124,14 +124,22 @@ static size_t load_all(const struct file_list *files, struct hx_scenario ***out,
     *count = 0;
     for (size_t i = 0; *out && i < files->count; i++) {
         struct idp_error err;
-        struct hx_scenario *sc = hx_scenario_load(files->paths[i], &err);
+        json_t *messages = json_array();
+        struct hx_scenario *sc = hx_scenario_load(files->paths[i], &err, messages);
         if (!sc) {
             char text[1200];
             idp_error_format(&err, text, sizeof(text));
-            fprintf(stderr, "%s\n", text);
-            errors++;
-            continue;
+            size_t m;
+            json_t *message;
+            json_array_foreach(messages, m, message)
+                fprintf(stderr, "%s\n", json_string_value(message));
+            if (!json_array_size(messages))
+                fprintf(stderr, "%s\n", text);
+            errors += json_array_size(messages) ? json_array_size(messages) : 1;
         }
+        json_decref(messages);
+        if (!sc)
+            continue;
         (*out)[(*count)++] = sc;
     }
     return errors;

@@ -22,6 +22,7 @@ static void fill(struct idp_error *err, enum idp_status status, const char *fmt,
 {
     err->status = status;
     vsnprintf(err->message, sizeof(err->message), fmt, ap);
+    err->pointer[0] = '\0';
 }
 
 enum idp_status idp_fail(struct idp_error *err, enum idp_status status,
@@ -52,6 +53,19 @@ enum idp_status idp_fail_at(struct idp_error *err, enum idp_status status,
         err->col = col;
     }
     return status;
+}
+
+void idp_error_within(struct idp_error *err, const char *fmt, ...)
+{
+    if (!err)
+        return;
+    char part[256], inner[sizeof(err->pointer)];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(part, sizeof(part), fmt, ap);
+    va_end(ap);
+    snprintf(inner, sizeof(inner), "%s", err->pointer);
+    snprintf(err->pointer, sizeof(err->pointer), "%s%s", part, inner);
 }
 
 void idp_error_format(const struct idp_error *err, char *buf, size_t size)

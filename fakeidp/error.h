@@ -30,6 +30,10 @@ struct idp_error {
     char file[256];
     int line;
     int col;
+    /* Where in the input document the error is, as a JSON pointer relative
+     * to what the failing function was given ("/users/2/email"); empty when
+     * it concerns the whole input. Callers that nest prefix their part. */
+    char pointer[256];
 };
 
 const char *idp_status_text(enum idp_status status);
@@ -45,6 +49,10 @@ enum idp_status idp_fail_at(struct idp_error *err, enum idp_status status,
                             const char *file, int line, int col,
                             const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
+
+/* Prefixes err->pointer with a formatted JSON pointer part ("/users/%zu"). */
+void idp_error_within(struct idp_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* Formats "file:line:col: message" (or just the message) into buf. */
 void idp_error_format(const struct idp_error *err, char *buf, size_t size);

@@ -20,6 +20,7 @@
 #include "encoding.h"
 #include "forge.h"
 #include "jwt.h"
+#include "names.h"
 #include "server_internal.h"
 
 enum phase { BEFORE, AFTER };
@@ -68,18 +69,36 @@ struct facts {
 
 static void fault_release(struct idp_fault *f);
 
-/* Route names as the server's route table names them; a rule's route picks
- * a bit, an empty or wildcard route the "any" bit. */
-static const char *const route_names[] = {"authorize", "authenticate", "jwks", "discovery",
-                                          "logout", "revoke", "sessions", "users", "admin",
-                                          "none", NULL};
-
+/* A rule's route picks the bit of its name in the server's route table
+ * (idp_route_names); an empty or wildcard route the "any" bit. */
 static unsigned route_bit(const char *route)
 {
-    for (int i = 0; route_names[i]; i++)
-        if (strcmp(route_names[i], route) == 0)
+    const char *const *names = idp_route_names();
+    for (unsigned i = 0; names[i] && i < 31; i++)
+        if (strcmp(names[i], route) == 0)
             return 2u << i;
     return 1u;
+}
+
+/* A rule's route is empty, a known route name, or a '*' pattern that
+ * matches at least one of them. */
+static enum idp_status check_route(const char *route, struct idp_error *err)
+{
+    const char *const *names = idp_route_names();
+    for (size_t i = 0; route[0] && names[i]; i++)
+        if (idp_pattern_match(route, names[i]))
+            return IDP_OK;
+    if (!route[0])
+        return IDP_OK;
+    char hint[80], list[400] = "";
+    idp_did_you_mean(route, names, hint, sizeof(hint));
+    for (size_t i = 0; names[i]; i++) {
+        strncat(list, i ? ", " : "", sizeof(list) - strlen(list) - 1);
+        strncat(list, names[i], sizeof(list) - strlen(list) - 1);
+    }
+    idp_fail(err, IDP_INVALID, "fault: unknown route \"%s\"%s (routes: %s)", route, hint, list);
+    idp_error_within(err, "/route");
+    return IDP_INVALID;
 }
 
 /* Recomputes route_bits after the rule list changed (lock held). */
@@ -514,6 +533,19 @@ static const struct action *find_action(const char *name)
     return NULL;
 }
 
+static enum idp_status unknown_action(const char *name, struct idp_error *err)
+{
+    const char *names[sizeof(actions) / sizeof(actions[0]) + 1];
+    for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++)
+        names[i] = actions[i].name;
+    names[sizeof(actions) / sizeof(actions[0])] = NULL;
+    char hint[80];
+    idp_did_you_mean(name, names, hint, sizeof(hint));
+    enum idp_status st = idp_fail(err, IDP_INVALID, "fault: unknown action \"%s\"%s", name, hint);
+    idp_error_within(err, "/action");
+    return st;
+}
+
 /* ---------------------------------------------------------------------- */
 /* Token and JWKS mutations                                                */
 
@@ -700,8 +732,11 @@ static enum idp_status copy_match(const json_t *rule, const char *key, char *out
     const json_t *v = json_object_get(rule, key);
     if (!v)
         return IDP_OK;
-    if (!json_is_string(v) || json_string_length(v) >= size)
-        return idp_fail(err, IDP_INVALID, "fault: %s must be a string under %zu bytes", key, size);
+    if (!json_is_string(v) || json_string_length(v) >= size) {
+        idp_fail(err, IDP_INVALID, "fault: %s must be a string under %zu bytes", key, size);
+        idp_error_within(err, "/%s", key);
+        return IDP_INVALID;
+    }
     memcpy(out, json_string_value(v), json_string_length(v) + 1);
     return IDP_OK;
 }
@@ -726,8 +761,11 @@ enum idp_status idp_faults_add(struct idp_faults *faults, const json_t *rule, in
     const char *key;
     json_t *value;
     json_object_foreach((json_t *)rule, key, value) {
-        if (!in_list(match_keys, key) && !in_list(control_keys, key) && !in_list(param_keys, key))
-            return idp_fail(err, IDP_INVALID, "fault: unknown key \"%s\"", key);
+        if (!in_list(match_keys, key) && !in_list(control_keys, key) && !in_list(param_keys, key)) {
+            idp_fail(err, IDP_INVALID, "fault: unknown key \"%s\"", key);
+            idp_error_within(err, "/%s", key);
+            return IDP_INVALID;
+        }
     }
     const char *action_name = json_string_value(json_object_get(rule, "action"));
     if (!action_name)
@@ -736,7 +774,7 @@ enum idp_status idp_faults_add(struct idp_faults *faults, const json_t *rule, in
         return idp_fail(err, IDP_INVALID, "fault: \"action\" is required (or a \"status\")");
     const struct action *action = find_action(action_name);
     if (!action)
-        return idp_fail(err, IDP_INVALID, "fault: unknown action \"%s\"", action_name);
+        return unknown_action(action_name, err);
     struct idp_fault *f = calloc(1, sizeof(*f));
     if (!f)
         return idp_fail(err, IDP_NOMEM, "out of memory");
@@ -762,6 +800,8 @@ enum idp_status idp_faults_add(struct idp_faults *faults, const json_t *rule, in
     };
     for (size_t i = 0; i < sizeof(matches) / sizeof(matches[0]) && !status; i++)
         status = copy_match(rule, matches[i].key, (char *)f + matches[i].offset, matches[i].size, err);
+    if (!status)
+        status = check_route(f->route, err);
     bool bad = false;
     f->nth = positive(rule, "nth", &bad);
     f->first = positive(rule, "first", &bad);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "duration.h"
+#include "names.h"
 
 static enum idp_status apply_one(const struct idp_knob *k, char *field, const json_t *value,
                                  const char *what, struct idp_error *err)
@@ -58,6 +59,19 @@ static enum idp_status apply_one(const struct idp_knob *k, char *field, const js
     return idp_fail(err, IDP_INVALID, "%s %s: unsupported kind", what, k->name);
 }
 
+static enum idp_status unknown_knob(const struct idp_knob *table, size_t count,
+                                   const char *name, const char *what, struct idp_error *err)
+{
+    const char *names[128];
+    size_t n = 0;
+    for (size_t i = 0; i < count && n + 1 < sizeof(names) / sizeof(names[0]); i++)
+        names[n++] = table[i].name;
+    names[n] = NULL;
+    char hint[96];
+    idp_did_you_mean(name, names, hint, sizeof(hint));
+    return idp_fail(err, IDP_INVALID, "unknown %s \"%s\"%s", what, name, hint);
+}
+
 enum idp_status idp_knobs_apply(const struct idp_knob *table, size_t count, void *base,
                                 size_t base_size, const json_t *obj, const char *what,
                                 const char **bad_key, struct idp_error *err)
@@ -77,10 +91,11 @@ enum idp_status idp_knobs_apply(const struct idp_knob *table, size_t count, void
             if (strcmp(table[i].name, name) == 0)
                 k = &table[i];
         status = k ? apply_one(k, copy + k->offset, value, what, err)
-                   : idp_fail(err, IDP_INVALID, "unknown %s \"%s\"", what, name);
+                   : unknown_knob(table, count, name, what, err);
         if (status) {
             if (bad_key)
                 *bad_key = name;
+            idp_error_within(err, "/%s", name);
             break;
         }
     }

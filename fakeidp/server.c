@@ -27,6 +27,30 @@ static const struct idp_route routes[] = {
     {NULL, "/_fakeidp/**", "admin", idp_route_admin},
 };
 
+#define ROUTE_COUNT (sizeof(routes) / sizeof(routes[0]))
+static const char *route_names[ROUTE_COUNT + 2];
+static pthread_once_t route_names_once = PTHREAD_ONCE_INIT;
+
+static void collect_route_names(void)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < ROUTE_COUNT; i++) {
+        bool seen = false;
+        for (size_t j = 0; j < n && !seen; j++)
+            seen = strcmp(route_names[j], routes[i].name) == 0;
+        if (!seen)
+            route_names[n++] = routes[i].name;
+    }
+    route_names[n++] = IDP_ROUTE_NONE;
+    route_names[n] = NULL;
+}
+
+const char *const *idp_route_names(void)
+{
+    pthread_once(&route_names_once, collect_route_names);
+    return route_names;
+}
+
 /* Matches path against pattern; '*' is one segment (captured), a trailing
  * '**' is the rest of the path. */
 static bool route_match(const char *pattern, const char *path, const char **arg,
@@ -66,7 +90,7 @@ static const struct idp_route *find_route(const char *method, const char *path,
                                           char *arg, size_t arg_size, bool *method_mismatch)
 {
     *method_mismatch = false;
-    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+    for (size_t i = 0; i < ROUTE_COUNT; i++) {
         const char *a = NULL;
         size_t len = 0;
         if (!route_match(routes[i].pattern, path, &a, &len))
@@ -295,7 +319,7 @@ static int handle(struct mg_connection *conn, void *data)
     const struct idp_route *route = find_route(req.method, req.path, arg, sizeof(arg),
                                                &method_mismatch);
     req.path_arg = arg;
-    snprintf(e->route, sizeof(e->route), "%s", route ? route->name : "none");
+    snprintf(e->route, sizeof(e->route), "%s", route ? route->name : IDP_ROUTE_NONE);
 
     int64_t limit;
     pthread_mutex_lock(&server->lock);

@@ -41,6 +41,11 @@ void idp_server_stop(struct idp_server **server);
 
 /* "http://127.0.0.1:8787" */
 const char *idp_server_url(const struct idp_server *server);
+/* The route names requests are journalled and faults matched by, from the
+ * route table (each once, in table order), then "none" for requests no
+ * route serves; NULL-terminated. The one list of route names. */
+const char *const *idp_route_names(void);
+#define IDP_ROUTE_NONE "none"
 int idp_server_port(const struct idp_server *server);
 struct idp_clock *idp_server_clock(struct idp_server *server);
 /* The default client id and API key, for `fakeidp env` and tests. */

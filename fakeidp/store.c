@@ -408,9 +408,12 @@ enum idp_status idp_store_configure(struct idp_store *store, const json_t *confi
     if (!config)
         config = empty = json_object();
     enum idp_status status = IDP_OK;
+    const char *section = NULL; /* the array item being read, for the error's pointer */
+    size_t section_index = 0;
     const json_t *keys = json_object_get(config, "api_keys");
     if (keys && !string_array(keys)) {
         status = idp_fail(err, IDP_INVALID, "api_keys: expected an array of strings");
+        idp_error_within(err, "/api_keys");
         goto out;
     }
     json_array_clear(store->api_keys);
@@ -424,12 +427,15 @@ enum idp_status idp_store_configure(struct idp_store *store, const json_t *confi
     const json_t *orgs = json_object_get(config, "organizations");
     if (orgs && !json_is_array(orgs)) {
         status = idp_fail(err, IDP_INVALID, "organizations: expected an array");
+        idp_error_within(err, "/organizations");
         goto out;
     }
     size_t i;
     json_t *item;
     json_array_foreach(orgs, i, item) {
         static const char *const org_keys[] = {"id", "name", NULL};
+        section = "organizations";
+        section_index = i;
         char path[48];
         snprintf(path, sizeof(path), "organizations[%zu]", i);
         status = check_keys(item, org_keys, path, err);
@@ -457,17 +463,22 @@ enum idp_status idp_store_configure(struct idp_store *store, const json_t *confi
         }
     }
 
+    section = NULL;
     const json_t *clients = json_object_get(config, "clients");
     if (clients && !json_is_array(clients)) {
         status = idp_fail(err, IDP_INVALID, "clients: expected an array");
+        idp_error_within(err, "/clients");
         goto out;
     }
     json_array_foreach(clients, i, item) {
         char path[48];
         snprintf(path, sizeof(path), "clients[%zu]", i);
+        section = "clients";
+        section_index = i;
         if ((status = add_client(store, item, path, err)))
             goto out;
     }
+    section = NULL;
     if (!store->clients.count) {
         json_t *def = json_object();
         status = add_client(store, def, "clients[0]", err);
@@ -479,12 +490,16 @@ enum idp_status idp_store_configure(struct idp_store *store, const json_t *confi
     const json_t *users = json_object_get(config, "users");
     if (users && !json_is_array(users)) {
         status = idp_fail(err, IDP_INVALID, "users: expected an array");
+        idp_error_within(err, "/users");
         goto out;
     }
     json_array_foreach(users, i, item) {
+        section = "users";
+        section_index = i;
         if ((status = idp_store_add_user(store, item, now_ms, err)))
             goto out;
     }
+    section = NULL;
     if (!store->users.count) {
         json_t *alice = json_pack("{s:s, s:s, s:s}", "email", "alice@example.com",
                                   "first_name", "Alice", "last_name", "Example");
@@ -492,6 +507,8 @@ enum idp_status idp_store_configure(struct idp_store *store, const json_t *confi
         json_decref(alice);
     }
 out:
+    if (status && section)
+        idp_error_within(err, "/%s/%zu", section, section_index);
     json_decref(empty);
     return status;
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "duration.h"
+#include "names.h"
 
 enum idp_status hx_check_fail(struct hx_check *check, const char *path, bool at_key,
                               const char *fmt, ...)
@@ -20,7 +21,37 @@ enum idp_status hx_check_fail(struct hx_check *check, const char *path, bool at_
     int line = 1, col = 1;
     if (check->positions)
         hx_jsonpos_find(check->positions, path, at_key, &line, &col);
-    return idp_fail_at(check->err, IDP_INVALID, check->file, line, col, "%s", message);
+    struct idp_error e;
+    idp_fail_at(&e, IDP_INVALID, check->file, line, col, "%s", message);
+    if (check->count++ == 0 && check->err)
+        *check->err = e;
+    if (check->messages && json_array_size(check->messages) < HX_CHECK_MAX_MESSAGES) {
+        char text[1200];
+        idp_error_format(&e, text, sizeof(text));
+        json_array_append_new(check->messages, json_string(text));
+    }
+    return IDP_INVALID;
+}
+
+enum idp_status hx_check_error(struct hx_check *check, const char *path,
+                               const struct idp_error *error)
+{
+    char at[600];
+    snprintf(at, sizeof(at), "%s%s", path, error->pointer);
+    return hx_check_fail(check, at, error->pointer[0] != '\0', "%s", error->message);
+}
+
+enum idp_status hx_check_unknown(struct hx_check *check, const char *path, const char *what,
+                                 const char *plural, const char *word, const char *const names[])
+{
+    char list[800] = "", hint[96];
+    for (size_t i = 0; names[i]; i++) {
+        strncat(list, i ? ", " : "", sizeof(list) - strlen(list) - 1);
+        strncat(list, names[i], sizeof(list) - strlen(list) - 1);
+    }
+    idp_did_you_mean(word, names, hint, sizeof(hint));
+    return hx_check_fail(check, path, true, "unknown %s \"%s\"%s (%s: %s)", what, word, hint, plural,
+                         list);
 }
 
 enum idp_status hx_check_keys(struct hx_check *check, const json_t *obj, const char *path,

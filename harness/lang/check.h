@@ -14,12 +14,24 @@
 struct hx_check {
     const char *file;
     const struct hx_jsonpos *positions;
-    struct idp_error *err;
+    struct idp_error *err; /* the first error */
+    json_t *messages;      /* every error as "file:line:col: message", or NULL */
+    size_t count;          /* errors so far */
 };
+
+#define HX_CHECK_MAX_MESSAGES 100
 
 /* Fails at the JSON pointer path (at its key when at_key). */
 enum idp_status hx_check_fail(struct hx_check *check, const char *path, bool at_key,
                               const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Fails with a library error at path plus the error's own JSON pointer
+ * (at that key when the pointer is set). */
+enum idp_status hx_check_error(struct hx_check *check, const char *path,
+                               const struct idp_error *error);
+/* Fails at path (at its key) with: unknown <what> "<word>" (did you mean
+ * "<closest>"?) (<plural>: <every name>). names is NULL-terminated. */
+enum idp_status hx_check_unknown(struct hx_check *check, const char *path, const char *what,
+                                 const char *plural, const char *word, const char *const names[]);
 /* Checks obj's keys against a NULL-terminated list. */
 enum idp_status hx_check_keys(struct hx_check *check, const json_t *obj, const char *path,
                               const char *const allowed[], const char *what);

@@ -42,19 +42,8 @@ static enum idp_status check_idp(struct hx_check *check, const json_t *idp, cons
         idp_settings_defaults(&s);
         struct idp_error e;
         if (idp_settings_apply(&s, settings, &e)) {
-            const char *name;
-            json_t *v;
             snprintf(child, sizeof(child), "%s/settings", path);
-            json_object_foreach((json_t *)settings, name, v) {
-                /* Find the member the error names to point at it. */
-                char quoted[160];
-                snprintf(quoted, sizeof(quoted), "%s", name);
-                if (strstr(e.message, quoted)) {
-                    snprintf(child, sizeof(child), "%s/settings/%s", path, name);
-                    break;
-                }
-            }
-            return hx_check_fail(check, child, true, "%s", e.message);
+            return hx_check_error(check, child, &e);
         }
     }
     const json_t *faults = json_object_get(idp, "faults");
@@ -72,7 +61,7 @@ static enum idp_status check_idp(struct hx_check *check, const json_t *idp, cons
             if (idp_faults_add(&scratch, rule, 0, NULL, 0, &e)) {
                 idp_faults_cleanup(&scratch);
                 snprintf(child, sizeof(child), "%s/faults/%zu", path, i);
-                return hx_check_fail(check, child, false, "%s", e.message);
+                return hx_check_error(check, child, &e);
             }
         }
         idp_faults_cleanup(&scratch);
@@ -86,19 +75,8 @@ static enum idp_status check_idp(struct hx_check *check, const json_t *idp, cons
     st = idp_store_configure(&store, config, 0, &e);
     json_decref(config);
     idp_store_cleanup(&store);
-    if (st) {
-        /* The store names its own path ("users[1].email"); point at its section. */
-        const char *section = strchr(e.message, '[') ? e.message : NULL;
-        char name[32] = "";
-        if (section)
-            snprintf(name, sizeof(name), "%.*s", (int)(strchr(e.message, '[') - e.message), e.message);
-        snprintf(child, sizeof(child), "%s%s%s", path, name[0] ? "/" : "", name);
-        if (name[0]) {
-            int index = atoi(strchr(e.message, '[') + 1);
-            snprintf(child + strlen(child), sizeof(child) - strlen(child), "/%d", index);
-        }
-        return hx_check_fail(check, child, false, "%s", e.message);
-    }
+    if (st)
+        return hx_check_error(check, path, &e);
     return IDP_OK;
 }
 
@@ -170,8 +148,8 @@ static enum idp_status check_target(struct hx_check *check, const json_t *target
         struct idp_error e;
         const char *bad = NULL;
         if (hx_spa_knobs_apply(&scratch, spa, &bad, &e)) {
-            snprintf(child, sizeof(child), "%s/spa%s%s", path, bad ? "/" : "", bad ? bad : "");
-            return hx_check_fail(check, child, bad != NULL, "%s", e.message);
+            snprintf(child, sizeof(child), "%s/spa", path);
+            return hx_check_error(check, child, &e);
         }
     }
     if (app && strcmp(app, "external") == 0) {
@@ -196,10 +174,8 @@ static enum idp_status check_target(struct hx_check *check, const json_t *target
     struct idp_error e;
     const char *bad = NULL;
     enum idp_status st = hx_app_knobs_apply(&scratch, knobs, &bad, &e);
-    if (st) {
-        snprintf(child, sizeof(child), "%s/%s", path, bad ? bad : "");
-        st = hx_check_fail(check, bad ? child : path, true, "%s", e.message);
-    }
+    if (st)
+        st = hx_check_error(check, path, &e);
     json_decref(knobs);
     return st;
 }
@@ -210,36 +186,30 @@ static enum idp_status check_browser(struct hx_check *check, const json_t *brows
     hx_browser_knobs_defaults(&scratch);
     struct idp_error e;
     const char *bad = NULL;
-    if (hx_browser_knobs_apply(&scratch, browser, &bad, &e)) {
-        char child[256];
-        snprintf(child, sizeof(child), "%s/%s", path, bad ? bad : "");
-        return hx_check_fail(check, bad ? child : path, true, "%s", e.message);
-    }
-    return IDP_OK;
+    return hx_browser_knobs_apply(&scratch, browser, &bad, &e) ? hx_check_error(check, path, &e)
+                                                                : IDP_OK;
 }
 
 /* Checks a document section by section (the base or a variant's overrides). */
 static enum idp_status check_sections(struct hx_check *check, const json_t *doc, const char *prefix)
 {
-    char path[256];
-    enum idp_status st = IDP_OK;
-    const json_t *v;
-    if ((v = json_object_get(doc, "idp")) && (snprintf(path, sizeof(path), "%s/idp", prefix), 1) &&
-        (st = check_idp(check, v, path)))
-        return st;
-    if ((v = json_object_get(doc, "target")) && (snprintf(path, sizeof(path), "%s/target", prefix), 1) &&
-        (st = check_target(check, v, path)))
-        return st;
-    if ((v = json_object_get(doc, "browser")) && (snprintf(path, sizeof(path), "%s/browser", prefix), 1) &&
-        (st = check_browser(check, v, path)))
-        return st;
-    if ((v = json_object_get(doc, "steps")) && (snprintf(path, sizeof(path), "%s/steps", prefix), 1) &&
-        (st = hx_steps_validate(check, v, path)))
-        return st;
-    if ((v = json_object_get(doc, "expect")) && (snprintf(path, sizeof(path), "%s/expect", prefix), 1) &&
-        (st = hx_expect_validate(check, v, path)))
-        return st;
-    return IDP_OK;
+    /* Every section is checked, so that lint reports each error. */
+    static const struct {
+        const char *name;
+        enum idp_status (*check)(struct hx_check *, const json_t *, const char *);
+    } sections[] = {
+        {"idp", check_idp},       {"target", check_target},       {"browser", check_browser},
+        {"steps", hx_steps_validate}, {"expect", hx_expect_validate},
+    };
+    enum idp_status first = IDP_OK;
+    for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
+        const json_t *v = json_object_get(doc, sections[i].name);
+        char path[256];
+        snprintf(path, sizeof(path), "%s/%s", prefix, sections[i].name);
+        enum idp_status st = v ? sections[i].check(check, v, path) : IDP_OK;
+        first = first ? first : st;
+    }
+    return first;
 }
 
 /* Objects merge member by member; anything else replaces. A variant's
@@ -290,8 +260,7 @@ static enum idp_status validate(struct hx_scenario *sc, struct hx_check *check)
         return st;
     if (!json_object_get(root, "steps"))
         return hx_check_fail(check, "", false, "a scenario needs \"steps\"");
-    if ((st = check_sections(check, root, "")))
-        return st;
+    check_sections(check, root, "");
     const json_t *variants = json_object_get(root, "variants");
     if (variants && (!json_is_object(variants) || !json_object_size(variants)))
         return hx_check_fail(check, "/variants", false, "variants must be a non-empty object of named variants");
@@ -300,11 +269,11 @@ static enum idp_status validate(struct hx_scenario *sc, struct hx_check *check)
     json_object_foreach((json_t *)variants, vname, v) {
         char path[256];
         snprintf(path, sizeof(path), "/variants/%s", vname);
-        if ((st = hx_check_keys(check, v, path, variant_keys, "a variant")))
-            return st;
-        if ((st = check_sections(check, v, path)))
-            return st;
+        if (!hx_check_keys(check, v, path, variant_keys, "a variant"))
+            check_sections(check, v, path);
     }
+    if (check->count)
+        return IDP_INVALID;
     /* Every variant (or the base alone) must say what it expects. */
     size_t count = variants ? json_object_size(variants) : 1;
     sc->variants = calloc(count, sizeof(*sc->variants));
@@ -340,7 +309,7 @@ static enum idp_status validate(struct hx_scenario *sc, struct hx_check *check)
     return IDP_OK;
 }
 
-struct hx_scenario *hx_scenario_load(const char *path, struct idp_error *err)
+struct hx_scenario *hx_scenario_load(const char *path, struct idp_error *err, json_t *messages)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
@@ -403,7 +372,7 @@ struct hx_scenario *hx_scenario_load(const char *path, struct idp_error *err)
     }
     hx_jsonpos_build(&sc->positions, text, len);
     free(text);
-    struct hx_check check = {sc->file, &sc->positions, err};
+    struct hx_check check = {sc->file, &sc->positions, err, messages, 0};
     if (validate(sc, &check)) {
         hx_scenario_free(&sc);
         return NULL;

@@ -29,8 +29,11 @@ struct hx_scenario {
 };
 
 /* Loads and validates a scenario file. On failure returns NULL with err
- * holding file:line:col and a message; the caller exits with status 2. */
-struct hx_scenario *hx_scenario_load(const char *path, struct idp_error *err);
+ * holding file:line:col and a message (the first error); the caller exits
+ * with status 2. When messages (a JSON array) is given, every validation
+ * error found is appended to it as "file:line:col: message" (it stays empty
+ * when the file could not be read or parsed: err says why). */
+struct hx_scenario *hx_scenario_load(const char *path, struct idp_error *err, json_t *messages);
 void hx_scenario_free(struct hx_scenario **scenario);
 
 /* The target's keys the runner reads itself; every other key of a

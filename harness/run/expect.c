@@ -606,7 +606,8 @@ enum idp_status hx_expect_validate(struct hx_check *check, const json_t *expect,
         return hx_check_fail(check, path, false, "expect must be an object");
     const char *key;
     json_t *value;
-    json_object_foreach((json_t *)expect, key, value) {
+    enum idp_status first = IDP_OK;
+    json_object_foreach((json_t *)expect, key, value) { /* each expectation is checked */
         char child[300];
         snprintf(child, sizeof(child), "%s/%s", path, key);
         const struct expect_kind *k = NULL;
@@ -614,18 +615,19 @@ enum idp_status hx_expect_validate(struct hx_check *check, const json_t *expect,
             if (strcmp(kinds[i].name, key) == 0)
                 k = &kinds[i];
         if (!k) {
-            char list[600] = "";
-            for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
-                strncat(list, i ? ", " : "", sizeof(list) - strlen(list) - 1);
-                strncat(list, kinds[i].name, sizeof(list) - strlen(list) - 1);
-            }
-            return hx_check_fail(check, child, true, "unknown expectation \"%s\" (expectations: %s)", key, list);
+            const char *names[sizeof(kinds) / sizeof(kinds[0]) + 1];
+            for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+                names[i] = kinds[i].name;
+            names[sizeof(kinds) / sizeof(kinds[0])] = NULL;
+            enum idp_status st = hx_check_unknown(check, child, "expectation", "expectations", key,
+                                                  names);
+            first = first ? first : st;
+            continue;
         }
         enum idp_status st = k->validate(check, value, child);
-        if (st)
-            return st;
+        first = first ? first : st;
     }
-    return IDP_OK;
+    return first;
 }
 
 void hx_expect_evaluate(struct hx_run *run, const json_t *expect)

@@ -60,7 +60,7 @@ static enum idp_status v_idp_settings(struct hx_check *c, const json_t *v, const
     struct idp_error e;
     if (!json_is_object(v))
         return hx_check_fail(c, path, false, "expected an object of settings");
-    return idp_settings_apply(&scratch, v, &e) ? hx_check_fail(c, path, false, "%s", e.message) : IDP_OK;
+    return idp_settings_apply(&scratch, v, &e) ? hx_check_error(c, path, &e) : IDP_OK;
 }
 
 static enum idp_status v_app_knobs(struct hx_check *c, const json_t *v, const char *path)
@@ -71,12 +71,7 @@ static enum idp_status v_app_knobs(struct hx_check *c, const json_t *v, const ch
     const char *bad = NULL;
     if (!json_is_object(v))
         return hx_check_fail(c, path, false, "expected an object of reference-app knobs");
-    if (hx_app_knobs_apply(&scratch, v, &bad, &e)) {
-        char child[300];
-        snprintf(child, sizeof(child), "%s/%s", path, bad ? bad : "");
-        return hx_check_fail(c, bad ? child : path, bad != NULL, "%s", e.message);
-    }
-    return IDP_OK;
+    return hx_app_knobs_apply(&scratch, v, &bad, &e) ? hx_check_error(c, path, &e) : IDP_OK;
 }
 
 static enum idp_status v_browser_knobs(struct hx_check *c, const json_t *v, const char *path)
@@ -87,12 +82,7 @@ static enum idp_status v_browser_knobs(struct hx_check *c, const json_t *v, cons
     const char *bad = NULL;
     if (!json_is_object(v))
         return hx_check_fail(c, path, false, "expected an object of browser knobs");
-    if (hx_browser_knobs_apply(&scratch, v, &bad, &e)) {
-        char child[300];
-        snprintf(child, sizeof(child), "%s/%s", path, bad ? bad : "");
-        return hx_check_fail(c, bad ? child : path, bad != NULL, "%s", e.message);
-    }
-    return IDP_OK;
+    return hx_browser_knobs_apply(&scratch, v, &bad, &e) ? hx_check_error(c, path, &e) : IDP_OK;
 }
 
 static enum idp_status v_fault(struct hx_check *c, const json_t *v, const char *path)
@@ -102,7 +92,7 @@ static enum idp_status v_fault(struct hx_check *c, const json_t *v, const char *
     struct idp_error e;
     enum idp_status st = idp_faults_add(&scratch, v, 0, NULL, 0, &e);
     idp_faults_cleanup(&scratch);
-    return st ? hx_check_fail(c, path, false, "%s", e.message) : IDP_OK;
+    return st ? hx_check_error(c, path, &e) : IDP_OK;
 }
 
 static enum idp_status v_rotate(struct hx_check *c, const json_t *v, const char *path)
@@ -128,14 +118,15 @@ enum idp_status hx_steps_validate(struct hx_check *c, const json_t *v, const cha
         return hx_check_fail(c, path, false, "expected a non-empty array of steps");
     size_t i;
     json_t *s;
-    json_array_foreach(v, i, s) {
+    enum idp_status first = IDP_OK;
+    json_array_foreach(v, i, s) { /* every step is checked: lint reports each error */
         char child[300];
         snprintf(child, sizeof(child), "%s/%zu", path, i);
         enum idp_status st = hx_step_validate(c, s, child);
-        if (st)
-            return st;
+        if (st && !first)
+            first = st;
     }
-    return IDP_OK;
+    return first;
 }
 
 static enum idp_status v_repeat(struct hx_check *c, const json_t *v, const char *path)
@@ -822,12 +813,11 @@ enum idp_status hx_step_validate(struct hx_check *check, const json_t *step, con
         snprintf(child, sizeof(child), "%s/%s", path, key);
         const struct step_kind *k = find_kind(key);
         if (!k) {
-            char list[800] = "";
-            for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
-                strncat(list, i ? ", " : "", sizeof(list) - strlen(list) - 1);
-                strncat(list, kinds[i].name, sizeof(list) - strlen(list) - 1);
-            }
-            return hx_check_fail(check, child, true, "unknown step \"%s\" (steps: %s)", key, list);
+            const char *names[sizeof(kinds) / sizeof(kinds[0]) + 1];
+            for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+                names[i] = kinds[i].name;
+            names[sizeof(kinds) / sizeof(kinds[0])] = NULL;
+            return hx_check_unknown(check, child, "step", "steps", key, names);
         }
         if (kind)
             return hx_check_fail(check, child, true, "a step has one kind; \"%s\" and \"%s\" are two",

@@ -43,7 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     struct idp_error err;
     memset(&err, 0, sizeof(err));
-    struct hx_scenario *sc = hx_scenario_load(path, &err);
+    struct hx_scenario *sc = hx_scenario_load(path, &err, NULL);
     if (sc) {
         if (!sc->name || !sc->variant_count)
             abort();

@@ -545,7 +545,7 @@ static enum idp_status attempt_scenario(long n, void *ctx)
     struct idp_error err;
     memset(&err, 0, sizeof(err));
     arm(n);
-    struct hx_scenario *sc = hx_scenario_load(c->path, &err);
+    struct hx_scenario *sc = hx_scenario_load(c->path, &err, NULL);
     disarm();
     enum idp_status st = sc ? IDP_OK : err.status;
     if (!sc && (st == IDP_OK || !err.message[0]))
@@ -573,7 +573,7 @@ static void test_scenario_load(void **state)
                            SCENARIO_DIR "/f17-client-mismatch.json"};
     for (size_t f = 0; f < sizeof(files) / sizeof(files[0]); f++) {
         struct idp_error err;
-        struct hx_scenario *sc = hx_scenario_load(files[f], &err);
+        struct hx_scenario *sc = hx_scenario_load(files[f], &err, NULL);
         if (!sc)
             fail_msg("%s: %s", files[f], err.message);
         struct scenario_case c = {files[f], json_object()};

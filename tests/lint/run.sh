@@ -1,6 +1,7 @@
 #!/bin/sh
-# Each case.json must fail `fakeidp lint` with exit status 2 and print, as
-# its first line, exactly what case.expected holds (file:line:col: message).
+# Each case.json must fail `fakeidp lint` with exit status 2 and print
+# exactly what case.expected holds: every error, one line each
+# (file:line:col: message).
 fakeidp=$1
 dir=$2
 passed=0
@@ -11,7 +12,7 @@ for file in *.json; do
   out=$("$fakeidp" lint "$file" 2>&1)
   status=$?
   want=$(cat "$case.expected")
-  got=$(printf '%s\n' "$out" | head -n 1)
+  got=$out
   if [ "$status" -eq 2 ] && [ "$got" = "$want" ]; then
     passed=$((passed + 1))
   else

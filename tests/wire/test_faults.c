@@ -1057,6 +1057,8 @@ static void test_fault_admin_rejects_bad_rules_with_422(void **state)
         "{\"action\":\"latency\",\"phase\":\"sometime\"}",
         "{\"status\":500,\"colour\":\"red\"}",
         "{\"status\":500,\"route\":42}",
+        "{\"status\":500,\"route\":\"authenticat\"}",
+        "{\"status\":500,\"route\":\"nothing*\"}",
         "{\"id\":\"taken\",\"status\":500}",
         "[1,2,3]",
         "{\"faults\":[{\"id\":\"ok-one\",\"status\":500},{\"action\":\"explode\"}]}",
@@ -1068,6 +1070,12 @@ static void test_fault_admin_rejects_bad_rules_with_422(void **state)
         assert_true(strlen(json_string_value(json_object_get(body, "message"))) > 0);
         json_decref(body);
     }
+    /* a misspelled route names the one it resembles */
+    json_t *typo = ts_admin(ts, "POST", "/_fakeidp/faults",
+                            "{\"route\":\"authenticat\",\"status\":503}", 422);
+    assert_non_null(strstr(json_string_value(json_object_get(typo, "message")),
+                           "did you mean \"authenticate\""));
+    json_decref(typo);
     /* nothing half-added */
     json_t *list = ts_admin(ts, "GET", "/_fakeidp/faults", NULL, 200);
     assert_int_equal(json_array_size(json_object_get(list, "faults")), 1);
