@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "defaults.h"
 #include "encoding.h"
 #include "store.h"
 
@@ -27,7 +28,7 @@ int cli_env(int argc, char **argv)
                                              {"format", required_argument, NULL, 'f'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
-    const char *url = "http://127.0.0.1:8787", *config_path = NULL;
+    const char *url = IDP_DEFAULT_URL, *config_path = NULL;
     const char *redirect = "http://localhost:3000/callback", *format = "sh";
     int c;
     optind = 1;

@@ -1,7 +1,7 @@
 /* fakeidp run / fakeidp lint: load scenario files (or folders of them), run
  * their variants against the embedded reference app (or an external target),
  * report. Exit status: 0 every expectation held, 1 one failed, 2 a usage or
- * scenario-file error. */
+ * scenario-file error, 3 the run could not be carried out. */
 #include <dirent.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -35,7 +35,8 @@ static void run_usage(FILE *out)
             "  --key PEM           signing key (default: the cached test key)\n"
             "  -v, --verbose       print every variant's timeline\n"
             "  -h, --help          this help\n\n"
-            "exit status: 0 all expectations held, 1 an expectation failed, 2 usage or file error\n");
+            "exit status: 0 all expectations held, 1 an expectation failed, 2 usage or file error,\n"
+            "             3 the run could not be carried out (a fake or app unreachable or not starting)\n");
 }
 
 static void lint_usage(FILE *out)
@@ -268,8 +269,21 @@ int cli_run(int argc, char **argv)
         hx_report_tap(&results, stdout);
     else
         hx_report_console(&results, stdout, verbose);
+    /* 0 all held, 1 an expectation failed, 2 usage or scenario error, 3 the
+     * run could not be carried out (CI tells infrastructure from regressions). */
     int status = results.failed ? 1 : 0;
-    if (results.count == 0) {
+    if (results.broken) {
+        fprintf(stderr, "fakeidp run: %zu variant(s) could not be carried out (see above)\n",
+                results.broken);
+        status = 3;
+    }
+    if (results.error[0]) {
+        fprintf(stderr, "fakeidp run: could not run: %s\n", results.error);
+        status = 3;
+    } else if (results.count == 0 && opt.shard_count > 1) {
+        fprintf(stderr, "fakeidp run: shard %d/%d selects no variant: nothing to do\n",
+                opt.shard_index + 1, opt.shard_count);
+    } else if (results.count == 0) {
         fprintf(stderr, "fakeidp run: no variant matched the selection\n");
         status = 2;
     }

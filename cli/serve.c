@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "defaults.h"
 #include "faults.h"
 #include "keys.h"
 #include "server.h"
@@ -81,7 +82,7 @@ int cli_serve(int argc, char **argv)
         {"allow-remote", no_argument, NULL, 'R'},     {"admin-token", required_argument, NULL, 'A'},
         {"threads", required_argument, NULL, 'T'},    {"log-format", required_argument, NULL, 'L'},
         {"help", no_argument, NULL, 'h'},             {NULL, 0, NULL, 0}};
-    struct idp_server_options options = {.port = 8787};
+    struct idp_server_options options = {.port = IDP_DEFAULT_PORT};
     const char *config_path = NULL, *key_path = NULL, *cache_path = NULL, *log_format = NULL;
     bool no_cache = false;
     json_t *settings = json_object(), *faults = json_array();

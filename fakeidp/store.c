@@ -6,11 +6,12 @@
 #include <strings.h>
 
 #include "clock.h"
+#include "defaults.h"
 #include "random.h"
 
-#define DEFAULT_API_KEY "sk_test_fakeidp_0000000000000000000000000000"
-#define DEFAULT_CLIENT "client_01FAKE1DPC0000000000000000"
-#define DEFAULT_USER "user_01FAKE1DPA11CE0000000000"
+#define DEFAULT_API_KEY IDP_DEFAULT_API_KEY
+#define DEFAULT_CLIENT IDP_DEFAULT_CLIENT_ID
+#define DEFAULT_USER IDP_DEFAULT_USER_ID
 
 static void client_free(void *p)
 {
@@ -501,7 +502,7 @@ enum idp_status idp_store_configure(struct idp_store *store, const json_t *confi
     }
     section = NULL;
     if (!store->users.count) {
-        json_t *alice = json_pack("{s:s, s:s, s:s}", "email", "alice@example.com",
+        json_t *alice = json_pack("{s:s, s:s, s:s}", "email", IDP_DEFAULT_USER_EMAIL,
                                   "first_name", "Alice", "last_name", "Example");
         status = idp_store_add_user(store, alice, now_ms, err);
         json_decref(alice);

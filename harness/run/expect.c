@@ -132,6 +132,26 @@ static void e_signed_in(struct hx_run *run, const json_t *v)
                     json_is_true(v) ? "true" : "false", now ? "true" : "false");
 }
 
+static enum idp_status v_sign_in(struct hx_check *c, const json_t *v, const char *path)
+{
+    if (json_is_string(v) && strcmp(json_string_value(v), "fails") == 0)
+        return IDP_OK;
+    return hx_check_fail(c, path, false, "sign_in takes \"fails\": a sign_in step of this variant "
+                                         "must not end signed in (without it, one that does not fails)");
+}
+
+/* "fails": every sign_in step is allowed not to end signed in, and one must
+ * not (sign_in steps fail by themselves otherwise). */
+static void e_sign_in(struct hx_run *run, const json_t *v)
+{
+    pthread_mutex_lock(&run->lock);
+    bool failed = run->sign_in_failed;
+    pthread_mutex_unlock(&run->lock);
+    if (!failed)
+        hx_run_fail(run, "sign_in: expected the sign-in to fail, but it ended signed in");
+    (void)v;
+}
+
 static void e_status(struct hx_run *run, const json_t *v)
 {
     pthread_mutex_lock(&run->lock);
@@ -596,6 +616,7 @@ static const struct expect_kind kinds[] = {
     {"lost_after", "the session was first seen lost no earlier than this", v_duration, e_lost_after},
     {"lost_before", "the session was first seen lost no later than this", v_duration, e_lost_before},
     {"start_error", "the target refused to start with this text", v_string, e_start_error},
+    {"sign_in", "\"fails\": the sign-in must not end signed in", v_sign_in, e_sign_in},
     {"timeline_contains", "text the app, browser or IdP logged", v_strings, e_timeline},
     {"timeline_lacks", "text that must not appear in the timeline", v_strings, e_timeline_lacks},
 };

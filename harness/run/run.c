@@ -8,11 +8,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "http_client.h"
 
 json_t *hx_run_admin(struct hx_run *run, const char *method, const char *path, const json_t *body,
                      long *status)
+{
+    return hx_run_admin_why(run, method, path, body, status, NULL, 0);
+}
+
+json_t *hx_run_admin_why(struct hx_run *run, const char *method, const char *path,
+                         const json_t *body, long *status, char *why, size_t why_size)
 {
     char url[600], auth[200];
     snprintf(url, sizeof(url), "%s%s", run->idp_url, path);
@@ -29,6 +36,8 @@ json_t *hx_run_admin(struct hx_run *run, const char *method, const char *path, c
     }
     if (status)
         *status = resp.status;
+    if (why && why_size)
+        snprintf(why, why_size, "%s", client ? resp.error : "out of memory");
     hx_http_response_cleanup(&resp);
     free(text);
     return reply;
@@ -48,6 +57,19 @@ void hx_run_fail(struct hx_run *run, const char *fmt, ...)
     hx_timeline_add(&run->timeline, idp_clock_now_ms(&run->clock), "FAIL", "%s", text);
 }
 
+void hx_run_broken(struct hx_run *run, const char *fmt, ...)
+{
+    char text[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    pthread_mutex_lock(&run->lock);
+    run->broken = true;
+    pthread_mutex_unlock(&run->lock);
+    hx_run_fail(run, "%s", text);
+}
+
 void hx_run_note(struct hx_run *run, const char *source, const char *fmt, ...)
 {
     char text[1024];
@@ -56,6 +78,27 @@ void hx_run_note(struct hx_run *run, const char *source, const char *fmt, ...)
     vsnprintf(text, sizeof(text), fmt, ap);
     va_end(ap);
     hx_timeline_add(&run->timeline, idp_clock_now_ms(&run->clock), source, "%s", text);
+}
+
+double hx_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+bool hx_run_out_of_time(struct hx_run *run, const char *where)
+{
+    if (!run->timeout_ms || hx_wall_ms() - run->started_wall_ms <= (double)run->timeout_ms)
+        return false;
+    pthread_mutex_lock(&run->lock);
+    bool first = !run->timed_out;
+    run->timed_out = true;
+    pthread_mutex_unlock(&run->lock);
+    if (first)
+        hx_run_fail(run, "timed out after %lld ms (wall clock) before %s",
+                    (long long)run->timeout_ms, where);
+    return true;
 }
 
 int64_t hx_run_now(struct hx_run *run)

@@ -48,6 +48,12 @@ struct hx_run {
     struct hx_external *external;   /* an external app the harness started, or NULL */
     char app_origin[256];
     char start_error[512];          /* the target refused to start */
+    bool broken;                    /* the run could not be carried out (hx_run_broken) */
+    double started_wall_ms;         /* monotonic wall clock when the variant started */
+    int64_t timeout_ms;             /* wall-clock limit of the variant; 0: none */
+    bool timed_out;
+    json_t *owned_target;           /* the external target with ${NAME} expanded */
+    json_t *idp_config;             /* the in-process fakeidp's configuration */
     struct hx_browser browser;
     char convex_adapter[32];        /* get_access_token | static_token */
     char convex_token[8192];        /* the token a static adapter captured */
@@ -60,6 +66,7 @@ struct hx_run {
     pthread_mutex_t lock;           /* guards the fields below during parallel steps */
     struct hx_observation last;
     bool ever_signed_in;
+    bool sign_in_failed;            /* a sign_in step did not end signed in */
     int64_t signed_in_at_ms;
     int64_t lost_at_ms;             /* first observation of signed out after sign-in; 0: never */
     uint64_t journal_mark;          /* journal seq right after the last sign-in */
@@ -74,11 +81,24 @@ struct hx_run {
  * NULL, and the status in *status. */
 json_t *hx_run_admin(struct hx_run *run, const char *method, const char *path, const json_t *body,
                      long *status);
+/* hx_run_admin, with the transport error (no reply at all) in why. */
+json_t *hx_run_admin_why(struct hx_run *run, const char *method, const char *path,
+                         const json_t *body, long *status, char *why, size_t why_size);
+/* Records that the run could not be carried out (an unreachable fake, a
+ * target that cannot start): a failure that is not the app's, reported
+ * with exit status 3. */
+void hx_run_broken(struct hx_run *run, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Records a failed expectation (printf-style). */
 void hx_run_fail(struct hx_run *run, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void hx_run_note(struct hx_run *run, const char *source, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 int64_t hx_run_now(struct hx_run *run);
+/* Monotonic wall-clock milliseconds. */
+double hx_wall_ms(void);
+/* True once the variant's wall-clock timeout has passed; the first call
+ * that finds it so records the failure. Checked before every step, at any
+ * depth (inside repeat and parallel too). */
+bool hx_run_out_of_time(struct hx_run *run, const char *where);
 /* Moves virtual time forward everywhere: fakeidp (admin API), the local
  * clock when fakeidp runs elsewhere, the browser's storage policy and an
  * external app's faketime. Returns false when fakeidp refused. */

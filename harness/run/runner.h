@@ -31,6 +31,7 @@ struct hx_result {
     int repeat_index;
     uint64_t seed;
     bool passed;
+    bool broken;            /* could not be carried out (infrastructure, not the app) */
     double duration_ms;
     json_t *failures;       /* array of strings */
     char *timeline;         /* text, for failures */
@@ -40,7 +41,8 @@ struct hx_result {
 struct hx_results {
     struct hx_result *items;
     size_t count;
-    size_t passed, failed;
+    size_t passed, failed, broken;
+    char error[256];        /* the run as a whole could not be carried out, or "" */
     double wall_ms;
     uint64_t seed;
 };

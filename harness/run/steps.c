@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "duration.h"
+#include "url.h"
 #include "expect.h"
 #include "faults.h"
 #include "settings.h"
@@ -162,6 +163,20 @@ static enum idp_status v_tamper(struct hx_check *c, const json_t *v, const char 
 
 /* ---- runners -------------------------------------------------------- */
 
+/* Why a sign-in flow that reached the app did not end signed in, when the
+ * browser shows a known cause; "" otherwise. */
+static const char *sign_in_cause(struct hx_run *run, const struct hx_page *page)
+{
+    struct hx_url start, end;
+    if (page->error[0])
+        return "";
+    if (hx_url_parse(run->app_origin, &start) && hx_url_parse(page->url, &end) &&
+        strcmp(start.host, end.host) != 0 && page->status != 0)
+        return ": the app redirected to another host than the one its cookie was set for "
+               "(localhost and 127.0.0.1 are two hosts to a browser)";
+    return "";
+}
+
 static bool r_sign_in(struct hx_run *run, const json_t *v, const json_t *step)
 {
     if (json_is_string(v)) {
@@ -183,6 +198,16 @@ static bool r_sign_in(struct hx_run *run, const json_t *v, const json_t *step)
     bool signed_in = hx_run_is_signed_in(run, page.status, page.body);
     hx_run_note(run, "step", "sign in as %s: %s (%ld)", json_is_string(v) ? json_string_value(v) : "default user",
                 signed_in ? "signed in" : "not signed in", page.status);
+    const char *expected = json_string_value(json_object_get(json_object_get(run->doc, "expect"), "sign_in"));
+    bool may_fail = expected && strcmp(expected, "fails") == 0;
+    if (!signed_in && !may_fail)
+        hx_run_fail(run, "sign_in: the flow did not end signed in (%ld at %.*s)%s", page.status,
+                    (int)strcspn(page.url, "?#"), page.url, sign_in_cause(run, &page));
+    if (!signed_in) {
+        pthread_mutex_lock(&run->lock);
+        run->sign_in_failed = true;
+        pthread_mutex_unlock(&run->lock);
+    }
     pthread_mutex_lock(&run->lock);
     memset(&run->last, 0, sizeof(run->last)); /* nothing of an earlier step carries over */
     run->last.valid = true;
@@ -855,10 +880,13 @@ bool hx_step_run(struct hx_run *run, const json_t *step, int index)
     json_object_foreach((json_t *)step, key, value) {
         const struct step_kind *k = find_kind(key);
         if (k) {
+            char where[64];
+            snprintf(where, sizeof(where), "step %d (%s)", index, k->name);
+            if (hx_run_out_of_time(run, where))
+                return false;
             const char *note = json_string_value(json_object_get(step, "note"));
             if (note)
                 hx_run_note(run, "note", "%s", note);
-            (void)index;
             bool spa = strncmp(k->name, "spa_", 4) == 0;
             if (spa)
                 pthread_mutex_lock(&run->spa_lock);

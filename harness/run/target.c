@@ -1,0 +1,289 @@
+/* Targets: what a variant runs against. A reference target is the embedded
+ * reference app (or the SPA model) with an in-process fakeidp on ephemeral
+ * ports; an external target is the user's app, optionally started by the
+ * harness under libfaketime, with a fakeidp that runs elsewhere and is
+ * driven over its admin API. The runner calls hx_target_start before the
+ * steps and hx_target_stop after the expectations. */
+#include "target.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "defaults.h"
+#include "http_client.h"
+
+/* Replaces ${client_id} and ${issuer_base} in provider fields. */
+static json_t *resolve_providers(const json_t *providers, const char *client_id,
+                                 const char *issuer_base)
+{
+    json_t *out = json_array();
+    size_t i;
+    json_t *p;
+    json_array_foreach(providers, i, p) {
+        json_t *copy = json_object();
+        const char *key;
+        json_t *value;
+        json_object_foreach(p, key, value) {
+            const char *text = json_string_value(value);
+            char buf[1024] = "";
+            size_t used = 0;
+            for (const char *c = text ? text : ""; *c && used < sizeof(buf) - 1;) {
+                const char *sub = strncmp(c, "${client_id}", 12) == 0 ? client_id
+                                  : strncmp(c, "${issuer_base}", 14) == 0 ? issuer_base : NULL;
+                if (sub) {
+                    used += (size_t)snprintf(buf + used, sizeof(buf) - used, "%s", sub);
+                    c += strncmp(c, "${client_id}", 12) == 0 ? 12 : 14;
+                } else {
+                    buf[used++] = *c++;
+                    buf[used] = '\0';
+                }
+            }
+            json_object_set_new(copy, key, json_string(buf));
+        }
+        json_array_append_new(out, copy);
+    }
+    return out;
+}
+
+/* Copies value with ${NAME} in every string replaced by the environment
+ * variable NAME, so one scenario file serves any ports. An unset variable,
+ * or a string that would outgrow HX_TARGET_STRING_MAX, is an error
+ * (described in why); nothing is cut. */
+#define HX_TARGET_STRING_MAX 65536
+
+static json_t *expand_env(const json_t *value, char *why, size_t size)
+{
+    if (json_is_string(value)) {
+        const char *s = json_string_value(value);
+        char *out = malloc(HX_TARGET_STRING_MAX);
+        if (!out) {
+            snprintf(why, size, "out of memory");
+            return json_string("");
+        }
+        size_t o = 0;
+        bool fits = true;
+        while (*s && fits) {
+            const char *end = s[0] == '$' && s[1] == '{' ? strchr(s, '}') : NULL;
+            const char *piece = s;
+            size_t len = 1;
+            if (end) {
+                char name[128];
+                snprintf(name, sizeof(name), "%.*s", (int)(end - s - 2), s + 2);
+                piece = getenv(name);
+                if (!piece) {
+                    snprintf(why, size, "the environment variable %s is not set", name);
+                    piece = "";
+                }
+                len = strlen(piece);
+                s = end + 1;
+            } else {
+                s++;
+            }
+            fits = o + len < HX_TARGET_STRING_MAX;
+            if (fits) {
+                memcpy(out + o, piece, len);
+                o += len;
+            }
+        }
+        if (!fits)
+            snprintf(why, size, "a target string is longer than %d bytes once ${...} is expanded",
+                     HX_TARGET_STRING_MAX - 1);
+        out[o] = '\0';
+        json_t *copy = json_string(out);
+        free(out);
+        return copy;
+    }
+    if (json_is_object(value)) {
+        json_t *copy = json_object();
+        const char *key;
+        json_t *member;
+        json_object_foreach((json_t *)value, key, member)
+            json_object_set_new(copy, key, expand_env(member, why, size));
+        return copy;
+    }
+    if (json_is_array(value)) {
+        json_t *copy = json_array();
+        size_t i;
+        json_t *item;
+        json_array_foreach(value, i, item) json_array_append_new(copy, expand_env(item, why, size));
+        return copy;
+    }
+    return json_deep_copy(value);
+}
+
+static json_t *idp_config_for(const json_t *doc, const char *app_host)
+{
+    json_t *idp = json_object_get(doc, "idp");
+    json_t *config = idp ? json_deep_copy(idp) : json_object();
+    if (!json_object_get(config, "clients")) {
+        char http[200], https[200];
+        snprintf(http, sizeof(http), "http://%s:*", app_host);
+        snprintf(https, sizeof(https), "https://%s:*", app_host);
+        json_t *patterns = json_pack("[s,s,s,s]", http, https, "http://localhost:*", "http://127.0.0.1:*");
+        json_object_set_new(config, "clients",
+                            json_pack("[{s:O, s:O, s:O}]", "redirect_uris", patterns,
+                                      "allowed_origins", patterns, "logout_uris", patterns));
+        json_decref(patterns);
+    }
+    return config;
+}
+
+/* The user's app and a fakeidp elsewhere. */
+static bool start_external(struct hx_run *run, const json_t *target)
+{
+    const char *idp_url = json_string_value(json_object_get(target, "idp_url"));
+    const char *token = json_string_value(json_object_get(target, "admin_token"));
+    snprintf(run->idp_url, sizeof(run->idp_url), "%s", idp_url ? idp_url : IDP_DEFAULT_URL);
+    snprintf(run->idp_public_url, sizeof(run->idp_public_url), "%s", run->idp_url);
+    snprintf(run->admin_token, sizeof(run->admin_token), "%s", token ? token : "");
+    const char *cid = json_string_value(json_object_get(target, "client_id"));
+    const char *key = json_string_value(json_object_get(target, "api_key"));
+    snprintf(run->client_id, sizeof(run->client_id), "%s", cid ? cid : IDP_DEFAULT_CLIENT_ID);
+    snprintf(run->api_key, sizeof(run->api_key), "%s", key ? key : IDP_DEFAULT_API_KEY);
+    snprintf(run->app_origin, sizeof(run->app_origin), "%s",
+             json_string_value(json_object_get(target, "url")));
+    /* An external fake keeps its own clock and state: reset it, and bring
+     * its clock to this run's start unless the app runs on the real clock
+     * (started by hand, no faketime). */
+    long status = 0;
+    char why[256] = "";
+    json_decref(hx_run_admin_why(run, "POST", "/_fakeidp/reset", NULL, &status, why, sizeof(why)));
+    if (status != 200) {
+        if (status == 0)
+            hx_run_broken(run, "cannot reach fakeidp at %s: %s", run->idp_url, why);
+        else
+            hx_run_broken(run, "fakeidp at %s refused the reset: HTTP %ld%s", run->idp_url, status,
+                          status == 401 ? " (check target.admin_token)" : "");
+        return false;
+    }
+    const json_t *freeze_knob = json_object_get(target, "freeze_clock");
+    if (!freeze_knob || json_is_true(freeze_knob)) {
+        json_t *freeze = json_pack("{s:b, s:I}", "freeze", 1, "set", (json_int_t)run->start_ms);
+        json_decref(hx_run_admin(run, "POST", "/_fakeidp/clock", freeze, NULL));
+        json_decref(freeze);
+    } else {
+        json_t *now = hx_run_admin(run, "GET", "/_fakeidp/clock", NULL, NULL);
+        idp_clock_freeze(&run->clock, false);
+        idp_clock_set(&run->clock, json_integer_value(json_object_get(now, "now_ms")));
+        run->start_ms = run->timeline.start_ms = hx_run_now(run);
+        json_decref(now);
+    }
+    const json_t *start = json_object_get(target, "start");
+    if (start) {
+        char base_dir[1024];
+        snprintf(base_dir, sizeof(base_dir), "%s", run->scenario->file);
+        char *slash = strrchr(base_dir, '/');
+        if (slash)
+            *slash = '\0';
+        else
+            snprintf(base_dir, sizeof(base_dir), ".");
+        struct hx_external_env env = {.idp_url = run->idp_url, .client_id = run->client_id,
+                                      .api_key = run->api_key, .app_url = run->app_origin,
+                                      .virtual_now_ms = hx_run_now(run), .base_dir = base_dir};
+        struct idp_error err = {0};
+        run->external = hx_external_start(start, &env, &run->timeline, &err);
+        if (!run->external)
+            snprintf(run->start_error, sizeof(run->start_error), "%s", err.message);
+    }
+    return true;
+}
+
+/* The reference app (or the SPA model's pages) with an in-process fakeidp. */
+static bool start_reference(struct hx_run *run, const json_t *target,
+                            const struct hx_runner_options *opt, uint64_t seed)
+{
+    const struct hx_browser_knobs *bk = &run->browser.knobs;
+    struct idp_error err = {0};
+    run->idp_config = idp_config_for(run->doc, bk->app_host);
+    struct idp_server_options so = {.port = 0, .config = run->idp_config, .key = opt->key,
+                                    .clock = &run->clock, .seed = seed, .threads = 24,
+                                    .log = getenv("FAKEIDP_TRACE") ? stderr : NULL,
+                                    .rotation_key_dir = opt->rotation_key_dir};
+    run->idp = idp_server_start(&so, &err);
+    if (!run->idp) {
+        hx_run_broken(run, "fakeidp did not start: %s", err.message);
+        return false;
+    }
+    snprintf(run->idp_url, sizeof(run->idp_url), "%s", idp_server_url(run->idp));
+    snprintf(run->idp_public_url, sizeof(run->idp_public_url), "http://%s:%d", bk->idp_host,
+             idp_server_port(run->idp));
+    idp_server_credentials(run->idp, run->client_id, sizeof(run->client_id), run->api_key,
+                           sizeof(run->api_key));
+    struct hx_app_config ac = {0};
+    hx_app_knobs_defaults(&ac.knobs);
+    json_t *knobs = hx_target_knobs(target);
+    if (hx_app_knobs_apply(&ac.knobs, knobs, NULL, &err))
+        hx_run_fail(run, "target: %s", err.message); /* lint checks this; never silent */
+    json_decref(knobs);
+    json_t *settings = hx_run_admin(run, "GET", "/_fakeidp/settings", NULL, NULL);
+    const char *issuer_base = json_string_value(json_object_get(settings, "issuer_base"));
+    json_t *providers = resolve_providers(json_object_get(target, "providers"), run->client_id,
+                                          issuer_base ? issuer_base : "https://api.workos.com");
+    json_decref(settings);
+    ac.public_host = bk->app_host;
+    ac.idp_url = run->idp_url;
+    ac.idp_public_url = run->idp_public_url;
+    ac.client_id = run->client_id;
+    ac.api_key = run->api_key;
+    ac.convex_providers = providers;
+    ac.clock = &run->clock;
+    ac.timeline = &run->timeline;
+    run->app = hx_app_start(&ac, &err);
+    json_decref(providers);
+    if (!run->app) {
+        snprintf(run->start_error, sizeof(run->start_error), "%s", err.message);
+        hx_run_note(run, "app", "refused to start: %s", err.message);
+    } else {
+        snprintf(run->app_origin, sizeof(run->app_origin), "%s", hx_app_origin(run->app));
+    }
+    return true;
+}
+
+bool hx_target_start(struct hx_run *run, const struct hx_runner_options *opt, uint64_t seed)
+{
+    const json_t *target = json_object_get(run->doc, "target");
+    const char *kind = json_string_value(json_object_get(target, "app"));
+    bool external = kind && strcmp(kind, "external") == 0;
+    const char *adapter = json_string_value(json_object_get(target, "convex_adapter"));
+    snprintf(run->convex_adapter, sizeof(run->convex_adapter), "%s",
+             adapter ? adapter : "get_access_token");
+    hx_spa_knobs_defaults(&run->spa.knobs);
+    if (json_object_get(target, "spa"))
+        hx_spa_knobs_apply(&run->spa.knobs, json_object_get(target, "spa"), NULL, NULL);
+    if (!external)
+        return start_reference(run, target, opt, seed);
+    /* ${NAME} in an external target's strings comes from the environment. */
+    char why[256] = "";
+    run->owned_target = expand_env(target, why, sizeof(why));
+    if (why[0]) {
+        hx_run_broken(run, "target: %s", why);
+        return false;
+    }
+    return start_external(run, run->owned_target);
+}
+
+static void *stop_app_thread(void *arg)
+{
+    hx_app_stop((struct hx_app **)arg);
+    return NULL;
+}
+
+void hx_target_stop(struct hx_run *run)
+{
+    hx_http_client_thread_close();
+    hx_external_stop(&run->external);
+    /* CivetWeb's mg_stop() polls in 10 ms steps: stop both servers at once. */
+    pthread_t stopper;
+    bool threaded = run->app && pthread_create(&stopper, NULL, stop_app_thread, &run->app) == 0;
+    if (!threaded)
+        hx_app_stop(&run->app);
+    idp_server_stop(&run->idp);
+    if (threaded)
+        pthread_join(stopper, NULL);
+    json_decref(run->owned_target);
+    run->owned_target = NULL;
+    json_decref(run->idp_config);
+    run->idp_config = NULL;
+}

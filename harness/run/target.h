@@ -1,0 +1,20 @@
+/* Targets: the app a variant runs against and the fakeidp it uses. */
+#ifndef HX_TARGET_H
+#define HX_TARGET_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "run.h"
+#include "runner.h"
+
+/* Starts the variant's target: the reference app with an in-process fakeidp
+ * (seeded with seed), or an external app with its fakeidp elsewhere (reset
+ * and set to the run's start). Returns false when the steps cannot run; the
+ * reason is recorded (hx_run_broken when the run could not be carried out).
+ * A target that refuses to start on purpose leaves run->start_error. */
+bool hx_target_start(struct hx_run *run, const struct hx_runner_options *opt, uint64_t seed);
+/* Stops whatever hx_target_start started; safe after a partial start. */
+void hx_target_stop(struct hx_run *run);
+
+#endif
