@@ -533,6 +533,14 @@ static const struct action *find_action(const char *name)
     return NULL;
 }
 
+json_t *idp_fault_actions(void)
+{
+    json_t *names = json_array();
+    for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++)
+        json_array_append_new(names, json_string(actions[i].name));
+    return names;
+}
+
 static enum idp_status unknown_action(const char *name, struct idp_error *err)
 {
     const char *names[sizeof(actions) / sizeof(actions[0]) + 1];

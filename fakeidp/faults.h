@@ -50,6 +50,8 @@ bool idp_faults_remove(struct idp_faults *faults, const char *id);
 void idp_faults_clear(struct idp_faults *faults);
 /* The rules with their counters (new reference). */
 json_t *idp_faults_json(const struct idp_faults *faults);
+/* The fault action names, from the action table (a new JSON array). */
+json_t *idp_fault_actions(void);
 /* Releases every held barrier (server shutdown). Lock NOT held. */
 void idp_faults_release_all(struct idp_faults *faults);
 

@@ -148,3 +148,11 @@ json_t *idp_knobs_to_json(const struct idp_knob *table, size_t count, const void
     }
     return obj;
 }
+
+json_t *idp_knobs_names(const struct idp_knob *table, size_t count)
+{
+    json_t *names = json_array();
+    for (size_t i = 0; i < count; i++)
+        json_array_append_new(names, json_string(table[i].name));
+    return names;
+}

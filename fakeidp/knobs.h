@@ -35,6 +35,9 @@ enum idp_status idp_knobs_apply(const struct idp_knob *table, size_t count, void
                                 size_t base_size, const json_t *obj, const char *what,
                                 const char **bad_key, struct idp_error *err);
 
+/* The table's knob names, in order (a new JSON array). */
+json_t *idp_knobs_names(const struct idp_knob *table, size_t count);
+
 /* Every knob's current value as a JSON object (new reference). */
 json_t *idp_knobs_to_json(const struct idp_knob *table, size_t count, const void *base);
 

@@ -46,6 +46,11 @@ void hx_spa_knobs_defaults(struct hx_spa_knobs *k)
     k->refresh_on_focus = true;
 }
 
+json_t *hx_spa_knob_names(void)
+{
+    return idp_knobs_names(knob_table, sizeof(knob_table) / sizeof(knob_table[0]));
+}
+
 enum idp_status hx_spa_knobs_apply(struct hx_spa_knobs *knobs, const json_t *obj,
                                    const char **bad_key, struct idp_error *err)
 {

@@ -32,6 +32,8 @@ struct hx_spa_knobs {
 };
 
 void hx_spa_knobs_defaults(struct hx_spa_knobs *knobs);
+/* The SPA knob names (a new JSON array), for the schema check. */
+json_t *hx_spa_knob_names(void);
 enum idp_status hx_spa_knobs_apply(struct hx_spa_knobs *knobs, const json_t *obj,
                                    const char **bad_key, struct idp_error *err);
 

@@ -31,6 +31,11 @@ void hx_browser_knobs_defaults(struct hx_browser_knobs *k)
     snprintf(k->idp_host, sizeof(k->idp_host), "127.0.0.1");
 }
 
+json_t *hx_browser_knob_names(void)
+{
+    return idp_knobs_names(knob_table, sizeof(knob_table) / sizeof(knob_table[0]));
+}
+
 enum idp_status hx_browser_knobs_apply(struct hx_browser_knobs *knobs, const json_t *obj,
                                        const char **bad_key, struct idp_error *err)
 {

@@ -32,6 +32,8 @@ struct hx_browser_knobs {
 };
 
 void hx_browser_knobs_defaults(struct hx_browser_knobs *knobs);
+/* The browser knob names (a new JSON array), for the schema check. */
+json_t *hx_browser_knob_names(void);
 enum idp_status hx_browser_knobs_apply(struct hx_browser_knobs *knobs, const json_t *obj,
                                        const char **bad_key, struct idp_error *err);
 

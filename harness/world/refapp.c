@@ -132,6 +132,11 @@ enum idp_status hx_app_knobs_apply(struct hx_app_knobs *knobs, const json_t *obj
     return status;
 }
 
+json_t *hx_app_knob_names(void)
+{
+    return idp_knobs_names(knob_table, KNOB_COUNT);
+}
+
 json_t *hx_app_knobs_json(const struct hx_app_knobs *knobs)
 {
     return idp_knobs_to_json(knob_table, KNOB_COUNT, knobs);

@@ -60,6 +60,8 @@ struct hx_app_knobs {
 void hx_app_knobs_defaults(struct hx_app_knobs *knobs);
 /* Applies a JSON object of knobs ("cookie_password": null unsets it). The
  * convex "providers" member is not a knob and is skipped here. */
+/* The reference-app knob names (a new JSON array), for the schema check. */
+json_t *hx_app_knob_names(void);
 enum idp_status hx_app_knobs_apply(struct hx_app_knobs *knobs, const json_t *obj,
                                    const char **bad_key, struct idp_error *err);
 /* Names of all knobs (for the scenario schema and docs), new reference. */
