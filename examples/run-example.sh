@@ -11,9 +11,10 @@
 # 3. the scenario files copied with the free ports in place of the defaults
 #    they are written with (fakeidp http://127.0.0.1:8787, app
 #    http://localhost:3000), since scenario files hold fixed URLs;
-# 4. `fakeidp run -j 1` from the example's folder (variants share the fake
-#    and the app's port, so they run one at a time), with
-#    FAKEIDP_EXAMPLE_WORK naming a scratch folder the apps inherit;
+# 4. `fakeidp run -j 2` from the example's folder (variants share the fake
+#    and the app's port: the runner has external variants take turns, so -j 2
+#    shows that it does), with FAKEIDP_EXAMPLE_WORK naming a scratch folder the
+#    apps inherit;
 # 5. the example's after.sh, if it has one, with that folder.
 # Exit status: that of `fakeidp run` (0 all held, 1 an expectation failed,
 # 2 usage); 3 when the fake did not start, 4 when npm ci or prepare failed.
@@ -106,7 +107,7 @@ export APP_URL="http://localhost:$app_port"
 
 echo "== $(basename "$example"): fakeidp on 127.0.0.1:$idp_port, app on localhost:$app_port"
 status=0
-FAKEIDP_EXAMPLE_WORK=$work "$fakeidp" run -j 1 --seed 1 --timeout 300s "$@" scenarios || status=$?
+FAKEIDP_EXAMPLE_WORK=$work "$fakeidp" run -j 2 --seed 1 --timeout 300s "$@" scenarios || status=$?
 if [ -x ./after.sh ]; then
     ./after.sh "$work" || { [ $status -ne 0 ] || status=1; }
 fi

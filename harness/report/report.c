@@ -13,6 +13,16 @@ static void variant_name(const struct hx_result *r, char *out, size_t size)
         snprintf(out, size, "%s/%s", r->scenario->name, r->variant->name);
 }
 
+/* The command that replays one variant: the run's seed (the form --seed
+ * takes; every reporter prints this one) and a filter naming the variant. */
+static void replay_command(const struct hx_results *results, const struct hx_result *r, char *out,
+                           size_t size)
+{
+    snprintf(out, size, "fakeidp run --seed %llu --filter '%s/%s'%s %s",
+             (unsigned long long)results->seed, r->scenario->name, r->variant->name,
+             r->repeat_index ? " --repeat N" : "", r->scenario->file);
+}
+
 void hx_report_console(const struct hx_results *results, FILE *out, bool verbose)
 {
     for (size_t i = 0; i < results->count; i++) {
@@ -24,10 +34,9 @@ void hx_report_console(const struct hx_results *results, FILE *out, bool verbose
             size_t j;
             json_t *f;
             json_array_foreach(r->failures, j, f) fprintf(out, "    - %s\n", json_string_value(f));
-            fprintf(out, "    replay: fakeidp run --seed %llu --filter '%s/%s'%s %s\n    timeline:\n%s",
-                    (unsigned long long)results->seed, r->scenario->name, r->variant->name,
-                    r->repeat_index ? " --repeat N" : "", r->scenario->file,
-                    r->timeline ? r->timeline : "");
+            char replay[1200];
+            replay_command(results, r, replay, sizeof(replay));
+            fprintf(out, "    replay: %s\n    timeline:\n%s", replay, r->timeline ? r->timeline : "");
         }
     }
     fprintf(out, "\n%zu passed, %zu failed (%zu variants in %.2f s, seed %llu)\n", results->passed,
@@ -97,7 +106,11 @@ bool hx_report_junit(const struct hx_results *results, const char *path)
                 xml_escape(f, json_string_value(m));
                 fputc('\n', f);
             }
-            fprintf(f, "seed %llu\ntimeline:\n", (unsigned long long)c->seed);
+            char replay[1200];
+            replay_command(results, c, replay, sizeof(replay));
+            fprintf(f, "replay: ");
+            xml_escape(f, replay);
+            fprintf(f, "\ntimeline:\n");
             xml_escape(f, c->timeline);
             fprintf(f, "</failure>\n    </testcase>\n");
         }
@@ -116,7 +129,14 @@ void hx_report_tap(const struct hx_results *results, FILE *out)
         variant_name(r, name, sizeof(name));
         fprintf(out, "%s %zu - %s\n", r->passed ? "ok" : "not ok", i + 1, name);
         if (!r->passed) {
-            fprintf(out, "  ---\n  seed: %llu\n  failures:\n", (unsigned long long)r->seed);
+            char replay[1200];
+            replay_command(results, r, replay, sizeof(replay));
+            json_t *quoted_replay = json_string(replay);
+            char *replay_yaml = json_dumps(quoted_replay, JSON_ENCODE_ANY);
+            fprintf(out, "  ---\n  seed: %llu\n  replay: %s\n  failures:\n",
+                    (unsigned long long)results->seed, replay_yaml ? replay_yaml : "\"\"");
+            free(replay_yaml);
+            json_decref(quoted_replay);
             size_t j;
             json_t *m;
             json_array_foreach(r->failures, j, m) {
@@ -134,11 +154,13 @@ bool hx_report_json(const struct hx_results *results, const char *path)
     json_t *list = json_array();
     for (size_t i = 0; i < results->count; i++) {
         const struct hx_result *r = &results->items[i];
+        char replay[1200];
+        replay_command(results, r, replay, sizeof(replay));
         json_array_append_new(
-            list, json_pack("{s:s, s:s, s:s, s:i, s:b, s:f, s:I, s:O, s:O}", "scenario",
+            list, json_pack("{s:s, s:s, s:s, s:i, s:b, s:f, s:s, s:O, s:O}", "scenario",
                             r->scenario->name, "variant", r->variant->name, "file", r->scenario->file,
                             "repeat", r->repeat_index, "passed", r->passed, "duration_ms",
-                            r->duration_ms, "seed", (json_int_t)r->seed, "failures",
+                            r->duration_ms, "replay", replay, "failures",
                             r->failures ? r->failures : json_array(), "timeline",
                             r->timeline_json ? r->timeline_json : json_array()));
     }

@@ -220,7 +220,9 @@ void hx_run_load(struct hx_run *run, const char *path, bool subrequest, const ch
     snprintf(obs.stopped_at, sizeof(obs.stopped_at), "%.500s", page.stopped_at);
     snprintf(obs.body_excerpt, sizeof(obs.body_excerpt), "%s", page.body ? page.body : "");
     snprintf(obs.error, sizeof(obs.error), "%s", page.error);
-    hx_run_note(run, "step", "%s %s -> %ld%s%s", subrequest ? "fetch" : "load", path, page.status,
+    /* A load for an observation (the session probe) is the expectation's, not a step. */
+    hx_run_note(run, out ? "expect" : "step", "%s%s %s -> %ld%s%s",
+                out ? "session probe: " : "", subrequest ? "fetch" : "load", path, page.status,
                 obs.signed_in ? " signed in" : page.login_redirect ? " redirected to sign in" : "",
                 page.error[0] ? page.error : "");
     pthread_mutex_lock(&run->lock);

@@ -106,6 +106,10 @@ struct pool {
     size_t count;
     size_t next, done;
     pthread_mutex_t lock;
+    /* External targets share a fake (and often an app on a fixed port) that
+     * each variant resets: they take turns, whatever -j says, while
+     * reference targets (each with its own fake and app) run in parallel. */
+    pthread_mutex_t external_turn;
     const struct hx_runner_options *options;
     struct hx_results *results;
     uint64_t seed;
@@ -121,8 +125,15 @@ static void *worker(void *arg)
         if (i >= pool->count)
             return NULL;
         struct job *job = &pool->jobs[i];
+        const char *app = json_string_value(
+            json_object_get(json_object_get(job->variant->doc, "target"), "app"));
+        bool external = app && strcmp(app, "external") == 0;
+        if (external)
+            pthread_mutex_lock(&pool->external_turn);
         run_variant(job->scenario, job->variant, job->repeat, pool->options, pool->seed,
                     &pool->results->items[i]);
+        if (external)
+            pthread_mutex_unlock(&pool->external_turn);
         pthread_mutex_lock(&pool->lock);
         size_t done = ++pool->done;
         if (pool->options->progress) {
@@ -192,6 +203,7 @@ void hx_runner_run(struct hx_scenario *const *scenarios, size_t count,
     }
     pool.seed = results->seed = seed;
     pthread_mutex_init(&pool.lock, NULL);
+    pthread_mutex_init(&pool.external_turn, NULL);
     int jobs = opt->jobs > 0 ? opt->jobs : 2;
     if ((size_t)jobs > pool.count)
         jobs = (int)(pool.count ? pool.count : 1);
@@ -211,6 +223,7 @@ void hx_runner_run(struct hx_scenario *const *scenarios, size_t count,
     free(threads);
     free(pool.jobs);
     pthread_mutex_destroy(&pool.lock);
+    pthread_mutex_destroy(&pool.external_turn);
     for (size_t i = 0; i < results->count; i++) {
         if (results->items[i].passed)
             results->passed++;
