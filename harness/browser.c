@@ -216,6 +216,7 @@ void hx_browser_go(struct hx_browser *b, const struct hx_navigation *nav, struct
         if (!nav->subrequest && resp.status >= 300 && resp.status < 400 &&
             hx_http_header(&resp, "Location", location, sizeof(location)) &&
             hx_url_resolve(&url, location, &next)) {
+            long status = resp.status;
             hx_http_response_cleanup(&resp);
             bool authorize = strcmp(next.path, "/user_management/authorize") == 0;
             if (is_login(&next, b->knobs.idp_host) &&
@@ -230,7 +231,8 @@ void hx_browser_go(struct hx_browser *b, const struct hx_navigation *nav, struct
                 break;
             }
             url = next;
-            if (resp.status == 303 || (resp.status == 302 && strcmp(method, "POST") == 0)) {
+            /* 303, and 301/302 after a POST, continue as GET without the body. */
+            if (status == 303 || ((status == 301 || status == 302) && strcmp(method, "POST") == 0)) {
                 method = "GET";
                 body = NULL;
             }
