@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "http_client.h"
 #include "knobs.h"
@@ -258,6 +259,22 @@ char *hx_browser_document_cookie(struct hx_browser *b, const char *url_text)
     char *cookies = hx_jar_header(&b->jar, &url, &ctx, &rules, idp_clock_now_ms(b->clock));
     pthread_mutex_unlock(&b->lock);
     return cookies;
+}
+
+bool hx_browser_secure_context(const struct hx_browser *b, const char *url_text)
+{
+    struct hx_url url;
+    if (!hx_url_parse(url_text, &url))
+        return false;
+    if (strcmp(url.scheme, "https") == 0 || hx_url_is_loopback_host(url.host))
+        return true;
+    for (const char *p = b->knobs.secure_hosts; *p;) {
+        size_t len = strcspn(p, ",");
+        if (len == strlen(url.host) && strncasecmp(p, url.host, len) == 0)
+            return true;
+        p += len + (p[len] == ',');
+    }
+    return false;
 }
 
 void hx_browser_tick(struct hx_browser *b)

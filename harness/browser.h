@@ -86,6 +86,10 @@ void hx_browser_go(struct hx_browser *b, const struct hx_navigation *nav, struct
 void hx_page_cleanup(struct hx_page *page);
 /* document.cookie of a page at url (malloc'd): no HttpOnly cookies. */
 char *hx_browser_document_cookie(struct hx_browser *b, const char *url);
+/* Whether a page at url is a secure context (https, a loopback host, or a
+ * host the secure_hosts knob stands in for https): without one,
+ * crypto.subtle is undefined. */
+bool hx_browser_secure_context(const struct hx_browser *b, const char *url);
 /* Wipes script storage of sites not visited for storage_purge_ms. */
 void hx_browser_tick(struct hx_browser *b);
 
