@@ -1,5 +1,5 @@
 /* The browser model's side of the differential cookie suite: runs every case
- * of a case table (cookie-cases.json, format in README.md) through
+ * of a case table (cookie-cases.json, format in docs/browser.md) through
  * hx_browser_go, with a transport that answers each hop from the table
  * instead of a server, and prints what the model did as JSON:
  *
