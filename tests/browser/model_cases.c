@@ -8,7 +8,7 @@
  *
  * differential.mjs compares this with what headless Chromium does on the
  * same table. Usage: model_cases cookie-cases.json [case-name]. Exit 2 on a
- * malformed table. */
+ * malformed table or an unknown MODEL_CASES_PROFILE. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -232,6 +232,19 @@ int main(int argc, char **argv)
         hx_timeline_init(&timeline, idp_clock_now_ms(&clock));
         struct hx_browser_knobs knobs;
         hx_browser_knobs_defaults(&knobs);
+        /* MODEL_CASES_PROFILE=webkit (or firefox) runs another profile: the
+         * suite's own negative test, which must then see a disagreement. */
+        const char *profile = getenv("MODEL_CASES_PROFILE");
+        if (profile) {
+            json_t *obj = json_pack("{s:s}", "profile", profile);
+            const char *bad_key = NULL;
+            struct idp_error err;
+            if (hx_browser_knobs_apply(&knobs, obj, &bad_key, &err)) {
+                fprintf(stderr, "model_cases: MODEL_CASES_PROFILE=%s: not a browser profile\n", profile);
+                status = 2;
+            }
+            json_decref(obj);
+        }
         struct hx_browser browser;
         hx_browser_init(&browser, &knobs, &clock, &timeline);
         struct transport_state state = {json_object(), json_array()};
