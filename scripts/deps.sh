@@ -2,13 +2,14 @@
 # Installs what fakeidp needs to build and test, when missing. As root it
 # runs apt-get itself; otherwise it prints the exact command to run.
 # --test adds the tools of the full test suite (clang for sanitizers and
-# fuzzing, Node.js and npm for the SDK compatibility tests).
+# fuzzing, Node.js and npm for the SDK compatibility tests, Chromium for the
+# browser differential suite).
 set -eu
 PACKAGES="build-essential cmake pkg-config libcivetweb-dev libssl-dev libjansson-dev libjwt-dev \
-libcmocka-dev libcurl4-openssl-dev faketime libfaketime"
+libcmocka-dev libcurl4-openssl-dev libpsl-dev faketime libfaketime"
 TOOLS=""
 if [ "${1:-}" = "--test" ]; then
-  PACKAGES="$PACKAGES clang valgrind"
+  PACKAGES="$PACKAGES clang valgrind chromium openssl"
   # Node.js may come from elsewhere (it bundles npm): only install Debian's
   # when the commands are missing.
   command -v node >/dev/null 2>&1 || TOOLS="$TOOLS nodejs"

@@ -1,6 +1,7 @@
 #include "url.h"
 
 #include <ctype.h>
+#include <libpsl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,27 +96,38 @@ static bool is_ip(const char *host)
     return strchr(host, ':') || strspn(host, "0123456789.") == strlen(host);
 }
 
+/* The public suffix list compiled into libpsl (Debian builds it from the
+ * publicsuffix package); its implicit "*" rule makes an unknown top-level
+ * label such as "test" a public suffix, as in browsers. */
+static const char *registrable_domain(const char *host)
+{
+    const psl_ctx_t *psl = psl_builtin();
+    return psl ? psl_registrable_domain(psl, host) : NULL;
+}
+
 void hx_url_site(const struct hx_url *url, char *out, unsigned size)
 {
-    const char *host = url->host;
-    if (!is_ip(host)) {
-        const char *last = strrchr(host, '.');
-        if (last) {
-            const char *p = last;
-            while (p > host && p[-1] != '.')
-                p--;
-            host = p;
-        }
-    }
-    snprintf(out, size, "%s", host);
+    const char *domain = is_ip(url->host) ? NULL : registrable_domain(url->host);
+    snprintf(out, size, "%s://%s", url->scheme, domain ? domain : url->host);
 }
 
 bool hx_url_same_site(const struct hx_url *a, const struct hx_url *b)
 {
-    char sa[256], sb[256];
+    char sa[300], sb[300];
     hx_url_site(a, sa, sizeof(sa));
     hx_url_site(b, sb, sizeof(sb));
     return strcmp(sa, sb) == 0;
+}
+
+bool hx_url_is_public_suffix(const char *host)
+{
+    const psl_ctx_t *psl = psl_builtin();
+    return !is_ip(host) && psl && psl_is_public_suffix(psl, host);
+}
+
+bool hx_url_is_ip(const char *host)
+{
+    return is_ip(host);
 }
 
 bool hx_url_is_loopback_host(const char *host)

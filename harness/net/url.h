@@ -1,6 +1,6 @@
 /* URLs as the browser model needs them: scheme, host, port, path, query, and
- * the "site" (the registrable domain; schemes are not compared) that SameSite and third-party
- * cookie rules compare. */
+ * the schemeful "site" (scheme and registrable domain, from the public suffix list through
+ * libpsl) that SameSite and third-party cookie rules compare. */
 #ifndef HX_URL_H
 #define HX_URL_H
 
@@ -22,10 +22,15 @@ bool hx_url_resolve(const struct hx_url *base, const char *location, struct hx_u
 void hx_url_origin(const struct hx_url *url, char *out, unsigned size);
 /* "http://host:port/path?query" */
 void hx_url_format(const struct hx_url *url, char *out, unsigned size);
-/* The registrable domain: the last two labels ("app.example.test" ->
- * "example.test"); an IP address or single label is its own site. */
+/* The schemeful site: scheme and registrable domain ("https://app.example.test" ->
+ * "https://example.test"); an IP address or a host that is itself a public
+ * suffix (localhost) is its own site. http and https are different sites. */
 void hx_url_site(const struct hx_url *url, char *out, unsigned size);
 bool hx_url_same_site(const struct hx_url *a, const struct hx_url *b);
+/* A public suffix ("test", "github.io", "localhost"): no Domain cookie for it. */
+bool hx_url_is_public_suffix(const char *host);
+/* An IPv4 or IPv6 address literal. */
+bool hx_url_is_ip(const char *host);
 /* localhost, *.localhost, 127.0.0.0/8 and ::1: browsers treat http there as
  * potentially trustworthy (Chromium and Firefox; not WebKit for cookies). */
 bool hx_url_is_loopback_host(const char *host);

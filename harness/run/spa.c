@@ -281,9 +281,18 @@ bool hx_spa_sign_in(struct hx_run *run, const json_t *value)
         json_decref(hx_run_admin(run, "POST", "/_fakeidp/sign-in-as", body, &status));
         json_decref(body);
     }
-    unsigned char raw[384], digest[32];
+    /* authkit-js hashes its verifier with crypto.subtle, which a page that
+     * is not a secure context does not have: sign-in throws before it
+     * leaves the page. */
+    if (!hx_browser_secure_context(&run->browser, run->app_origin)) {
+        hx_run_note(run, "spa", "sign in (%s mode): TypeError: crypto.subtle is undefined on %s (not a "
+                    "secure context: neither https nor loopback), authkit-js cannot start sign-in",
+                    run->spa.dev_mode ? "devMode" : "cookie", run->app_origin);
+        return true;
+    }
+    unsigned char raw[96], digest[32];
     RAND_bytes(raw, sizeof(raw));
-    char *verifier = idp_base64url_encode(raw, sizeof(raw)); /* 512 characters, as authkit-js */
+    char *verifier = idp_base64url_encode(raw, sizeof(raw)); /* 128 characters, as authkit-js */
     EVP_Digest(verifier, strlen(verifier), digest, NULL, EVP_sha256(), NULL);
     char *challenge = idp_base64url_encode(digest, sizeof(digest));
     char url[2048];
@@ -496,7 +505,14 @@ bool hx_spa_call(struct hx_run *run, const json_t *value)
         return false;
     }
     bool have = tab->authenticated;
-    if (have && local_now(run) >= tab->expires_at - run->spa.knobs.refresh_buffer_ms) {
+    if (!have && !run->spa.dev_mode) {
+        /* Cookie mode: getAccessToken() on a tab that loaded signed out
+         * still tries a refresh with the session cookie, and signs the tab
+         * in when it works. */
+        have = refresh(run, tab) == REFRESHED;
+        hx_run_note(run, "spa", "%s: getAccessToken() on a tab that loaded signed out: %s", tab->name,
+                    have ? "the session cookie refreshed, signed in" : "no session");
+    } else if (have && local_now(run) >= tab->expires_at - run->spa.knobs.refresh_buffer_ms) {
         enum refresh_outcome r = refresh(run, tab);
         if (r != REFRESHED && run->spa.knobs.token_errors == 1) {
             /* The adapter turned the error into null: Convex signs out, and

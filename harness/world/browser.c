@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "http_client.h"
 #include "knobs.h"
@@ -27,6 +28,7 @@ void hx_browser_knobs_defaults(struct hx_browser_knobs *k)
 {
     memset(k, 0, sizeof(*k));
     k->profile = HX_CHROMIUM;
+    k->block_third_party = true; /* a fresh Chromium profile blocks third-party cookies */
     snprintf(k->app_host, sizeof(k->app_host), "localhost");
     snprintf(k->idp_host, sizeof(k->idp_host), "127.0.0.1");
 }
@@ -47,14 +49,14 @@ enum idp_status hx_browser_knobs_apply(struct hx_browser_knobs *knobs, const jso
                                              &copy, sizeof(copy), obj, "browser knob", bad_key, err);
     if (status)
         return status;
-    /* A profile brings its engine's defaults unless given explicitly:
-     * WebKit blocks third-party cookies and purges script storage after 7 days. */
-    if (profile_given && copy.profile == HX_WEBKIT) {
-        if (!block_given)
-            copy.block_third_party = true;
-        if (!purge_given)
-            copy.storage_purge_ms = 7LL * 86400 * 1000;
-    }
+    /* A profile brings its engine's defaults unless given explicitly: a
+     * fresh Chromium or WebKit profile blocks third-party cookies (Firefox
+     * partitions them, which a single top-level site sees as allowed);
+     * WebKit purges script storage after 7 days. */
+    if (profile_given && !block_given)
+        copy.block_third_party = copy.profile != HX_FIREFOX;
+    if (profile_given && copy.profile == HX_WEBKIT && !purge_given)
+        copy.storage_purge_ms = 7LL * 86400 * 1000;
     *knobs = copy;
     return IDP_OK;
 }
@@ -120,8 +122,12 @@ static void apply_cookies(struct hx_browser *b, const struct hx_http_response *r
         enum hx_cookie_change change = hx_jar_set(&b->jar, header, url, ctx, &rules, now, name,
                                                   sizeof(name), why, sizeof(why));
         pthread_mutex_unlock(&b->lock);
-        hx_timeline_add(b->timeline, now, "browser", "%s%s",
-                        change == HX_COOKIE_REJECTED ? "cookie rejected: " : "cookie ", why);
+        bool third_party = change == HX_COOKIE_REJECTED && strstr(why, "third-party");
+        hx_timeline_add(b->timeline, now, "browser", "%s%s%s",
+                        change == HX_COOKIE_REJECTED ? "cookie rejected: " : "cookie ", why,
+                        third_party ? " (browser setting block_third_party_cookies: true, the "
+                                      "default of a fresh Chromium or WebKit profile)"
+                                    : "");
     }
     free(header);
 }
@@ -156,8 +162,9 @@ void hx_browser_go(struct hx_browser *b, const struct hx_navigation *nav, struct
     struct hx_cookie_rules rules = rules_of(b);
     int authorize_hops = strcmp(url.path, "/user_management/authorize") == 0;
     for (int hop = 0; hop < 20; hop++) {
-        /* SameSite: a navigation is judged by its initiator; inside an iframe
-         * and for fetch(), by the top-level page. */
+        /* SameSite: a navigation is judged by its initiator, the same page
+         * for every hop of its redirect chain (a typed URL has none); inside
+         * an iframe and for fetch(), by the top-level page. */
         struct hx_request_context ctx = {
             .site_for_cookies = embedded ? &embed : have_initiator ? &initiator : NULL,
             .top_level_navigation = !nav->subrequest && !embedded,
@@ -195,8 +202,10 @@ void hx_browser_go(struct hx_browser *b, const struct hx_navigation *nav, struct
         char full[4096];
         hx_url_format(&url, full, sizeof(full));
         struct hx_http_response resp;
-        bool got = hx_http_request(client, method, full, headers, body, body ? strlen(body) : 0,
-                                   30000, &resp);
+        bool got = b->transport ? b->transport(b->transport_data, method, full, headers, body,
+                                               body ? strlen(body) : 0, &resp)
+                                : hx_http_request(client, method, full, headers, body,
+                                                  body ? strlen(body) : 0, 30000, &resp);
         page->hops = hop + 1;
         snprintf(page->url, sizeof(page->url), "%s", full);
         page->status = resp.status;
@@ -213,6 +222,7 @@ void hx_browser_go(struct hx_browser *b, const struct hx_navigation *nav, struct
         if (!nav->subrequest && resp.status >= 300 && resp.status < 400 &&
             hx_http_header(&resp, "Location", location, sizeof(location)) &&
             hx_url_resolve(&url, location, &next)) {
+            long status = resp.status;
             hx_http_response_cleanup(&resp);
             bool authorize = strcmp(next.path, "/user_management/authorize") == 0;
             if (is_login(&next, b->knobs.idp_host) &&
@@ -226,10 +236,9 @@ void hx_browser_go(struct hx_browser *b, const struct hx_navigation *nav, struct
                                     "login loop: sent back to sign in right after signing in");
                 break;
             }
-            initiator = url;
-            have_initiator = true;
             url = next;
-            if (resp.status == 303 || (resp.status == 302 && strcmp(method, "POST") == 0)) {
+            /* 303, and 301/302 after a POST, continue as GET without the body. */
+            if (status == 303 || ((status == 301 || status == 302) && strcmp(method, "POST") == 0)) {
                 method = "GET";
                 body = NULL;
             }
@@ -255,6 +264,22 @@ char *hx_browser_document_cookie(struct hx_browser *b, const char *url_text)
     char *cookies = hx_jar_header(&b->jar, &url, &ctx, &rules, idp_clock_now_ms(b->clock));
     pthread_mutex_unlock(&b->lock);
     return cookies;
+}
+
+bool hx_browser_secure_context(const struct hx_browser *b, const char *url_text)
+{
+    struct hx_url url;
+    if (!hx_url_parse(url_text, &url))
+        return false;
+    if (strcmp(url.scheme, "https") == 0 || hx_url_is_loopback_host(url.host))
+        return true;
+    for (const char *p = b->knobs.secure_hosts; *p;) {
+        size_t len = strcspn(p, ",");
+        if (len == strlen(url.host) && strncasecmp(p, url.host, len) == 0)
+            return true;
+        p += len + (p[len] == ',');
+    }
+    return false;
 }
 
 void hx_browser_tick(struct hx_browser *b)

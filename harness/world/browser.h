@@ -15,12 +15,13 @@
 #include "clock.h"
 #include "cookies.h"
 #include "error.h"
+#include "http_client.h"
 #include "timeline.h"
 #include "url.h"
 
 struct hx_browser_knobs {
     int profile;             /* enum hx_profile */
-    bool block_third_party;
+    bool block_third_party;  /* on by default, as in a fresh Chromium or WebKit profile */
     int64_t clock_offset_ms; /* the client's clock minus the true time */
     int64_t storage_purge_ms;/* WebKit ITP: script storage wiped after this without a visit (0: never) */
     char app_host[128];      /* host name the browser uses for the app */
@@ -37,8 +38,17 @@ json_t *hx_browser_knob_names(void);
 enum idp_status hx_browser_knobs_apply(struct hx_browser_knobs *knobs, const json_t *obj,
                                        const char **bad_key, struct idp_error *err);
 
+/* Sends one request without following redirects, like hx_http_request. */
+typedef bool (*hx_browser_transport)(void *data, const char *method, const char *url,
+                                     const char *const *headers, const char *body, size_t body_len,
+                                     struct hx_http_response *resp);
+
 struct hx_browser {
     pthread_mutex_t lock;
+    /* NULL: HTTP over loopback. The differential cookie suite answers from
+     * its case table instead (tests/browser). */
+    hx_browser_transport transport;
+    void *transport_data;
     struct hx_browser_knobs knobs;
     struct hx_jar jar;
     json_t *local_storage; /* origin -> {key: value} */
@@ -78,6 +88,10 @@ void hx_browser_go(struct hx_browser *b, const struct hx_navigation *nav, struct
 void hx_page_cleanup(struct hx_page *page);
 /* document.cookie of a page at url (malloc'd): no HttpOnly cookies. */
 char *hx_browser_document_cookie(struct hx_browser *b, const char *url);
+/* Whether a page at url is a secure context (https, a loopback host, or a
+ * host the secure_hosts knob stands in for https): without one,
+ * crypto.subtle is undefined. */
+bool hx_browser_secure_context(const struct hx_browser *b, const char *url);
 /* Wipes script storage of sites not visited for storage_purge_ms. */
 void hx_browser_tick(struct hx_browser *b);
 

@@ -46,27 +46,70 @@ static char *trim(char *s)
 static const char *const month_names[] = {"jan", "feb", "mar", "apr", "may", "jun",
                                           "jul", "aug", "sep", "oct", "nov", "dec"};
 
-/* Parses an HTTP date ("Thu, 01 Jan 1970 00:00:00 GMT"); false if not. */
-static bool parse_http_date(const char *text, int64_t *out_ms)
+static int month_index(const char *token)
 {
-    int day, year, h, m, s;
-    char mon[4];
-    const char *comma = strchr(text, ',');
-    const char *p = comma ? comma + 1 : text;
-    if (sscanf(p, " %d %3s %d %d:%d:%d", &day, mon, &year, &h, &m, &s) != 6 &&
-        sscanf(p, " %d-%3s-%d %d:%d:%d", &day, mon, &year, &h, &m, &s) != 6)
-        return false;
-    int month = -1;
     for (int i = 0; i < 12; i++)
-        if (strncasecmp(mon, month_names[i], 3) == 0)
-            month = i;
-    /* RFC 6265 5.1.1: a 2-4 digit year from 1601, and fields in range (a
-     * larger year would also overflow the milliseconds below). */
-    if (month < 0 || year < 1601 || year > 9999 || day < 1 || day > 31 || h < 0 || h > 23 ||
-        m < 0 || m > 59 || s < 0 || s > 59)
+        if (strncasecmp(token, month_names[i], 3) == 0)
+            return i;
+    return -1;
+}
+
+static bool date_delimiter(unsigned char c)
+{
+    return c == 0x09 || (c >= 0x20 && c <= 0x2F) || (c >= 0x3B && c <= 0x40) ||
+           (c >= 0x5B && c <= 0x60) || (c >= 0x7B && c <= 0x7E);
+}
+
+/* Leading digits of token (at least min, at most max, then a non-digit or
+ * the end); -1 if not. */
+static int leading_number(const char *token, size_t len, int min, int max)
+{
+    int n = 0, digits = 0;
+    while ((size_t)digits < len && token[digits] >= '0' && token[digits] <= '9' && digits <= max) {
+        n = n * 10 + (token[digits] - '0');
+        digits++;
+    }
+    return digits >= min && digits <= max ? n : -1;
+}
+
+/* Parses a cookie date by RFC 6265 5.1.1, the tolerant algorithm browsers
+ * use: tokens in any order, so "Thu, 01 Jan 1970 00:00:00 GMT", "01-Jan-70",
+ * and JavaScript's Date.toString() ("Wed Oct 21 2037 07:28:00 GMT+0000 (...)")
+ * all parse; a 2-digit year 70-99 is 19xx and 00-69 is 20xx. */
+static bool parse_cookie_date(const char *text, int64_t *out_ms)
+{
+    int day = -1, month = -1, year = -1, h = -1, m = -1, sec = -1;
+    const char *p = text;
+    while (*p) {
+        while (*p && date_delimiter((unsigned char)*p))
+            p++;
+        size_t len = 0;
+        while (p[len] && !date_delimiter((unsigned char)p[len]))
+            len++;
+        if (!len)
+            break;
+        int a, b, c;
+        char tail;
+        if (h < 0 && sscanf(p, "%2d:%2d:%2d%c", &a, &b, &c, &tail) >= 3 &&
+            leading_number(p, len, 1, 2) >= 0) {
+            h = a, m = b, sec = c;
+        } else if (day < 0 && leading_number(p, len, 1, 2) >= 0) {
+            day = leading_number(p, len, 1, 2);
+        } else if (month < 0 && len >= 3 && month_index(p) >= 0) {
+            month = month_index(p);
+        } else if (year < 0 && leading_number(p, len, 2, 4) >= 0) {
+            year = leading_number(p, len, 2, 4);
+        }
+        p += len;
+    }
+    if (year >= 70 && year <= 99)
+        year += 1900;
+    else if (year >= 0 && year <= 69)
+        year += 2000;
+    if (day < 1 || day > 31 || month < 0 || year < 1601 || h < 0 || h > 23 || m > 59 || sec > 59)
         return false;
     struct tm tm = {.tm_year = year - 1900, .tm_mon = month, .tm_mday = day,
-                    .tm_hour = h, .tm_min = m, .tm_sec = s};
+                    .tm_hour = h, .tm_min = m, .tm_sec = sec};
     *out_ms = (int64_t)timegm(&tm) * 1000;
     return true;
 }
@@ -112,39 +155,45 @@ static bool origin_secure(const struct hx_url *url, const struct hx_cookie_rules
     return rules->profile != HX_WEBKIT && hx_url_is_loopback_host(url->host);
 }
 
+/* Schemeful: http://app.test and https://app.test are different sites. */
 static bool cross_site(const struct hx_url *url, const struct hx_request_context *ctx)
 {
     return ctx && ctx->site_for_cookies && !hx_url_same_site(url, ctx->site_for_cookies);
 }
 
-/* Whether a cookie may be sent or set in this context under SameSite and
- * third-party blocking. */
-static bool samesite_allows(enum hx_samesite same_site, const struct hx_url *url,
+/* Whether a cookie may be sent (setting = false) or set in this context
+ * under SameSite and third-party blocking, as Chromium decides: a top-level
+ * navigation may set every cookie (the response is the new top-level page);
+ * it sends Strict only when its initiator is same-site, Lax and default
+ * cookies on a cross-site GET, and default cookies younger than two minutes
+ * on a cross-site POST (Lax-allowing-unsafe). A cross-site subrequest sees
+ * only SameSite=None, and nothing when third-party cookies are blocked. */
+static bool samesite_allows(const struct hx_cookie *c, const struct hx_url *url,
                             const struct hx_request_context *ctx,
-                            const struct hx_cookie_rules *rules, bool secure, const char **why)
+                            const struct hx_cookie_rules *rules, bool setting, int64_t now_ms,
+                            const char **why)
 {
     if (!cross_site(url, ctx))
         return true;
-    if (rules->block_third_party && !(ctx && ctx->top_level_navigation)) {
+    bool navigation = ctx->top_level_navigation;
+    if (rules->block_third_party && !navigation) {
         *why = "third-party cookie blocked";
         return false;
     }
-    switch (same_site) {
-    case HX_SAMESITE_STRICT:
+    if (navigation && setting)
+        return true;
+    if (c->same_site == HX_SAMESITE_NONE)
+        return true;
+    if (c->same_site == HX_SAMESITE_STRICT) {
         *why = "SameSite=Strict on a cross-site request";
         return false;
-    case HX_SAMESITE_NONE:
-        if (!secure) {
-            *why = "SameSite=None without Secure";
-            return false;
-        }
-        return true;
-    default: /* Lax, and Lax-by-default */
-        if (ctx && ctx->top_level_navigation && ctx->safe_method)
-            return true;
-        *why = "SameSite=Lax on a cross-site subrequest";
-        return false;
     }
+    if (navigation && ctx->safe_method)
+        return true; /* Lax, and Lax by default */
+    if (navigation && c->same_site == HX_SAMESITE_DEFAULT && now_ms - c->created_ms < HX_LAX_UNSAFE_MS)
+        return true;
+    *why = navigation ? "SameSite=Lax on a cross-site POST" : "SameSite=Lax on a cross-site subrequest";
+    return false;
 }
 
 static void remove_at(struct hx_jar *jar, size_t i)
@@ -152,6 +201,70 @@ static void remove_at(struct hx_jar *jar, size_t i)
     cookie_free(&jar->items[i]);
     memmove(&jar->items[i], &jar->items[i + 1], (jar->count - i - 1) * sizeof(jar->items[0]));
     jar->count--;
+}
+
+static bool has_prefix(const char *name, const char *prefix)
+{
+    return strncasecmp(name, prefix, strlen(prefix)) == 0;
+}
+
+/* The Domain attribute against the request host (RFC 6265bis 5.7 steps
+ * 9-10, with Chromium's public suffix rule): a Domain equal to the host
+ * (localhost, an IP address, a public suffix) gives a host-only cookie; one
+ * that does not cover the host, is a public suffix, or is set from an IP
+ * address rejects the cookie. */
+static bool apply_domain(struct hx_cookie *c, const char *value, const struct hx_url *url,
+                         char *why, size_t why_size)
+{
+    char domain[256];
+    snprintf(domain, sizeof(domain), "%s", value[0] == '.' ? value + 1 : value);
+    for (char *d = domain; *d; d++)
+        *d = (char)tolower((unsigned char)*d);
+    if (strcmp(domain, url->host) == 0 &&
+        (hx_url_is_ip(url->host) || hx_url_is_public_suffix(domain)))
+        return true; /* host-only */
+    if (hx_url_is_ip(url->host) || !domain_match(url->host, domain)) {
+        snprintf(why, why_size, "Domain=%s does not cover %s", domain, url->host);
+        return false;
+    }
+    if (hx_url_is_public_suffix(domain)) {
+        snprintf(why, why_size, "Domain=%s is a public suffix", domain);
+        return false;
+    }
+    snprintf(c->domain, sizeof(c->domain), "%s", domain);
+    c->host_only = false;
+    return true;
+}
+
+/* __Secure- needs Secure from a secure origin; __Host- also no Domain and
+ * Path=/. Names compare case-insensitively, and a nameless cookie whose
+ * value carries a prefix is refused too (RFC 6265bis 5.7 steps 20-21). */
+static const char *prefix_violation(const struct hx_cookie *c, bool secure_origin)
+{
+    const char *name = c->name[0] ? c->name : c->value;
+    bool host = has_prefix(name, "__Host-"), secure = has_prefix(name, "__Secure-");
+    if ((host || secure) && !c->name[0])
+        return "a nameless cookie whose value starts with a cookie prefix";
+    if ((host || secure) && (!c->secure || !secure_origin))
+        return host ? "__Host- cookie without Secure from a secure origin"
+                    : "__Secure- cookie without Secure from a secure origin";
+    if (host && (!c->host_only || strcmp(c->path, "/") != 0))
+        return "__Host- cookie with a Domain or a Path other than /";
+    return NULL;
+}
+
+/* An insecure origin may not set a cookie that would shadow a Secure one of
+ * the same name (RFC 6265bis 5.7 step 16, "leave secure cookies alone"). */
+static bool shadows_secure(const struct hx_jar *jar, const struct hx_cookie *c, int64_t now_ms)
+{
+    for (size_t i = 0; i < jar->count; i++) {
+        const struct hx_cookie *o = &jar->items[i];
+        if (o->secure && o->expires_ms > now_ms && strcmp(o->name, c->name) == 0 &&
+            (domain_match(c->domain, o->domain) || domain_match(o->domain, c->domain)) &&
+            path_match(c->path, o->path))
+            return true;
+    }
+    return false;
 }
 
 enum hx_cookie_change hx_jar_set(struct hx_jar *jar, const char *header, const struct hx_url *url,
@@ -168,17 +281,17 @@ enum hx_cookie_change hx_jar_set(struct hx_jar *jar, const char *header, const s
         snprintf(why, why_size, "out of memory");
         return result;
     }
-    char *save = NULL;
-    char *pair = strtok_r(copy, ";", &save);
-    char *eq = pair ? strchr(pair, '=') : NULL;
-    if (!eq) {
-        snprintf(why, why_size, "no name=value pair");
-        goto out;
-    }
-    *eq = '\0';
-    char *name = trim(pair), *value = trim(eq + 1);
-    if (!*name) {
-        snprintf(why, why_size, "empty cookie name");
+    /* The name-value pair: without '=', the whole pair is a nameless value
+     * (RFC 6265bis 5.6 step 4); both empty is nothing. */
+    char *attrs = copy + strcspn(copy, ";");
+    if (*attrs)
+        *attrs++ = '\0';
+    char *eq = strchr(copy, '=');
+    if (eq)
+        *eq = '\0';
+    char *name = eq ? trim(copy) : "", *value = trim(eq ? eq + 1 : copy);
+    if (!*name && !*value) {
+        snprintf(why, why_size, "empty cookie name and value");
         goto out;
     }
     if (name_out && name_size)
@@ -191,13 +304,19 @@ enum hx_cookie_change hx_jar_set(struct hx_jar *jar, const char *header, const s
     }
     c.name = strdup(name);
     c.value = strdup(value);
+    if (!c.name || !c.value) {
+        snprintf(why, why_size, "out of memory");
+        goto out;
+    }
     c.expires_ms = INT64_MAX;
     c.created_ms = now_ms;
     c.host_only = true;
     snprintf(c.domain, sizeof(c.domain), "%s", url->host);
     default_path(url, c.path, sizeof(c.path));
-    bool have_max_age = false;
-    for (char *attr = strtok_r(NULL, ";", &save); attr; attr = strtok_r(NULL, ";", &save)) {
+    bool have_max_age = false, have_expires = false;
+    int64_t max_age_at = 0, expires_at = 0;
+    char *save = NULL;
+    for (char *attr = strtok_r(attrs, ";", &save); attr; attr = strtok_r(NULL, ";", &save)) {
         char *aeq = strchr(attr, '=');
         char *aval = "";
         if (aeq) {
@@ -205,36 +324,35 @@ enum hx_cookie_change hx_jar_set(struct hx_jar *jar, const char *header, const s
             aval = trim(aeq + 1);
         }
         char *aname = trim(attr);
+        if (strlen(aval) > 1024)
+            continue; /* an attribute value over 1024 bytes is ignored */
         if (strcasecmp(aname, "Secure") == 0) {
             c.secure = true;
         } else if (strcasecmp(aname, "HttpOnly") == 0) {
             c.http_only = true;
-        } else if (strcasecmp(aname, "Path") == 0 && aval[0] == '/') {
-            snprintf(c.path, sizeof(c.path), "%s", aval);
+        } else if (strcasecmp(aname, "Path") == 0) {
+            if (aval[0] == '/')
+                snprintf(c.path, sizeof(c.path), "%s", aval);
+            else
+                default_path(url, c.path, sizeof(c.path));
         } else if (strcasecmp(aname, "Domain") == 0 && *aval) {
-            if (*aval == '.')
-                aval++;
-            if (!domain_match(url->host, aval)) {
-                snprintf(why, why_size, "Domain=%s does not cover %s", aval, url->host);
+            if (!apply_domain(&c, aval, url, why, why_size))
                 goto out;
-            }
-            snprintf(c.domain, sizeof(c.domain), "%s", aval);
-            for (char *d = c.domain; *d; d++)
-                *d = (char)tolower((unsigned char)*d);
-            c.host_only = false;
         } else if (strcasecmp(aname, "Max-Age") == 0) {
             char *end;
             long long secs = strtoll(aval, &end, 10);
-            if (*aval && !*end) {
+            if (*aval && !*end && (isdigit((unsigned char)aval[0]) || aval[0] == '-')) {
                 have_max_age = true;
-                c.expires_ms = secs <= 0 ? INT64_MIN
-                               : secs > 400LL * 86400 ? now_ms + 400LL * 86400 * 1000
-                                                       : now_ms + secs * 1000;
+                max_age_at = secs <= 0 ? INT64_MIN
+                             : secs > 400LL * 86400 ? now_ms + 400LL * 86400 * 1000
+                                                     : now_ms + secs * 1000;
             }
-        } else if (strcasecmp(aname, "Expires") == 0 && !have_max_age) {
+        } else if (strcasecmp(aname, "Expires") == 0) {
             int64_t at;
-            if (parse_http_date(aval, &at))
-                c.expires_ms = at;
+            if (parse_cookie_date(aval, &at)) {
+                have_expires = true;
+                expires_at = at <= now_ms ? INT64_MIN : at;
+            }
         } else if (strcasecmp(aname, "SameSite") == 0) {
             c.same_site = strcasecmp(aval, "strict") == 0 ? HX_SAMESITE_STRICT
                           : strcasecmp(aval, "none") == 0 ? HX_SAMESITE_NONE
@@ -242,10 +360,23 @@ enum hx_cookie_change hx_jar_set(struct hx_jar *jar, const char *header, const s
                                                           : HX_SAMESITE_DEFAULT;
         }
     }
-    if (c.secure && !origin_secure(url, rules)) {
+    /* Max-Age wins over Expires wherever it stands; both are capped at 400 days. */
+    if (have_max_age)
+        c.expires_ms = max_age_at;
+    else if (have_expires)
+        c.expires_ms = expires_at == INT64_MIN || expires_at - now_ms <= 400LL * 86400 * 1000
+                           ? expires_at
+                           : now_ms + 400LL * 86400 * 1000;
+    bool secure_origin = origin_secure(url, rules);
+    if (c.secure && !secure_origin) {
         snprintf(why, why_size, "Secure cookie %s set over http://%s (%s)", c.name, url->host,
                  rules->profile == HX_WEBKIT ? "WebKit accepts Secure only over https"
                                              : "not a loopback host");
+        goto out;
+    }
+    const char *prefix = prefix_violation(&c, secure_origin);
+    if (prefix) {
+        snprintf(why, why_size, "%s: %s", c.name, prefix);
         goto out;
     }
     if (c.same_site == HX_SAMESITE_NONE && !c.secure) {
@@ -253,15 +384,19 @@ enum hx_cookie_change hx_jar_set(struct hx_jar *jar, const char *header, const s
         goto out;
     }
     const char *blocked = NULL;
-    if (!samesite_allows(c.same_site, url, ctx, rules, c.secure, &blocked)) {
+    if (!samesite_allows(&c, url, ctx, rules, true, now_ms, &blocked)) {
         snprintf(why, why_size, "%s: %s", c.name, blocked);
+        goto out;
+    }
+    if (!secure_origin && !c.secure && shadows_secure(jar, &c, now_ms)) {
+        snprintf(why, why_size, "%s: an http response may not overwrite a Secure cookie", c.name);
         goto out;
     }
     /* Replace an existing cookie with the same name, domain and path. */
     for (size_t i = 0; i < jar->count; i++) {
         struct hx_cookie *o = &jar->items[i];
         if (strcmp(o->name, c.name) == 0 && strcasecmp(o->domain, c.domain) == 0 &&
-            strcmp(o->path, c.path) == 0) {
+            o->host_only == c.host_only && strcmp(o->path, c.path) == 0) {
             c.created_ms = o->created_ms;
             remove_at(jar, i);
             break;
@@ -318,7 +453,7 @@ char *hx_jar_header(const struct hx_jar *jar, const struct hx_url *url,
         const char *why;
         if (!visible(c, url, now_ms) || (c->secure && !origin_secure(url, rules)) ||
             (ctx && ctx->from_script && c->http_only) ||
-            !samesite_allows(c->same_site, url, ctx, rules, c->secure, &why))
+            !samesite_allows(c, url, ctx, rules, false, now_ms, &why))
             continue;
         size_t j = n++;
         while (j > 0 && (strlen(order[j - 1]->path) < strlen(c->path) ||
@@ -330,8 +465,8 @@ char *hx_jar_header(const struct hx_jar *jar, const struct hx_url *url,
         order[j] = c;
     }
     for (size_t i = 0; i < n; i++)
-        len += (size_t)snprintf(out + len, cap - len, "%s%s=%s", len ? "; " : "", order[i]->name,
-                                order[i]->value);
+        len += (size_t)snprintf(out + len, cap - len, "%s%s%s%s", len ? "; " : "", order[i]->name,
+                                order[i]->name[0] ? "=" : "", order[i]->value);
     free(order);
     return out;
 }

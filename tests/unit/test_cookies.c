@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -254,7 +255,7 @@ static void test_expiry_and_http_only(void **state)
 static void test_malformed_set_cookie_headers_are_rejected(void **state)
 {
     (void)state;
-    const char *bad[] = {"", "novalue", "=v", ";", " ; Path=/"};
+    const char *bad[] = {"", "=", ";", " ; Path=/", "=__Host-x", "__Secure-x"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct hx_jar jar;
         hx_jar_init(&jar);
@@ -283,6 +284,144 @@ static void test_site_is_the_registrable_domain(void **state)
     assert_false(hx_url_parse("http://host:99999/", &a));
 }
 
+static void test_nameless_cookie_is_stored_and_sent_as_its_value(void **state)
+{
+    (void)state;
+    struct hx_jar jar;
+    hx_jar_init(&jar);
+    char why[512];
+    assert_int_equal(set_cookie(&jar, "bare", "http://localhost/", HX_CHROMIUM, NULL, why), HX_COOKIE_SET);
+    assert_int_equal(set_cookie(&jar, "=foo; Path=/x", "http://localhost/", HX_CHROMIUM, NULL, why), HX_COOKIE_SET);
+    char *h = header_for(&jar, "http://localhost/x", HX_CHROMIUM, NULL, NOW);
+    assert_string_equal(h, "foo; bare");
+    free(h);
+    hx_jar_cleanup(&jar);
+}
+
+static void test_top_level_navigation_sets_every_samesite(void **state)
+{
+    (void)state;
+    struct hx_url other;
+    assert_true(hx_url_parse("http://other.test/", &other));
+    struct hx_request_context get = {.site_for_cookies = &other, .top_level_navigation = true,
+                                     .safe_method = true};
+    struct hx_request_context post = {.site_for_cookies = &other, .top_level_navigation = true};
+    struct hx_request_context sub = {.site_for_cookies = &other, .safe_method = true};
+    struct hx_jar jar;
+    hx_jar_init(&jar);
+    char why[512];
+    assert_int_equal(set_cookie(&jar, "s=1; SameSite=Strict", "http://app.test/", HX_CHROMIUM, &get, why), HX_COOKIE_SET);
+    assert_int_equal(set_cookie(&jar, "l=1; SameSite=Lax", "http://app.test/", HX_CHROMIUM, &post, why), HX_COOKIE_SET);
+    assert_int_equal(set_cookie(&jar, "d=1", "http://app.test/", HX_CHROMIUM, &post, why), HX_COOKIE_SET);
+    assert_int_equal(set_cookie(&jar, "x=1", "http://app.test/", HX_CHROMIUM, &sub, why), HX_COOKIE_REJECTED);
+    /* A cross-site POST sends only the default cookie younger than 2 minutes. */
+    char *young = header_for(&jar, "http://app.test/", HX_CHROMIUM, &post, NOW + 1000);
+    char *old = header_for(&jar, "http://app.test/", HX_CHROMIUM, &post, NOW + HX_LAX_UNSAFE_MS);
+    assert_string_equal(young, "d=1");
+    assert_string_equal(old, "");
+    free(young);
+    free(old);
+    hx_jar_cleanup(&jar);
+}
+
+static void test_http_and_https_are_different_sites(void **state)
+{
+    (void)state;
+    struct hx_url a, b;
+    assert_true(hx_url_parse("http://app.test/", &a));
+    assert_true(hx_url_parse("https://app.test/", &b));
+    assert_false(hx_url_same_site(&a, &b));
+}
+
+static void test_http_cannot_overwrite_a_secure_cookie(void **state)
+{
+    (void)state;
+    struct hx_jar jar;
+    hx_jar_init(&jar);
+    char why[512];
+    assert_int_equal(set_cookie(&jar, "s=1; Secure; Path=/", "https://app.test/", HX_CHROMIUM, NULL, why), HX_COOKIE_SET);
+    assert_int_equal(set_cookie(&jar, "s=2; Path=/", "http://app.test/", HX_CHROMIUM, NULL, why), HX_COOKIE_REJECTED);
+    assert_non_null(strstr(why, "Secure"));
+    assert_int_equal(set_cookie(&jar, "s=; Max-Age=0; Path=/", "http://app.test/", HX_CHROMIUM, NULL, why),
+                     HX_COOKIE_REJECTED);
+    assert_int_equal(set_cookie(&jar, "s=3; Secure; Path=/", "https://app.test/", HX_CHROMIUM, NULL, why), HX_COOKIE_SET);
+    hx_jar_cleanup(&jar);
+}
+
+static void test_cookie_prefixes_are_enforced(void **state)
+{
+    (void)state;
+    struct hx_jar jar;
+    hx_jar_init(&jar);
+    char why[512];
+    assert_int_equal(set_cookie(&jar, "__Secure-a=1", "https://app.test/", HX_CHROMIUM, NULL, why), HX_COOKIE_REJECTED);
+    assert_int_equal(set_cookie(&jar, "__Secure-a=1; Secure", "https://app.test/", HX_CHROMIUM, NULL, why), HX_COOKIE_SET);
+    assert_int_equal(set_cookie(&jar, "__Host-b=1; Secure", "https://app.test/x/y", HX_CHROMIUM, NULL, why),
+                     HX_COOKIE_REJECTED); /* default path /x */
+    assert_int_equal(set_cookie(&jar, "__Host-b=1; Secure; Path=/; Domain=app.test", "https://app.test/",
+                                HX_CHROMIUM, NULL, why), HX_COOKIE_REJECTED);
+    assert_int_equal(set_cookie(&jar, "__host-b=1; Path=/", "https://app.test/", HX_CHROMIUM, NULL, why),
+                     HX_COOKIE_REJECTED); /* case-insensitive */
+    assert_int_equal(set_cookie(&jar, "__Host-b=1; Secure; Path=/", "https://app.test/", HX_CHROMIUM, NULL, why),
+                     HX_COOKIE_SET);
+    hx_jar_cleanup(&jar);
+}
+
+static void test_cookie_dates_parse_like_browsers(void **state)
+{
+    (void)state;
+    struct hx_jar jar;
+    hx_jar_init(&jar);
+    char why[512];
+    /* NOW is 2026-01-15; each expires within 400 days or is capped. */
+    set_cookie(&jar, "a=1; Expires=Fri, 01-Jan-27 00:00:00 GMT", "http://localhost/", HX_CHROMIUM, NULL, why);
+    set_cookie(&jar, "b=1; Expires=Fri Jan 01 2027 00:00:00 GMT+0000 (Coordinated Universal Time)",
+               "http://localhost/", HX_CHROMIUM, NULL, why);
+    set_cookie(&jar, "c=1; Expires=Thu, 01 Jan 2099 00:00:00 GMT", "http://localhost/", HX_CHROMIUM, NULL, why);
+    set_cookie(&jar, "d=1; Max-Age=60; Expires=Thu, 01 Jan 2099 00:00:00 GMT", "http://localhost/", HX_CHROMIUM,
+               NULL, why);
+    set_cookie(&jar, "e=1; Expires=Thu, 01 Jan 2099 00:00:00 GMT; Max-Age=60", "http://localhost/", HX_CHROMIUM,
+               NULL, why);
+    int64_t jan_2027 = 1798761600000LL;
+    assert_int_equal(hx_jar_find(&jar, "a", NULL, NOW)->expires_ms, jan_2027);
+    assert_int_equal(hx_jar_find(&jar, "b", NULL, NOW)->expires_ms, jan_2027);
+    assert_int_equal(hx_jar_find(&jar, "c", NULL, NOW)->expires_ms, NOW + 400LL * 86400 * 1000);
+    assert_int_equal(hx_jar_find(&jar, "d", NULL, NOW)->expires_ms, NOW + 60000);
+    assert_int_equal(hx_jar_find(&jar, "e", NULL, NOW)->expires_ms, NOW + 60000);
+    hx_jar_cleanup(&jar);
+}
+
+static void test_domain_public_suffix_localhost_and_ip(void **state)
+{
+    (void)state;
+    struct hx_jar jar;
+    hx_jar_init(&jar);
+    char why[512];
+    assert_int_equal(set_cookie(&jar, "a=1; Domain=test", "http://app.test/", HX_CHROMIUM, NULL, why), HX_COOKIE_REJECTED);
+    assert_non_null(strstr(why, "public suffix"));
+    assert_int_equal(set_cookie(&jar, "a=1; Domain=github.io", "https://me.github.io/", HX_CHROMIUM, NULL, why),
+                     HX_COOKIE_REJECTED);
+    assert_int_equal(set_cookie(&jar, "b=1; Domain=localhost", "http://localhost/", HX_CHROMIUM, NULL, why), HX_COOKIE_SET);
+    assert_true(hx_jar_find(&jar, "b", NULL, NOW)->host_only);
+    assert_int_equal(set_cookie(&jar, "c=1; Domain=127.0.0.1", "http://127.0.0.1/", HX_CHROMIUM, NULL, why), HX_COOKIE_SET);
+    assert_true(hx_jar_find(&jar, "c", NULL, NOW)->host_only);
+    assert_int_equal(set_cookie(&jar, "d=1; Domain=0.0.1", "http://127.0.0.1/", HX_CHROMIUM, NULL, why),
+                     HX_COOKIE_REJECTED);
+    hx_jar_cleanup(&jar);
+}
+
+static void test_path_over_1024_bytes_is_ignored(void **state)
+{
+    (void)state;
+    struct hx_jar jar;
+    hx_jar_init(&jar);
+    char why[512], header[1200];
+    snprintf(header, sizeof(header), "p=1; Path=/%01100d", 0);
+    assert_int_equal(set_cookie(&jar, header, "http://localhost/a/b", HX_CHROMIUM, NULL, why), HX_COOKIE_SET);
+    assert_string_equal(hx_jar_find(&jar, "p", NULL, NOW)->path, "/a");
+    hx_jar_cleanup(&jar);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -300,6 +439,14 @@ int main(void)
         cmocka_unit_test(test_expiry_and_http_only),
         cmocka_unit_test(test_malformed_set_cookie_headers_are_rejected),
         cmocka_unit_test(test_site_is_the_registrable_domain),
+        cmocka_unit_test(test_nameless_cookie_is_stored_and_sent_as_its_value),
+        cmocka_unit_test(test_top_level_navigation_sets_every_samesite),
+        cmocka_unit_test(test_http_and_https_are_different_sites),
+        cmocka_unit_test(test_http_cannot_overwrite_a_secure_cookie),
+        cmocka_unit_test(test_cookie_prefixes_are_enforced),
+        cmocka_unit_test(test_cookie_dates_parse_like_browsers),
+        cmocka_unit_test(test_domain_public_suffix_localhost_and_ip),
+        cmocka_unit_test(test_path_over_1024_bytes_is_ignored),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
