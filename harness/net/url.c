@@ -137,3 +137,41 @@ bool hx_url_is_loopback_host(const char *host)
            (len > 10 && strcmp(host + len - 10, ".localhost") == 0) ||
            strncmp(host, "127.", 4) == 0 || strcmp(host, "::1") == 0;
 }
+
+static void form_append(char *out, size_t *used, const char *text)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+        if (isalnum(*p) || strchr("*-._", *p)) {
+            out[(*used)++] = (char)*p;
+        } else if (*p == ' ') {
+            out[(*used)++] = '+';
+        } else {
+            out[(*used)++] = '%';
+            out[(*used)++] = hex[*p >> 4];
+            out[(*used)++] = hex[*p & 15];
+        }
+    }
+}
+
+char *hx_form_encode(const json_t *fields)
+{
+    size_t size = 1;
+    const char *key;
+    json_t *value;
+    json_object_foreach((json_t *)fields, key, value)
+        size += 3 * (strlen(key) + strlen(json_string_value(value) ? json_string_value(value) : "")) + 2;
+    char *out = malloc(size);
+    if (!out)
+        return NULL;
+    size_t used = 0;
+    json_object_foreach((json_t *)fields, key, value) {
+        if (used)
+            out[used++] = '&';
+        form_append(out, &used, key);
+        out[used++] = '=';
+        form_append(out, &used, json_string_value(value) ? json_string_value(value) : "");
+    }
+    out[used] = '\0';
+    return out;
+}

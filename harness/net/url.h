@@ -4,6 +4,7 @@
 #ifndef HX_URL_H
 #define HX_URL_H
 
+#include <jansson.h>
 #include <stdbool.h>
 
 struct hx_url {
@@ -13,6 +14,10 @@ struct hx_url {
     char path[1024]; /* starts with '/' */
     char query[2048];
 };
+
+/* An application/x-www-form-urlencoded body from a JSON object of strings
+ * (malloc'd; NULL when out of memory). */
+char *hx_form_encode(const json_t *fields);
 
 /* Parses an absolute URL; false for anything else. */
 bool hx_url_parse(const char *text, struct hx_url *out);

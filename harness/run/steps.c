@@ -49,6 +49,33 @@ static enum idp_status v_sign_in(struct hx_check *c, const json_t *v, const char
     return hx_check_fail(c, path, false, "sign_in takes a user's email address or true (the default user)");
 }
 
+static enum idp_status v_sign_out(struct hx_check *c, const json_t *v, const char *path)
+{
+    if (json_is_true(v))
+        return IDP_OK;
+    static const char *const keys[] = {"path", "method", "form", "next_action", NULL};
+    enum idp_status st = hx_check_keys(c, v, path, keys, "sign_out");
+    if (st)
+        return st;
+    const json_t *p = json_object_get(v, "path"), *m = json_object_get(v, "method");
+    const json_t *form = json_object_get(v, "form"), *action = json_object_get(v, "next_action");
+    if (p && (!json_is_string(p) || json_string_value(p)[0] != '/'))
+        return hx_check_fail(c, path, false, "sign_out path is a path starting with /");
+    if (m && (!json_is_string(m) || (strcmp(json_string_value(m), "GET") &&
+                                     strcmp(json_string_value(m), "POST"))))
+        return hx_check_fail(c, path, false, "sign_out method is GET or POST");
+    if (action && (!json_is_string(action) || form || m))
+        return hx_check_fail(c, path, false,
+                             "next_action is the Server Action id (a string), without form or method");
+    const char *key;
+    json_t *value;
+    if (form && !json_is_object(form))
+        return hx_check_fail(c, path, false, "sign_out form is an object of strings");
+    json_object_foreach((json_t *)form, key, value) if (!json_is_string(value))
+        return hx_check_fail(c, path, false, "sign_out form is an object of strings");
+    return IDP_OK;
+}
+
 static enum idp_status v_duration(struct hx_check *c, const json_t *v, const char *path)
 {
     return hx_check_duration(c, v, path);
@@ -340,16 +367,38 @@ static bool r_revoke(struct hx_run *run, const json_t *v, const json_t *step)
     return true;
 }
 
+/* true: GET /logout. An object: {path, method, form} for a sign-out link,
+ * button or form; {path, next_action} for a Next.js Server Action (a POST
+ * with the Next-Action header, as the framework's client sends it). */
 static bool r_sign_out(struct hx_run *run, const json_t *v, const json_t *step)
 {
-    char url[600];
-    snprintf(url, sizeof(url), "%s/logout", run->app_origin);
-    struct hx_navigation nav = {.url = url, .follow_login = true};
+    const char *path = json_string_value(json_object_get(v, "path"));
+    const char *method = json_string_value(json_object_get(v, "method"));
+    const char *action = json_string_value(json_object_get(v, "next_action"));
+    const json_t *form = json_object_get(v, "form");
+    char url[1200], action_header[300], *body = NULL;
+    snprintf(url, sizeof(url), "%s%s", run->app_origin, path ? path : "/logout");
+    const char *headers[4] = {NULL};
+    if (action) {
+        method = "POST";
+        snprintf(action_header, sizeof(action_header), "Next-Action: %s", action);
+        headers[0] = action_header;
+        headers[1] = "Content-Type: text/plain;charset=UTF-8";
+        headers[2] = "Accept: text/x-component";
+        body = strdup("[]");
+    } else if (form) {
+        method = method ? method : "POST";
+        headers[0] = "Content-Type: application/x-www-form-urlencoded";
+        body = hx_form_encode(form);
+    }
+    struct hx_navigation nav = {.url = url, .method = method, .body = body, .headers = headers,
+                                .follow_login = true};
     struct hx_page page;
     hx_browser_go(&run->browser, &nav, &page);
-    hx_run_note(run, "step", "sign out -> %ld %s", page.status, page.url);
+    hx_run_note(run, "step", "sign out: %s %s -> %ld %.*s", method ? method : "GET",
+                path ? path : "/logout", page.status, (int)strcspn(page.url, "?#"), page.url);
     hx_page_cleanup(&page);
-    (void)v;
+    free(body);
     (void)step;
     return true;
 }
@@ -797,7 +846,7 @@ static const struct step_kind kinds[] = {
     {"clear_faults", "remove every fault", v_true, r_clear_faults},
     {"rotate_keys", "rotate the signing key ({publish_lead, retire_after})", v_rotate, r_rotate},
     {"revoke_session", "revoke the newest active session at fakeidp", v_true, r_revoke},
-    {"sign_out", "sign out through the target's /logout", v_true, r_sign_out},
+    {"sign_out", "sign out: true (GET /logout) or {path, method, form} or {path, next_action}", v_sign_out, r_sign_out},
     {"idp_settings", "change fakeidp settings", v_idp_settings, r_idp_settings},
     {"app", "restart the reference app with changed knobs", v_app_knobs, r_app},
     {"browser", "change browser knobs", v_browser_knobs, r_browser},
