@@ -28,7 +28,12 @@ enum idp_status hx_check_fail(struct hx_check *check, const char *path, bool at_
     if (check->messages && json_array_size(check->messages) < HX_CHECK_MAX_MESSAGES) {
         char text[1200];
         idp_error_format(&e, text, sizeof(text));
-        json_array_append_new(check->messages, json_string(text));
+        bool seen = false; /* the same place, found again through another variant */
+        size_t i;
+        json_t *m;
+        json_array_foreach(check->messages, i, m) seen = seen || strcmp(json_string_value(m), text) == 0;
+        if (!seen)
+            json_array_append_new(check->messages, json_string(text));
     }
     return IDP_INVALID;
 }

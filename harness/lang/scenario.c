@@ -5,7 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <strings.h>
+
 #include "browser.h"
+#include "defaults.h"
 #include "duration.h"
 #include "expect.h"
 #include "external.h"
@@ -212,6 +215,48 @@ static enum idp_status check_sections(struct hx_check *check, const json_t *doc,
     return first;
 }
 
+/* Whether users (the idp section's, or the zero-config default) has email. */
+static bool user_known(const json_t *users, const char *email)
+{
+    if (!users)
+        return strcasecmp(email, IDP_DEFAULT_USER_EMAIL) == 0;
+    size_t i;
+    json_t *u;
+    json_array_foreach(users, i, u) {
+        const char *e = json_string_value(json_object_get(u, "email"));
+        if (e && strcasecmp(e, email) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Every sign_in / spa_sign_in email of steps (inside repeat and parallel
+ * too) names a configured user. */
+static void check_step_users(struct hx_check *check, const json_t *steps, const char *path,
+                             const json_t *users)
+{
+    size_t i;
+    json_t *step;
+    json_array_foreach(steps, i, step) {
+        char child[400];
+        static const char *const kinds[] = {"sign_in", "spa_sign_in", NULL};
+        for (int k = 0; kinds[k]; k++) {
+            const char *email = json_string_value(json_object_get(step, kinds[k]));
+            snprintf(child, sizeof(child), "%s/%zu/%s", path, i, kinds[k]);
+            if (email && !user_known(users, email))
+                hx_check_fail(check, child, false,
+                              "%s: the fake has no user %s (users: %s)", kinds[k], email,
+                              users ? "idp.users" : "only " IDP_DEFAULT_USER_EMAIL
+                                                    " without idp.users");
+        }
+        snprintf(child, sizeof(child), "%s/%zu/parallel", path, i);
+        check_step_users(check, json_object_get(step, "parallel"), child, users);
+        snprintf(child, sizeof(child), "%s/%zu/repeat/steps", path, i);
+        check_step_users(check, json_object_get(json_object_get(step, "repeat"), "steps"), child,
+                         users);
+    }
+}
+
 /* Objects merge member by member; anything else replaces. A variant's
  * "expect" replaces the base's whole: each variant states its own outcome. */
 static bool merge(json_t *base, const json_t *over)
@@ -297,6 +342,22 @@ static enum idp_status validate(struct hx_scenario *sc, struct hx_check *check)
                 return idp_fail(check->err, IDP_NOMEM, "out of memory");
         }
     }
+    for (size_t i = 0; i < sc->variant_count; i++) {
+        /* Users named by steps exist at the fake (an in-process one: an
+         * external fake has users of its own). */
+        const json_t *doc = sc->variants[i].doc;
+        const char *app = json_string_value(json_object_get(json_object_get(doc, "target"), "app"));
+        if (!(app && strcmp(app, "external") == 0)) {
+            const json_t *own = variants ? json_object_get(json_object_get(variants, sc->variants[i].name), "steps") : NULL;
+            char path[300];
+            snprintf(path, sizeof(path), "%s%s/steps", own ? "/variants/" : "",
+                     own ? sc->variants[i].name : "");
+            check_step_users(check, json_object_get(doc, "steps"), path,
+                             json_object_get(json_object_get(doc, "idp"), "users"));
+        }
+    }
+    if (check->count)
+        return IDP_INVALID;
     for (size_t i = 0; i < sc->variant_count; i++) {
         if (!json_object_get(sc->variants[i].doc, "expect")) {
             char path[256];
