@@ -345,9 +345,22 @@ static void refresh_grant(struct idp_server *server, struct idp_request *req,
         refused(req, resp, "refresh_token_expired", "Refresh token has expired.");
         return;
     }
+    if (rt->state == IDP_RT_PENDING && s->refresh_mode == IDP_REFRESH_CONCURRENT_429) {
+        /* WorkOS refuses a replay only while the first exchange of the token
+         * is still in flight; once it finished, the grace rule applies. */
+        long long retry = s->retry_after_ms / 1000 + (s->retry_after_ms % 1000 != 0);
+        pthread_mutex_unlock(&server->lock);
+        outcome(req, "concurrent_429");
+        idp_response_code_error(resp, 429, "rate_limit_exceeded",
+                                "Too many concurrent refresh requests.");
+        idp_response_header(resp, "Retry-After", "%lld", retry);
+        return;
+    }
     if (rt->state != IDP_RT_ACTIVE) {
         bool in_grace = rt->state == IDP_RT_PENDING || now - rt->rotated_ms <= s->refresh_grace_ms;
-        if (s->refresh_mode == IDP_REFRESH_GRACE && in_grace && rt->cached_body) {
+        bool replays = s->refresh_mode == IDP_REFRESH_GRACE ||
+                       s->refresh_mode == IDP_REFRESH_CONCURRENT_429;
+        if (replays && in_grace && rt->cached_body) {
             char *body = strdup(rt->cached_body);
             /* A browser client whose first reply was lost gets the cookies
              * again, or it would keep presenting the spent token. */
@@ -367,16 +380,6 @@ static void refresh_grant(struct idp_server *server, struct idp_request *req,
             respond_body(resp, body);
             if (g.refresh_token[0])
                 set_browser_cookies(resp, &g);
-            return;
-        }
-        if (s->refresh_mode == IDP_REFRESH_CONCURRENT_429 && in_grace) {
-            /* Whole seconds, rounded up, without overflowing the largest setting. */
-            long long retry = s->retry_after_ms / 1000 + (s->retry_after_ms % 1000 != 0);
-            pthread_mutex_unlock(&server->lock);
-            outcome(req, "concurrent_429");
-            idp_response_code_error(resp, 429, "rate_limit_exceeded",
-                                    "Too many concurrent refresh requests.");
-            idp_response_header(resp, "Retry-After", "%lld", retry);
             return;
         }
         if (s->refresh_mode == IDP_REFRESH_REVOKE_FAMILY) {
@@ -426,10 +429,16 @@ static void refresh_grant(struct idp_server *server, struct idp_request *req,
     pthread_mutex_lock(&server->lock);
     rt = idp_store_refresh(&server->store, token);
     if (rt) {
-        rt->state = body ? IDP_RT_ROTATED : IDP_RT_ACTIVE;
+        /* A failed exchange leaves the token usable at once; a successful
+         * one stays PENDING (in flight) until idp_refresh_settle, with its
+         * reply cached for the replays that wait for it. */
         rt->rotated_ms = now;
         free(rt->cached_body);
         rt->cached_body = body ? strdup(body) : NULL;
+        if (body)
+            snprintf(req->refresh_in_flight, sizeof(req->refresh_in_flight), "%s", token);
+        else
+            rt->state = IDP_RT_ACTIVE;
     }
     pthread_cond_broadcast(&server->store.refresh_done);
     pthread_mutex_unlock(&server->lock);
@@ -441,6 +450,19 @@ static void refresh_grant(struct idp_server *server, struct idp_request *req,
         idp_response_code_error(resp, 500, "server_error", "%s", err.message);
     }
     grant_cleanup(&g);
+}
+
+void idp_refresh_settle(struct idp_server *server, struct idp_request *req)
+{
+    if (!req->refresh_in_flight[0])
+        return;
+    pthread_mutex_lock(&server->lock);
+    struct idp_refresh *rt = idp_store_refresh(&server->store, req->refresh_in_flight);
+    if (rt && rt->state == IDP_RT_PENDING)
+        rt->state = IDP_RT_ROTATED;
+    pthread_cond_broadcast(&server->store.refresh_done);
+    pthread_mutex_unlock(&server->lock);
+    req->refresh_in_flight[0] = '\0';
 }
 
 void idp_route_authenticate(struct idp_server *server, struct idp_request *req,

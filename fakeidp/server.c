@@ -338,6 +338,9 @@ static int handle(struct mg_connection *conn, void *data)
         if (outcome == IDP_FAULT_CONTINUE) {
             route->handler(server, &req, &resp);
             outcome = idp_faults_after(server, &req, &resp);
+            /* A refresh exchange stays in flight until here, after-phase
+             * faults (a slow reply) included. */
+            idp_refresh_settle(server, &req);
         }
     }
     add_cors(server, &req, &resp);

@@ -67,6 +67,7 @@ struct idp_request {
     long barrier_rank;
     long barrier_generation;
     bool barrier_concurrent;
+    char refresh_in_flight[64]; /* the refresh token this request is exchanging */
 };
 
 struct idp_response {
@@ -120,6 +121,9 @@ json_t *idp_parse_form(const char *text, size_t len);
 /* Routes, one function per WorkOS endpoint family. */
 void idp_route_authorize(struct idp_server *, struct idp_request *, struct idp_response *);
 void idp_route_authenticate(struct idp_server *, struct idp_request *, struct idp_response *);
+/* Ends the exchange of the refresh token the request rotated (if any): its
+ * successor pair stays cached for grace replays. Lock NOT held. */
+void idp_refresh_settle(struct idp_server *server, struct idp_request *req);
 void idp_route_jwks(struct idp_server *, struct idp_request *, struct idp_response *);
 void idp_route_discovery(struct idp_server *, struct idp_request *, struct idp_response *);
 void idp_route_logout(struct idp_server *, struct idp_request *, struct idp_response *);
