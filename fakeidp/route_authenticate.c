@@ -194,6 +194,7 @@ static void code_grant(struct idp_server *server, struct idp_request *req,
 {
     const char *code_text = idp_request_param(req, "code");
     const char *verifier = idp_request_param(req, "code_verifier");
+    const char *redirect_uri = idp_request_param(req, "redirect_uri");
     if (!code_text || !*code_text) {
         pthread_mutex_unlock(&server->lock);
         idp_response_oauth_error(resp, 400, "invalid_request", "code is required.");
@@ -214,11 +215,17 @@ static void code_grant(struct idp_server *server, struct idp_request *req,
         problem = "invalid_grant";
     else if (!code->challenge[0] && !confidential)
         problem = "client_unauthenticated";
+    else if (redirect_uri && (!code->redirect_uri || strcmp(redirect_uri, code->redirect_uri) != 0))
+        problem = "redirect_uri_mismatch";
     if (problem) {
         pthread_mutex_unlock(&server->lock);
         outcome(req, problem);
         if (strcmp(problem, "verifier_missing") == 0)
             idp_response_oauth_error(resp, 400, "invalid_request", "code_verifier is required.");
+        else if (strcmp(problem, "redirect_uri_mismatch") == 0)
+            idp_response_oauth_error(resp, 400, "invalid_grant",
+                                     "The redirect_uri '%s' does not match the one the code was "
+                                     "issued for.", redirect_uri);
         else if (strcmp(problem, "client_unauthenticated") == 0)
             idp_response_oauth_error(resp, 400, "invalid_client",
                                      "client_secret is required when no PKCE code_challenge was sent.");
@@ -240,8 +247,11 @@ static void code_grant(struct idp_server *server, struct idp_request *req,
         outcome(req, user->step_up);
         return;
     }
-    char org[IDP_ID_SIZE];
+    char org[IDP_ID_SIZE], method[32];
     snprintf(org, sizeof(org), "%s", code->org_id);
+    snprintf(method, sizeof(method), "%s",
+             code->method[0] ? code->method : user->authentication_method);
+    int64_t auth_ms = code->auth_ms;
     idp_store_code_delete(&server->store, code);
     struct idp_session *session = idp_store_session_new(&server->store, &server->rng, req->now_ms,
                                                         server->settings.max_sessions);
@@ -258,7 +268,8 @@ static void code_grant(struct idp_server *server, struct idp_request *req,
     snprintf(session->org_id, sizeof(session->org_id), "%s", org);
     snprintf(rt->org_id, sizeof(rt->org_id), "%s", org);
     snprintf(session->authentication_method, sizeof(session->authentication_method), "%s",
-             user->authentication_method);
+             method);
+    session->auth_time_ms = auth_ms ? auth_ms : req->now_ms;
     char now_text[32];
     idp_format_iso8601(req->now_ms, now_text);
     json_object_set_new(user->object, "last_sign_in_at", json_string(now_text));

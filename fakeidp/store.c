@@ -631,6 +631,7 @@ struct idp_code *idp_store_code_new(struct idp_store *store, struct idp_random *
     idp_random_token(rng, code->code, 25);
     /* Held at the end of time: the largest code_ttl must not wrap around. */
     code->expires_ms = ttl_ms > INT64_MAX - now_ms ? INT64_MAX : now_ms + ttl_ms;
+    code->auth_ms = now_ms;
     if (!idp_map_put(&store->codes, code->code, code)) {
         free(code);
         return NULL;
@@ -679,7 +680,7 @@ struct idp_session *idp_store_session_new(struct idp_store *store, struct idp_ra
     if (!s)
         return NULL;
     idp_random_ulid(rng, "session_", now_ms, s->id, sizeof(s->id));
-    s->created_ms = s->last_activity_ms = now_ms;
+    s->created_ms = s->auth_time_ms = s->last_activity_ms = now_ms;
     if (!idp_map_put(&store->sessions, s->id, s)) {
         free(s);
         return NULL;

@@ -52,6 +52,8 @@ struct idp_code {
     char org_id[IDP_ID_SIZE];
     char *redirect_uri;
     char challenge[160];
+    char method[32];     /* authentication_method of the sign-in ("" = the user's) */
+    int64_t auth_ms;     /* when the interactive sign-in happened (authorize) */
     int64_t expires_ms;
     struct idp_code *older, *newer;
 };
@@ -76,6 +78,7 @@ struct idp_session {
     char org_id[IDP_ID_SIZE];
     char authentication_method[32];
     int64_t created_ms;
+    int64_t auth_time_ms; /* the interactive sign-in (auth_time), unchanged by refresh */
     int64_t last_activity_ms;
     int64_t ended_ms; /* 0 while active */
     char end_reason[48];
