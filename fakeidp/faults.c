@@ -71,8 +71,10 @@ static void fault_release(struct idp_fault *f);
 /* Route names as the server's route table names them; a rule's route picks
  * a bit, an empty or wildcard route the "any" bit. */
 static const char *const route_names[] = {"authorize", "authenticate", "jwks", "discovery",
-                                          "logout", "revoke", "sessions", "users", "admin",
-                                          "none", NULL};
+                                          "logout", "revoke", "sessions", "users",
+                                          "email_verification", "magic_auth", "password_reset",
+                                          "invitations", "organizations", "memberships",
+                                          "auth_factors", "admin", "none", NULL};
 
 static unsigned route_bit(const char *route)
 {

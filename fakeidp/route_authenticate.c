@@ -47,8 +47,8 @@ static const struct step_up {
     {"sso_required", 400, "User must authenticate using one of the matching connections."},
 };
 
-static bool step_up_error(struct idp_server *server, const struct idp_user *user,
-                          struct idp_response *resp, int64_t now_ms)
+static bool step_up_error(struct idp_server *server, const char *client_id,
+                          struct idp_user *user, struct idp_response *resp, int64_t now_ms)
 {
     if (!user->step_up[0])
         return false;
@@ -58,8 +58,10 @@ static bool step_up_error(struct idp_server *server, const struct idp_user *user
             s = &step_ups[i];
     if (!s)
         return false;
-    char pending[64];
-    idp_random_token(&server->rng, pending, 25);
+    char pending[IDP_ID_SIZE];
+    if (!idp_pending_new(server, user, client_id, NULL, user->authentication_method, 0, now_ms,
+                         now_ms, pending))
+        idp_random_token(&server->rng, pending, 25);
     const char *email = json_string_value(json_object_get(user->object, "email"));
     json_t *body;
     if (strcmp(s->code, "sso_required") == 0) {
@@ -70,9 +72,8 @@ static bool step_up_error(struct idp_server *server, const struct idp_user *user
         body = json_pack("{s:s, s:s, s:s}", "code", s->code, "message", s->message,
                          "pending_authentication_token", pending);
         if (strcmp(s->code, "email_verification_required") == 0) {
-            char verification[48];
-            idp_random_ulid(&server->rng, "email_verification_", now_ms, verification,
-                            sizeof(verification));
+            char verification[IDP_ID_SIZE];
+            idp_email_verification_new(server, user, now_ms, verification);
             json_object_set_new(body, "email", json_string(email));
             json_object_set_new(body, "email_verification_id", json_string(verification));
         } else {
@@ -242,7 +243,7 @@ static void code_grant(struct idp_server *server, struct idp_request *req,
                                  "The code '%s' has expired or is invalid.", code_text);
         return;
     }
-    if (step_up_error(server, user, resp, req->now_ms)) {
+    if (step_up_error(server, client->id, user, resp, req->now_ms)) {
         pthread_mutex_unlock(&server->lock);
         outcome(req, user->step_up);
         return;
@@ -253,6 +254,14 @@ static void code_grant(struct idp_server *server, struct idp_request *req,
              code->method[0] ? code->method : user->authentication_method);
     int64_t auth_ms = code->auth_ms;
     idp_store_code_delete(&server->store, code);
+    idp_sign_in_finish(server, req, resp, client, user, org, method, auth_ms);
+}
+
+void idp_sign_in_finish(struct idp_server *server, struct idp_request *req,
+                        struct idp_response *resp, struct idp_client *client,
+                        struct idp_user *user, const char *org, const char *method,
+                        int64_t auth_ms)
+{
     struct idp_session *session = idp_store_session_new(&server->store, &server->rng, req->now_ms,
                                                         server->settings.max_sessions);
     struct idp_refresh *rt = session ? idp_store_refresh_new(&server->store, session,
@@ -523,6 +532,8 @@ void idp_route_authenticate(struct idp_server *server, struct idp_request *req,
         code_grant(server, req, resp, client, confidential);
     } else if (strcmp(grant_type, "refresh_token") == 0) {
         refresh_grant(server, req, resp, client);
+    } else if (idp_grant_known(grant_type)) {
+        idp_grant_headless(server, req, resp, client, grant_type, confidential);
     } else {
         pthread_mutex_unlock(&server->lock);
         idp_response_oauth_error(resp, 400, "invalid_request",
