@@ -1,8 +1,8 @@
-/* TOTP factors and challenges, with the @workos-inc/node 12 paths and shapes:
- * userManagement.createUserAuthFactor (POST
+/* TOTP factors and challenges, with the @workos-inc/node 12 paths and shapes
+ * (all on workos.multiFactorAuth): createUserAuthFactor (POST
  * /user_management/users/{id}/auth_factors, answering the factor with its
- * secret and a first challenge), listUserAuthFactors, mfa.challengeFactor
- * (POST /auth/factors/{id}/challenge) and mfa.verifyChallenge (POST
+ * secret and a first challenge), listUserAuthFactors, challengeFactor (POST
+ * /auth/factors/{id}/challenge) and verifyChallenge (POST
  * /auth/challenges/{id}/verify). Codes are RFC 6238 on the IdP's clock (the
  * virtual clock plus clock_offset). One factor per user: enrolling again
  * replaces it. All need the API key. */
