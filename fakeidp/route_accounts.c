@@ -1,7 +1,7 @@
 /* The User Management calls the headless sign-in flows need, with the
  * @workos-inc/node 12 paths and shapes: createUser, sendVerificationEmail,
  * verifyEmail, getEmailVerification, createMagicAuth, getMagicAuth,
- * createPasswordReset, sendInvitation. Every code WorkOS would e-mail goes to
+ * createPasswordReset, getPasswordReset, resetPassword, sendInvitation. Every code WorkOS would e-mail goes to
  * the outbox (GET /_fakeidp/outbox). All need the API key. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -195,6 +195,71 @@ static void email_verification(struct idp_server *server, struct idp_request *re
     idp_response_json(resp, 200, body);
 }
 
+/* The password reset object; its token is its id (single use, 15 min). */
+static json_t *password_reset_json(struct idp_server *server, const struct idp_ticket *t,
+                                   const struct idp_user *user)
+{
+    char created[32], expires[32], url[200];
+    snprintf(url, sizeof(url), "%s/reset-password?token=%s", server->url, t->id);
+    iso(t->created_ms, created);
+    iso(t->expires_ms, expires);
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "object", "password_reset", "id",
+                     t->id, "user_id", user->id, "email", user_email(user),
+                     "password_reset_token", t->id, "password_reset_url", url, "expires_at",
+                     expires, "created_at", created);
+}
+
+/* GET /user_management/password_reset/{id} (getPasswordReset). */
+static void get_password_reset(struct idp_server *server, struct idp_request *req,
+                               struct idp_response *resp)
+{
+    pthread_mutex_lock(&server->lock);
+    struct idp_ticket *t = idp_store_ticket(&server->store, IDP_TICKET_PASSWORD_RESET,
+                                            req->path_arg, req->now_ms);
+    struct idp_user *user = t ? idp_store_user(&server->store, t->user_id) : NULL;
+    json_t *body = user ? password_reset_json(server, t, user) : NULL;
+    pthread_mutex_unlock(&server->lock);
+    if (body)
+        idp_response_json(resp, 200, body);
+    else
+        idp_response_code_error(resp, 404, "entity_not_found", "Password reset not found: '%s'.",
+                                req->path_arg);
+}
+
+/* POST /user_management/password_reset/confirm (resetPassword): sets the
+ * password, spends the token and, as WorkOS does, verifies the email. */
+static void reset_password(struct idp_server *server, struct idp_request *req,
+                           struct idp_response *resp)
+{
+    const char *token = idp_request_param(req, "token");
+    const char *password = idp_request_param(req, "new_password");
+    if (!token || !*token || !password || !*password) {
+        validation_failed(resp, !token || !*token ? "token" : "new_password");
+        return;
+    }
+    pthread_mutex_lock(&server->lock);
+    struct idp_ticket *t = idp_store_ticket(&server->store, IDP_TICKET_PASSWORD_RESET, token,
+                                            req->now_ms);
+    struct idp_user *user = t ? idp_store_user(&server->store, t->user_id) : NULL;
+    char *copy = user ? strdup(password) : NULL;
+    if (!copy) {
+        pthread_mutex_unlock(&server->lock);
+        if (user)
+            idp_response_code_error(resp, 500, "server_error", "Out of memory.");
+        else
+            idp_response_code_error(resp, 404, "entity_not_found",
+                                    "Password reset not found: '%s'.", token);
+        return;
+    }
+    free(user->password);
+    user->password = copy;
+    json_object_set_new(user->object, "email_verified", json_true());
+    idp_store_ticket_delete(&server->store, t);
+    json_t *body = json_pack("{s:O}", "user", user->object);
+    pthread_mutex_unlock(&server->lock);
+    idp_response_json(resp, 200, body);
+}
+
 /* POST /user_management/password_reset (createPasswordReset). */
 static void create_password_reset(struct idp_server *server, struct idp_request *req,
                                   struct idp_response *resp)
@@ -214,20 +279,14 @@ static void create_password_reset(struct idp_server *server, struct idp_request 
     json_t *body = NULL;
     if (t) {
         snprintf(t->user_id, sizeof(t->user_id), "%s", user->id);
-        char token[32], created[32], expires[32], url[160];
-        idp_random_token(&server->rng, token, 25);
-        snprintf(t->code, sizeof(t->code), "%.15s", token);
-        snprintf(url, sizeof(url), "%s/reset-password?token=%s", server->url, t->id);
-        iso(t->created_ms, created);
-        iso(t->expires_ms, expires);
-        body = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "object", "password_reset",
-                         "id", t->id, "user_id", user->id, "email", user_email(user),
-                         "password_reset_token", t->id, "password_reset_url", url, "expires_at",
-                         expires, "created_at", created);
+        body = password_reset_json(server, t, user);
         idp_store_outbox_add(&server->store, &server->rng, req->now_ms,
-                             json_pack("{s:s, s:s, s:s, s:s, s:s}", "type", "password_reset", "to",
+                             json_pack("{s:s, s:s, s:s, s:O, s:O}", "type", "password_reset", "to",
                                        user_email(user), "user_id", user->id,
-                                       "password_reset_token", t->id, "password_reset_url", url));
+                                       "password_reset_token",
+                                       json_object_get(body, "password_reset_token"),
+                                       "password_reset_url",
+                                       json_object_get(body, "password_reset_url")));
     }
     pthread_mutex_unlock(&server->lock);
     if (body)
@@ -325,5 +384,7 @@ API_ROUTE(get_email_verification, get_email_verification)
 API_ROUTE(send_verification_email, send_verification_email)
 API_ROUTE(verify_email, verify_email)
 API_ROUTE(create_password_reset, create_password_reset)
+API_ROUTE(get_password_reset, get_password_reset)
+API_ROUTE(reset_password, reset_password)
 API_ROUTE(send_invitation, send_invitation)
 #undef API_ROUTE

@@ -146,6 +146,9 @@ void idp_route_send_verification_email(struct idp_server *, struct idp_request *
 void idp_route_verify_email(struct idp_server *, struct idp_request *, struct idp_response *);
 void idp_route_create_password_reset(struct idp_server *, struct idp_request *,
                                      struct idp_response *);
+void idp_route_get_password_reset(struct idp_server *, struct idp_request *,
+                                  struct idp_response *);
+void idp_route_reset_password(struct idp_server *, struct idp_request *, struct idp_response *);
 void idp_route_send_invitation(struct idp_server *, struct idp_request *, struct idp_response *);
 /* route_orgs.c */
 void idp_route_create_organization(struct idp_server *, struct idp_request *,

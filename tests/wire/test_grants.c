@@ -326,6 +326,47 @@ static void test_send_and_confirm_verification_email(void **state)
     json_decref(user);
 }
 
+static void test_password_reset_sets_a_new_password_once(void **state)
+{
+    struct ts_server *ts = TS_START(state, CONFIG);
+    struct hx_http_response resp;
+    api_post(ts, "/user_management/password_reset", json_pack("{s:s}", "email", "pw@example.com"),
+             &resp);
+    assert_status(&resp, 201);
+    json_t *reset = ts_json(&resp);
+    hx_http_response_cleanup(&resp);
+    assert_string_equal(str(reset, "object"), "password_reset");
+    assert_string_equal(str(reset, "expires_at"), "2026-01-15T12:15:00.000Z");
+    json_t *mail = last_mail(ts);
+    assert_string_equal(str(mail, "password_reset_url"), str(reset, "password_reset_url"));
+    json_decref(mail);
+    char path[160];
+    snprintf(path, sizeof(path), "/user_management/password_reset/%s", str(reset, "id"));
+    json_decref(api_get(ts, path, 200));
+    api_post(ts, "/user_management/password_reset/confirm",
+             json_pack("{s:s, s:s}", "token", str(reset, "password_reset_token"), "new_password",
+                       "a new one"), &resp);
+    assert_status(&resp, 200);
+    hx_http_response_cleanup(&resp);
+    password_grant(ts, "pw@example.com", PASSWORD, &resp);
+    assert_code_error(&resp, 400, "invalid_credentials");
+    hx_http_response_cleanup(&resp);
+    password_grant(ts, "pw@example.com", "a new one", &resp);
+    assert_status(&resp, 200);
+    hx_http_response_cleanup(&resp);
+    /* spent */
+    api_post(ts, "/user_management/password_reset/confirm",
+             json_pack("{s:s, s:s}", "token", str(reset, "password_reset_token"), "new_password",
+                       "again"), &resp);
+    assert_code_error(&resp, 404, "entity_not_found");
+    hx_http_response_cleanup(&resp);
+    api_post(ts, "/user_management/password_reset/confirm", json_pack("{s:s}", "token", "x"),
+             &resp);
+    assert_status(&resp, 422);
+    hx_http_response_cleanup(&resp);
+    json_decref(reset);
+}
+
 /* --- organization selection ------------------------------------------------------------ */
 
 static void test_organization_selection_then_refresh_switches_org(void **state)
@@ -669,6 +710,7 @@ int main(void)
         TS_TEST(test_magic_auth_code_expires_on_the_virtual_clock),
         TS_TEST(test_created_user_verifies_email_then_signs_in),
         TS_TEST(test_send_and_confirm_verification_email),
+        TS_TEST(test_password_reset_sets_a_new_password_once),
         TS_TEST(test_organization_selection_then_refresh_switches_org),
         TS_TEST(test_pending_token_unknown_spent_or_expired_is_refused),
         TS_TEST(test_code_exchange_step_up_token_is_redeemable),
