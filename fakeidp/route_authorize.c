@@ -5,8 +5,10 @@
  *
  * The fake keeps no session of its own on the hosted page: every authorize is
  * a new interactive sign-in, so auth_time is the authorize's time and
- * max_age and prompt=login are always met (they are still checked for form).
- * screen_hint=sign-up with an unknown login_hint signs the new user up. */
+ * max_age and prompt=login are always met (max_age is still checked for
+ * form; prompt takes any value, as the SDKs pass it through).
+ * screen_hint=sign-up (AuthKit) with an unknown login_hint signs the new user
+ * up. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,20 +61,23 @@ static void sign_in_method(const char *provider, const char *connection, char *o
 static const char *optional_problem(const struct idp_request *req)
 {
     const char *max_age = idp_request_param(req, "max_age");
-    const char *prompt = idp_request_param(req, "prompt");
     const char *screen_hint = idp_request_param(req, "screen_hint");
-    const char *provider = idp_request_param(req, "provider");
     if (max_age && (!*max_age || strspn(max_age, "0123456789") != strlen(max_age) ||
                     strlen(max_age) > 12))
         return "max_age must be a whole number of seconds.";
-    if (prompt && strcmp(prompt, "login") != 0 && strcmp(prompt, "consent") != 0 &&
-        strcmp(prompt, "none") != 0)
-        return "prompt must be 'login', 'consent' or 'none'.";
     if (screen_hint && strcmp(screen_hint, "sign-in") != 0 && strcmp(screen_hint, "sign-up") != 0)
         return "screen_hint must be 'sign-in' or 'sign-up'.";
-    if (screen_hint && (!provider || strcmp(provider, "authkit") != 0))
-        return "screen_hint is only supported with provider 'authkit'.";
     return NULL;
+}
+
+/* The hosted AuthKit page opened on its sign-up screen (screen_hint is
+ * AuthKit's only; other providers ignore it). */
+static bool signs_up(const struct idp_request *req)
+{
+    const char *screen_hint = idp_request_param(req, "screen_hint");
+    const char *provider = idp_request_param(req, "provider");
+    return screen_hint && strcmp(screen_hint, "sign-up") == 0 && provider &&
+           strcmp(provider, "authkit") == 0;
 }
 
 /* A user signing up on the hosted page (screen_hint=sign-up with a new
@@ -160,8 +165,7 @@ void idp_route_authorize(struct idp_server *server, struct idp_request *req,
         error = "invalid_request";
     } else if (!(user = hint && *hint ? idp_store_user_by_email(&server->store, hint)
                                       : idp_store_default_user(&server->store)) &&
-               !(hint && strchr(hint, '@') && idp_request_param(req, "screen_hint") &&
-                 strcmp(idp_request_param(req, "screen_hint"), "sign-up") == 0 &&
+               !(hint && strchr(hint, '@') && signs_up(req) &&
                  (user = sign_up(server, hint, req->now_ms)))) {
         error = "user_not_found";
         snprintf(detail, sizeof(detail), "No user with email '%s'.", hint ? hint : "");

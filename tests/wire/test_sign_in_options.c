@@ -55,9 +55,27 @@ static void test_authorize_bad_optional_parameters_redirect_with_invalid_request
     struct ts_server *ts = TS_START(state, TS_CONFIG);
     check_error_redirect(ts, "&max_age=soon", NULL, "invalid_request");
     check_error_redirect(ts, "&max_age=-1", NULL, "invalid_request");
-    check_error_redirect(ts, "&prompt=select_account", NULL, "invalid_request");
+    check_error_redirect(ts, "&max_age=", NULL, "invalid_request");
     check_error_redirect(ts, "&screen_hint=register", NULL, "invalid_request");
-    check_error_redirect(ts, "&screen_hint=sign-up", "GoogleOAuth", "invalid_request");
+}
+
+/* prompt is passed through by the SDKs (any string); screen_hint is
+ * AuthKit's: with another provider it neither fails nor signs anyone up. */
+static void test_prompt_any_value_and_screen_hint_outside_authkit(void **state)
+{
+    struct ts_server *ts = TS_START(state, TS_CONFIG);
+    struct ts_session s;
+    struct ts_sign_in in = {.authorize_extra = "&prompt=select_account"};
+    ts_sign_in(ts, &in, &s);
+    ts_session_cleanup(&s);
+    struct ts_authorize a = {.provider = "GoogleOAuth", .login_hint = "new@example.com",
+                             .extra = "&screen_hint=sign-up"};
+    char location[2048];
+    assert_int_equal(ts_authorize(ts, &a, location, sizeof(location)), 302);
+    char *error = ts_query_param(location, "error");
+    assert_non_null(error);
+    assert_string_equal(error, "user_not_found");
+    free(error);
 }
 
 static void test_auth_time_is_the_sign_in_not_the_exchange_nor_a_refresh(void **state)
@@ -242,6 +260,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         TS_TEST(test_authorize_accepts_what_the_sdks_send),
         TS_TEST(test_authorize_bad_optional_parameters_redirect_with_invalid_request),
+        TS_TEST(test_prompt_any_value_and_screen_hint_outside_authkit),
         TS_TEST(test_auth_time_is_the_sign_in_not_the_exchange_nor_a_refresh),
         TS_TEST(test_prompt_login_and_max_age_give_a_fresh_auth_time),
         TS_TEST(test_provider_and_connection_name_the_authentication_method),
