@@ -1,11 +1,12 @@
 /* The User Management calls the headless sign-in flows need, with the
- * @workos-inc/node 12 paths and shapes: createUser, sendVerificationEmail,
+ * @workos-inc/node 12 paths and shapes: createUser, listUsers, sendVerificationEmail,
  * verifyEmail, getEmailVerification, createMagicAuth, getMagicAuth,
  * createPasswordReset, getPasswordReset, resetPassword, sendInvitation. Every code WorkOS would e-mail goes to
  * the outbox (GET /_fakeidp/outbox). All need the API key. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "clock.h"
 #include "server_internal.h"
@@ -99,6 +100,43 @@ static void create_user(struct idp_server *server, struct idp_request *req,
         idp_response_code_error(resp, 422, "invalid_request_parameters", "%s", err.message);
     else
         idp_response_json(resp, 201, body);
+}
+
+/* GET /user_management/users[?email=&organization_id=] (listUsers): every
+ * match in configuration order, then users made at run time; one page. */
+static void list_users(struct idp_server *server, struct idp_request *req,
+                       struct idp_response *resp)
+{
+    const char *email = idp_request_param(req, "email");
+    const char *org = idp_request_param(req, "organization_id");
+    json_t *data = json_array();
+    pthread_mutex_lock(&server->lock);
+    size_t count = server->store.users.count;
+    const struct idp_user **ordered = calloc(count ? count : 1, sizeof(*ordered));
+    size_t n = 0, bucket = 0;
+    for (struct idp_map_entry *e = idp_map_next(&server->store.users, &bucket, NULL);
+         e && ordered && n < count; e = idp_map_next(&server->store.users, &bucket, e))
+        ordered[n++] = e->value;
+    /* insertion sort by configuration order: the lists are short */
+    for (size_t i = 1; i < n; i++)
+        for (size_t j = i; j > 0 && ordered[j - 1]->order > ordered[j]->order; j--) {
+            const struct idp_user *swap = ordered[j];
+            ordered[j] = ordered[j - 1];
+            ordered[j - 1] = swap;
+        }
+    for (size_t i = 0; i < n; i++) {
+        const struct idp_user *u = ordered[i];
+        if (email && *email && strcasecmp(user_email(u), email) != 0)
+            continue;
+        if (org && *org && !idp_user_membership(u, org))
+            continue;
+        json_array_append_new(data, json_deep_copy(u->object));
+    }
+    pthread_mutex_unlock(&server->lock);
+    free(ordered);
+    idp_response_json(resp, 200,
+                      json_pack("{s:s, s:o, s:{s:n, s:n}}", "object", "list", "data", data,
+                                "list_metadata", "before", "after"));
 }
 
 /* POST /user_management/magic_auth (createMagicAuth): a code for the email's
@@ -378,6 +416,7 @@ static void verify_email(struct idp_server *server, struct idp_request *req,
             run(server, req, resp);                                                          \
     }
 API_ROUTE(create_user, create_user)
+API_ROUTE(list_users, list_users)
 API_ROUTE(create_magic_auth, create_magic_auth)
 API_ROUTE(get_magic_auth, get_magic_auth)
 API_ROUTE(get_email_verification, get_email_verification)

@@ -25,6 +25,7 @@ static const struct idp_route routes[] = {
     {"GET", "/user_management/users/*/sessions", "sessions", idp_route_sessions_list},
     {"GET", "/user_management/users/*", "users", idp_route_user},
     {"POST", "/user_management/users", "users", idp_route_create_user},
+    {"GET", "/user_management/users", "users", idp_route_list_users},
     {"POST", "/user_management/users/*/email_verification/send", "email_verification",
      idp_route_send_verification_email},
     {"POST", "/user_management/users/*/email_verification/confirm", "email_verification",

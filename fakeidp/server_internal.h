@@ -137,6 +137,7 @@ void idp_route_sessions_list(struct idp_server *, struct idp_request *, struct i
 void idp_route_admin(struct idp_server *, struct idp_request *, struct idp_response *);
 /* route_accounts.c */
 void idp_route_create_user(struct idp_server *, struct idp_request *, struct idp_response *);
+void idp_route_list_users(struct idp_server *, struct idp_request *, struct idp_response *);
 void idp_route_create_magic_auth(struct idp_server *, struct idp_request *, struct idp_response *);
 void idp_route_get_magic_auth(struct idp_server *, struct idp_request *, struct idp_response *);
 void idp_route_get_email_verification(struct idp_server *, struct idp_request *,

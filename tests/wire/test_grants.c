@@ -631,6 +631,21 @@ static void test_created_membership_scopes_the_session(void **state)
     json_t *list = api_get(ts, path, 200);
     assert_int_equal(json_array_size(json_object_get(list, "data")), 1);
     json_decref(list);
+    /* listUsers: by organization, by email, all */
+    snprintf(path, sizeof(path), "/user_management/users?organization_id=%s", str(org, "id"));
+    list = api_get(ts, path, 200);
+    assert_int_equal(json_array_size(json_object_get(list, "data")), 1);
+    assert_string_equal(str(json_array_get(json_object_get(list, "data"), 0), "email"),
+                        "emp@example.com");
+    json_decref(list);
+    list = api_get(ts, "/user_management/users?email=MULTI%40example.com", 200);
+    assert_int_equal(json_array_size(json_object_get(list, "data")), 1);
+    json_decref(list);
+    list = api_get(ts, "/user_management/users", 200);
+    assert_int_equal(json_array_size(json_object_get(list, "data")), 5);
+    assert_string_equal(str(json_array_get(json_object_get(list, "data"), 0), "email"),
+                        "pw@example.com");
+    json_decref(list);
 
     password_grant(ts, "emp@example.com", PASSWORD, &resp);
     struct ts_session s;
