@@ -24,8 +24,10 @@ static void serve_usage(FILE *out)
 {
     fprintf(out,
             "usage: fakeidp serve [options]\n\n"
-            "Serves the WorkOS AuthKit API (authorize, authenticate, JWKS, logout, revoke,\n"
-            "users) and the admin API under /_fakeidp/. The first line on stdout is\n"
+            "Serves the WorkOS AuthKit API (authorize, authenticate with every sign-in\n"
+            "grant, JWKS, logout, revoke, users, organizations, memberships, magic auth,\n"
+            "email verification, MFA factors) and the admin API under /_fakeidp/ (with\n"
+            "the outbox of e-mails). The first line on stdout is\n"
             "'listening on <URL>' once requests are accepted.\n\n"
             "options:\n"
             "  --host HOST          address to bind (default 127.0.0.1)\n"

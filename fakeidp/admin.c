@@ -309,6 +309,28 @@ static void admin_reset(struct idp_server *server, struct idp_request *req,
     idp_response_json(resp, 200, json_pack("{s:b}", "reset", 1));
 }
 
+/* The e-mails WorkOS would have sent (magic auth codes, email verification
+ * codes, password resets, invitations), oldest first; DELETE empties it. */
+static void admin_outbox(struct idp_server *server, struct idp_request *req,
+                         struct idp_response *resp, const char *arg)
+{
+    (void)arg;
+    const char *to = idp_request_param(req, "to");
+    pthread_mutex_lock(&server->lock);
+    if (strcmp(req->method, "DELETE") == 0)
+        json_array_clear(server->store.outbox);
+    json_t *data = json_array();
+    size_t i;
+    json_t *mail;
+    json_array_foreach(server->store.outbox, i, mail) {
+        const char *address = json_string_value(json_object_get(mail, "to"));
+        if (!to || (address && strcasecmp(address, to) == 0))
+            json_array_append_new(data, json_deep_copy(mail));
+    }
+    pthread_mutex_unlock(&server->lock);
+    idp_response_json(resp, 200, json_pack("{s:o}", "data", data));
+}
+
 static const struct admin_route {
     const char *name; /* first segment after /_fakeidp/ */
     const char *methods;
@@ -322,6 +344,7 @@ static const struct admin_route {
     {"sessions", "GET POST", admin_sessions},
     {"keys", "GET POST", admin_keys},
     {"journal", "GET DELETE", admin_journal},
+    {"outbox", "GET DELETE", admin_outbox},
     {"faults", "GET POST DELETE", admin_faults},
     {"reset", "POST", admin_reset},
 };

@@ -47,8 +47,8 @@ static const struct step_up {
     {"sso_required", 400, "User must authenticate using one of the matching connections."},
 };
 
-static bool step_up_error(struct idp_server *server, const struct idp_user *user,
-                          struct idp_response *resp, int64_t now_ms)
+static bool step_up_error(struct idp_server *server, const char *client_id,
+                          struct idp_user *user, struct idp_response *resp, int64_t now_ms)
 {
     if (!user->step_up[0])
         return false;
@@ -58,8 +58,10 @@ static bool step_up_error(struct idp_server *server, const struct idp_user *user
             s = &step_ups[i];
     if (!s)
         return false;
-    char pending[64];
-    idp_random_token(&server->rng, pending, 25);
+    char pending[IDP_ID_SIZE];
+    if (!idp_pending_new(server, user, client_id, NULL, user->authentication_method, 0, now_ms,
+                         now_ms, pending))
+        idp_random_token(&server->rng, pending, 25);
     const char *email = json_string_value(json_object_get(user->object, "email"));
     json_t *body;
     if (strcmp(s->code, "sso_required") == 0) {
@@ -70,9 +72,8 @@ static bool step_up_error(struct idp_server *server, const struct idp_user *user
         body = json_pack("{s:s, s:s, s:s}", "code", s->code, "message", s->message,
                          "pending_authentication_token", pending);
         if (strcmp(s->code, "email_verification_required") == 0) {
-            char verification[48];
-            idp_random_ulid(&server->rng, "email_verification_", now_ms, verification,
-                            sizeof(verification));
+            char verification[IDP_ID_SIZE];
+            idp_email_verification_new(server, user, now_ms, verification);
             json_object_set_new(body, "email", json_string(email));
             json_object_set_new(body, "email_verification_id", json_string(verification));
         } else {
@@ -194,6 +195,7 @@ static void code_grant(struct idp_server *server, struct idp_request *req,
 {
     const char *code_text = idp_request_param(req, "code");
     const char *verifier = idp_request_param(req, "code_verifier");
+    const char *redirect_uri = idp_request_param(req, "redirect_uri");
     if (!code_text || !*code_text) {
         pthread_mutex_unlock(&server->lock);
         idp_response_oauth_error(resp, 400, "invalid_request", "code is required.");
@@ -214,11 +216,17 @@ static void code_grant(struct idp_server *server, struct idp_request *req,
         problem = "invalid_grant";
     else if (!code->challenge[0] && !confidential)
         problem = "client_unauthenticated";
+    else if (redirect_uri && (!code->redirect_uri || strcmp(redirect_uri, code->redirect_uri) != 0))
+        problem = "redirect_uri_mismatch";
     if (problem) {
         pthread_mutex_unlock(&server->lock);
         outcome(req, problem);
         if (strcmp(problem, "verifier_missing") == 0)
             idp_response_oauth_error(resp, 400, "invalid_request", "code_verifier is required.");
+        else if (strcmp(problem, "redirect_uri_mismatch") == 0)
+            idp_response_oauth_error(resp, 400, "invalid_grant",
+                                     "The redirect_uri '%s' does not match the one the code was "
+                                     "issued for.", redirect_uri);
         else if (strcmp(problem, "client_unauthenticated") == 0)
             idp_response_oauth_error(resp, 400, "invalid_client",
                                      "client_secret is required when no PKCE code_challenge was sent.");
@@ -235,14 +243,25 @@ static void code_grant(struct idp_server *server, struct idp_request *req,
                                  "The code '%s' has expired or is invalid.", code_text);
         return;
     }
-    if (step_up_error(server, user, resp, req->now_ms)) {
+    if (step_up_error(server, client->id, user, resp, req->now_ms)) {
         pthread_mutex_unlock(&server->lock);
         outcome(req, user->step_up);
         return;
     }
-    char org[IDP_ID_SIZE];
+    char org[IDP_ID_SIZE], method[32];
     snprintf(org, sizeof(org), "%s", code->org_id);
+    snprintf(method, sizeof(method), "%s",
+             code->method[0] ? code->method : user->authentication_method);
+    int64_t auth_ms = code->auth_ms;
     idp_store_code_delete(&server->store, code);
+    idp_sign_in_finish(server, req, resp, client, user, org, method, auth_ms);
+}
+
+void idp_sign_in_finish(struct idp_server *server, struct idp_request *req,
+                        struct idp_response *resp, struct idp_client *client,
+                        struct idp_user *user, const char *org, const char *method,
+                        int64_t auth_ms)
+{
     struct idp_session *session = idp_store_session_new(&server->store, &server->rng, req->now_ms,
                                                         server->settings.max_sessions);
     struct idp_refresh *rt = session ? idp_store_refresh_new(&server->store, session,
@@ -258,7 +277,8 @@ static void code_grant(struct idp_server *server, struct idp_request *req,
     snprintf(session->org_id, sizeof(session->org_id), "%s", org);
     snprintf(rt->org_id, sizeof(rt->org_id), "%s", org);
     snprintf(session->authentication_method, sizeof(session->authentication_method), "%s",
-             user->authentication_method);
+             method);
+    session->auth_time_ms = auth_ms ? auth_ms : req->now_ms;
     char now_text[32];
     idp_format_iso8601(req->now_ms, now_text);
     json_object_set_new(user->object, "last_sign_in_at", json_string(now_text));
@@ -345,9 +365,22 @@ static void refresh_grant(struct idp_server *server, struct idp_request *req,
         refused(req, resp, "refresh_token_expired", "Refresh token has expired.");
         return;
     }
+    if (rt->state == IDP_RT_PENDING && s->refresh_mode == IDP_REFRESH_CONCURRENT_429) {
+        /* WorkOS refuses a replay only while the first exchange of the token
+         * is still in flight; once it finished, the grace rule applies. */
+        long long retry = s->retry_after_ms / 1000 + (s->retry_after_ms % 1000 != 0);
+        pthread_mutex_unlock(&server->lock);
+        outcome(req, "concurrent_429");
+        idp_response_code_error(resp, 429, "rate_limit_exceeded",
+                                "Too many concurrent refresh requests.");
+        idp_response_header(resp, "Retry-After", "%lld", retry);
+        return;
+    }
     if (rt->state != IDP_RT_ACTIVE) {
         bool in_grace = rt->state == IDP_RT_PENDING || now - rt->rotated_ms <= s->refresh_grace_ms;
-        if (s->refresh_mode == IDP_REFRESH_GRACE && in_grace && rt->cached_body) {
+        bool replays = s->refresh_mode == IDP_REFRESH_GRACE ||
+                       s->refresh_mode == IDP_REFRESH_CONCURRENT_429;
+        if (replays && in_grace && rt->cached_body) {
             char *body = strdup(rt->cached_body);
             /* A browser client whose first reply was lost gets the cookies
              * again, or it would keep presenting the spent token. */
@@ -367,16 +400,6 @@ static void refresh_grant(struct idp_server *server, struct idp_request *req,
             respond_body(resp, body);
             if (g.refresh_token[0])
                 set_browser_cookies(resp, &g);
-            return;
-        }
-        if (s->refresh_mode == IDP_REFRESH_CONCURRENT_429 && in_grace) {
-            /* Whole seconds, rounded up, without overflowing the largest setting. */
-            long long retry = s->retry_after_ms / 1000 + (s->retry_after_ms % 1000 != 0);
-            pthread_mutex_unlock(&server->lock);
-            outcome(req, "concurrent_429");
-            idp_response_code_error(resp, 429, "rate_limit_exceeded",
-                                    "Too many concurrent refresh requests.");
-            idp_response_header(resp, "Retry-After", "%lld", retry);
             return;
         }
         if (s->refresh_mode == IDP_REFRESH_REVOKE_FAMILY) {
@@ -426,10 +449,16 @@ static void refresh_grant(struct idp_server *server, struct idp_request *req,
     pthread_mutex_lock(&server->lock);
     rt = idp_store_refresh(&server->store, token);
     if (rt) {
-        rt->state = body ? IDP_RT_ROTATED : IDP_RT_ACTIVE;
+        /* A failed exchange leaves the token usable at once; a successful
+         * one stays PENDING (in flight) until idp_refresh_settle, with its
+         * reply cached for the replays that wait for it. */
         rt->rotated_ms = now;
         free(rt->cached_body);
         rt->cached_body = body ? strdup(body) : NULL;
+        if (body)
+            snprintf(req->refresh_in_flight, sizeof(req->refresh_in_flight), "%s", token);
+        else
+            rt->state = IDP_RT_ACTIVE;
     }
     pthread_cond_broadcast(&server->store.refresh_done);
     pthread_mutex_unlock(&server->lock);
@@ -441,6 +470,19 @@ static void refresh_grant(struct idp_server *server, struct idp_request *req,
         idp_response_code_error(resp, 500, "server_error", "%s", err.message);
     }
     grant_cleanup(&g);
+}
+
+void idp_refresh_settle(struct idp_server *server, struct idp_request *req)
+{
+    if (!req->refresh_in_flight[0])
+        return;
+    pthread_mutex_lock(&server->lock);
+    struct idp_refresh *rt = idp_store_refresh(&server->store, req->refresh_in_flight);
+    if (rt && rt->state == IDP_RT_PENDING)
+        rt->state = IDP_RT_ROTATED;
+    pthread_cond_broadcast(&server->store.refresh_done);
+    pthread_mutex_unlock(&server->lock);
+    req->refresh_in_flight[0] = '\0';
 }
 
 void idp_route_authenticate(struct idp_server *server, struct idp_request *req,
@@ -490,6 +532,8 @@ void idp_route_authenticate(struct idp_server *server, struct idp_request *req,
         code_grant(server, req, resp, client, confidential);
     } else if (strcmp(grant_type, "refresh_token") == 0) {
         refresh_grant(server, req, resp, client);
+    } else if (idp_grant_known(grant_type)) {
+        idp_grant_headless(server, req, resp, client, grant_type, confidential);
     } else {
         pthread_mutex_unlock(&server->lock);
         idp_response_oauth_error(resp, 400, "invalid_request",

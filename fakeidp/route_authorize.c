@@ -1,7 +1,14 @@
 /* GET /user_management/authorize: WorkOS's hosted sign-in, without the page.
  * The user is chosen by login_hint or is the default user; the browser is
  * sent straight back to redirect_uri with a single-use code bound to the
- * client, the redirect URI and the PKCE challenge. */
+ * client, the redirect URI and the PKCE challenge.
+ *
+ * The fake keeps no session of its own on the hosted page: every authorize is
+ * a new interactive sign-in, so auth_time is the authorize's time and
+ * max_age and prompt=login are always met (max_age is still checked for
+ * form; prompt takes any value, as the SDKs pass it through).
+ * screen_hint=sign-up (AuthKit) with an unknown login_hint signs the new user
+ * up. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +42,54 @@ static void append_param(char **url, const char *key, const char *value)
         *url = grown;
     }
     free(encoded);
+}
+
+/* The sign-in's authentication_method from how it was asked for: an OAuth
+ * provider names itself, an SSO connection is "SSO", AuthKit uses the user's. */
+static void sign_in_method(const char *provider, const char *connection, char *out, size_t size)
+{
+    size_t len = provider ? strlen(provider) : 0;
+    if (len > 5 && strcmp(provider + len - 5, "OAuth") == 0)
+        snprintf(out, size, "%s", provider);
+    else if (connection && *connection)
+        snprintf(out, size, "SSO");
+    else
+        out[0] = '\0';
+}
+
+/* Checks the optional parameters the SDKs send; NULL when they are fine. */
+static const char *optional_problem(const struct idp_request *req)
+{
+    const char *max_age = idp_request_param(req, "max_age");
+    const char *screen_hint = idp_request_param(req, "screen_hint");
+    if (max_age && (!*max_age || strspn(max_age, "0123456789") != strlen(max_age) ||
+                    strlen(max_age) > 12))
+        return "max_age must be a whole number of seconds.";
+    if (screen_hint && strcmp(screen_hint, "sign-in") != 0 && strcmp(screen_hint, "sign-up") != 0)
+        return "screen_hint must be 'sign-in' or 'sign-up'.";
+    return NULL;
+}
+
+/* The hosted AuthKit page opened on its sign-up screen (screen_hint is
+ * AuthKit's only; other providers ignore it). */
+static bool signs_up(const struct idp_request *req)
+{
+    const char *screen_hint = idp_request_param(req, "screen_hint");
+    const char *provider = idp_request_param(req, "provider");
+    return screen_hint && strcmp(screen_hint, "sign-up") == 0 && provider &&
+           strcmp(provider, "authkit") == 0;
+}
+
+/* A user signing up on the hosted page (screen_hint=sign-up with a new
+ * email): created as the sign-up form would. Lock held. */
+static struct idp_user *sign_up(struct idp_server *server, const char *email, int64_t now_ms)
+{
+    json_t *spec = json_pack("{s:s}", "email", email);
+    struct idp_error err;
+    enum idp_status status = spec ? idp_store_add_user(&server->store, spec, now_ms, &err)
+                                  : IDP_NOMEM;
+    json_decref(spec);
+    return status ? NULL : idp_store_user_by_email(&server->store, email);
 }
 
 static void redirect_error(struct idp_response *resp, const char *redirect_uri,
@@ -106,8 +161,12 @@ void idp_route_authorize(struct idp_server *server, struct idp_request *req,
                (challenge && (strlen(challenge) < 43 || strlen(challenge) > 128))) {
         error = "invalid_request";
         description = "code_challenge must be an S256 challenge (code_challenge_method=S256).";
+    } else if ((description = optional_problem(req))) {
+        error = "invalid_request";
     } else if (!(user = hint && *hint ? idp_store_user_by_email(&server->store, hint)
-                                      : idp_store_default_user(&server->store))) {
+                                      : idp_store_default_user(&server->store)) &&
+               !(hint && strchr(hint, '@') && signs_up(req) &&
+                 (user = sign_up(server, hint, req->now_ms)))) {
         error = "user_not_found";
         snprintf(detail, sizeof(detail), "No user with email '%s'.", hint ? hint : "");
         description = detail;
@@ -131,6 +190,9 @@ void idp_route_authorize(struct idp_server *server, struct idp_request *req,
         const struct idp_membership *m = idp_user_membership(user, org);
         snprintf(code->org_id, sizeof(code->org_id), "%s", m ? m->org_id : "");
         snprintf(code->challenge, sizeof(code->challenge), "%s", challenge ? challenge : "");
+        sign_in_method(idp_request_param(req, "provider"), idp_request_param(req, "connection_id"),
+                       code->method, sizeof(code->method));
+        code->auth_ms = req->now_ms;
         code->redirect_uri = strdup(redirect_uri);
         snprintf(req->entry.user_id, sizeof(req->entry.user_id), "%s", user->id);
         idp_journal_hash(code->code, req->entry.token_hash);

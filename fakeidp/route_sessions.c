@@ -5,8 +5,8 @@
 
 #include "server_internal.h"
 
-static bool require_api_key(struct idp_server *server, struct idp_request *req,
-                            struct idp_response *resp)
+bool idp_require_api_key(struct idp_server *server, struct idp_request *req,
+                         struct idp_response *resp)
 {
     const char *key = idp_request_bearer(req);
     pthread_mutex_lock(&server->lock);
@@ -73,7 +73,7 @@ void idp_route_logout(struct idp_server *server, struct idp_request *req,
 void idp_route_revoke(struct idp_server *server, struct idp_request *req,
                       struct idp_response *resp)
 {
-    if (!require_api_key(server, req, resp))
+    if (!idp_require_api_key(server, req, resp))
         return;
     if (req->params_bad) {
         idp_response_code_error(resp, 400, "invalid_request_body", "Problems parsing JSON");
@@ -102,7 +102,7 @@ void idp_route_revoke(struct idp_server *server, struct idp_request *req,
 void idp_route_user(struct idp_server *server, struct idp_request *req,
                     struct idp_response *resp)
 {
-    if (!require_api_key(server, req, resp))
+    if (!idp_require_api_key(server, req, resp))
         return;
     pthread_mutex_lock(&server->lock);
     struct idp_user *user = idp_store_user(&server->store, req->path_arg);
@@ -119,7 +119,7 @@ void idp_route_user(struct idp_server *server, struct idp_request *req,
 void idp_route_sessions_list(struct idp_server *server, struct idp_request *req,
                              struct idp_response *resp)
 {
-    if (!require_api_key(server, req, resp))
+    if (!idp_require_api_key(server, req, resp))
         return;
     pthread_mutex_lock(&server->lock);
     bool known = idp_store_user(&server->store, req->path_arg) != NULL;

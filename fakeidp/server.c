@@ -24,6 +24,31 @@ static const struct idp_route routes[] = {
     {"POST", "/user_management/sessions/revoke", "revoke", idp_route_revoke},
     {"GET", "/user_management/users/*/sessions", "sessions", idp_route_sessions_list},
     {"GET", "/user_management/users/*", "users", idp_route_user},
+    {"POST", "/user_management/users", "users", idp_route_create_user},
+    {"GET", "/user_management/users", "users", idp_route_list_users},
+    {"POST", "/user_management/users/*/email_verification/send", "email_verification",
+     idp_route_send_verification_email},
+    {"POST", "/user_management/users/*/email_verification/confirm", "email_verification",
+     idp_route_verify_email},
+    {"GET", "/user_management/email_verification/*", "email_verification",
+     idp_route_get_email_verification},
+    {"POST", "/user_management/magic_auth", "magic_auth", idp_route_create_magic_auth},
+    {"GET", "/user_management/magic_auth/*", "magic_auth", idp_route_get_magic_auth},
+    {"POST", "/user_management/password_reset", "password_reset", idp_route_create_password_reset},
+    {"POST", "/user_management/password_reset/confirm", "password_reset",
+     idp_route_reset_password},
+    {"GET", "/user_management/password_reset/*", "password_reset", idp_route_get_password_reset},
+    {"POST", "/user_management/invitations", "invitations", idp_route_send_invitation},
+    {"POST", "/organizations", "organizations", idp_route_create_organization},
+    {"GET", "/organizations/*", "organizations", idp_route_get_organization},
+    {"POST", "/user_management/organization_memberships", "memberships",
+     idp_route_create_membership},
+    {"GET", "/user_management/organization_memberships", "memberships",
+     idp_route_list_memberships},
+    {"POST", "/user_management/users/*/auth_factors", "auth_factors", idp_route_enroll_factor},
+    {"GET", "/user_management/users/*/auth_factors", "auth_factors", idp_route_list_factors},
+    {"POST", "/auth/factors/*/challenge", "auth_factors", idp_route_challenge_factor},
+    {"POST", "/auth/challenges/*/verify", "auth_factors", idp_route_verify_challenge},
     {NULL, "/_fakeidp/**", "admin", idp_route_admin},
 };
 
@@ -362,6 +387,9 @@ static int handle(struct mg_connection *conn, void *data)
         if (outcome == IDP_FAULT_CONTINUE) {
             route->handler(server, &req, &resp);
             outcome = idp_faults_after(server, &req, &resp);
+            /* A refresh exchange stays in flight until here, after-phase
+             * faults (a slow reply) included. */
+            idp_refresh_settle(server, &req);
         }
     }
     add_cors(server, &req, &resp);

@@ -67,6 +67,7 @@ struct idp_request {
     long barrier_rank;
     long barrier_generation;
     bool barrier_concurrent;
+    char refresh_in_flight[64]; /* the refresh token this request is exchanging */
 };
 
 struct idp_response {
@@ -117,9 +118,16 @@ void idp_request_parse_params(struct idp_request *req);
 /* Parses "a=1&b=2" (URL-decoded) into a new JSON object of strings. */
 json_t *idp_parse_form(const char *text, size_t len);
 
+/* The API key of the management API (Bearer); answers 401 otherwise. */
+bool idp_require_api_key(struct idp_server *server, struct idp_request *req,
+                         struct idp_response *resp);
+
 /* Routes, one function per WorkOS endpoint family. */
 void idp_route_authorize(struct idp_server *, struct idp_request *, struct idp_response *);
 void idp_route_authenticate(struct idp_server *, struct idp_request *, struct idp_response *);
+/* Ends the exchange of the refresh token the request rotated (if any): its
+ * successor pair stays cached for grace replays. Lock NOT held. */
+void idp_refresh_settle(struct idp_server *server, struct idp_request *req);
 void idp_route_jwks(struct idp_server *, struct idp_request *, struct idp_response *);
 void idp_route_discovery(struct idp_server *, struct idp_request *, struct idp_response *);
 void idp_route_logout(struct idp_server *, struct idp_request *, struct idp_response *);
@@ -127,6 +135,59 @@ void idp_route_revoke(struct idp_server *, struct idp_request *, struct idp_resp
 void idp_route_user(struct idp_server *, struct idp_request *, struct idp_response *);
 void idp_route_sessions_list(struct idp_server *, struct idp_request *, struct idp_response *);
 void idp_route_admin(struct idp_server *, struct idp_request *, struct idp_response *);
+/* route_accounts.c */
+void idp_route_create_user(struct idp_server *, struct idp_request *, struct idp_response *);
+void idp_route_list_users(struct idp_server *, struct idp_request *, struct idp_response *);
+void idp_route_create_magic_auth(struct idp_server *, struct idp_request *, struct idp_response *);
+void idp_route_get_magic_auth(struct idp_server *, struct idp_request *, struct idp_response *);
+void idp_route_get_email_verification(struct idp_server *, struct idp_request *,
+                                      struct idp_response *);
+void idp_route_send_verification_email(struct idp_server *, struct idp_request *,
+                                       struct idp_response *);
+void idp_route_verify_email(struct idp_server *, struct idp_request *, struct idp_response *);
+void idp_route_create_password_reset(struct idp_server *, struct idp_request *,
+                                     struct idp_response *);
+void idp_route_get_password_reset(struct idp_server *, struct idp_request *,
+                                  struct idp_response *);
+void idp_route_reset_password(struct idp_server *, struct idp_request *, struct idp_response *);
+void idp_route_send_invitation(struct idp_server *, struct idp_request *, struct idp_response *);
+/* route_orgs.c */
+void idp_route_create_organization(struct idp_server *, struct idp_request *,
+                                   struct idp_response *);
+void idp_route_get_organization(struct idp_server *, struct idp_request *, struct idp_response *);
+void idp_route_create_membership(struct idp_server *, struct idp_request *,
+                                 struct idp_response *);
+void idp_route_list_memberships(struct idp_server *, struct idp_request *, struct idp_response *);
+/* route_mfa.c */
+void idp_route_enroll_factor(struct idp_server *, struct idp_request *, struct idp_response *);
+void idp_route_list_factors(struct idp_server *, struct idp_request *, struct idp_response *);
+void idp_route_challenge_factor(struct idp_server *, struct idp_request *, struct idp_response *);
+void idp_route_verify_challenge(struct idp_server *, struct idp_request *, struct idp_response *);
+
+/* Sign-ins (route_authenticate.c, route_grants.c). With the lock held on
+ * entry and released on return: creates the session and answers 200 with
+ * the tokens, as every grant that signs a user in does. */
+void idp_sign_in_finish(struct idp_server *server, struct idp_request *req,
+                        struct idp_response *resp, struct idp_client *client,
+                        struct idp_user *user, const char *org, const char *method,
+                        int64_t auth_ms);
+/* The grants besides authorization_code and refresh_token (password, magic
+ * auth, email verification, organization selection, MFA TOTP). */
+bool idp_grant_known(const char *grant_type);
+void idp_grant_headless(struct idp_server *server, struct idp_request *req,
+                        struct idp_response *resp, struct idp_client *client,
+                        const char *grant_type, bool confidential);
+/* A pending authentication token for user signing in to client (lock
+ * held): the organization already chosen (or NULL), the method and the
+ * checks already passed. Writes the token into out; false when out of
+ * memory. */
+bool idp_pending_new(struct idp_server *server, const struct idp_user *user,
+                     const char *client_id, const char *org_id, const char *method, int stage,
+                     int64_t auth_ms, int64_t now_ms, char out[IDP_ID_SIZE]);
+/* An email verification code for user, e-mailed to the outbox (lock held);
+ * writes its id into out ("" when out of memory). */
+void idp_email_verification_new(struct idp_server *server, struct idp_user *user,
+                                int64_t now_ms, char out[IDP_ID_SIZE]);
 
 /* Token minting (token.c). Builds the access-token claims for a session;
  * called with the lock held. */

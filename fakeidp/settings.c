@@ -27,6 +27,8 @@ static const struct idp_knob rows[] = {
     {"aud", IDP_KNOB_CHOICE, FIELD(aud_mode), aud_modes},
     {"aud_value", IDP_KNOB_TEXT, FIELD(aud_value), NULL},
     {"legacy_claims", IDP_KNOB_BOOLEAN, FIELD(legacy_claims), NULL},
+    {"clock_offset", IDP_KNOB_SIGNED_DURATION, FIELD(clock_offset_ms), NULL},
+    {"nbf", IDP_KNOB_BOOLEAN, FIELD(nbf), NULL},
     {"jwks_cache_control", IDP_KNOB_TEXT, FIELD(jwks_cache_control), NULL},
     {"refresh_cookie", IDP_KNOB_BOOLEAN, FIELD(refresh_cookie), NULL},
     {"refresh_cookie_name", IDP_KNOB_TEXT, FIELD(refresh_cookie_name), NULL},

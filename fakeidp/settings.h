@@ -36,6 +36,8 @@ struct idp_settings {
     int aud_mode;                 /* enum idp_aud_mode */
     char aud_value[256];
     bool legacy_claims;           /* tokens without auth_time and client_id (older WorkOS) */
+    int64_t clock_offset_ms;      /* the IdP's clock minus the scenario's (signed) */
+    bool nbf;                     /* tokens carry nbf = iat */
     char jwks_cache_control[128]; /* empty: no Cache-Control header */
     bool refresh_cookie;          /* browser clients: HttpOnly refresh cookie */
     char refresh_cookie_name[64];

@@ -32,6 +32,7 @@ static void user_free(void *p)
     for (size_t i = 0; i < u->membership_count; i++)
         json_decref(u->memberships[i].fields);
     free(u->memberships);
+    free(u->password);
     free(u);
 }
 
@@ -59,6 +60,8 @@ void idp_store_init(struct idp_store *store)
     idp_map_init(&store->codes);
     idp_map_init(&store->sessions);
     idp_map_init(&store->refresh);
+    idp_map_init(&store->tickets);
+    store->outbox = json_array();
     store->api_keys = json_array();
     store->organizations = json_object();
     pthread_cond_init(&store->refresh_done, NULL);
@@ -69,6 +72,9 @@ void idp_store_forget_activity(struct idp_store *store)
     idp_map_cleanup(&store->codes, code_free);
     idp_map_cleanup(&store->refresh, refresh_free);
     idp_map_cleanup(&store->sessions, free);
+    idp_map_cleanup(&store->tickets, free);
+    json_array_clear(store->outbox);
+    store->tickets_oldest = store->tickets_newest = NULL;
     store->codes_oldest = store->codes_newest = NULL;
     store->sessions_oldest = store->sessions_newest = NULL;
 }
@@ -82,6 +88,7 @@ void idp_store_cleanup(struct idp_store *store)
     idp_map_cleanup(&store->orgs, NULL);
     json_decref(store->api_keys);
     json_decref(store->organizations);
+    json_decref(store->outbox);
     pthread_cond_destroy(&store->refresh_done);
 }
 
@@ -289,7 +296,7 @@ enum idp_status idp_store_add_user(struct idp_store *store, const json_t *spec,
     static const char *const keys[] = {
         "id", "email", "first_name", "last_name", "email_verified", "profile_picture_url",
         "locale", "external_id", "metadata", "memberships", "claims", "impersonator",
-        "authentication_method", "step_up", NULL};
+        "authentication_method", "step_up", "password", NULL};
     char path[64];
     snprintf(path, sizeof(path), "users[%zu]", store->user_count);
     enum idp_status status = check_keys(spec, keys, path, err);
@@ -299,7 +306,7 @@ enum idp_status idp_store_add_user(struct idp_store *store, const json_t *spec,
     if (!email || !strchr(email, '@'))
         return idp_fail(err, IDP_INVALID, "%s.email: expected an email address", path);
     const char *const strings[] = {"first_name", "last_name", "authentication_method",
-                                   "step_up", NULL};
+                                   "step_up", "password", NULL};
     for (int i = 0; strings[i]; i++) {
         const json_t *v = json_object_get(spec, strings[i]);
         if (v && !json_is_string(v))
@@ -360,6 +367,14 @@ enum idp_status idp_store_add_user(struct idp_store *store, const json_t *spec,
         if (status)
             goto fail;
         u->membership_count++;
+        /* Stable ids derived from user and organization, as for users. */
+        unsigned long long h = 1469598103934665603ULL;
+        for (const char *p = u->id; *p; p++)
+            h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+        for (const char *p = u->memberships[i].org_id; *p; p++)
+            h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+        snprintf(u->memberships[i].id, sizeof(u->memberships[i].id), "om_01FAKE1DP%016llX", h);
+        u->memberships[i].created_ms = now_ms;
         if (idp_user_membership(u, u->memberships[i].org_id) != &u->memberships[i]) {
             status = idp_fail(err, IDP_INVALID, "%s: a second membership in organization %s",
                               mpath, u->memberships[i].org_id);
@@ -373,6 +388,11 @@ enum idp_status idp_store_add_user(struct idp_store *store, const json_t *spec,
             goto fail;
         }
     }
+    const char *password = json_string_value(json_object_get(spec, "password"));
+    if (password && !(u->password = strdup(password))) {
+        status = idp_fail(err, IDP_NOMEM, "out of memory");
+        goto fail;
+    }
     u->object = user_object(spec, u->id, email, now_ms);
     u->claims = claims ? json_deep_copy(claims) : json_object();
     u->impersonator = impersonator ? json_deep_copy(impersonator) : NULL;
@@ -385,6 +405,11 @@ enum idp_status idp_store_add_user(struct idp_store *store, const json_t *spec,
              method ? method : "Password");
     const char *step_up = json_string_value(json_object_get(spec, "step_up"));
     snprintf(u->step_up, sizeof(u->step_up), "%s", step_up ? step_up : "");
+    /* A configured step-up is the state a real user would be in: an email
+     * not yet verified, or an organization that requires MFA. */
+    if (step_up && strcmp(step_up, "email_verification_required") == 0 && !verified)
+        json_object_set_new(u->object, "email_verified", json_false());
+    u->mfa_required = step_up && strcmp(step_up, "mfa_enrollment") == 0;
     u->order = store->user_count;
     const char *stored_email = json_string_value(json_object_get(u->object, "email"));
     if (!idp_map_put(&store->users, u->id, u) ||
@@ -648,6 +673,7 @@ struct idp_code *idp_store_code_new(struct idp_store *store, struct idp_random *
     idp_random_token(rng, code->code, 25);
     /* Held at the end of time: the largest code_ttl must not wrap around. */
     code->expires_ms = ttl_ms > INT64_MAX - now_ms ? INT64_MAX : now_ms + ttl_ms;
+    code->auth_ms = now_ms;
     if (!idp_map_put(&store->codes, code->code, code)) {
         free(code);
         return NULL;
@@ -696,7 +722,7 @@ struct idp_session *idp_store_session_new(struct idp_store *store, struct idp_ra
     if (!s)
         return NULL;
     idp_random_ulid(rng, "session_", now_ms, s->id, sizeof(s->id));
-    s->created_ms = s->last_activity_ms = now_ms;
+    s->created_ms = s->auth_time_ms = s->last_activity_ms = now_ms;
     if (!idp_map_put(&store->sessions, s->id, s)) {
         free(s);
         return NULL;

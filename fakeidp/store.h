@@ -29,7 +29,9 @@ struct idp_client {
 };
 
 struct idp_membership {
+    char id[IDP_ID_SIZE]; /* om_… */
     char org_id[IDP_ID_SIZE];
+    int64_t created_ms;
     json_t *fields; /* role, roles, permissions, entitlements, feature_flags */
 };
 
@@ -40,6 +42,11 @@ struct idp_user {
     json_t *impersonator; /* {"email","reason"} or NULL */
     char authentication_method[32];
     char step_up[48];     /* a configured step-up error code, or "" */
+    char *password;       /* NULL: no password (password grant refused) */
+    bool mfa_required;    /* must enrol a factor before signing in (step_up mfa_enrollment) */
+    char factor_id[IDP_ID_SIZE]; /* the enrolled TOTP factor, or "" */
+    char totp_secret[40];        /* its base32 secret */
+    int64_t factor_created_ms;
     struct idp_membership *memberships;
     size_t membership_count;
     size_t order;         /* position in the configuration */
@@ -52,6 +59,8 @@ struct idp_code {
     char org_id[IDP_ID_SIZE];
     char *redirect_uri;
     char challenge[160];
+    char method[32];     /* authentication_method of the sign-in ("" = the user's) */
+    int64_t auth_ms;     /* when the interactive sign-in happened (authorize) */
     int64_t expires_ms;
     struct idp_code *older, *newer;
 };
@@ -76,6 +85,7 @@ struct idp_session {
     char org_id[IDP_ID_SIZE];
     char authentication_method[32];
     int64_t created_ms;
+    int64_t auth_time_ms; /* the interactive sign-in (auth_time), unchanged by refresh */
     int64_t last_activity_ms;
     int64_t ended_ms; /* 0 while active */
     char end_reason[48];
@@ -85,8 +95,39 @@ struct idp_session {
     struct idp_session *older, *newer;
 };
 
+/* One-time records of the headless sign-in flows, one mechanism for all:
+ * magic auth codes, email verifications, pending authentication tokens,
+ * MFA challenges and password resets. Looked up by id; bounded like codes. */
+enum idp_ticket_kind {
+    IDP_TICKET_MAGIC_AUTH,
+    IDP_TICKET_EMAIL_VERIFICATION,
+    IDP_TICKET_PENDING,
+    IDP_TICKET_CHALLENGE,
+    IDP_TICKET_PASSWORD_RESET,
+};
+
+struct idp_ticket {
+    char id[IDP_ID_SIZE];
+    enum idp_ticket_kind kind;
+    char code[16];                /* the one-time code sent by e-mail, or "" */
+    char user_id[IDP_ID_SIZE];
+    char client_id[IDP_ID_SIZE];  /* pending: the client signing in */
+    char factor_id[IDP_ID_SIZE];  /* challenge: its factor */
+    char org_id[IDP_ID_SIZE];     /* pending: an organization already chosen */
+    char method[32];              /* pending: authentication_method of the sign-in */
+    int stage;                    /* pending: the checks already passed */
+    int64_t auth_ms;              /* pending: when the sign-in started */
+    int64_t created_ms, expires_ms;
+    struct idp_ticket *older, *newer;
+};
+
+#define IDP_MAX_TICKETS 10000
+#define IDP_OUTBOX_SIZE 1000
+
 struct idp_store {
-    struct idp_map clients, users, users_by_email, orgs, codes, sessions, refresh;
+    struct idp_map clients, users, users_by_email, orgs, codes, sessions, refresh, tickets;
+    struct idp_ticket *tickets_oldest, *tickets_newest;
+    json_t *outbox;        /* e-mails WorkOS would have sent, oldest first */
     json_t *api_keys;      /* array of strings */
     json_t *organizations; /* id -> {"id","name"} */
     char default_client[IDP_ID_SIZE];
@@ -146,7 +187,29 @@ struct idp_refresh *idp_store_refresh(struct idp_store *store, const char *token
  * grace_ms before now: past the replay window they can only be refused. */
 void idp_session_forget_replies(struct idp_session *session, int64_t now_ms, int64_t grace_ms);
 
-/* Drops sessions, codes and refresh tokens; keeps the configuration. */
+/* A new ticket with a random id "<prefix><ULID>" (pending tokens: 25
+ * random characters) living ttl_ms; NULL when out of memory. */
+struct idp_ticket *idp_store_ticket_new(struct idp_store *store, struct idp_random *rng,
+                                        enum idp_ticket_kind kind, const char *prefix,
+                                        int64_t now_ms, int64_t ttl_ms);
+/* The live ticket of that kind with that id (expired ones are forgotten). */
+struct idp_ticket *idp_store_ticket(struct idp_store *store, enum idp_ticket_kind kind,
+                                    const char *id, int64_t now_ms);
+void idp_store_ticket_delete(struct idp_store *store, struct idp_ticket *ticket);
+
+/* Adds an e-mail to the outbox (steals record; oldest dropped past
+ * IDP_OUTBOX_SIZE). The record gets "id", "object" and "created_at". */
+void idp_store_outbox_add(struct idp_store *store, struct idp_random *rng, int64_t now_ms,
+                          json_t *record);
+
+/* Adds a membership (an organization the store knows); NULL when out of
+ * memory. The user's memberships array may move. */
+struct idp_membership *idp_user_add_membership(struct idp_user *user, struct idp_random *rng,
+                                               const char *org_id, const char *role,
+                                               int64_t now_ms);
+
+/* Drops sessions, codes, refresh tokens, tickets and the outbox; keeps the
+ * configuration. */
 void idp_store_forget_activity(struct idp_store *store);
 
 #endif

@@ -1,5 +1,6 @@
 /* Access tokens as WorkOS mints them: claim names, order and issuer forms
  * from the wire reference; RS256 with the key the schedule says signs now. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,17 @@ static void merge_template(json_t *claims, const json_t *extra)
     }
 }
 
+/* a + b without wrapping: the largest clock_offset must not turn a token's
+ * times negative. */
+static int64_t add_saturating(int64_t a, int64_t b)
+{
+    if (b > 0 && a > INT64_MAX - b)
+        return INT64_MAX;
+    if (b < 0 && a < INT64_MIN - b)
+        return INT64_MIN;
+    return a + b;
+}
+
 json_t *idp_access_claims(struct idp_server *server, const struct idp_client *client,
                           const struct idp_user *user, const struct idp_session *session,
                           int64_t now_ms)
@@ -44,7 +56,9 @@ json_t *idp_access_claims(struct idp_server *server, const struct idp_client *cl
     char iss[512], jti[40];
     idp_issuer(s, client->id, iss, sizeof(iss));
     idp_random_ulid(&server->rng, "", now_ms, jti, sizeof(jti));
-    json_int_t iat = now_ms / 1000;
+    /* The IdP's own clock may run ahead of or behind the scenario's: the
+     * times it writes into tokens are on its clock. */
+    json_int_t iat = add_saturating(now_ms, s->clock_offset_ms) / 1000;
     json_t *c = json_object();
     json_object_set_new(c, "iss", json_string(iss));
     json_object_set_new(c, "sub", json_string(user->id));
@@ -73,14 +87,17 @@ json_t *idp_access_claims(struct idp_server *server, const struct idp_client *cl
          * sign-in (unchanged by refreshes); @workos-inc/node 12 requires
          * auth_time, authkit-nextjs 4's checkRecentAuth reads it. */
         json_object_set_new(c, "client_id", json_string(client->id));
-        json_object_set_new(c, "auth_time", json_integer(session->created_ms / 1000));
+        json_object_set_new(c, "auth_time",
+                            json_integer(add_saturating(session->auth_time_ms, s->clock_offset_ms) / 1000));
     }
     if (s->aud_mode == IDP_AUD_CLIENT_ID)
         json_object_set_new(c, "aud", json_string(client->id));
     else if (s->aud_mode == IDP_AUD_VALUE)
         json_object_set_new(c, "aud", json_string(s->aud_value));
-    json_object_set_new(c, "exp", json_integer(iat + s->access_ttl_ms / 1000));
+    json_object_set_new(c, "exp", json_integer(add_saturating(iat, s->access_ttl_ms / 1000)));
     json_object_set_new(c, "iat", json_integer(iat));
+    if (s->nbf)
+        json_object_set_new(c, "nbf", json_integer(iat));
     merge_template(c, client->claims);
     merge_template(c, user->claims);
     return c;

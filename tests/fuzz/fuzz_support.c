@@ -72,12 +72,14 @@ json_t *fuzz_jwks(void)
     "\"clients\":[{\"id\":\"" FUZZ_CLIENT "\",\"redirect_uris\":[\"http://localhost:3000/*\"],"  \
     "\"allowed_origins\":[\"http://localhost:3000\"]}],"                                      \
     "\"organizations\":[{\"id\":\"org_01FUZZ\",\"name\":\"Fuzz\"}],"                           \
-    "\"users\":[{\"email\":\"alice@example.com\",\"first_name\":\"Alice\"},"                   \
+    "\"users\":[{\"email\":\"alice@example.com\",\"first_name\":\"Alice\","                     \
+    "\"password\":\"fuzz-password\"},"                                                          \
+    "{\"email\":\"verify@example.com\",\"password\":\"fuzz-password\",\"email_verified\":false}," \
     "{\"email\":\"bob@example.com\",\"memberships\":[{\"organization_id\":\"org_01FUZZ\","    \
     "\"role\":\"admin\",\"permissions\":[\"posts:read\"]}]},"                                  \
     "{\"email\":\"imp@example.com\",\"impersonator\":{\"email\":\"a@corp.example\","          \
     "\"reason\":\"r\"}},"                                                                      \
-    "{\"email\":\"verify@example.com\",\"step_up\":\"email_verification_required\"},"         \
+    "{\"email\":\"verify-step@example.com\",\"step_up\":\"email_verification_required\"},"    \
     "{\"email\":\"choose@example.com\",\"step_up\":\"organization_selection_required\","      \
     "\"memberships\":[{\"organization_id\":\"org_01FUZZ\"}]},"                                 \
     "{\"email\":\"sso@example.com\",\"step_up\":\"sso_required\"}]}"
@@ -289,6 +291,7 @@ int fuzz_request(const char *method, idp_route_fn *handler, const char *query, c
     struct idp_response resp;
     memset(&resp, 0, sizeof(resp));
     handler(s, &req, &resp);
+    idp_refresh_settle(s, &req); /* as server.c does once the reply is out */
     check_response(&resp);
     int status = resp.status;
     json_decref(req.params);

@@ -781,16 +781,30 @@ static void test_huge_numbers(void **state)
     ts_settings(ts, "{\"code_ttl\":\"10m\",\"access_ttl\":\"5m\",\"refresh_ttl\":0,"
                     "\"session_max_age\":0}");
 
-    /* The largest Retry-After: a replay in concurrent_429 mode still gets its 429. */
+    /* The largest Retry-After: a replay in concurrent_429 mode, while the
+     * first exchange is in flight (held by a slow reply), still gets its 429. */
     ts_settings(ts, "{\"refresh_mode\":\"concurrent_429\",\"retry_after\":\"106751991167d\"}");
     ts_sign_in(ts, NULL, &s);
-    ts_refresh(ts, NULL, NULL, s.refresh_token, NULL, NULL, &r2);
-    assert_int_equal(r2.status, 200);
-    hx_http_response_cleanup(&r2);
-    ts_refresh(ts, NULL, NULL, s.refresh_token, NULL, NULL, &r2);
-    assert_int_equal(r2.status, 429);
-    assert_string_equal(ts_header(&r2, "Retry-After"), "9223372036828800"); /* seconds */
-    hx_http_response_cleanup(&r2);
+    char *slow = ts_add_fault(ts, "{\"route\":\"authenticate\",\"grant_type\":\"refresh_token\","
+                                  "\"action\":\"latency\",\"phase\":\"after\",\"delay\":\"300ms\"}");
+    json_t *race_body = json_pack("{s:s, s:s, s:s}", "grant_type", "refresh_token", "client_id",
+                                  ts->client_id, "refresh_token", s.refresh_token);
+    char *race_text = json_dumps(race_body, JSON_COMPACT);
+    json_decref(race_body);
+    static const char *const race_headers[] = {"Content-Type: application/json", NULL};
+    struct hx_http_response race[2];
+    ts_race(ts, 2, "POST", "/user_management/authenticate", race_headers, race_text, race);
+    free(race_text);
+    int limited = race[0].status == 429 ? 0 : 1;
+    assert_int_equal(race[1 - limited].status, 200);
+    assert_int_equal(race[limited].status, 429);
+    assert_string_equal(ts_header(&race[limited], "Retry-After"), "9223372036828800"); /* seconds */
+    hx_http_response_cleanup(&race[0]);
+    hx_http_response_cleanup(&race[1]);
+    char path[128];
+    snprintf(path, sizeof(path), "/_fakeidp/faults/%s", slow);
+    json_decref(ts_admin(ts, "DELETE", path, NULL, 200));
+    free(slow);
     ts_session_cleanup(&s);
     ts_settings(ts, "{\"refresh_mode\":\"grace\",\"retry_after\":\"1s\"}");
 

@@ -519,6 +519,63 @@ static void test_patterns_match_any_of_a_list(void **state)
     json_decref(empty);
 }
 
+/* --- tickets and the outbox ------------------------------------------------------------- */
+
+static void test_tickets_are_found_by_kind_and_expire(void **state)
+{
+    struct fixture *f = *state;
+    struct idp_ticket *magic = idp_store_ticket_new(&f->store, &f->rng, IDP_TICKET_MAGIC_AUTH,
+                                                    "magic_auth_", NOW, 1000);
+    assert_non_null(magic);
+    assert_true(strncmp(magic->id, "magic_auth_01", 13) == 0);
+    assert_int_equal(strlen(magic->code), 6);
+    char id[IDP_ID_SIZE];
+    snprintf(id, sizeof(id), "%s", magic->id);
+    assert_ptr_equal(idp_store_ticket(&f->store, IDP_TICKET_MAGIC_AUTH, id, NOW + 999), magic);
+    /* another kind with the same id is not found */
+    assert_null(idp_store_ticket(&f->store, IDP_TICKET_PENDING, id, NOW));
+    /* expired: forgotten */
+    assert_null(idp_store_ticket(&f->store, IDP_TICKET_MAGIC_AUTH, id, NOW + 1000));
+    assert_null(idp_store_ticket(&f->store, IDP_TICKET_MAGIC_AUTH, id, NOW));
+    struct idp_ticket *pending = idp_store_ticket_new(&f->store, &f->rng, IDP_TICKET_PENDING, "",
+                                                      NOW, 1000);
+    assert_int_equal(strlen(pending->id), 25);
+    assert_string_equal(pending->code, "");
+    assert_null(idp_store_ticket(&f->store, IDP_TICKET_PENDING, NULL, NOW));
+}
+
+static void test_tickets_are_bounded_oldest_first(void **state)
+{
+    struct fixture *f = *state;
+    struct idp_ticket *first = idp_store_ticket_new(&f->store, &f->rng, IDP_TICKET_PENDING, "",
+                                                    NOW, 3600000);
+    char id[IDP_ID_SIZE];
+    snprintf(id, sizeof(id), "%s", first->id);
+    for (int i = 1; i < IDP_MAX_TICKETS; i++)
+        assert_non_null(idp_store_ticket_new(&f->store, &f->rng, IDP_TICKET_PENDING, "", NOW,
+                                             3600000));
+    assert_non_null(idp_store_ticket(&f->store, IDP_TICKET_PENDING, id, NOW));
+    assert_non_null(idp_store_ticket_new(&f->store, &f->rng, IDP_TICKET_PENDING, "", NOW,
+                                         3600000));
+    assert_int_equal(f->store.tickets.count, IDP_MAX_TICKETS);
+    assert_null(idp_store_ticket(&f->store, IDP_TICKET_PENDING, id, NOW));
+}
+
+static void test_outbox_keeps_the_newest_and_forget_activity_empties_it(void **state)
+{
+    struct fixture *f = *state;
+    for (int i = 0; i < IDP_OUTBOX_SIZE + 5; i++)
+        idp_store_outbox_add(&f->store, &f->rng, NOW, json_pack("{s:i}", "n", i));
+    assert_int_equal(json_array_size(f->store.outbox), IDP_OUTBOX_SIZE);
+    json_t *oldest = json_array_get(f->store.outbox, 0);
+    assert_int_equal(json_integer_value(json_object_get(oldest, "n")), 5);
+    assert_string_equal(json_string_value(json_object_get(oldest, "object")), "email");
+    idp_store_outbox_add(&f->store, &f->rng, NOW, NULL); /* out of memory upstream: ignored */
+    idp_store_forget_activity(&f->store);
+    assert_int_equal(json_array_size(f->store.outbox), 0);
+    assert_int_equal(f->store.tickets.count, 0);
+}
+
 /* --- codes ------------------------------------------------------------------------------ */
 
 static void test_new_code_can_be_found_and_deleted(void **state)
@@ -862,6 +919,9 @@ int main(void)
         EMPTY(test_new_code_can_be_found_and_deleted),
         EMPTY(test_unknown_codes_are_null),
         EMPTY(test_codes_are_evicted_oldest_first_past_the_limit),
+        EMPTY(test_tickets_are_found_by_kind_and_expire),
+        EMPTY(test_tickets_are_bounded_oldest_first),
+        EMPTY(test_outbox_keeps_the_newest_and_forget_activity_empties_it),
         EMPTY(test_expired_codes_are_dropped_and_live_ones_kept),
         EMPTY(test_new_session_is_findable_and_listed_newest_first),
         EMPTY(test_sessions_are_evicted_oldest_first_past_max_sessions),

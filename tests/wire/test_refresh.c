@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,12 +168,19 @@ static void test_refresh_revoke_family_concurrent_ends_session(void **state)
     ts_session_cleanup(&s);
 }
 
+/* An exchange is in flight from its start until its reply leaves, slow
+ * replies included: a latency in phase "after" holds the first one there. */
+#define HOLD_IN_FLIGHT(ms)                                                                  \
+    "{\"route\":\"authenticate\",\"grant_type\":\"refresh_token\",\"action\":\"latency\"," \
+    "\"phase\":\"after\",\"delay\":\"" ms "\"}"
+
 static void test_refresh_concurrent_429_one_wins_rest_get_retry_after(void **state)
 {
     struct ts_server *ts = TS_START(state, "{\"settings\":{\"refresh_mode\":\"concurrent_429\","
                                            "\"retry_after\":\"2s\"}}");
     struct ts_session s;
     ts_sign_in(ts, NULL, &s);
+    free(ts_add_fault(ts, HOLD_IN_FLIGHT("400ms")));
     struct hx_http_response resps[N];
     race_refresh(ts, s.refresh_token, resps);
     assert_int_equal(count_status(resps, 200), 1);
@@ -186,6 +194,125 @@ static void test_refresh_concurrent_429_one_wins_rest_get_retry_after(void **sta
     }
     assert_int_equal(count_outcome(ts, "concurrent_429"), N - 1);
     cleanup_all(resps);
+    ts_session_cleanup(&s);
+}
+
+struct background_refresh {
+    struct ts_server *ts;
+    const char *token;
+    struct hx_http_response resp;
+    pthread_t thread;
+};
+
+static void *background_refresh_run(void *arg)
+{
+    struct background_refresh *b = arg;
+    struct hx_http_client *client = hx_http_client_new();
+    char *body = refresh_body(b->ts->client_id, b->token);
+    ts_request(b->ts, client, "POST", AUTHENTICATE, json_headers, body, &b->resp);
+    free(body);
+    hx_http_client_free(&client);
+    return NULL;
+}
+
+/* Both halves of WorkOS's rule: 429 to a replay while the first exchange is
+ * in flight, the grace rule (the identical pair) once it has finished. */
+static void test_refresh_concurrent_429_only_while_first_exchange_in_flight(void **state)
+{
+    struct ts_server *ts = TS_START(state, "{\"settings\":{\"refresh_mode\":\"concurrent_429\","
+                                           "\"retry_after\":\"2s\"}}");
+    struct ts_session s;
+    ts_sign_in(ts, NULL, &s);
+    char *id = ts_add_fault(ts, "{\"route\":\"authenticate\",\"grant_type\":\"refresh_token\","
+                                "\"action\":\"latency\",\"phase\":\"after\",\"delay\":\"1500ms\","
+                                "\"count\":1}");
+    free(id);
+    struct background_refresh first = {.ts = ts, .token = s.refresh_token};
+    assert_int_equal(pthread_create(&first.thread, NULL, background_refresh_run, &first), 0);
+    /* the first exchange has been handled and is held in its after phase */
+    bool rotated = false;
+    for (int i = 0; i < 100 && !rotated; i++) {
+        ts_sleep_ms(10);
+        json_t *sessions = ts_admin(ts, "GET", "/_fakeidp/sessions", NULL, 200);
+        json_t *one = json_array_get(json_object_get(sessions, "data"), 0);
+        rotated = json_integer_value(json_object_get(one, "refresh_count")) == 1;
+        json_decref(sessions);
+    }
+    assert_true(rotated);
+    struct hx_http_response during, after;
+    ts_refresh(ts, NULL, NULL, s.refresh_token, NULL, NULL, &during);
+    assert_code_error(&during, 429, "rate_limit_exceeded");
+    assert_string_equal(ts_header(&during, "Retry-After"), "2");
+    check_last_refresh_outcome(ts, "concurrent_429");
+    pthread_join(first.thread, NULL);
+    assert_status(&first.resp, 200);
+    /* finished: a replay (an app retrying after Retry-After) gets the same pair */
+    ts_refresh(ts, NULL, NULL, s.refresh_token, NULL, NULL, &after);
+    assert_status(&after, 200);
+    assert_string_equal(after.body, first.resp.body);
+    check_last_refresh_outcome(ts, "replayed");
+    hx_http_response_cleanup(&after);
+    /* and past the grace, invalid_grant */
+    ts_advance(ts, "31s");
+    ts_refresh(ts, NULL, NULL, s.refresh_token, NULL, NULL, &after);
+    assert_oauth_error(&after, 400, "invalid_grant", EXCHANGED);
+    assert_int_equal(count_outcome(ts, "concurrent_429"), 1);
+    hx_http_response_cleanup(&after);
+    hx_http_response_cleanup(&during);
+    hx_http_response_cleanup(&first.resp);
+    ts_session_cleanup(&s);
+}
+
+/* A barrier that lets requests in one at a time, each 100 ms after its
+ * predecessor's handler: every replay arrives after the previous exchange
+ * finished, so none is concurrent and none gets 429. */
+static void test_refresh_concurrent_429_sequential_replays_get_the_pair(void **state)
+{
+    struct ts_server *ts = TS_START(state, "{\"settings\":{\"refresh_mode\":\"concurrent_429\"}}");
+    struct ts_session s;
+    ts_sign_in(ts, NULL, &s);
+    free(ts_add_fault(ts, "{\"route\":\"authenticate\",\"grant_type\":\"refresh_token\","
+                          "\"action\":\"barrier\",\"hold\":3,\"gap\":\"100ms\"}"));
+    struct hx_http_response resps[3];
+    char *body = refresh_body(ts->client_id, s.refresh_token);
+    ts_race(ts, 3, "POST", AUTHENTICATE, json_headers, body, resps);
+    free(body);
+    for (int i = 0; i < 3; i++) {
+        assert_status(&resps[i], 200);
+        assert_string_equal(resps[i].body, resps[0].body);
+    }
+    assert_int_equal(count_outcome(ts, "rotated"), 1);
+    assert_int_equal(count_outcome(ts, "replayed"), 2);
+    for (int i = 0; i < 3; i++)
+        hx_http_response_cleanup(&resps[i]);
+    ts_session_cleanup(&s);
+}
+
+/* The same barrier with a slow reply: the barrier passes its turn when the
+ * handler is done, but the exchange is in flight until its reply leaves, so
+ * each successor gets 429. */
+static void test_refresh_concurrent_429_barrier_with_slow_reply_gets_429(void **state)
+{
+    struct ts_server *ts = TS_START(state, "{\"settings\":{\"refresh_mode\":\"concurrent_429\"}}");
+    struct ts_session s;
+    ts_sign_in(ts, NULL, &s);
+    free(ts_add_fault(ts, "{\"route\":\"authenticate\",\"grant_type\":\"refresh_token\","
+                          "\"action\":\"barrier\",\"hold\":3,\"gap\":\"25ms\"}"));
+    free(ts_add_fault(ts, HOLD_IN_FLIGHT("500ms")));
+    struct hx_http_response resps[3];
+    char *body = refresh_body(ts->client_id, s.refresh_token);
+    ts_race(ts, 3, "POST", AUTHENTICATE, json_headers, body, resps);
+    free(body);
+    int ok = 0;
+    for (int i = 0; i < 3; i++) {
+        ok += resps[i].status == 200;
+        if (resps[i].status != 200)
+            assert_code_error(&resps[i], 429, "rate_limit_exceeded");
+    }
+    assert_int_equal(ok, 1);
+    assert_int_equal(count_outcome(ts, "concurrent_429"), 2);
+    for (int i = 0; i < 3; i++)
+        hx_http_response_cleanup(&resps[i]);
     ts_session_cleanup(&s);
 }
 
@@ -603,6 +730,9 @@ int main(void)
         TS_TEST(test_refresh_strict_concurrent_exactly_one_wins),
         TS_TEST(test_refresh_revoke_family_concurrent_ends_session),
         TS_TEST(test_refresh_concurrent_429_one_wins_rest_get_retry_after),
+        TS_TEST(test_refresh_concurrent_429_only_while_first_exchange_in_flight),
+        TS_TEST(test_refresh_concurrent_429_sequential_replays_get_the_pair),
+        TS_TEST(test_refresh_concurrent_429_barrier_with_slow_reply_gets_429),
         TS_TEST(test_refresh_concurrent_429_after_grace_is_invalid_grant),
         TS_TEST(test_refresh_rotates_tokens_and_keeps_sid),
         TS_TEST(test_refresh_reuse_within_grace_returns_same_pair),

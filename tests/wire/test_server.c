@@ -357,6 +357,8 @@ long ts_authorize_resp(struct ts_server *ts, const struct ts_authorize *a,
                  or_default(a->challenge_method, a->challenge ? "S256" : ""));
     append_query(url, sizeof(url), "login_hint", a->login_hint);
     append_query(url, sizeof(url), "organization_id", a->organization_id);
+    if (a->extra)
+        snprintf(url + strlen(url), sizeof(url) - strlen(url), "%s", a->extra);
     return ts_get(ts, url, NULL, resp);
 }
 
@@ -434,6 +436,8 @@ long ts_exchange(struct ts_server *ts, const struct ts_exchange *x,
         json_object_set_new(body, "code", json_string(x->code));
     if (x->verifier)
         json_object_set_new(body, "code_verifier", json_string(x->verifier));
+    if (x->redirect_uri)
+        json_object_set_new(body, "redirect_uri", json_string(x->redirect_uri));
     char auth[300], origin[300];
     const char *headers[3] = {NULL, NULL, NULL};
     size_t n = 0;
@@ -487,7 +491,8 @@ void ts_sign_in(struct ts_server *ts, const struct ts_sign_in *opts, struct ts_s
                              .challenge = pkce.challenge,
                              .state = "wire-test-state",
                              .login_hint = opts->login_hint,
-                             .organization_id = opts->organization_id};
+                             .organization_id = opts->organization_id,
+                             .extra = opts->authorize_extra};
     if (strcmp(client, TS_OTHER_CLIENT) == 0)
         a.redirect_uri = "http://localhost:4000/callback";
     char *code = ts_code(ts, &a);

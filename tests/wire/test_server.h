@@ -149,6 +149,7 @@ void ts_s256(const char *verifier, char out[48]);
 struct ts_authorize {
     const char *client_id, *redirect_uri, *response_type, *provider, *state;
     const char *challenge, *challenge_method, *login_hint, *organization_id;
+    const char *extra; /* appended to the query as is ("&prompt=login&max_age=0") */
 };
 /* GET /user_management/authorize; copies Location (if any) into location. */
 long ts_authorize(struct ts_server *ts, const struct ts_authorize *a, char *location,
@@ -166,6 +167,7 @@ char *ts_code(struct ts_server *ts, const struct ts_authorize *a);
 /* The code exchange. NULL fields are left out of the body. */
 struct ts_exchange {
     const char *client_id, *code, *verifier, *client_secret, *bearer, *origin;
+    const char *redirect_uri;
 };
 long ts_exchange(struct ts_server *ts, const struct ts_exchange *x,
                  struct hx_http_response *resp);
@@ -183,6 +185,7 @@ struct ts_sign_in {
     const char *client_id, *login_hint, *organization_id, *origin;
     bool confidential; /* client_secret + Bearer, as next/aks send */
     size_t verifier_len;
+    const char *authorize_extra; /* ts_authorize.extra */
 };
 /* authorize → code → authenticate; fails the test unless 200. */
 void ts_sign_in(struct ts_server *ts, const struct ts_sign_in *opts, struct ts_session *out);
