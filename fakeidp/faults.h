@@ -50,7 +50,8 @@ bool idp_faults_remove(struct idp_faults *faults, const char *id);
 void idp_faults_clear(struct idp_faults *faults);
 /* The rules with their counters (new reference). */
 json_t *idp_faults_json(const struct idp_faults *faults);
-/* Releases every held barrier (server shutdown). Lock NOT held. */
+/* Releases every held request: barriers, latency, hang and dribble faults
+ * (server shutdown). Server lock held. */
 void idp_faults_release_all(struct idp_faults *faults);
 
 /* Parses the compact CLI form, e.g.

@@ -293,7 +293,7 @@ static void wait_settled(struct idp_server *server, struct idp_refresh **rt, con
     clock_gettime(CLOCK_REALTIME, &deadline);
     deadline.tv_sec += 10;
     while ((*rt = idp_store_refresh(&server->store, token)) && (*rt)->state == IDP_RT_PENDING)
-        if (pthread_cond_timedwait(&server->store.refresh_done, &server->lock, &deadline))
+        if (pthread_cond_timedwait(&server->refresh_done, &server->lock, &deadline))
             break;
 }
 
@@ -431,7 +431,7 @@ static void refresh_grant(struct idp_server *server, struct idp_request *req,
         free(rt->cached_body);
         rt->cached_body = body ? strdup(body) : NULL;
     }
-    pthread_cond_broadcast(&server->store.refresh_done);
+    pthread_cond_broadcast(&server->refresh_done);
     pthread_mutex_unlock(&server->lock);
     if (body) {
         respond_body(resp, body);

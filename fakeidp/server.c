@@ -2,6 +2,7 @@
  * parse the request, match a route, let faults act before and after the
  * handler, send the response, journal it. */
 #include <arpa/inet.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -397,10 +398,53 @@ static int http_error(struct mg_connection *conn, int status, const char *errmsg
     return 0;
 }
 
+/* localhost, ::1 and 127.0.0.0/8 written as an address: a host *name* that
+ * starts with "127." (127.example.com) can resolve anywhere. */
 static bool is_loopback(const char *host)
 {
-    return strcmp(host, "127.0.0.1") == 0 || strcmp(host, "localhost") == 0 ||
-           strcmp(host, "::1") == 0 || strncmp(host, "127.", 4) == 0;
+    struct in_addr v4;
+    struct in6_addr v6;
+    if (strcmp(host, "localhost") == 0)
+        return true;
+    if (inet_pton(AF_INET, host, &v4) == 1)
+        return (ntohl(v4.s_addr) >> 24) == 127;
+    return inet_pton(AF_INET6, host, &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
+}
+
+/* Worker threads that fit the file-descriptor limit. CivetWeb's accept loop
+ * spins when accept() fails for want of descriptors, so the server never
+ * accepts more than it can hold: a worker per connection, a queue of
+ * IDP_ACCEPT_QUEUE, two descriptors per TLS relay, and IDP_FD_RESERVE for
+ * everything else (files, the process's own clients). The soft limit is
+ * raised to the hard one first. Returns 0 when even one worker does not fit. */
+#define IDP_ACCEPT_QUEUE 16
+#define IDP_FD_RESERVE 32
+
+static int threads_that_fit(int wanted, bool tls, int *relays)
+{
+    struct rlimit rl;
+    long budget = 1L << 20;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        if (rl.rlim_cur < rl.rlim_max) {
+            struct rlimit raised = {rl.rlim_max, rl.rlim_max};
+            if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
+                rl = raised;
+        }
+        if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (rlim_t)budget)
+            budget = (long)rl.rlim_cur;
+    }
+    budget -= IDP_FD_RESERVE + IDP_ACCEPT_QUEUE + 1;
+    long threads = wanted;
+    if (tls) {
+        /* Every relay needs its client, its backend and the backend's worker. */
+        long fit = budget / 3;
+        *relays = (int)(fit < IDP_TLS_MAX_RELAYS ? fit : IDP_TLS_MAX_RELAYS);
+        if (threads > *relays)
+            threads = *relays;
+    } else if (threads > budget) {
+        threads = budget;
+    }
+    return threads > 0 ? (int)threads : 0;
 }
 
 enum idp_status idp_server_reset_locked(struct idp_server *server, struct idp_error *err)
@@ -426,6 +470,7 @@ enum idp_status idp_server_reset_locked(struct idp_server *server, struct idp_er
     }
     idp_store_cleanup(&server->store);
     server->store = store;
+    pthread_cond_broadcast(&server->refresh_done); /* their tokens are gone */
     server->settings = settings;
     idp_journal_cleanup(&server->journal);
     idp_journal_init(&server->journal, (size_t)settings.journal_size);
@@ -475,6 +520,7 @@ struct idp_server *idp_server_start(const struct idp_server_options *options,
         return NULL;
     }
     pthread_mutex_init(&server->lock, NULL);
+    pthread_cond_init(&server->refresh_done, NULL);
     idp_clock_init(&server->own_clock);
     server->clock = options->clock ? options->clock : &server->own_clock;
     idp_random_init(&server->rng, options->seed);
@@ -486,6 +532,12 @@ struct idp_server *idp_server_start(const struct idp_server_options *options,
     server->log = options->log;
     server->log_json = options->log_json;
     snprintf(server->host, sizeof(server->host), "%s", host);
+    if (options->admin_token && strlen(options->admin_token) >= sizeof(server->admin_token)) {
+        idp_fail(err, IDP_INVALID, "the admin token is %zu bytes; at most %zu are allowed",
+                 strlen(options->admin_token), sizeof(server->admin_token) - 1);
+        idp_server_stop(&server);
+        return NULL;
+    }
     if (options->admin_token)
         snprintf(server->admin_token, sizeof(server->admin_token), "%s", options->admin_token);
     if (options->rotation_key_dir)
@@ -505,7 +557,7 @@ struct idp_server *idp_server_start(const struct idp_server_options *options,
         return NULL;
     }
 
-    char ports[128], threads[16], timeout[16];
+    char ports[128], threads[16], timeout[16], keep_alive[16], queue[16];
     bool v6 = strchr(host, ':') != NULL;
     const char *bind_host = strcmp(host, "localhost") == 0 ? "127.0.0.1" : host;
     /* With TLS, CivetWeb serves plain HTTP on loopback behind our TLS front. */
@@ -513,15 +565,30 @@ struct idp_server *idp_server_start(const struct idp_server_options *options,
         snprintf(ports, sizeof(ports), "127.0.0.1:0");
     else
         snprintf(ports, sizeof(ports), v6 ? "[%s]:%d" : "%s:%d", bind_host, options->port);
-    snprintf(threads, sizeof(threads), "%d", options->threads > 0 ? options->threads : 64);
-    snprintf(timeout, sizeof(timeout), "%d",
-             options->request_timeout_ms > 0 ? options->request_timeout_ms : 30000);
+    int relays = 0;
+    int wanted = options->threads > 0 ? options->threads : IDP_DEFAULT_THREADS;
+    int fit = threads_that_fit(wanted > IDP_MAX_THREADS ? IDP_MAX_THREADS : wanted,
+                               options->tls_cert != NULL, &relays);
+    if (!fit) {
+        idp_fail(err, IDP_IO, "too few file descriptors (ulimit -n) to serve requests");
+        idp_server_stop(&server);
+        return NULL;
+    }
+    int request_timeout = options->request_timeout_ms > 0 ? options->request_timeout_ms
+                                                          : IDP_DEFAULT_REQUEST_TIMEOUT_MS;
+    snprintf(threads, sizeof(threads), "%d", fit);
+    snprintf(timeout, sizeof(timeout), "%d", request_timeout);
+    snprintf(keep_alive, sizeof(keep_alive), "%d",
+             options->keep_alive_timeout_ms > 0 ? options->keep_alive_timeout_ms
+                                                : IDP_DEFAULT_KEEP_ALIVE_TIMEOUT_MS);
+    snprintf(queue, sizeof(queue), "%d", IDP_ACCEPT_QUEUE);
     const char *mg_options[] = {"listening_ports", ports,
                                 "num_threads", threads,
                                 "request_timeout_ms", timeout,
                                 "enable_keep_alive", "yes",
                                 "tcp_nodelay", "1",
-                                "keep_alive_timeout_ms", "30000",
+                                "keep_alive_timeout_ms", keep_alive,
+                                "connection_queue", queue,
                                 "max_request_size", "65536",
                                 /* CORS is ours (exact origin, credentials): CivetWeb
                                  * would answer preflights itself with '*'. */
@@ -544,7 +611,6 @@ struct idp_server *idp_server_start(const struct idp_server_options *options,
         idp_server_stop(&server);
         return NULL;
     }
-    mg_set_request_handler(server->ctx, "/", handle, server);
     struct mg_server_port port = {0};
     if (mg_get_server_ports(server->ctx, 1, &port) < 1) {
         idp_fail(err, IDP_IO, "cannot read the listening port");
@@ -554,7 +620,8 @@ struct idp_server *idp_server_start(const struct idp_server_options *options,
     server->port = server->http_port = port.port;
     if (options->tls_cert) {
         server->tls_front = idp_tls_front_start(bind_host, options->port, options->tls_cert,
-                                                server->http_port, err);
+                                                server->http_port, relays, request_timeout,
+                                                err);
         if (!server->tls_front) {
             idp_server_stop(&server);
             return NULL;
@@ -564,6 +631,10 @@ struct idp_server *idp_server_start(const struct idp_server_options *options,
     }
     snprintf(server->url, sizeof(server->url), v6 ? "%s://[%s]:%d" : "%s://%s:%d",
              server->tls ? "https" : "http", host, server->port);
+    /* Requests are handled only from here on: every field a handler reads
+     * (url above all) is written before, and CivetWeb's handler table lock
+     * orders the two. Until then CivetWeb answers 404. */
+    mg_set_request_handler(server->ctx, "/", handle, server);
     return server;
 }
 
@@ -574,7 +645,9 @@ void idp_server_stop(struct idp_server **pserver)
         return;
     idp_tls_front_stop(&server->tls_front);
     if (server->ctx) {
+        pthread_mutex_lock(&server->lock);
         idp_faults_release_all(&server->faults);
+        pthread_mutex_unlock(&server->lock);
         idp_mg_stop_fast(server->ctx, server->http_port,
                          !server->tls && strchr(server->host, ':') != NULL);
     }
@@ -586,6 +659,7 @@ void idp_server_stop(struct idp_server **pserver)
     idp_clock_cleanup(&server->own_clock);
     json_decref(server->config);
     free(server->jwks_body);
+    pthread_cond_destroy(&server->refresh_done);
     pthread_mutex_destroy(&server->lock);
     free(server);
     *pserver = NULL;

@@ -36,6 +36,10 @@ struct idp_server {
     struct idp_random rng;
     struct idp_settings settings;
     struct idp_store store;
+    /* Broadcast when a pending refresh settles and when the store is
+     * replaced (reset): waiters then look the token up again. Outlives
+     * every store, so a reset never destroys it under a waiter. */
+    pthread_cond_t refresh_done;
     struct idp_keyset keys;
     struct idp_journal journal;
     struct idp_faults faults;

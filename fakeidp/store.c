@@ -59,7 +59,6 @@ void idp_store_init(struct idp_store *store)
     idp_map_init(&store->refresh);
     store->api_keys = json_array();
     store->organizations = json_object();
-    pthread_cond_init(&store->refresh_done, NULL);
 }
 
 void idp_store_forget_activity(struct idp_store *store)
@@ -80,7 +79,6 @@ void idp_store_cleanup(struct idp_store *store)
     idp_map_cleanup(&store->orgs, NULL);
     json_decref(store->api_keys);
     json_decref(store->organizations);
-    pthread_cond_destroy(&store->refresh_done);
 }
 
 /* --- configuration ------------------------------------------------------ */
