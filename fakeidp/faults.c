@@ -882,6 +882,8 @@ enum idp_status idp_faults_add(struct idp_faults *faults, const json_t *rule, in
          json_integer_value(json_object_get(rule, "status")) < 100 ||
          json_integer_value(json_object_get(rule, "status")) > 599))
         status = idp_fail(err, IDP_INVALID, "fault: status must be an HTTP status from 100 to 599");
+    if (!status && action->run == act_token)
+        status = idp_forge_check(json_object_get(rule, "bloat"), err);
     const char *id = json_string_value(json_object_get(rule, "id"));
     if (!status && id && (strlen(id) == 0 || strlen(id) >= sizeof(f->id)))
         status = idp_fail(err, IDP_INVALID, "fault: id must be a short non-empty string");

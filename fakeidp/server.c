@@ -82,6 +82,25 @@ static const struct idp_route *find_route(const char *method, const char *path,
     return NULL;
 }
 
+/* The methods path takes, "GET, POST, OPTIONS", for a 405's Allow header
+ * (the admin API names its own). */
+static void allowed_methods(const char *path, char *out, size_t size)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        const char *a = NULL;
+        size_t len = 0;
+        if (!routes[i].method || !route_match(routes[i].pattern, path, &a, &len) ||
+            strstr(out, routes[i].method))
+            continue;
+        int n = snprintf(out + used, size - used, "%s, ", routes[i].method);
+        if (n > 0 && (size_t)n < size - used)
+            used += (size_t)n;
+    }
+    snprintf(out + used, size - used, "OPTIONS");
+}
+
 /* CORS: an allowed origin is echoed exactly, with credentials; never '*'. */
 static bool origin_allowed(struct idp_server *server, const char *origin)
 {
@@ -159,6 +178,21 @@ static void log_request(struct idp_server *server, const struct idp_journal_entr
                 e->outcome[0] ? " " : "", e->outcome, e->duration_ms);
     }
     fflush(server->log);
+}
+
+/* Two Content-Length headers that disagree: which body is meant is unknown
+ * (request smuggling works on exactly that), so the request is refused. */
+static bool conflicting_lengths(const struct mg_request_info *info)
+{
+    const char *first = NULL;
+    for (int i = 0; i < info->num_headers; i++) {
+        if (strcasecmp(info->http_headers[i].name, "Content-Length") != 0)
+            continue;
+        if (first && strcmp(first, info->http_headers[i].value) != 0)
+            return true;
+        first = info->http_headers[i].value;
+    }
+    return false;
 }
 
 static bool read_body(struct mg_connection *conn, struct idp_request *req, int64_t limit)
@@ -304,7 +338,11 @@ static int handle(struct mg_connection *conn, void *data)
     pthread_mutex_unlock(&server->lock);
 
     enum idp_fault_outcome outcome = IDP_FAULT_CONTINUE;
-    if (strcmp(req.method, "OPTIONS") == 0) {
+    if (conflicting_lengths(req.info)) {
+        idp_response_code_error(&resp, 400, "invalid_request",
+                                "Conflicting Content-Length headers.");
+        mg_disable_connection_keep_alive(conn);
+    } else if (strcmp(req.method, "OPTIONS") == 0) {
         idp_response_text(&resp, 204, "", "", 0);
         const char *origin = idp_request_header(&req, "Origin");
         if (origin_allowed(server, origin)) {
@@ -319,10 +357,14 @@ static int handle(struct mg_connection *conn, void *data)
                                 "Request body exceeds %lld bytes.", (long long)limit);
         mg_disable_connection_keep_alive(conn);
     } else if (!route) {
-        if (method_mismatch)
+        if (method_mismatch) {
+            char allow[64];
+            allowed_methods(req.path, allow, sizeof(allow));
             idp_response_code_error(&resp, 405, "method_not_allowed",
-                                    "%s is not allowed on %s.", req.method, req.path);
-        else
+                                    "%s is not allowed on %s (it takes %s).", req.method,
+                                    req.path, allow);
+            idp_response_header(&resp, "Allow", "%s", allow);
+        } else
             idp_response_code_error(&resp, 404, "not_found", "No route for %s %s.", req.method,
                                     req.path);
     } else {
