@@ -2,7 +2,11 @@
  * parse the request, match a route, let faults act before and after the
  * handler, send the response, journal it. */
 #include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -453,6 +457,29 @@ static bool is_loopback(const char *host)
     return inet_pton(AF_INET6, host, &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
 }
 
+/* Why host:port cannot be bound (strerror, e.g. "Address already in use"),
+ * or "" when it can. */
+static void bind_error(const char *host, int port, char *out, size_t size)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV | AI_NUMERICHOST};
+    struct addrinfo *ai = NULL;
+    char service[16];
+    snprintf(service, sizeof(service), "%d", port);
+    out[0] = '\0';
+    if (getaddrinfo(host, service, &hints, &ai) != 0 || !ai)
+        return;
+    int fd = socket(ai->ai_family, SOCK_STREAM, 0);
+    int one = 1;
+    if (fd >= 0) {
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 1) != 0)
+            snprintf(out, size, "%s", strerror(errno));
+        close(fd);
+    }
+    freeaddrinfo(ai);
+}
+
 /* Worker threads that fit the file-descriptor limit. CivetWeb's accept loop
  * spins when accept() fails for want of descriptors, so the server never
  * accepts more than it can hold: a worker per connection, a queue of
@@ -648,8 +675,13 @@ struct idp_server *idp_server_start(const struct idp_server_options *options,
     error.text_buffer_size = sizeof(error_text);
     server->ctx = mg_start2(&init, &error);
     if (!server->ctx) {
+        /* CivetWeb says only "Failed to setup server ports": binding the
+         * same address here tells why (address already in use, …). */
+        char why[128] = "";
+        if (!options->tls_cert)
+            bind_error(bind_host, options->port, why, sizeof(why));
         idp_fail(err, IDP_IO, "cannot listen on %s: %s", ports,
-                 error_text[0] ? error_text : "unknown error");
+                 why[0] ? why : error_text[0] ? error_text : "unknown error");
         idp_server_stop(&server);
         return NULL;
     }
