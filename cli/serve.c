@@ -48,7 +48,7 @@ static void serve_usage(FILE *out)
             "  --request-timeout D  longest wait for a request's headers and body, and for\n"
             "                       a TLS handshake (default 10s)\n"
             "  --keep-alive-timeout D\n"
-            "                       an idle keep-alive connection is closed after D (default 2s)\n"
+            "                       an idle keep-alive connection is closed after D (default 5s)\n"
             "  --log-format FORMAT  text or json request log on stderr (default: none)\n"
             "  -h, --help           this help\n");
 }

@@ -135,8 +135,8 @@ static void add_cors(struct idp_server *server, struct idp_request *req,
 
 /* The whole response in one write: CivetWeb's header functions send each
  * header line on its own, which costs a system call (and a packet) apiece. */
-static void send_response(struct mg_connection *conn, struct idp_request *req,
-                          struct idp_response *resp)
+static void send_response(struct idp_server *server, struct mg_connection *conn,
+                          struct idp_request *req, struct idp_response *resp)
 {
     char date[64];
     time_t now = time(NULL);
@@ -145,11 +145,16 @@ static void send_response(struct mg_connection *conn, struct idp_request *req,
     strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
     bool head = strcmp(req->method, "HEAD") == 0;
     size_t body_len = head ? 0 : resp->body_len;
-#define HEAD_FORMAT "HTTP/1.1 %d %s\r\n%s%s%sContent-Length: %zu\r\nX-Request-ID: %s\r\nDate: %s\r\n%.*s\r\n"
+    /* Clients that pool connections (Node's undici) read Keep-Alive and let
+     * a connection go before the server closes it under them. */
+    char keep_alive[48] = "";
+    if (server->keep_alive_s > 0)
+        snprintf(keep_alive, sizeof(keep_alive), "Keep-Alive: timeout=%d\r\n", server->keep_alive_s);
+#define HEAD_FORMAT "HTTP/1.1 %d %s\r\n%s%s%sContent-Length: %zu\r\nX-Request-ID: %s\r\nDate: %s\r\n%s%.*s\r\n"
 #define HEAD_ARGS resp->status, mg_get_response_code_text(conn, resp->status),                 \
                   resp->content_type[0] ? "Content-Type: " : "", resp->content_type,          \
                   resp->content_type[0] ? "\r\n" : "", resp->body_len, req->request_id, date, \
-                  (int)resp->headers_len, resp->headers ? resp->headers : ""
+                  keep_alive, (int)resp->headers_len, resp->headers ? resp->headers : ""
     int head_len = snprintf(NULL, 0, HEAD_FORMAT, HEAD_ARGS);
     char *out = head_len > 0 ? malloc((size_t)head_len + body_len + 1) : NULL;
     if (!out) {
@@ -403,7 +408,7 @@ static int handle(struct mg_connection *conn, void *data)
         pthread_mutex_unlock(&server->lock);
     }
     if (outcome != IDP_FAULT_NO_REPLY)
-        send_response(conn, &req, &resp);
+        send_response(server, conn, &req, &resp);
     log_request(server, e);
     json_decref(req.params);
     free(req.body);
@@ -647,9 +652,10 @@ struct idp_server *idp_server_start(const struct idp_server_options *options,
                                                           : IDP_DEFAULT_REQUEST_TIMEOUT_MS;
     snprintf(threads, sizeof(threads), "%d", fit);
     snprintf(timeout, sizeof(timeout), "%d", request_timeout);
-    snprintf(keep_alive, sizeof(keep_alive), "%d",
-             options->keep_alive_timeout_ms > 0 ? options->keep_alive_timeout_ms
-                                                : IDP_DEFAULT_KEEP_ALIVE_TIMEOUT_MS);
+    int keep_alive_ms = options->keep_alive_timeout_ms > 0 ? options->keep_alive_timeout_ms
+                                                           : IDP_DEFAULT_KEEP_ALIVE_TIMEOUT_MS;
+    snprintf(keep_alive, sizeof(keep_alive), "%d", keep_alive_ms);
+    server->keep_alive_s = keep_alive_ms / 1000;
     snprintf(queue, sizeof(queue), "%d", IDP_ACCEPT_QUEUE);
     const char *mg_options[] = {"listening_ports", ports,
                                 "num_threads", threads,

@@ -18,7 +18,7 @@ struct idp_server;
 #define IDP_MAX_THREADS 1024
 #define IDP_DEFAULT_THREADS 256
 #define IDP_DEFAULT_REQUEST_TIMEOUT_MS 10000
-#define IDP_DEFAULT_KEEP_ALIVE_TIMEOUT_MS 2000
+#define IDP_DEFAULT_KEEP_ALIVE_TIMEOUT_MS 5000
 
 struct idp_server_options {
     const char *host;          /* default 127.0.0.1 */
@@ -35,7 +35,7 @@ struct idp_server_options {
     FILE *log;                 /* one line per request, or NULL */
     bool log_json;
     int request_timeout_ms;    /* headers, body and TLS handshake; default 10000 */
-    int keep_alive_timeout_ms; /* an idle keep-alive connection; default 2000 */
+    int keep_alive_timeout_ms; /* an idle keep-alive connection; default 5000 */
     const char *rotation_key_dir; /* keys for rotation are cached here (NULL: fresh keys) */
 };
 

@@ -22,6 +22,7 @@ struct idp_server {
     char host[64];
     int port;                  /* the port clients use */
     int http_port;             /* CivetWeb's own port (differs behind the TLS front) */
+    int keep_alive_s;          /* idle keep-alive connections are closed after this */
     bool tls;
     struct idp_tls_front *tls_front;
     char admin_token[128];
