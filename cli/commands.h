@@ -2,6 +2,7 @@
 #define FAKEIDP_CLI_COMMANDS_H
 
 #include <jansson.h>
+#include <stdbool.h>
 
 #include "error.h"
 
@@ -16,5 +17,13 @@ int cli_inspect(int argc, char **argv);
 /* Loads a JSON configuration file; NULL with a "file:line:col: message"
  * printed to stderr when it cannot be read or parsed. */
 json_t *cli_load_json_file(const char *path);
+
+/* Strict numbers on the command line (cli/numbers.c): digits only, within
+ * [min, max]; otherwise prints "fakeidp COMMAND: OPTION takes …" to stderr
+ * and returns false (the caller exits 2). */
+bool cli_parse_number(const char *command, const char *option, const char *text,
+                      long long min, long long max, long long *out);
+/* A 64-bit seed in decimal, as the reports print it. */
+bool cli_parse_seed(const char *command, const char *text, unsigned long long *out);
 
 #endif

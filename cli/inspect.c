@@ -4,7 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "commands.h"
@@ -17,32 +19,78 @@
 static void inspect_usage(FILE *out)
 {
     fprintf(out,
-            "usage: fakeidp inspect TOKEN [--jwks URL|FILE]\n"
+            "usage: fakeidp inspect [TOKEN|-] [--jwks URL|FILE]\n"
             "       fakeidp inspect --cookie SEAL --password PASSWORD\n\n"
             "TOKEN: prints the header and claims with readable times; with --jwks, checks\n"
             "the RS256 signature against the key set (exit 1 if it does not verify).\n"
+            "TOKEN may be an Authorization header value (\"Bearer eyJ…\"); '-' or no TOKEN\n"
+            "reads it from standard input.\n"
             "A fake's key set is at <url>/sso/jwks/<client_id>.\n"
             "--cookie: opens an iron Fe26.2 seal (the wos-session cookie) and prints its\n"
             "JSON; an access token inside is decoded too.\n");
 }
 
+/* The key set from a URL or a file; NULL after saying why on stderr (no
+ * answer and the transport's reason, a status other than 200 with the start
+ * of its body, a body that is not JSON, or JSON without a "keys" array). */
 static json_t *load_jwks(const char *source)
 {
+    json_t *jwks = NULL;
     if (strncmp(source, "http://", 7) == 0 || strncmp(source, "https://", 8) == 0) {
         struct hx_http_client *client = hx_http_client_new();
-        struct hx_http_response resp;
-        json_t *jwks = NULL;
-        if (client && hx_http_request(client, "GET", source, NULL, NULL, 0, 5000, &resp) &&
-            resp.status == 200)
-            jwks = json_loadb(resp.body, resp.body_len, 0, NULL);
-        else
-            fprintf(stderr, "fakeidp inspect: cannot fetch %s: %s (status %ld)\n", source,
-                    resp.error, resp.status);
+        struct hx_http_response resp = {0};
+        json_error_t jerr;
+        if (!client)
+            fprintf(stderr, "fakeidp inspect: cannot fetch %s: out of memory\n", source);
+        else if (!hx_http_request(client, "GET", source, NULL, NULL, 0, 5000, &resp) ||
+                 !resp.status)
+            fprintf(stderr, "fakeidp inspect: cannot fetch %s: %s\n", source,
+                    resp.error[0] ? resp.error : "no answer");
+        else if (resp.status != 200)
+            fprintf(stderr, "fakeidp inspect: cannot fetch %s: it answered %ld: %.200s\n",
+                    source, resp.status, resp.body ? resp.body : "");
+        else if (!(jwks = json_loadb(resp.body, resp.body_len, 0, &jerr)))
+            fprintf(stderr, "fakeidp inspect: %s did not answer JSON: %s\n", source, jerr.text);
         hx_http_response_cleanup(&resp);
         hx_http_client_free(&client);
-        return jwks;
+    } else {
+        jwks = cli_load_json_file(source);
     }
-    return cli_load_json_file(source);
+    if (jwks && !json_is_array(json_object_get(jwks, "keys"))) {
+        fprintf(stderr, "fakeidp inspect: %s is not a key set (no \"keys\" array)\n", source);
+        json_decref(jwks);
+        jwks = NULL;
+    }
+    return jwks;
+}
+
+/* The token alone: "Bearer " (or a whole "Authorization: Bearer" line) and
+ * surrounding white space are dropped. Points into text, which it trims. */
+static char *bare_token(char *text)
+{
+    text += strspn(text, " \t\r\n");
+    if (strncasecmp(text, "Authorization:", 14) == 0)
+        text += 14 + strspn(text + 14, " \t");
+    if (strncasecmp(text, "Bearer", 6) == 0 && (text[6] == ' ' || text[6] == '\t'))
+        text += 6 + strspn(text + 6, " \t");
+    size_t len = strlen(text);
+    while (len && strchr(" \t\r\n", text[len - 1]))
+        text[--len] = '\0';
+    return text;
+}
+
+/* Reads standard input (at most 1 MiB): a malloc'd string, or NULL. */
+static char *read_stdin(void)
+{
+    size_t cap = 1 << 20, len = 0;
+    char *buf = malloc(cap + 1);
+    if (!buf)
+        return NULL;
+    size_t n;
+    while (len < cap && (n = fread(buf + len, 1, cap - len, stdin)) > 0)
+        len += n;
+    buf[len] = '\0';
+    return buf;
 }
 
 static void add_time(json_t *times, const json_t *claims, const char *name, int64_t now_s)
@@ -125,10 +173,35 @@ int cli_inspect(int argc, char **argv)
         default: inspect_usage(stderr); return 2;
         }
     }
-    const char *token = optind < argc ? argv[optind] : NULL;
-    if (!!token == !!cookie || (cookie && !password)) {
+    if (optind + 1 < argc) {
+        fprintf(stderr, "fakeidp inspect: unexpected argument '%s'\n", argv[optind + 1]);
+        return 2;
+    }
+    const char *given = optind < argc ? argv[optind] : NULL;
+    if ((given && cookie) || (cookie && !password)) {
         inspect_usage(stderr);
         return 2;
+    }
+    char *input = NULL, *copy = NULL, *token = NULL;
+    if (!cookie) {
+        if (!given || strcmp(given, "-") == 0) {
+            if (!given && isatty(STDIN_FILENO)) {
+                inspect_usage(stderr);
+                return 2;
+            }
+            input = read_stdin();
+            token = input ? bare_token(input) : NULL;
+        } else {
+            copy = strdup(given);
+            token = copy ? bare_token(copy) : NULL;
+        }
+        if (!token || !*token) {
+            fprintf(stderr, "fakeidp inspect: no token given%s\n",
+                    given && strcmp(given, "-") != 0 ? "" : " on standard input");
+            free(input);
+            free(copy);
+            return 2;
+        }
     }
     json_t *report = NULL;
     int status = 0;
@@ -161,10 +234,13 @@ int cli_inspect(int argc, char **argv)
         }
     } else {
         json_t *jwks = jwks_source ? load_jwks(jwks_source) : NULL;
+        if (!jwks_source || jwks)
+            status = report_token(token, jwks, &report);
+        json_decref(jwks);
+        free(input);
+        free(copy);
         if (jwks_source && !jwks)
             return 2;
-        status = report_token(token, jwks, &report);
-        json_decref(jwks);
     }
     char *text = json_dumps(report, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     printf("%s\n", text ? text : "{}");

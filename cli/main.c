@@ -25,6 +25,7 @@ static void usage(FILE *out)
             "commands:\n");
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
         fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\noptions:\n  --version  print the version and exit\n  -h, --help this help\n");
     fprintf(out, "\n'fakeidp <command> --help' describes each command.\n");
 }
 

@@ -196,11 +196,23 @@ int cli_run(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "j:vh", longopts, NULL)) != -1) {
         switch (c) {
-        case 'j': opt.jobs = atoi(optarg); break;
+        case 'j':
+        case 'r': {
+            long long n;
+            if (!cli_parse_number("run", c == 'j' ? "--jobs" : "--repeat", optarg, 1, 100000, &n))
+                return 2;
+            *(c == 'j' ? &opt.jobs : &opt.repeat) = (int)n;
+            break;
+        }
         case 'f': opt.filter = optarg; break;
         case 't': opt.tag = optarg; break;
-        case 's': opt.seed = strtoull(optarg, NULL, 10); break;
-        case 'r': opt.repeat = atoi(optarg); break;
+        case 's': {
+            unsigned long long seed;
+            if (!cli_parse_seed("run", optarg, &seed))
+                return 2;
+            opt.seed = seed;
+            break;
+        }
         case 'S':
             if (sscanf(optarg, "%d/%d", &opt.shard_index, &opt.shard_count) != 2 ||
                 opt.shard_count < 1 || opt.shard_index < 1 || opt.shard_index > opt.shard_count) {

@@ -7,6 +7,7 @@
 
 #include "commands.h"
 #include "defaults.h"
+#include "duration.h"
 #include "faults.h"
 #include "keys.h"
 #include "server.h"
@@ -45,7 +46,12 @@ static void serve_usage(FILE *out)
             "  --tls CERT.pem       serve https with this certificate + key file\n"
             "  --allow-remote       allow a non-loopback --host (admin API then needs a token)\n"
             "  --admin-token TOKEN  require this bearer token on /_fakeidp/\n"
-            "  --threads N          worker threads (default 64)\n"
+            "  --threads N          worker threads: requests served at once, idle and\n"
+            "                       slow connections included (default 128, at most 1024)\n"
+            "  --request-timeout D  longest wait for a request's headers and body, and for\n"
+            "                       a TLS handshake (default 10s)\n"
+            "  --keep-alive-timeout D\n"
+            "                       an idle keep-alive connection is closed after D (default 5s)\n"
             "  --log-format FORMAT  text or json request log on stderr (default: none)\n"
             "  -h, --help           this help\n");
 }
@@ -83,6 +89,8 @@ int cli_serve(int argc, char **argv)
         {"seed", required_argument, NULL, 'S'},       {"tls", required_argument, NULL, 't'},
         {"allow-remote", no_argument, NULL, 'R'},     {"admin-token", required_argument, NULL, 'A'},
         {"threads", required_argument, NULL, 'T'},    {"log-format", required_argument, NULL, 'L'},
+        {"request-timeout", required_argument, NULL, 'Q'},
+        {"keep-alive-timeout", required_argument, NULL, 'I'},
         {"help", no_argument, NULL, 'h'},             {NULL, 0, NULL, 0}};
     struct idp_server_options options = {.port = IDP_DEFAULT_PORT};
     const char *config_path = NULL, *key_path = NULL, *cache_path = NULL, *log_format = NULL;
@@ -97,7 +105,26 @@ int cli_serve(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
         case 'H': options.host = optarg; break;
-        case 'p': options.port = atoi(optarg); break;
+        case 'p':
+        case 'T': {
+            long long n;
+            if (!cli_parse_number("serve", c == 'p' ? "--port" : "--threads", optarg,
+                                  c == 'p' ? 0 : 1, c == 'p' ? 65535 : IDP_MAX_THREADS, &n))
+                goto out;
+            *(c == 'p' ? &options.port : &options.threads) = (int)n;
+            break;
+        }
+        case 'Q':
+        case 'I': {
+            int64_t ms;
+            if (!idp_duration_parse(optarg, &ms) || ms < 1 || ms > 3600000) {
+                fprintf(stderr, "fakeidp serve: %s takes a duration from 1ms to 1h, got '%s'\n",
+                        c == 'Q' ? "--request-timeout" : "--keep-alive-timeout", optarg);
+                goto out;
+            }
+            *(c == 'Q' ? &options.request_timeout_ms : &options.keep_alive_timeout_ms) = (int)ms;
+            break;
+        }
         case 'c': config_path = optarg; break;
         case 'k': key_path = optarg; break;
         case 'K': cache_path = optarg; break;
@@ -115,11 +142,16 @@ int cli_serve(int argc, char **argv)
             json_array_append_new(faults, rule);
             break;
         }
-        case 'S': options.seed = strtoull(optarg, NULL, 10); break;
+        case 'S': {
+            unsigned long long seed;
+            if (!cli_parse_seed("serve", optarg, &seed))
+                goto out;
+            options.seed = seed;
+            break;
+        }
         case 't': options.tls_cert = optarg; break;
         case 'R': options.allow_remote = true; break;
         case 'A': options.admin_token = optarg; break;
-        case 'T': options.threads = atoi(optarg); break;
         case 'L': log_format = optarg; break;
         case 'h': serve_usage(stdout); status = 0; goto out;
         default: serve_usage(stderr); goto out;
@@ -131,10 +163,6 @@ int cli_serve(int argc, char **argv)
     }
     if (log_format && strcmp(log_format, "text") != 0 && strcmp(log_format, "json") != 0) {
         fprintf(stderr, "fakeidp serve: --log-format is text or json\n");
-        goto out;
-    }
-    if (options.port < 0 || options.port > 65535) {
-        fprintf(stderr, "fakeidp serve: --port must be 0..65535\n");
         goto out;
     }
     config = config_path ? cli_load_json_file(config_path) : json_object();

@@ -62,7 +62,7 @@ static void admin_clock(struct idp_server *server, struct idp_request *req,
                 bad = true;
             else if (advance)
                 target += ms;
-            if (target < 0 || target > 253402300799999LL) /* 9999-12-31T23:59:59.999Z */
+            if (target < 0 || target > IDP_CLOCK_MAX_MS)
                 bad = true;
         }
         if (!bad && !req->params_bad) {
@@ -88,14 +88,24 @@ static void admin_settings(struct idp_server *server, struct idp_request *req,
     struct idp_error err;
     pthread_mutex_lock(&server->lock);
     enum idp_status status = IDP_OK;
+    struct idp_settings before = server->settings;
     if (strcmp(req->method, "GET") != 0)
         status = req->params_bad ? idp_fail(&err, IDP_PARSE, "Problems parsing JSON")
                                  : idp_settings_apply(&server->settings, req->params, &err);
+    /* journal_size applies at once: the ring keeps its newest entries. */
+    if (!status && server->settings.journal_size != before.journal_size &&
+        !idp_journal_resize(&server->journal, (size_t)server->settings.journal_size)) {
+        server->settings = before;
+        status = idp_fail(&err, IDP_NOMEM, "out of memory resizing the journal");
+    }
     json_t *body = idp_settings_to_json(&server->settings);
     pthread_mutex_unlock(&server->lock);
     if (status) {
         json_decref(body);
-        idp_response_code_error(resp, 422, "invalid_setting", "%s", err.message);
+        if (status == IDP_NOMEM)
+            idp_response_code_error(resp, 500, "server_error", "%s", err.message);
+        else
+            idp_response_code_error(resp, 422, "invalid_setting", "%s", err.message);
         return;
     }
     idp_response_json(resp, 200, body);
@@ -371,9 +381,14 @@ void idp_route_admin(struct idp_server *server, struct idp_request *req,
             continue;
         const char *m = strstr(r->methods, req->method);
         size_t mlen = strlen(req->method);
-        if (!m || (m[mlen] != ' ' && m[mlen] != '\0')) {
+        if (!m || (m != r->methods && m[-1] != ' ') || (m[mlen] != ' ' && m[mlen] != '\0')) {
+            char allow[64] = "";
+            for (const char *p = r->methods; *p; p++)
+                snprintf(allow + strlen(allow), sizeof(allow) - strlen(allow), "%s",
+                         *p == ' ' ? ", " : (char[]){*p, '\0'});
             idp_response_code_error(resp, 405, "method_not_allowed", "%s /_fakeidp/%s takes %s.",
-                                    req->method, r->name, r->methods);
+                                    req->method, r->name, allow);
+            idp_response_header(resp, "Allow", "%s", allow);
             return;
         }
         r->fn(server, req, resp, arg);

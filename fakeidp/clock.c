@@ -23,10 +23,12 @@ void idp_clock_cleanup(struct idp_clock *clock)
     pthread_mutex_destroy(&clock->lock);
 }
 
+/* A running clock stops at the end of its range instead of running past it
+ * (where expiry sums stop fitting). */
 static int64_t now_locked(struct idp_clock *clock)
 {
-    return clock->frozen ? clock->frozen_at_ms
-                         : idp_wall_now_ms() + clock->offset_ms;
+    int64_t now = clock->frozen ? clock->frozen_at_ms : idp_wall_now_ms() + clock->offset_ms;
+    return now > IDP_CLOCK_MAX_MS ? IDP_CLOCK_MAX_MS : now;
 }
 
 int64_t idp_clock_now_ms(struct idp_clock *clock)

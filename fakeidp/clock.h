@@ -9,6 +9,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* 9999-12-31T23:59:59.999Z: the latest virtual time; a running clock stops
+ * there. */
+#define IDP_CLOCK_MAX_MS 253402300799999LL
+
 struct idp_clock {
     pthread_mutex_t lock;
     int64_t offset_ms;    /* virtual = wall + offset while running */

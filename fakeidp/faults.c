@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <errno.h>
 #include <dirent.h>
 #include <math.h>
 #include <netinet/in.h>
@@ -123,11 +124,13 @@ struct action {
 /* ---------------------------------------------------------------------- */
 /* Helpers for actions                                                     */
 
+#define YEAR_MS (86400000LL * 365)
+
 static int64_t param_duration(const json_t *params, const char *name, int64_t fallback)
 {
     const json_t *v = json_object_get(params, name);
     int64_t ms;
-    if (json_is_string(v) && idp_duration_parse(json_string_value(v), &ms))
+    if (json_is_string(v) && idp_duration_parse(json_string_value(v), &ms) && ms < YEAR_MS)
         return ms;
     /* A bare number is seconds, as in every other duration of fakeidp. */
     if (json_is_integer(v) && json_integer_value(v) >= 0 && json_integer_value(v) < 86400LL * 365)
@@ -135,13 +138,72 @@ static int64_t param_duration(const json_t *params, const char *name, int64_t fa
     return fallback;
 }
 
-static void sleep_ms(int64_t ms)
+/* Real-time bounds on what a fault may hold a request for (docs/faults.md). */
+#define MAX_HOLD_MS 300000     /* latency, hang, a barrier's timeout, a dribble in all */
+#define MAX_GAP_MS 2000        /* a barrier's gap */
+#define MAX_INTERVAL_MS 10000  /* a dribble's interval */
+#define POLL_SLICE_MS 100      /* how often a held request looks at its client */
+
+static struct timespec deadline_after(int64_t ms)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    t.tv_sec += ms / 1000;
+    t.tv_nsec += (ms % 1000) * 1000000;
+    if (t.tv_nsec >= 1000000000) {
+        t.tv_sec++;
+        t.tv_nsec -= 1000000000;
+    }
+    return t;
+}
+
+static bool before(const struct timespec *a, const struct timespec *b)
+{
+    return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+/* True when the client at the other end of fd has closed or reset its side. */
+static bool client_gone(int fd)
+{
+    if (fd < 0)
+        return false;
+    char byte;
+    ssize_t n = recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
+/* Waits (lock held) on barrier_changed until deadline, a broadcast, or the
+ * server's shutdown; at most POLL_SLICE_MS so callers can look at their
+ * client. Returns false once the deadline has passed. */
+static bool wait_slice(struct idp_server *server, const struct timespec *deadline)
+{
+    struct timespec now, until = deadline_after(POLL_SLICE_MS);
+    if (before(deadline, &until))
+        until = *deadline;
+    pthread_cond_timedwait(&server->faults.barrier_changed, &server->lock, &until);
+    clock_gettime(CLOCK_REALTIME, &now);
+    return before(&now, deadline);
+}
+
+/* Sleeps ms of real time, cut short by shutdown or by the client leaving
+ * (fd, or -1 not to watch). Returns false when cut short. */
+static bool fault_sleep(struct idp_server *server, int64_t ms, int fd)
 {
     if (ms <= 0)
-        return;
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
-    while (nanosleep(&ts, &ts) != 0)
-        ;
+        return true;
+    struct timespec deadline = deadline_after(ms);
+    bool slept = true;
+    pthread_mutex_lock(&server->lock);
+    while (slept && !server->faults.shutting_down) {
+        if (client_gone(fd))
+            slept = false;
+        else if (!wait_slice(server, &deadline))
+            break;
+    }
+    if (server->faults.shutting_down)
+        slept = false;
+    pthread_mutex_unlock(&server->lock);
+    return slept;
 }
 
 /* Finds the socket of this request's connection: the one whose peer is the
@@ -255,9 +317,8 @@ static enum idp_fault_outcome act_latency(struct idp_server *server, struct idp_
         ms += (idp_random_unit(&f->rng) * 2 - 1) * (double)jitter;
     }
     /* A latency fault is bounded: at most five minutes of real time. */
-    sleep_ms(ms < 0 ? 0 : ms > 300000 ? 300000 : (int64_t)ms);
-    (void)server;
-    (void)req;
+    fault_sleep(server, ms < 0 ? 0 : ms > MAX_HOLD_MS ? MAX_HOLD_MS : (int64_t)ms,
+                connection_fd(server, req));
     (void)resp;
     return IDP_FAULT_CONTINUE;
 }
@@ -284,16 +345,7 @@ static enum idp_fault_outcome act_hang(struct idp_server *server, struct idp_fau
                                        struct idp_request *req, struct idp_response *resp)
 {
     int64_t limit = param_duration(f->params, "for", 30000);
-    if (limit > 300000)
-        limit = 300000;
-    for (int64_t waited = 0; waited < limit; waited += 50) {
-        pthread_mutex_lock(&server->lock);
-        bool stop = server->faults.shutting_down;
-        pthread_mutex_unlock(&server->lock);
-        if (stop)
-            break;
-        sleep_ms(50);
-    }
+    fault_sleep(server, limit > MAX_HOLD_MS ? MAX_HOLD_MS : limit, connection_fd(server, req));
     return act_close(server, f, req, resp);
 }
 
@@ -319,18 +371,24 @@ static enum idp_fault_outcome act_dribble(struct idp_server *server, struct idp_
                                           struct idp_request *req, struct idp_response *resp)
 {
     int64_t interval = param_duration(f->params, "interval", 100);
+    if (interval > MAX_INTERVAL_MS)
+        interval = MAX_INTERVAL_MS;
     const json_t *chunk_v = json_object_get(f->params, "chunk");
     size_t chunk = json_is_integer(chunk_v) && json_integer_value(chunk_v) > 0
                        ? (size_t)json_integer_value(chunk_v) : 16;
     write_head(req, resp->status, resp->content_type, resp->body_len);
+    int fd = connection_fd(server, req);
+    int64_t spent = 0;
     for (size_t sent = 0; sent < resp->body_len; sent += chunk) {
         size_t n = resp->body_len - sent < chunk ? resp->body_len - sent : chunk;
         if (mg_write(req->conn, resp->body + sent, n) <= 0)
             break;
-        sleep_ms(interval);
+        /* The whole dribble is bounded too: the rest goes at once. */
+        if (spent + interval > MAX_HOLD_MS || !fault_sleep(server, interval, fd))
+            interval = 0;
+        spent += interval;
     }
     mg_disable_connection_keep_alive(req->conn);
-    (void)server;
     return IDP_FAULT_NO_REPLY;
 }
 
@@ -385,27 +443,40 @@ static enum idp_fault_outcome act_barrier(struct idp_server *server, struct idp_
     const json_t *count_v = json_object_get(f->params, "count");
     long count = json_is_integer(count_v) ? (long)json_integer_value(count_v) : 2;
     int64_t timeout = param_duration(f->params, "timeout", 5000);
+    if (timeout > MAX_HOLD_MS)
+        timeout = MAX_HOLD_MS;
+    int64_t gap = param_duration(f->params, "gap", 0);
+    int fd = connection_fd(server, req);
     const json_t *order = json_object_get(f->params, "order");
     const char *order_name = json_string_value(order);
     bool concurrent = order_name && strcmp(order_name, "concurrent") == 0;
 
     pthread_mutex_lock(&server->lock);
+    /* Held from arrival: removing the rule must not free it under a waiter. */
+    f->refs++;
+    req->barrier = f;
     long gen = f->barrier_generation;
     long arrival = f->barrier_arrived++;
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += timeout / 1000;
-    deadline.tv_nsec += (timeout % 1000) * 1000000;
-    if (deadline.tv_nsec >= 1000000000) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000;
-    }
+    struct timespec deadline = deadline_after(timeout);
     if (f->barrier_arrived >= count)
         barrier_release(server, f);
-    while (f->barrier_released < gen && !server->faults.shutting_down)
-        if (pthread_cond_timedwait(&server->faults.barrier_changed, &server->lock, &deadline) &&
-            f->barrier_released < gen)
-            barrier_release(server, f); /* timed out: release whoever came */
+    /* A held request goes on when its group is complete, at the timeout,
+     * when the rule is removed (or the server reset or stopped), and, gone
+     * for good, when its client leaves: it then gives its place up. */
+    while (f->barrier_released < gen) {
+        if (server->faults.shutting_down || f->removed || !wait_slice(server, &deadline)) {
+            barrier_release(server, f); /* release whoever came */
+        } else if (client_gone(fd)) {
+            if (f->barrier_generation == gen && f->barrier_arrived > 0)
+                f->barrier_arrived--;
+            fault_release(f);
+            req->barrier = NULL;
+            pthread_mutex_unlock(&server->lock);
+            resp->status = 0;
+            drop_connection(server, req, false);
+            return IDP_FAULT_NO_REPLY;
+        }
+    }
     long size = f->barrier_sizes[gen % BARRIER_GENERATIONS];
     /* rank: the position in which this request is let through */
     long rank = arrival;
@@ -415,23 +486,20 @@ static enum idp_fault_outcome act_barrier(struct idp_server *server, struct idp_
         for (size_t i = 0; i < json_array_size(order); i++)
             if (json_integer_value(json_array_get(order, i)) == arrival)
                 rank = (long)i;
-    req->barrier = f;
-    f->refs++;
     req->barrier_rank = rank;
     req->barrier_generation = gen;
     req->barrier_concurrent = concurrent;
     /* A rank outside the given order, or a predecessor that never finishes,
      * must not hold a request forever: the deadline still bounds the wait. */
     while (!concurrent && f->barrier_turn_generation == gen && f->barrier_turn < rank &&
-           !server->faults.shutting_down)
-        if (pthread_cond_timedwait(&server->faults.barrier_changed, &server->lock, &deadline))
+           !server->faults.shutting_down && !f->removed && !client_gone(fd))
+        if (!wait_slice(server, &deadline))
             break;
     pthread_mutex_unlock(&server->lock);
     /* "gap": each successor starts this long after its predecessor finished,
      * so the replies reach clients in release order, not in a race. */
     if (!concurrent && rank > 0)
-        sleep_ms(param_duration(f->params, "gap", 0) > 2000 ? 2000 : param_duration(f->params, "gap", 0));
-    (void)resp;
+        fault_sleep(server, gap > MAX_GAP_MS ? MAX_GAP_MS : gap, fd);
     return IDP_FAULT_CONTINUE;
 }
 
@@ -862,6 +930,8 @@ enum idp_status idp_faults_add(struct idp_faults *faults, const json_t *rule, in
          json_integer_value(json_object_get(rule, "status")) < 100 ||
          json_integer_value(json_object_get(rule, "status")) > 599))
         status = idp_fail(err, IDP_INVALID, "fault: status must be an HTTP status from 100 to 599");
+    if (!status && action->run == act_token)
+        status = idp_forge_check(json_object_get(rule, "bloat"), err);
     const char *id = json_string_value(json_object_get(rule, "id"));
     if (!status && id && (strlen(id) == 0 || strlen(id) >= sizeof(f->id)))
         status = idp_fail(err, IDP_INVALID, "fault: id must be a short non-empty string");
@@ -968,6 +1038,7 @@ json_t *idp_faults_json(const struct idp_faults *faults)
 
 void idp_faults_release_all(struct idp_faults *faults)
 {
+    /* Lock held: a waiter checks the flag and then waits atomically. */
     faults->shutting_down = true;
     pthread_cond_broadcast(&faults->barrier_changed);
 }

@@ -52,7 +52,8 @@ void idp_faults_clear(struct idp_faults *faults);
 json_t *idp_faults_json(const struct idp_faults *faults);
 /* The fault action names, from the action table (a new JSON array). */
 json_t *idp_fault_actions(void);
-/* Releases every held barrier (server shutdown). Lock NOT held. */
+/* Releases every held request: barriers, latency, hang and dribble faults
+ * (server shutdown). Server lock held. */
 void idp_faults_release_all(struct idp_faults *faults);
 
 /* Parses the compact CLI form, e.g.

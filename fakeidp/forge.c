@@ -19,13 +19,34 @@ static void bloat(json_t *claims, const json_t *spec)
         if (!json_is_integer(n))
             continue;
         json_t *arr = json_array();
-        for (json_int_t k = 0; k < json_integer_value(n) && k < 100000; k++) {
+        for (json_int_t k = 0; k < json_integer_value(n) && k < IDP_FORGE_MAX_LIST; k++) {
             char item[64];
             snprintf(item, sizeof(item), "%s:generated-entry-%04lld", lists[i], (long long)k);
             json_array_append_new(arr, json_string(item));
         }
         json_object_set_new(claims, lists[i], arr);
     }
+}
+
+enum idp_status idp_forge_check(const json_t *bloat_spec, struct idp_error *err)
+{
+    if (!bloat_spec)
+        return IDP_OK;
+    if (!json_is_object(bloat_spec))
+        return idp_fail(err, IDP_INVALID, "fault: bloat must be an object");
+    const struct {
+        const char *name;
+        json_int_t max;
+    } limits[] = {{"permissions", IDP_FORGE_MAX_LIST}, {"feature_flags", IDP_FORGE_MAX_LIST},
+                  {"pad_to", IDP_FORGE_MAX_PAD}};
+    for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++) {
+        const json_t *v = json_object_get(bloat_spec, limits[i].name);
+        if (v && (!json_is_integer(v) || json_integer_value(v) < 0 ||
+                  json_integer_value(v) > limits[i].max))
+            return idp_fail(err, IDP_INVALID, "fault: bloat.%s must be a whole number from 0 to %lld",
+                            limits[i].name, (long long)limits[i].max);
+    }
+    return IDP_OK;
 }
 
 /* Pads the token with a "pad" claim until it is about `target` bytes long. */

@@ -24,6 +24,12 @@ extern const char *const idp_forge_keys[];
 /* Returns a new token (malloc'd) made from `token` per spec. signer signs
  * normal and HS256-confusion tokens; stray is the unpublished key (needed
  * only for "sign"). NULL with err set when the token cannot be decoded. */
+/* Limits of "bloat" (docs/faults.md): a token of at most 1 MiB and lists
+ * of at most 100000 entries, so one rule cannot take the server's memory. */
+#define IDP_FORGE_MAX_PAD 1048576
+#define IDP_FORGE_MAX_LIST 100000
+/* Checks a token fault's "bloat" (NULL: none) against those limits. */
+enum idp_status idp_forge_check(const json_t *bloat, struct idp_error *err);
 char *idp_forge_token(const char *token, const json_t *spec, EVP_PKEY *signer, EVP_PKEY *stray,
                       int64_t now_ms, struct idp_error *err);
 

@@ -72,22 +72,35 @@ void idp_response_code_error(struct idp_response *resp, int status, const char *
 
 void idp_response_header(struct idp_response *resp, const char *name, const char *fmt, ...)
 {
-    char value[4096];
-    va_list ap;
+    /* Sized to fit: a long Location (a 4 KB redirect_uri with its code) is
+     * sent whole, never cut. */
+    va_list ap, again;
     va_start(ap, fmt);
-    vsnprintf(value, sizeof(value), fmt, ap);
+    va_copy(again, ap);
+    int value_len = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
+    size_t name_len = strlen(name);
+    size_t add = value_len < 0 ? 0 : name_len + (size_t)value_len + 4;
+    char *grown = add ? realloc(resp->headers, resp->headers_len + add + 1) : NULL;
+    if (!grown) {
+        va_end(again);
+        /* No memory for it: the whole reply is replaced, never sent without it. */
+        idp_response_reset(resp);
+        resp->status = 500;
+        return;
+    }
+    resp->headers = grown;
+    char *line = grown + resp->headers_len;
+    memcpy(line, name, name_len);
+    memcpy(line + name_len, ": ", 2);
+    vsnprintf(line + name_len + 2, (size_t)value_len + 1, fmt, again);
+    va_end(again);
     /* Header injection guard: values never carry line breaks. */
-    for (char *p = value; *p; p++)
+    for (char *p = line + name_len + 2; *p; p++)
         if (*p == '\r' || *p == '\n')
             *p = ' ';
-    size_t add = strlen(name) + strlen(value) + 4;
-    char *grown = realloc(resp->headers, resp->headers_len + add + 1);
-    if (!grown)
-        return;
-    resp->headers = grown;
-    resp->headers_len +=
-        (size_t)snprintf(grown + resp->headers_len, add + 1, "%s: %s\r\n", name, value);
+    memcpy(line + name_len + 2 + value_len, "\r\n", 3);
+    resp->headers_len += add;
 }
 
 void idp_response_redirect(struct idp_response *resp, const char *location)

@@ -24,6 +24,25 @@ void idp_journal_cleanup(struct idp_journal *journal)
     journal->capacity = journal->count = 0;
 }
 
+bool idp_journal_resize(struct idp_journal *journal, size_t capacity)
+{
+    if (!capacity)
+        capacity = 1;
+    if (capacity == journal->capacity)
+        return true;
+    struct idp_journal_entry *entries = calloc(capacity, sizeof(*entries));
+    if (!entries)
+        return false;
+    size_t keep = journal->count < capacity ? journal->count : capacity;
+    for (uint64_t seq = journal->next_seq - keep; seq < journal->next_seq; seq++)
+        entries[(seq - 1) % capacity] = journal->entries[(seq - 1) % journal->capacity];
+    free(journal->entries);
+    journal->entries = entries;
+    journal->capacity = capacity;
+    journal->count = keep;
+    return true;
+}
+
 void idp_journal_clear(struct idp_journal *journal)
 {
     journal->count = 0;

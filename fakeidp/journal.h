@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 struct idp_journal_entry {
@@ -39,6 +40,9 @@ struct idp_journal {
 void idp_journal_init(struct idp_journal *journal, size_t capacity);
 void idp_journal_cleanup(struct idp_journal *journal);
 void idp_journal_clear(struct idp_journal *journal);
+/* Changes the capacity, keeping the newest entries that fit and the
+ * sequence numbers. False (and nothing changed) when out of memory. */
+bool idp_journal_resize(struct idp_journal *journal, size_t capacity);
 /* Copies entry in, assigning its sequence number (returned). */
 uint64_t idp_journal_add(struct idp_journal *journal, struct idp_journal_entry *entry);
 /* {"entries":[…],"next":N,"dropped":N} with entries of seq >= since. */

@@ -1,6 +1,9 @@
 #include "mgstop.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
+#include <dirent.h>
+#include <stdlib.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -15,11 +18,45 @@ struct waker {
     atomic_int stopped;
 };
 
+static int socket_port(const struct sockaddr_storage *a)
+{
+    return a->ss_family == AF_INET6 ? ntohs(((const struct sockaddr_in6 *)a)->sin6_port)
+                                    : ntohs(((const struct sockaddr_in *)a)->sin_port);
+}
+
+/* Shuts down every accepted connection of the server on port (local port
+ * port, with a peer): a worker waiting on an idle keep-alive client looks at
+ * CivetWeb's stop flag only every 2 s, a shut-down socket wakes it at once. */
+static void shutdown_connections(int port)
+{
+    DIR *dir = opendir("/proc/self/fd");
+    if (!dir)
+        return;
+    struct dirent *d;
+    while ((d = readdir(dir))) {
+        if (!isdigit((unsigned char)d->d_name[0]))
+            continue;
+        int fd = atoi(d->d_name);
+        struct sockaddr_storage local, peer;
+        socklen_t llen = sizeof(local), plen = sizeof(peer);
+        if (fd != dirfd(dir) && getsockname(fd, (struct sockaddr *)&local, &llen) == 0 &&
+            (local.ss_family == AF_INET || local.ss_family == AF_INET6) &&
+            socket_port(&local) == port &&
+            getpeername(fd, (struct sockaddr *)&peer, &plen) == 0)
+            shutdown(fd, SHUT_RDWR);
+    }
+    closedir(dir);
+}
+
 static void *wake(void *arg)
 {
     struct waker *w = arg;
-    /* At most 1500 tries, 2 ms apart: bounded even if mg_stop hangs. */
+    /* At most 1500 tries, 2 ms apart: bounded even if mg_stop hangs. After
+     * 100 ms (time for requests in flight to finish), and every 50 ms from
+     * then on, connections still open are shut down. */
     for (int i = 0; i < 1500 && !atomic_load(&w->stopped); i++) {
+        if (i >= 50 && i % 25 == 0)
+            shutdown_connections(w->port);
         int fd = socket(w->ipv6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
         if (fd >= 0) {
             if (w->ipv6) {

@@ -313,7 +313,7 @@ static void wait_settled(struct idp_server *server, struct idp_refresh **rt, con
     clock_gettime(CLOCK_REALTIME, &deadline);
     deadline.tv_sec += 10;
     while ((*rt = idp_store_refresh(&server->store, token)) && (*rt)->state == IDP_RT_PENDING)
-        if (pthread_cond_timedwait(&server->store.refresh_done, &server->lock, &deadline))
+        if (pthread_cond_timedwait(&server->refresh_done, &server->lock, &deadline))
             break;
 }
 
@@ -460,7 +460,7 @@ static void refresh_grant(struct idp_server *server, struct idp_request *req,
         else
             rt->state = IDP_RT_ACTIVE;
     }
-    pthread_cond_broadcast(&server->store.refresh_done);
+    pthread_cond_broadcast(&server->refresh_done);
     pthread_mutex_unlock(&server->lock);
     if (body) {
         respond_body(resp, body);
@@ -480,7 +480,7 @@ void idp_refresh_settle(struct idp_server *server, struct idp_request *req)
     struct idp_refresh *rt = idp_store_refresh(&server->store, req->refresh_in_flight);
     if (rt && rt->state == IDP_RT_PENDING)
         rt->state = IDP_RT_ROTATED;
-    pthread_cond_broadcast(&server->store.refresh_done);
+    pthread_cond_broadcast(&server->refresh_done);
     pthread_mutex_unlock(&server->lock);
     req->refresh_in_flight[0] = '\0';
 }

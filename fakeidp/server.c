@@ -2,6 +2,11 @@
  * parse the request, match a route, let faults act before and after the
  * handler, send the response, journal it. */
 #include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,6 +135,25 @@ static const struct idp_route *find_route(const char *method, const char *path,
     return NULL;
 }
 
+/* The methods path takes, "GET, POST, OPTIONS", for a 405's Allow header
+ * (the admin API names its own). */
+static void allowed_methods(const char *path, char *out, size_t size)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        const char *a = NULL;
+        size_t len = 0;
+        if (!routes[i].method || !route_match(routes[i].pattern, path, &a, &len) ||
+            strstr(out, routes[i].method))
+            continue;
+        int n = snprintf(out + used, size - used, "%s, ", routes[i].method);
+        if (n > 0 && (size_t)n < size - used)
+            used += (size_t)n;
+    }
+    snprintf(out + used, size - used, "OPTIONS");
+}
+
 /* CORS: an allowed origin is echoed exactly, with credentials; never '*'. */
 static bool origin_allowed(struct idp_server *server, const char *origin)
 {
@@ -160,8 +184,8 @@ static void add_cors(struct idp_server *server, struct idp_request *req,
 
 /* The whole response in one write: CivetWeb's header functions send each
  * header line on its own, which costs a system call (and a packet) apiece. */
-static void send_response(struct mg_connection *conn, struct idp_request *req,
-                          struct idp_response *resp)
+static void send_response(struct idp_server *server, struct mg_connection *conn,
+                          struct idp_request *req, struct idp_response *resp)
 {
     char date[64];
     time_t now = time(NULL);
@@ -170,11 +194,16 @@ static void send_response(struct mg_connection *conn, struct idp_request *req,
     strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
     bool head = strcmp(req->method, "HEAD") == 0;
     size_t body_len = head ? 0 : resp->body_len;
-#define HEAD_FORMAT "HTTP/1.1 %d %s\r\n%s%s%sContent-Length: %zu\r\nX-Request-ID: %s\r\nDate: %s\r\n%.*s\r\n"
+    /* Clients that pool connections (Node's undici) read Keep-Alive and let
+     * a connection go before the server closes it under them. */
+    char keep_alive[48] = "";
+    if (server->keep_alive_s > 0)
+        snprintf(keep_alive, sizeof(keep_alive), "Keep-Alive: timeout=%d\r\n", server->keep_alive_s);
+#define HEAD_FORMAT "HTTP/1.1 %d %s\r\n%s%s%sContent-Length: %zu\r\nX-Request-ID: %s\r\nDate: %s\r\n%s%.*s\r\n"
 #define HEAD_ARGS resp->status, mg_get_response_code_text(conn, resp->status),                 \
                   resp->content_type[0] ? "Content-Type: " : "", resp->content_type,          \
                   resp->content_type[0] ? "\r\n" : "", resp->body_len, req->request_id, date, \
-                  (int)resp->headers_len, resp->headers ? resp->headers : ""
+                  keep_alive, (int)resp->headers_len, resp->headers ? resp->headers : ""
     int head_len = snprintf(NULL, 0, HEAD_FORMAT, HEAD_ARGS);
     char *out = head_len > 0 ? malloc((size_t)head_len + body_len + 1) : NULL;
     if (!out) {
@@ -207,6 +236,21 @@ static void log_request(struct idp_server *server, const struct idp_journal_entr
                 e->outcome[0] ? " " : "", e->outcome, e->duration_ms);
     }
     fflush(server->log);
+}
+
+/* Two Content-Length headers that disagree: which body is meant is unknown
+ * (request smuggling works on exactly that), so the request is refused. */
+static bool conflicting_lengths(const struct mg_request_info *info)
+{
+    const char *first = NULL;
+    for (int i = 0; i < info->num_headers; i++) {
+        if (strcasecmp(info->http_headers[i].name, "Content-Length") != 0)
+            continue;
+        if (first && strcmp(first, info->http_headers[i].value) != 0)
+            return true;
+        first = info->http_headers[i].value;
+    }
+    return false;
 }
 
 static bool read_body(struct mg_connection *conn, struct idp_request *req, int64_t limit)
@@ -352,7 +396,11 @@ static int handle(struct mg_connection *conn, void *data)
     pthread_mutex_unlock(&server->lock);
 
     enum idp_fault_outcome outcome = IDP_FAULT_CONTINUE;
-    if (strcmp(req.method, "OPTIONS") == 0) {
+    if (conflicting_lengths(req.info)) {
+        idp_response_code_error(&resp, 400, "invalid_request",
+                                "Conflicting Content-Length headers.");
+        mg_disable_connection_keep_alive(conn);
+    } else if (strcmp(req.method, "OPTIONS") == 0) {
         idp_response_text(&resp, 204, "", "", 0);
         const char *origin = idp_request_header(&req, "Origin");
         if (origin_allowed(server, origin)) {
@@ -367,10 +415,14 @@ static int handle(struct mg_connection *conn, void *data)
                                 "Request body exceeds %lld bytes.", (long long)limit);
         mg_disable_connection_keep_alive(conn);
     } else if (!route) {
-        if (method_mismatch)
+        if (method_mismatch) {
+            char allow[64];
+            allowed_methods(req.path, allow, sizeof(allow));
             idp_response_code_error(&resp, 405, "method_not_allowed",
-                                    "%s is not allowed on %s.", req.method, req.path);
-        else
+                                    "%s is not allowed on %s (it takes %s).", req.method,
+                                    req.path, allow);
+            idp_response_header(&resp, "Allow", "%s", allow);
+        } else
             idp_response_code_error(&resp, 404, "not_found", "No route for %s %s.", req.method,
                                     req.path);
     } else {
@@ -408,7 +460,7 @@ static int handle(struct mg_connection *conn, void *data)
         pthread_mutex_unlock(&server->lock);
     }
     if (outcome != IDP_FAULT_NO_REPLY)
-        send_response(conn, &req, &resp);
+        send_response(server, conn, &req, &resp);
     log_request(server, e);
     json_decref(req.params);
     free(req.body);
@@ -449,10 +501,76 @@ static int http_error(struct mg_connection *conn, int status, const char *errmsg
     return 0;
 }
 
+/* localhost, ::1 and 127.0.0.0/8 written as an address: a host *name* that
+ * starts with "127." (127.example.com) can resolve anywhere. */
 static bool is_loopback(const char *host)
 {
-    return strcmp(host, "127.0.0.1") == 0 || strcmp(host, "localhost") == 0 ||
-           strcmp(host, "::1") == 0 || strncmp(host, "127.", 4) == 0;
+    struct in_addr v4;
+    struct in6_addr v6;
+    if (strcmp(host, "localhost") == 0)
+        return true;
+    if (inet_pton(AF_INET, host, &v4) == 1)
+        return (ntohl(v4.s_addr) >> 24) == 127;
+    return inet_pton(AF_INET6, host, &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
+}
+
+/* Why host:port cannot be bound (strerror, e.g. "Address already in use"),
+ * or "" when it can. */
+static void bind_error(const char *host, int port, char *out, size_t size)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV | AI_NUMERICHOST};
+    struct addrinfo *ai = NULL;
+    char service[16];
+    snprintf(service, sizeof(service), "%d", port);
+    out[0] = '\0';
+    if (getaddrinfo(host, service, &hints, &ai) != 0 || !ai)
+        return;
+    int fd = socket(ai->ai_family, SOCK_STREAM, 0);
+    int one = 1;
+    if (fd >= 0) {
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 1) != 0)
+            snprintf(out, size, "%s", strerror(errno));
+        close(fd);
+    }
+    freeaddrinfo(ai);
+}
+
+/* Worker threads that fit the file-descriptor limit. CivetWeb's accept loop
+ * spins when accept() fails for want of descriptors, so the server never
+ * accepts more than it can hold: a worker per connection, a queue of
+ * IDP_ACCEPT_QUEUE, two descriptors per TLS relay, and IDP_FD_RESERVE for
+ * everything else (files, the process's own clients). The soft limit is
+ * raised to the hard one first. Returns 0 when even one worker does not fit. */
+#define IDP_ACCEPT_QUEUE 16
+#define IDP_FD_RESERVE 32
+
+static int threads_that_fit(int wanted, bool tls, int *relays)
+{
+    struct rlimit rl;
+    long budget = 1L << 20;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        if (rl.rlim_cur < rl.rlim_max) {
+            struct rlimit raised = {rl.rlim_max, rl.rlim_max};
+            if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
+                rl = raised;
+        }
+        if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (rlim_t)budget)
+            budget = (long)rl.rlim_cur;
+    }
+    budget -= IDP_FD_RESERVE + IDP_ACCEPT_QUEUE + 1;
+    long threads = wanted;
+    if (tls) {
+        /* Every relay needs its client, its backend and the backend's worker. */
+        long fit = budget / 3;
+        *relays = (int)(fit < IDP_TLS_MAX_RELAYS ? fit : IDP_TLS_MAX_RELAYS);
+        if (threads > *relays)
+            threads = *relays;
+    } else if (threads > budget) {
+        threads = budget;
+    }
+    return threads > 0 ? (int)threads : 0;
 }
 
 enum idp_status idp_server_reset_locked(struct idp_server *server, struct idp_error *err)
@@ -478,6 +596,7 @@ enum idp_status idp_server_reset_locked(struct idp_server *server, struct idp_er
     }
     idp_store_cleanup(&server->store);
     server->store = store;
+    pthread_cond_broadcast(&server->refresh_done); /* their tokens are gone */
     server->settings = settings;
     idp_journal_cleanup(&server->journal);
     idp_journal_init(&server->journal, (size_t)settings.journal_size);
@@ -527,6 +646,7 @@ struct idp_server *idp_server_start(const struct idp_server_options *options,
         return NULL;
     }
     pthread_mutex_init(&server->lock, NULL);
+    pthread_cond_init(&server->refresh_done, NULL);
     idp_clock_init(&server->own_clock);
     server->clock = options->clock ? options->clock : &server->own_clock;
     idp_random_init(&server->rng, options->seed);
@@ -538,6 +658,12 @@ struct idp_server *idp_server_start(const struct idp_server_options *options,
     server->log = options->log;
     server->log_json = options->log_json;
     snprintf(server->host, sizeof(server->host), "%s", host);
+    if (options->admin_token && strlen(options->admin_token) >= sizeof(server->admin_token)) {
+        idp_fail(err, IDP_INVALID, "the admin token is %zu bytes; at most %zu are allowed",
+                 strlen(options->admin_token), sizeof(server->admin_token) - 1);
+        idp_server_stop(&server);
+        return NULL;
+    }
     if (options->admin_token)
         snprintf(server->admin_token, sizeof(server->admin_token), "%s", options->admin_token);
     if (options->rotation_key_dir)
@@ -557,7 +683,7 @@ struct idp_server *idp_server_start(const struct idp_server_options *options,
         return NULL;
     }
 
-    char ports[128], threads[16], timeout[16];
+    char ports[128], threads[16], timeout[16], keep_alive[16], queue[16];
     bool v6 = strchr(host, ':') != NULL;
     const char *bind_host = strcmp(host, "localhost") == 0 ? "127.0.0.1" : host;
     /* With TLS, CivetWeb serves plain HTTP on loopback behind our TLS front. */
@@ -565,15 +691,31 @@ struct idp_server *idp_server_start(const struct idp_server_options *options,
         snprintf(ports, sizeof(ports), "127.0.0.1:0");
     else
         snprintf(ports, sizeof(ports), v6 ? "[%s]:%d" : "%s:%d", bind_host, options->port);
-    snprintf(threads, sizeof(threads), "%d", options->threads > 0 ? options->threads : 64);
-    snprintf(timeout, sizeof(timeout), "%d",
-             options->request_timeout_ms > 0 ? options->request_timeout_ms : 30000);
+    int relays = 0;
+    int wanted = options->threads > 0 ? options->threads : IDP_DEFAULT_THREADS;
+    int fit = threads_that_fit(wanted > IDP_MAX_THREADS ? IDP_MAX_THREADS : wanted,
+                               options->tls_cert != NULL, &relays);
+    if (!fit) {
+        idp_fail(err, IDP_IO, "too few file descriptors (ulimit -n) to serve requests");
+        idp_server_stop(&server);
+        return NULL;
+    }
+    int request_timeout = options->request_timeout_ms > 0 ? options->request_timeout_ms
+                                                          : IDP_DEFAULT_REQUEST_TIMEOUT_MS;
+    snprintf(threads, sizeof(threads), "%d", fit);
+    snprintf(timeout, sizeof(timeout), "%d", request_timeout);
+    int keep_alive_ms = options->keep_alive_timeout_ms > 0 ? options->keep_alive_timeout_ms
+                                                           : IDP_DEFAULT_KEEP_ALIVE_TIMEOUT_MS;
+    snprintf(keep_alive, sizeof(keep_alive), "%d", keep_alive_ms);
+    server->keep_alive_s = keep_alive_ms / 1000;
+    snprintf(queue, sizeof(queue), "%d", IDP_ACCEPT_QUEUE);
     const char *mg_options[] = {"listening_ports", ports,
                                 "num_threads", threads,
                                 "request_timeout_ms", timeout,
                                 "enable_keep_alive", "yes",
                                 "tcp_nodelay", "1",
-                                "keep_alive_timeout_ms", "30000",
+                                "keep_alive_timeout_ms", keep_alive,
+                                "connection_queue", queue,
                                 "max_request_size", "65536",
                                 /* CORS is ours (exact origin, credentials): CivetWeb
                                  * would answer preflights itself with '*'. */
@@ -591,12 +733,16 @@ struct idp_server *idp_server_start(const struct idp_server_options *options,
     error.text_buffer_size = sizeof(error_text);
     server->ctx = mg_start2(&init, &error);
     if (!server->ctx) {
+        /* CivetWeb says only "Failed to setup server ports": binding the
+         * same address here tells why (address already in use, …). */
+        char why[128] = "";
+        if (!options->tls_cert)
+            bind_error(bind_host, options->port, why, sizeof(why));
         idp_fail(err, IDP_IO, "cannot listen on %s: %s", ports,
-                 error_text[0] ? error_text : "unknown error");
+                 why[0] ? why : error_text[0] ? error_text : "unknown error");
         idp_server_stop(&server);
         return NULL;
     }
-    mg_set_request_handler(server->ctx, "/", handle, server);
     struct mg_server_port port = {0};
     if (mg_get_server_ports(server->ctx, 1, &port) < 1) {
         idp_fail(err, IDP_IO, "cannot read the listening port");
@@ -606,7 +752,8 @@ struct idp_server *idp_server_start(const struct idp_server_options *options,
     server->port = server->http_port = port.port;
     if (options->tls_cert) {
         server->tls_front = idp_tls_front_start(bind_host, options->port, options->tls_cert,
-                                                server->http_port, err);
+                                                server->http_port, relays, request_timeout,
+                                                err);
         if (!server->tls_front) {
             idp_server_stop(&server);
             return NULL;
@@ -616,6 +763,10 @@ struct idp_server *idp_server_start(const struct idp_server_options *options,
     }
     snprintf(server->url, sizeof(server->url), v6 ? "%s://[%s]:%d" : "%s://%s:%d",
              server->tls ? "https" : "http", host, server->port);
+    /* Requests are handled only from here on: every field a handler reads
+     * (url above all) is written before, and CivetWeb's handler table lock
+     * orders the two. Until then CivetWeb answers 404. */
+    mg_set_request_handler(server->ctx, "/", handle, server);
     return server;
 }
 
@@ -626,7 +777,9 @@ void idp_server_stop(struct idp_server **pserver)
         return;
     idp_tls_front_stop(&server->tls_front);
     if (server->ctx) {
+        pthread_mutex_lock(&server->lock);
         idp_faults_release_all(&server->faults);
+        pthread_mutex_unlock(&server->lock);
         idp_mg_stop_fast(server->ctx, server->http_port,
                          !server->tls && strchr(server->host, ':') != NULL);
     }
@@ -638,6 +791,7 @@ void idp_server_stop(struct idp_server **pserver)
     idp_clock_cleanup(&server->own_clock);
     json_decref(server->config);
     free(server->jwks_body);
+    pthread_cond_destroy(&server->refresh_done);
     pthread_mutex_destroy(&server->lock);
     free(server);
     *pserver = NULL;

@@ -15,6 +15,11 @@
 
 struct idp_server;
 
+#define IDP_MAX_THREADS 1024
+#define IDP_DEFAULT_THREADS 256
+#define IDP_DEFAULT_REQUEST_TIMEOUT_MS 10000
+#define IDP_DEFAULT_KEEP_ALIVE_TIMEOUT_MS 5000
+
 struct idp_server_options {
     const char *host;          /* default 127.0.0.1 */
     int port;                  /* 0: an ephemeral port */
@@ -24,11 +29,13 @@ struct idp_server_options {
     const char *admin_token;   /* required on /_fakeidp/ when set */
     struct idp_clock *clock;   /* shared virtual clock (borrowed), or NULL for its own */
     uint64_t seed;             /* 0: random */
-    int threads;               /* worker threads, default 64 */
+    int threads;               /* worker threads, default 256, at most IDP_MAX_THREADS;
+                                  fewer when the file-descriptor limit is low */
     const char *tls_cert;      /* PEM with certificate and key: serve https */
     FILE *log;                 /* one line per request, or NULL */
     bool log_json;
-    int request_timeout_ms;    /* default 30000 */
+    int request_timeout_ms;    /* headers, body and TLS handshake; default 10000 */
+    int keep_alive_timeout_ms; /* an idle keep-alive connection; default 5000 */
     const char *rotation_key_dir; /* keys for rotation are cached here (NULL: fresh keys) */
 };
 

@@ -22,6 +22,7 @@ struct idp_server {
     char host[64];
     int port;                  /* the port clients use */
     int http_port;             /* CivetWeb's own port (differs behind the TLS front) */
+    int keep_alive_s;          /* idle keep-alive connections are closed after this */
     bool tls;
     struct idp_tls_front *tls_front;
     char admin_token[128];
@@ -36,6 +37,10 @@ struct idp_server {
     struct idp_random rng;
     struct idp_settings settings;
     struct idp_store store;
+    /* Broadcast when a pending refresh settles and when the store is
+     * replaced (reset): waiters then look the token up again. Outlives
+     * every store, so a reset never destroys it under a waiter. */
+    pthread_cond_t refresh_done;
     struct idp_keyset keys;
     struct idp_journal journal;
     struct idp_faults faults;

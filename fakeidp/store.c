@@ -64,7 +64,6 @@ void idp_store_init(struct idp_store *store)
     store->outbox = json_array();
     store->api_keys = json_array();
     store->organizations = json_object();
-    pthread_cond_init(&store->refresh_done, NULL);
 }
 
 void idp_store_forget_activity(struct idp_store *store)
@@ -89,7 +88,6 @@ void idp_store_cleanup(struct idp_store *store)
     json_decref(store->api_keys);
     json_decref(store->organizations);
     json_decref(store->outbox);
-    pthread_cond_destroy(&store->refresh_done);
 }
 
 /* --- configuration ------------------------------------------------------ */

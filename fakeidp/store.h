@@ -135,7 +135,6 @@ struct idp_store {
     size_t user_count;
     struct idp_code *codes_oldest, *codes_newest;
     struct idp_session *sessions_oldest, *sessions_newest;
-    pthread_cond_t refresh_done; /* broadcast when a pending refresh settles */
 };
 
 void idp_store_init(struct idp_store *store);

@@ -14,9 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
-
-#define MAX_RELAYS 256
 
 struct relay {
     struct idp_tls_front *front;
@@ -24,6 +24,8 @@ struct relay {
     SSL *ssl;
     pthread_t thread;
     bool used, done;
+    bool handshaken;   /* SSL_accept finished */
+    unsigned long seq; /* accept order: the oldest handshake is evicted first */
 };
 
 struct idp_tls_front {
@@ -33,8 +35,12 @@ struct idp_tls_front {
     int wake[2]; /* a pipe: writing to it stops the accept loop */
     pthread_t accept_thread;
     pthread_mutex_t lock;
+    pthread_cond_t slot_freed;
     bool stopping;
-    struct relay relays[MAX_RELAYS];
+    int timeout_ms;
+    unsigned long accepted;
+    int relay_count;
+    struct relay *relays;
 };
 
 static int connect_backend(int port)
@@ -58,7 +64,11 @@ static void *relay_run(void *arg)
 {
     struct relay *r = arg;
     char buf[16384];
-    if (SSL_accept(r->ssl) == 1 && (r->backend = connect_backend(r->front->backend_port)) >= 0) {
+    int handshake = SSL_accept(r->ssl);
+    pthread_mutex_lock(&r->front->lock);
+    r->handshaken = true;
+    pthread_mutex_unlock(&r->front->lock);
+    if (handshake == 1 && (r->backend = connect_backend(r->front->backend_port)) >= 0) {
         for (;;) {
             struct pollfd p[2] = {{r->client, POLLIN, 0}, {r->backend, POLLIN, 0}};
             /* Data already decrypted inside OpenSSL does not show on the socket. */
@@ -85,6 +95,7 @@ static void *relay_run(void *arg)
     close(r->client);
     pthread_mutex_lock(&r->front->lock);
     r->done = true;
+    pthread_cond_broadcast(&r->front->slot_freed);
     pthread_mutex_unlock(&r->front->lock);
     return NULL;
 }
@@ -92,7 +103,7 @@ static void *relay_run(void *arg)
 /* Joins finished relays so their slots can be reused. Lock held. */
 static struct relay *free_slot(struct idp_tls_front *f)
 {
-    for (int i = 0; i < MAX_RELAYS; i++) {
+    for (int i = 0; i < f->relay_count; i++) {
         struct relay *r = &f->relays[i];
         if (r->used && r->done) {
             pthread_join(r->thread, NULL);
@@ -102,6 +113,22 @@ static struct relay *free_slot(struct idp_tls_front *f)
             return r;
     }
     return NULL;
+}
+
+/* Every slot is taken: the connection that has been in its handshake the
+ * longest is cut, so idle TCP connections cannot lock TLS clients out. Lock
+ * held. Returns false when no relay is still in its handshake. */
+static bool evict_oldest_handshake(struct idp_tls_front *f)
+{
+    struct relay *oldest = NULL;
+    for (int i = 0; i < f->relay_count; i++) {
+        struct relay *r = &f->relays[i];
+        if (r->used && !r->done && !r->handshaken && (!oldest || r->seq < oldest->seq))
+            oldest = r;
+    }
+    if (oldest)
+        shutdown(oldest->client, SHUT_RDWR);
+    return oldest != NULL;
 }
 
 static void *accept_run(void *arg)
@@ -118,8 +145,21 @@ static void *accept_run(void *arg)
         int client = accept(f->listener, NULL, NULL);
         if (client < 0)
             continue;
+        /* Every read and write on the client, the handshake above all, is
+         * bounded: a client that connects and says nothing is let go. */
+        struct timeval tv = {f->timeout_ms / 1000, (f->timeout_ms % 1000) * 1000};
+        setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        setsockopt(client, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
         pthread_mutex_lock(&f->lock);
         struct relay *r = f->stopping ? NULL : free_slot(f);
+        if (!r && !f->stopping && evict_oldest_handshake(f)) {
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_sec += 1;
+            while (!(r = free_slot(f)) &&
+                   pthread_cond_timedwait(&f->slot_freed, &f->lock, &until) == 0) {
+            }
+        }
         SSL *ssl = r ? SSL_new(f->ctx) : NULL;
         if (!ssl) {
             pthread_mutex_unlock(&f->lock);
@@ -127,7 +167,8 @@ static void *accept_run(void *arg)
             continue;
         }
         SSL_set_fd(ssl, client);
-        *r = (struct relay){.front = f, .client = client, .backend = -1, .ssl = ssl, .used = true};
+        *r = (struct relay){.front = f, .client = client, .backend = -1, .ssl = ssl, .used = true,
+                            .seq = ++f->accepted};
         if (pthread_create(&r->thread, NULL, relay_run, r) != 0) {
             SSL_free(ssl);
             close(client);
@@ -139,13 +180,22 @@ static void *accept_run(void *arg)
 }
 
 struct idp_tls_front *idp_tls_front_start(const char *host, int port, const char *pem_path,
-                                          int backend_port, struct idp_error *err)
+                                          int backend_port, int max_relays, int timeout_ms,
+                                          struct idp_error *err)
 {
     struct idp_tls_front *f = calloc(1, sizeof(*f));
-    if (!f) {
+    if (max_relays < 1)
+        max_relays = 1;
+    struct relay *relays = f ? calloc((size_t)max_relays, sizeof(*relays)) : NULL;
+    if (!relays) {
+        free(f);
         idp_fail(err, IDP_NOMEM, "out of memory");
         return NULL;
     }
+    f->relays = relays;
+    f->relay_count = max_relays;
+    f->timeout_ms = timeout_ms > 0 ? timeout_ms : 10000;
+    pthread_cond_init(&f->slot_freed, NULL);
     f->listener = -1;
     f->wake[0] = f->wake[1] = -1;
     f->backend_port = backend_port;
@@ -198,7 +248,9 @@ fail:
         close(f->wake[1]);
     }
     SSL_CTX_free(f->ctx);
+    pthread_cond_destroy(&f->slot_freed);
     pthread_mutex_destroy(&f->lock);
+    free(f->relays);
     free(f);
     return NULL;
 }
@@ -219,18 +271,20 @@ void idp_tls_front_stop(struct idp_tls_front **pfront)
     (void)!write(f->wake[1], "x", 1);
     pthread_join(f->accept_thread, NULL);
     pthread_mutex_lock(&f->lock);
-    for (int i = 0; i < MAX_RELAYS; i++)
+    for (int i = 0; i < f->relay_count; i++)
         if (f->relays[i].used && !f->relays[i].done)
             shutdown(f->relays[i].client, SHUT_RDWR); /* ends the relay's poll */
     pthread_mutex_unlock(&f->lock);
-    for (int i = 0; i < MAX_RELAYS; i++)
+    for (int i = 0; i < f->relay_count; i++)
         if (f->relays[i].used)
             pthread_join(f->relays[i].thread, NULL);
     close(f->listener);
     close(f->wake[0]);
     close(f->wake[1]);
     SSL_CTX_free(f->ctx);
+    pthread_cond_destroy(&f->slot_freed);
     pthread_mutex_destroy(&f->lock);
+    free(f->relays);
     free(f);
     *pfront = NULL;
 }

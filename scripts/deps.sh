@@ -9,7 +9,7 @@ PACKAGES="build-essential cmake pkg-config libcivetweb-dev libssl-dev libjansson
 libcmocka-dev libcurl4-openssl-dev libpsl-dev faketime libfaketime"
 TOOLS=""
 if [ "${1:-}" = "--test" ]; then
-  PACKAGES="$PACKAGES clang valgrind chromium openssl"
+  PACKAGES="$PACKAGES clang valgrind chromium curl openssl"
   # Node.js may come from elsewhere (it bundles npm): only install Debian's
   # when the commands are missing.
   command -v node >/dev/null 2>&1 || TOOLS="$TOOLS nodejs"

@@ -38,6 +38,26 @@ done
 "$fakeidp" nosuch >/dev/null 2>&1; [ $? -eq 2 ] && ok || bad "unknown command exits 2"
 "$fakeidp" serve --port 99999 >/dev/null 2>&1; [ $? -eq 2 ] && ok || bad "bad port exits 2"
 
+# Numbers are parsed strictly: usage errors, exit 2, naming the option.
+for args in "serve --port 12ab" "serve --port abc" "serve --port ''" "serve --port -1" \
+            "serve --threads x" "serve --threads 0" "serve --seed 1x" "run --jobs x" "run --repeat 2x" \
+            "run --seed -5"; do
+  eval "set -- $args"
+  timeout 10 "$fakeidp" "$@" >/dev/null 2>"$work/num"
+  [ $? -eq 2 ] && grep -q "takes a whole number" "$work/num" && ok || bad "strict number: $args: $(cat "$work/num")"
+done
+"$fakeidp" --help | grep -q -- "--version" && ok || bad "--version in --help"
+"$fakeidp" --version | grep -Eq '^fakeidp [0-9]' && ok || bad "--version"
+
+# An admin token that does not fit is refused, not cut (its prefix must not pass).
+long=$(printf 'k%.0s' $(seq 200))
+timeout 10 "$fakeidp" serve --port 0 --no-key-cache --admin-token "$long" >/dev/null 2>"$work/tok"
+[ $? -eq 2 ] && grep -q "admin token is 200 bytes" "$work/tok" && ok || bad "long admin token: $(cat "$work/tok")"
+
+# A host name that merely starts with 127. is not loopback.
+timeout 10 "$fakeidp" serve --host 127.example.com --port 0 --no-key-cache >/dev/null 2>"$work/h127"
+[ $? -ne 0 ] && grep -q "allow-remote" "$work/h127" && ok || bad "127.example.com counted as loopback: $(cat "$work/h127")"
+
 # Loopback only unless told otherwise.
 "$fakeidp" serve --host 0.0.0.0 --port 0 --no-key-cache >/dev/null 2>"$work/remote"
 [ $? -ne 0 ] && grep -q "allow-remote" "$work/remote" && ok || bad "non-loopback bind refused"
@@ -71,6 +91,23 @@ token=$(echo "$body" | sed 's/.*"access_token":"\([^"]*\)".*/\1/')
 "$fakeidp" inspect "$token" --jwks "$url/sso/jwks/$c" >"$work/inspect" && grep -q '"signature": "valid"' "$work/inspect" && ok || bad "inspect valid token"
 tampered=$(echo "$token" | sed 's/\.\(.\)/.X\1/')
 "$fakeidp" inspect "$tampered" --jwks "$url/sso/jwks/$c" >/dev/null 2>&1; [ $? -ne 0 ] && ok || bad "inspect tampered token"
+
+# inspect takes an Authorization header value and standard input.
+"$fakeidp" inspect "Bearer $token" --jwks "$url/sso/jwks/$c" 2>&1 | grep -q '"signature": "valid"' && ok || bad "inspect 'Bearer …'"
+echo "$token" | timeout 10 "$fakeidp" inspect --jwks "$url/sso/jwks/$c" 2>&1 | grep -q '"signature": "valid"' && ok || bad "inspect from stdin"
+printf 'Authorization: Bearer %s\n' "$token" | timeout 10 "$fakeidp" inspect - 2>&1 | grep -q '"claims"' && ok || bad "inspect - with a header line"
+# A JWKS that cannot be had says why.
+"$fakeidp" inspect "$token" --jwks "$url/sso/jwks/nope/nope" >/dev/null 2>"$work/jw1"
+[ $? -eq 2 ] && grep -q "answered 404" "$work/jw1" && ok || bad "inspect JWKS 404: $(cat "$work/jw1")"
+"$fakeidp" inspect "$token" --jwks "http://127.0.0.1:1/jwks" >/dev/null 2>"$work/jw2"
+[ $? -eq 2 ] && grep -qi "cannot fetch http://127.0.0.1:1/jwks: .*connect" "$work/jw2" && ok || bad "inspect JWKS unreachable: $(cat "$work/jw2")"
+"$fakeidp" inspect "$token" --jwks "$url/.well-known/openid-configuration" >/dev/null 2>"$work/jw3"
+[ $? -eq 2 ] && grep -q 'not a key set' "$work/jw3" && ok || bad "inspect JWKS not a key set: $(cat "$work/jw3")"
+
+# A port in use says so.
+port=${url##*:}
+timeout 10 "$fakeidp" serve --port "$port" --no-key-cache >/dev/null 2>"$work/inuse"
+[ $? -ne 0 ] && grep -qi "address already in use" "$work/inuse" && ok || bad "port in use: $(cat "$work/inuse")"
 
 # env points an SDK at the fake.
 "$fakeidp" env --url "$url" >"$work/env"

@@ -969,6 +969,36 @@ static void test_pipelined_garbage_then_good_request(void **state)
     assert_intact(f);
 }
 
+/* Two Content-Length headers that disagree: 400, connection closed; the
+ * bytes after the shorter body are never read as a second request. */
+static void test_conflicting_content_lengths(void **state)
+{
+    struct fixture *f = *state;
+    static const char request[] =
+        "POST " AUTHENTICATE " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        "Content-Length: 2\r\nContent-Length: 60\r\n\r\n{}"
+        "GET /sso/jwks/" TS_CLIENT " HTTP/1.1\r\nHost: x\r\n\r\n";
+    int fd = raw_connect(f->ts);
+    assert_true(raw_send(fd, request, sizeof(request) - 1));
+    struct raw_reply r;
+    memset(&r, 0, sizeof(r));
+    raw_read(fd, &r, 5000, true);
+    close(fd);
+    assert_int_equal(r.status, 400);
+    assert_non_null(strstr(r.body, "Content-Length"));
+    assert_null(strstr(r.body + r.body_len, "HTTP/1.1 200"));
+    raw_reply_cleanup(&r);
+    /* The same length twice is one length. */
+    static const char twice[] =
+        "POST " AUTHENTICATE " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        "Content-Length: 2\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}";
+    raw_exchange(f->ts, twice, sizeof(twice) - 1, &r);
+    assert_int_equal(r.status, 400); /* the body lacks grant_type: an OAuth 400 */
+    assert_non_null(strstr(r.body, "grant_type"));
+    raw_reply_cleanup(&r);
+    assert_intact(f);
+}
+
 #define HOSTILE_TEST(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -985,6 +1015,7 @@ int main(void)
         HOSTILE_TEST(test_wrong_content_types),
         HOSTILE_TEST(test_null_bytes),
         HOSTILE_TEST(test_pipelined_garbage_then_good_request),
+        HOSTILE_TEST(test_conflicting_content_lengths),
     };
     return cmocka_run_group_tests_name("hostile wire", tests, NULL, NULL);
 }

@@ -112,6 +112,30 @@ static void test_ring_drops_oldest_entries_first(void **state)
     idp_journal_cleanup(&j);
 }
 
+/* Resizing keeps the newest entries that fit, in order, and the numbering. */
+static void test_resize_keeps_the_newest_entries(void **state)
+{
+    (void)state;
+    struct idp_journal j;
+    idp_journal_init(&j, 4);
+    add_n(&j, 6); /* wrapped: 3 4 5 6 */
+    assert_true(idp_journal_resize(&j, 2));
+    const uint64_t shrunk[] = {5, 6};
+    expect_seqs(&j, 0, shrunk, 2);
+    add_n(&j, 1);
+    const uint64_t after_add[] = {6, 7};
+    expect_seqs(&j, 0, after_add, 2);
+    assert_true(idp_journal_resize(&j, 5));
+    add_n(&j, 2);
+    const uint64_t grown[] = {6, 7, 8, 9};
+    expect_seqs(&j, 0, grown, 4);
+    assert_int_equal(view_int(&j, "next"), 10);
+    add_n(&j, 2); /* the larger ring wraps too */
+    const uint64_t wrapped[] = {7, 8, 9, 10, 11};
+    expect_seqs(&j, 0, wrapped, 5);
+    idp_journal_cleanup(&j);
+}
+
 static void test_ring_wraps_many_times(void **state)
 {
     (void)state;
@@ -285,6 +309,7 @@ int main(void)
         cmocka_unit_test(test_json_lists_entries_oldest_first),
         cmocka_unit_test(test_ring_drops_oldest_entries_first),
         cmocka_unit_test(test_ring_wraps_many_times),
+        cmocka_unit_test(test_resize_keeps_the_newest_entries),
         cmocka_unit_test(test_since_returns_entries_at_or_after_seq),
         cmocka_unit_test(test_entry_is_copied_on_add),
         cmocka_unit_test(test_hash_is_eight_lowercase_hex_characters),

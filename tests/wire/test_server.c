@@ -50,7 +50,8 @@ EVP_PKEY *ts_signing_key(void)
     return cached_key;
 }
 
-static struct ts_server *start(const char *config_json, char *error, size_t error_size)
+static struct ts_server *start(const char *config_json, const struct ts_tuning *tuning,
+                               char *error, size_t error_size)
 {
     json_t *config = NULL;
     if (config_json) {
@@ -74,8 +75,9 @@ static struct ts_server *start(const char *config_json, char *error, size_t erro
         .key = ts_signing_key(),
         .clock = &ts->clock,
         .seed = 20260115,
-        .threads = 32,
-        .request_timeout_ms = 15000,
+        .threads = tuning ? tuning->threads : 32,
+        .request_timeout_ms = tuning ? tuning->request_timeout_ms : 15000,
+        .keep_alive_timeout_ms = tuning ? tuning->keep_alive_timeout_ms : 0,
     };
     struct idp_error err = {0};
     ts->server = idp_server_start(&options, &err);
@@ -97,7 +99,16 @@ static struct ts_server *start(const char *config_json, char *error, size_t erro
 struct ts_server *ts_start(const char *config_json)
 {
     char error[600] = "";
-    struct ts_server *ts = start(config_json, error, sizeof(error));
+    struct ts_server *ts = start(config_json, NULL, error, sizeof(error));
+    if (!ts)
+        fail_msg("cannot start fakeidp: %s", error);
+    return ts;
+}
+
+struct ts_server *ts_start_tuned(const char *config_json, const struct ts_tuning *tuning)
+{
+    char error[600] = "";
+    struct ts_server *ts = start(config_json, tuning, error, sizeof(error));
     if (!ts)
         fail_msg("cannot start fakeidp: %s", error);
     return ts;
@@ -107,7 +118,7 @@ const char *ts_start_error(const char *config_json)
 {
     static char error[600];
     error[0] = '\0';
-    struct ts_server *ts = start(config_json, error, sizeof(error));
+    struct ts_server *ts = start(config_json, NULL, error, sizeof(error));
     if (ts) {
         ts_stop(&ts);
         return NULL;

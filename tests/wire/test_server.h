@@ -81,6 +81,12 @@ EVP_PKEY *ts_signing_key(void);
 /* Starts a server (config: JSON text, NULL for the zero configuration) with
  * its virtual clock frozen at TS_T0_MS. Fails the test on error. */
 struct ts_server *ts_start(const char *config_json);
+/* The server's own limits (0: the server's default) instead of the tests'
+ * (32 threads, 15 s request timeout). */
+struct ts_tuning {
+    int threads, request_timeout_ms, keep_alive_timeout_ms;
+};
+struct ts_server *ts_start_tuned(const char *config_json, const struct ts_tuning *tuning);
 /* Starts a server that fails to start: returns the error message (static). */
 const char *ts_start_error(const char *config_json);
 void ts_stop(struct ts_server **ts);
