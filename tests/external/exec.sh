@@ -4,7 +4,8 @@
 #   tests/external/exec.sh /path/to/fakeidp /path/to/examples
 #
 # 1. the command line: usage (2), unreachable fake (3), the command's exit
-#    status, 127 for a missing command, signals forwarded;
+#    status, 127 for a missing command, signals forwarded, a terminal's ^C
+#    not sent twice;
 # 2. a tiny app that answers its Date.now() (examples/lifecycle/app.mjs):
 #    under exec its clock moves by exactly the advance (frozen fake) or by
 #    the advance plus the real time (running fake); started without exec
@@ -120,6 +121,34 @@ sleep 0.5
 kill -INT $epid
 wait $epid; rc=$?
 [ $rc -eq 6 ] && ok || bad "SIGINT forwarded: $rc"
+# A terminal's ^C reaches the command once (it shares exec's process group;
+# exec does not forward what the terminal sent to the whole group).
+if command -v python3 >/dev/null 2>&1; then
+    out=$(python3 - "$fakeidp" "$url" <<'PY'
+import os, pty, sys, time
+fakeidp, url = sys.argv[1], sys.argv[2]
+script = ("n=0; trap 'n=$((n+1))' INT; for i in 1 2 3 4 5 6 7 8 9 10; do sleep 0.1; done; "
+          "echo total $n; exit $n")
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(fakeidp, [fakeidp, "exec", "--url", url, "--", "sh", "-c", script])
+time.sleep(0.5)
+os.write(fd, b"\x03")
+out = b""
+while True:
+    try:
+        chunk = os.read(fd, 1024)
+    except OSError:
+        break
+    if not chunk:
+        break
+    out += chunk
+_, status = os.waitpid(pid, 0)
+print(out.decode(errors="replace").split("total")[-1].strip(), os.waitstatus_to_exitcode(status))
+PY
+)
+    [ "$out" = "1 1" ] && ok || bad "terminal ^C: '$out' (want the command to count one SIGINT and exit 1)"
+fi
 
 # ---- 2. a tiny app that answers its clock ---------------------------------
 
