@@ -7,12 +7,23 @@
 #include "error.h"
 
 /* Each returns the process exit status: 0 success, 1 a failed check, 2 usage
- * or input errors. */
+ * or input errors (exec: the command's own status, 3 when the fake cannot
+ * be reached). */
 int cli_serve(int argc, char **argv);
 int cli_run(int argc, char **argv);
 int cli_lint(int argc, char **argv);
 int cli_env(int argc, char **argv);
 int cli_inspect(int argc, char **argv);
+int cli_exec(int argc, char **argv);
+
+/* Puts the variables that point a WorkOS SDK at the fake at url into out
+ * (an object of strings, in print order): WORKOS_API_HOSTNAME, _PORT,
+ * _HTTPS, WORKOS_CLIENT_ID and WORKOS_API_KEY (from the configuration file
+ * config_path, or the zero-config defaults when NULL), WORKOS_REDIRECT_URI
+ * and NEXT_PUBLIC_WORKOS_REDIRECT_URI (redirect), and a fresh random
+ * WORKOS_COOKIE_PASSWORD. Returns 0, or 2 with "prog: message" on stderr. */
+int cli_env_vars(const char *prog, const char *url, const char *config_path, const char *redirect,
+                 json_t *out);
 
 /* Loads a JSON configuration file; NULL with a "file:line:col: message"
  * printed to stderr when it cannot be read or parsed. */

@@ -20,35 +20,12 @@ static void env_usage(FILE *out)
             "WORKOS_COOKIE_PASSWORD is a fresh random 43-character suggestion.\n");
 }
 
-int cli_env(int argc, char **argv)
+int cli_env_vars(const char *prog, const char *url, const char *config_path, const char *redirect,
+                 json_t *out)
 {
-    static const struct option longopts[] = {{"url", required_argument, NULL, 'u'},
-                                             {"config", required_argument, NULL, 'c'},
-                                             {"redirect-uri", required_argument, NULL, 'r'},
-                                             {"format", required_argument, NULL, 'f'},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
-    const char *url = IDP_DEFAULT_URL, *config_path = NULL;
-    const char *redirect = "http://localhost:3000/callback", *format = "sh";
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'u': url = optarg; break;
-        case 'c': config_path = optarg; break;
-        case 'r': redirect = optarg; break;
-        case 'f': format = optarg; break;
-        case 'h': env_usage(stdout); return 0;
-        default: env_usage(stderr); return 2;
-        }
-    }
     bool https = strncmp(url, "https://", 8) == 0;
     if (!https && strncmp(url, "http://", 7) != 0) {
-        fprintf(stderr, "fakeidp env: --url must start with http:// or https://, got '%s'\n", url);
-        return 2;
-    }
-    if (strcmp(format, "sh") != 0 && strcmp(format, "dotenv") != 0) {
-        fprintf(stderr, "fakeidp env: --format is sh or dotenv\n");
+        fprintf(stderr, "%s: --url must start with http:// or https://, got '%s'\n", prog, url);
         return 2;
     }
     const char *hostport = url + (https ? 8 : 7);
@@ -80,19 +57,56 @@ int cli_env(int argc, char **argv)
     unsigned char secret[32];
     RAND_bytes(secret, sizeof(secret));
     char *password = idp_base64url_encode(secret, sizeof(secret));
-    const char *prefix = strcmp(format, "sh") == 0 ? "export " : "";
-    const char *q = strcmp(format, "sh") == 0 ? "'" : "";
-    printf("%sWORKOS_API_HOSTNAME=%s%s%s\n", prefix, q, host, q);
-    printf("%sWORKOS_API_PORT=%s%s%s\n", prefix, q, port_text, q);
-    printf("%sWORKOS_API_HTTPS=%s%s%s\n", prefix, q, https ? "true" : "false", q);
-    printf("%sWORKOS_CLIENT_ID=%s%s%s\n", prefix, q, store.default_client, q);
-    printf("%sWORKOS_API_KEY=%s%s%s\n", prefix, q,
-           json_string_value(json_array_get(store.api_keys, 0)), q);
-    printf("%sWORKOS_REDIRECT_URI=%s%s%s\n", prefix, q, redirect, q);
-    printf("%sNEXT_PUBLIC_WORKOS_REDIRECT_URI=%s%s%s\n", prefix, q, redirect, q);
-    printf("%sWORKOS_COOKIE_PASSWORD=%s%s%s\n", prefix, q, password ? password : "", q);
+    json_object_set_new(out, "WORKOS_API_HOSTNAME", json_string(host));
+    json_object_set_new(out, "WORKOS_API_PORT", json_string(port_text));
+    json_object_set_new(out, "WORKOS_API_HTTPS", json_string(https ? "true" : "false"));
+    json_object_set_new(out, "WORKOS_CLIENT_ID", json_string(store.default_client));
+    json_object_set_new(out, "WORKOS_API_KEY",
+                        json_string(json_string_value(json_array_get(store.api_keys, 0))));
+    json_object_set_new(out, "WORKOS_REDIRECT_URI", json_string(redirect));
+    json_object_set_new(out, "NEXT_PUBLIC_WORKOS_REDIRECT_URI", json_string(redirect));
+    json_object_set_new(out, "WORKOS_COOKIE_PASSWORD", json_string(password ? password : ""));
     free(password);
     idp_store_cleanup(&store);
     json_decref(config);
     return 0;
+}
+
+int cli_env(int argc, char **argv)
+{
+    static const struct option longopts[] = {{"url", required_argument, NULL, 'u'},
+                                             {"config", required_argument, NULL, 'c'},
+                                             {"redirect-uri", required_argument, NULL, 'r'},
+                                             {"format", required_argument, NULL, 'f'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+    const char *url = IDP_DEFAULT_URL, *config_path = NULL;
+    const char *redirect = "http://localhost:3000/callback", *format = "sh";
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'u': url = optarg; break;
+        case 'c': config_path = optarg; break;
+        case 'r': redirect = optarg; break;
+        case 'f': format = optarg; break;
+        case 'h': env_usage(stdout); return 0;
+        default: env_usage(stderr); return 2;
+        }
+    }
+    if (strcmp(format, "sh") != 0 && strcmp(format, "dotenv") != 0) {
+        fprintf(stderr, "fakeidp env: --format is sh or dotenv\n");
+        return 2;
+    }
+    json_t *vars = json_object();
+    int status = vars ? cli_env_vars("fakeidp env", url, config_path, redirect, vars) : 2;
+    const char *prefix = strcmp(format, "sh") == 0 ? "export " : "";
+    const char *q = strcmp(format, "sh") == 0 ? "'" : "";
+    const char *name;
+    json_t *value;
+    if (!status)
+        json_object_foreach(vars, name, value)
+            printf("%s%s=%s%s%s\n", prefix, name, q, json_string_value(value), q);
+    json_decref(vars);
+    return status;
 }

@@ -4,21 +4,8 @@
  * time, waits until it answers, copies its output into the timeline, and
  * stops the whole group at the end. See docs/external-apps.md.
  *
- * Clock modes ("clock" in the start block):
- *   frozen  (default) the faketime file holds an absolute time
- *           ("SECONDS.MMM", FAKETIME_FMT=%s): Date.now() is exactly the
- *           virtual time and stands still between advances, like fakeidp's
- *           own clock. Monotonic clocks are left real
- *           (FAKETIME_DONT_FAKE_MONOTONIC=1) so timers, setTimeout and
- *           keep-alive timeouts run in real time.
- *   ticking the file holds a relative offset ("+N.NNN" seconds): the app's
- *           clock runs on from the virtual time, and monotonic clocks are
- *           faked too, so an advance also fires the app's pending timers.
- *           The offset never decreases: the app's clock never goes back
- *           (Node aborts when its monotonic clock does), so it runs ahead of
- *           the virtual time by the real time since the last advance that
- *           moved it, start-up included.
- *   off     no libfaketime; the app keeps the real time. */
+ * Clock modes ("clock" in the start block): frozen (default), ticking or
+ * off, as described in faketime.h. */
 #define _GNU_SOURCE
 #include "external.h"
 
@@ -43,6 +30,7 @@
 #include <unistd.h>
 
 #include "duration.h"
+#include "faketime.h"
 #include "http_client.h"
 #include "url.h"
 
@@ -60,8 +48,6 @@ extern char **environ;
 static const char default_cookie_password[] = "fakeidp-external-app-cookie-password-000000";
 _Static_assert(sizeof(default_cookie_password) - 1 == 43, "cookie password must be 43 characters");
 
-enum clock_mode { CLOCK_FROZEN, CLOCK_TICKING, CLOCK_OFF };
-
 struct hx_external {
     pid_t pid; /* sh; also the process group id */
     bool reaped;
@@ -76,12 +62,8 @@ struct hx_external {
     char *tail[TAIL_LINES];
     size_t tail_count;      /* lines ever seen */
     struct hx_timeline *timeline;
-    enum clock_mode mode;
     int stop_signal;
-    double offset_s;        /* ticking: last offset written */
-    bool have_offset;
-    char dir[PATH_MAX];     /* temp folder holding the faketime file */
-    char rc_path[PATH_MAX + 32];
+    struct hx_faketime ft;  /* the app's clock (ft.mode) */
 };
 
 /* ---- small helpers ---------------------------------------------------- */
@@ -230,69 +212,12 @@ static void *reader_main(void *arg)
     return NULL;
 }
 
-/* ---- the faketime control file ----------------------------------------- */
-
-static bool write_rc(struct hx_external *ext, const char *text)
-{
-    char tmp[sizeof(ext->rc_path) + 8];
-    snprintf(tmp, sizeof(tmp), "%s.tmp", ext->rc_path);
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return false;
-    bool ok = fputs(text, f) >= 0;
-    ok = fclose(f) == 0 && ok;
-    /* rename is atomic: the app reads the old or the new file, never half. */
-    return ok && rename(tmp, ext->rc_path) == 0;
-}
+/* ---- the app's clock ---------------------------------------------------- */
 
 static void apply_time(struct hx_external *ext, int64_t virtual_ms, bool allow_back)
 {
-    char text[64];
-    if (ext->mode == CLOCK_OFF)
-        return;
-    if (ext->mode == CLOCK_FROZEN) {
-        snprintf(text, sizeof(text), "%lld.%03lld\n", (long long)(virtual_ms / 1000),
-                 (long long)(virtual_ms % 1000));
-    } else {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        double real = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-        double offset = (double)virtual_ms / 1000.0 - real;
-        /* Never back: the app's clock is already past the virtual time by
-         * the real time since the last advance. */
-        if (ext->have_offset && offset < ext->offset_s && !allow_back)
-            return;
-        ext->offset_s = offset;
-        ext->have_offset = true;
-        snprintf(text, sizeof(text), "%+.3f\n", offset);
-    }
-    if (!write_rc(ext, text))
-        note(ext, "could not write the faketime file %s: %s", ext->rc_path, strerror(errno));
-}
-
-/* libfaketime's preload library: $FAKEIDP_LIBFAKETIME, else the usual places. */
-static bool find_libfaketime(char *out, size_t size)
-{
-    const char *given = getenv("FAKEIDP_LIBFAKETIME");
-    if (given && given[0]) {
-        snprintf(out, size, "%s", given);
-        return access(out, R_OK) == 0;
-    }
-    static const char *const places[] = {
-        "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
-        "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1",
-        "/usr/lib/arm-linux-gnueabihf/faketime/libfaketime.so.1",
-        "/usr/lib/i386-linux-gnu/faketime/libfaketime.so.1",
-        "/usr/lib64/faketime/libfaketime.so.1",
-        "/usr/lib/faketime/libfaketime.so.1",
-        "/usr/local/lib/faketime/libfaketime.so.1",
-        NULL};
-    for (int i = 0; places[i]; i++)
-        if (access(places[i], R_OK) == 0) {
-            snprintf(out, size, "%s", places[i]);
-            return true;
-        }
-    return false;
+    if (!hx_faketime_set(&ext->ft, virtual_ms, allow_back))
+        note(ext, "could not write the faketime file %s: %s", ext->ft.rc_path, strerror(errno));
 }
 
 /* ---- process group ------------------------------------------------------ */
@@ -322,19 +247,6 @@ static pthread_once_t subreaper_once = PTHREAD_ONCE_INIT;
 static void become_subreaper(void)
 {
     prctl(PR_SET_CHILD_SUBREAPER, 1L, 0L, 0L, 0L);
-}
-
-/* libfaketime keeps a semaphore and a shared memory segment named after the
- * first process that loaded it (our shell) and removes them only at a
- * normal exit; a signalled group leaves them behind, and a later process
- * with the same pid would then fail to start. */
-static void remove_faketime_shm(pid_t pid)
-{
-    char path[64];
-    snprintf(path, sizeof(path), "/dev/shm/faketime_shm_%ld", (long)pid);
-    unlink(path);
-    snprintf(path, sizeof(path), "/dev/shm/sem.faketime_sem_%ld", (long)pid);
-    unlink(path);
 }
 
 static void describe_status(int status, char *out, size_t size)
@@ -461,8 +373,8 @@ static void stop_group(struct hx_external *ext, int sig)
             sleep_ms(10);
     }
     reap(ext);
-    if (ext->mode != CLOCK_OFF)
-        remove_faketime_shm(ext->pid);
+    if (ext->ft.mode != HX_CLOCK_OFF)
+        hx_faketime_forget_process(ext->pid);
 }
 
 /* ---- environment -------------------------------------------------------- */
@@ -541,14 +453,7 @@ static void free_ext(struct hx_external *ext)
     }
     if (ext->out_fd >= 0)
         close(ext->out_fd);
-    if (ext->rc_path[0]) {
-        char tmp[sizeof(ext->rc_path) + 8];
-        snprintf(tmp, sizeof(tmp), "%s.tmp", ext->rc_path);
-        unlink(tmp);
-        unlink(ext->rc_path);
-    }
-    if (ext->dir[0])
-        rmdir(ext->dir);
+    hx_faketime_close(&ext->ft);
     for (size_t i = 0; i < TAIL_LINES; i++)
         free(ext->tail[i]);
     pthread_mutex_destroy(&ext->lock);
@@ -630,16 +535,16 @@ static enum idp_status check_start(const json_t *start, int64_t *ready_timeout_o
         idp_fail(err, IDP_INVALID, "target.start.stop_signal is a signal name such as \"SIGTERM\" or a number");
         return err ? err->status : IDP_INVALID;
     }
-    enum clock_mode mode = CLOCK_FROZEN;
+    enum hx_clock_mode mode = HX_CLOCK_FROZEN;
     const json_t *clock_v = json_object_get(start, "clock");
     if (clock_v) {
         const char *c = json_string_value(clock_v);
         if (c && strcmp(c, "frozen") == 0)
-            mode = CLOCK_FROZEN;
+            mode = HX_CLOCK_FROZEN;
         else if (c && strcmp(c, "ticking") == 0)
-            mode = CLOCK_TICKING;
+            mode = HX_CLOCK_TICKING;
         else if (c && strcmp(c, "off") == 0)
-            mode = CLOCK_OFF;
+            mode = HX_CLOCK_OFF;
         else {
             idp_fail(err, IDP_INVALID, "target.start.clock is \"frozen\", \"ticking\" or \"off\"");
             return err ? err->status : IDP_INVALID;
@@ -667,7 +572,7 @@ struct hx_external *hx_external_start(const json_t *start, const struct hx_exter
     int mode_value;
     if (check_start(start, &ready_timeout, &stop_sig, &mode_value, err))
         return NULL;
-    enum clock_mode mode = (enum clock_mode)mode_value;
+    enum hx_clock_mode mode = (enum hx_clock_mode)mode_value;
     const char *command = json_string_value(json_object_get(start, "command"));
     const json_t *env_obj = json_object_get(start, "env");
     json_t *value;
@@ -719,7 +624,7 @@ struct hx_external *hx_external_start(const json_t *start, const struct hx_exter
         return NULL;
     }
     char libfaketime[PATH_MAX] = "";
-    if (mode != CLOCK_OFF && !find_libfaketime(libfaketime, sizeof(libfaketime))) {
+    if (mode != HX_CLOCK_OFF && !hx_faketime_find_lib(libfaketime, sizeof(libfaketime))) {
         idp_fail(err, IDP_NOT_FOUND,
                  "libfaketime not found (apt-get install libfaketime, or set FAKEIDP_LIBFAKETIME "
                  "to libfaketime.so.1); \"clock\": \"off\" runs the app on the real clock");
@@ -733,7 +638,7 @@ struct hx_external *hx_external_start(const json_t *start, const struct hx_exter
     }
     ext->out_fd = -1;
     ext->timeline = timeline;
-    ext->mode = mode;
+    ext->ft.mode = mode;
     ext->stop_signal = stop_sig;
     atomic_store(&ext->now_ms, env->virtual_now_ms);
     pthread_mutex_init(&ext->lock, NULL);
@@ -751,17 +656,9 @@ struct hx_external *hx_external_start(const json_t *start, const struct hx_exter
                           "stop it or give the target another port", ready, status);
     }
 
-    if (mode != CLOCK_OFF) {
-        const char *tmpdir = getenv("TMPDIR");
-        snprintf(ext->dir, sizeof(ext->dir), "%s/fakeidp-app-XXXXXX",
-                 tmpdir && tmpdir[0] ? tmpdir : "/tmp");
-        if (!mkdtemp(ext->dir)) {
-            ext->dir[0] = '\0';
-            hx_http_client_free(&probe);
-            return fail_start(ext, stop_sig, err, "cannot create a temporary folder: %s", strerror(errno));
-        }
-        snprintf(ext->rc_path, sizeof(ext->rc_path), "%s/faketime.rc", ext->dir);
-        apply_time(ext, env->virtual_now_ms, true);
+    if (!hx_faketime_open(&ext->ft, mode, libfaketime, env->virtual_now_ms)) {
+        hx_http_client_free(&probe);
+        return fail_start(ext, stop_sig, err, "cannot create the faketime file: %s", strerror(errno));
     }
 
     /* The environment: ours, the fake's variables, then the scenario's. */
@@ -774,8 +671,6 @@ struct hx_external *hx_external_start(const json_t *start, const struct hx_exter
         snprintf(name, sizeof(name), "%.*s", (int)(eq - *e), *e);
         json_object_set_new(vars, name, json_string(eq + 1));
     }
-    /* FAKETIME beats the control file: an inherited one would freeze the app. */
-    json_object_del(vars, "FAKETIME");
     char port[16], idp_port[16], redirect[1200], base[600];
     snprintf(port, sizeof(port), "%d", app.port);
     snprintf(idp_port, sizeof(idp_port), "%d", idp.port);
@@ -795,15 +690,7 @@ struct hx_external *hx_external_start(const json_t *start, const struct hx_exter
     json_object_set_new(vars, "FAKEIDP_URL", json_string(env->idp_url));
     json_object_set_new(vars, "APP_URL", json_string(base));
     json_object_set_new(vars, "PORT", json_string(port));
-    if (mode != CLOCK_OFF) {
-        json_object_set_new(vars, "FAKETIME_TIMESTAMP_FILE", json_string(ext->rc_path));
-        json_object_set_new(vars, "FAKETIME_NO_CACHE", json_string("1"));
-        json_object_set_new(vars, "FAKETIME_FMT", json_string("%s"));
-        if (mode == CLOCK_FROZEN)
-            json_object_set_new(vars, "FAKETIME_DONT_FAKE_MONOTONIC", json_string("1"));
-        else
-            json_object_del(vars, "FAKETIME_DONT_FAKE_MONOTONIC");
-    }
+    hx_faketime_env(&ext->ft, vars);
     const char *name;
     json_object_foreach((json_t *)env_obj, name, value) {
         if (!env_put(vars, name, value, err)) {
@@ -812,13 +699,7 @@ struct hx_external *hx_external_start(const json_t *start, const struct hx_exter
             return fail_start(ext, stop_sig, err, "%s", err->message);
         }
     }
-    if (mode != CLOCK_OFF) {
-        const char *old = json_string_value(json_object_get(vars, "LD_PRELOAD"));
-        char preload[PATH_MAX * 2];
-        snprintf(preload, sizeof(preload), "%s%s%s", libfaketime, old && old[0] ? ":" : "",
-                 old ? old : "");
-        json_object_set_new(vars, "LD_PRELOAD", json_string(preload));
-    }
+    hx_faketime_preload(&ext->ft, vars);
     char **envp = env_array(vars);
     json_decref(vars);
 
@@ -881,8 +762,8 @@ struct hx_external *hx_external_start(const json_t *start, const struct hx_exter
     char ready_timeout_text[32];
     idp_duration_format(ready_timeout, ready_timeout_text);
     note(ext, "started `%s` in %s (process group %d%s%s)", command, cwd, (int)pid,
-         mode == CLOCK_FROZEN ? ", frozen clock" : mode == CLOCK_TICKING ? ", ticking clock" : "",
-         mode == CLOCK_OFF ? ", real clock" : "");
+         mode == HX_CLOCK_FROZEN ? ", frozen clock" : mode == HX_CLOCK_TICKING ? ", ticking clock" : "",
+         mode == HX_CLOCK_OFF ? ", real clock" : "");
 
     /* Ready when the readiness URL answers (below 500). */
     int64_t began = mono_ms(), deadline = began + ready_timeout;
