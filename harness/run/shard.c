@@ -121,7 +121,10 @@ json_t *hx_shard_timings_load(const char *path, char *error, size_t error_size)
     json_error_t jerr;
     json_t *doc = json_load_file(path, 0, &jerr);
     if (!doc) {
-        snprintf(error, error_size, "%s:%d:%d: %s", path, jerr.line, jerr.column, jerr.text);
+        if (jerr.line > 0)
+            snprintf(error, error_size, "%s:%d:%d: %s", path, jerr.line, jerr.column, jerr.text);
+        else
+            snprintf(error, error_size, "%s", jerr.text); /* cannot open: names the file */
         return NULL;
     }
     json_t *list = json_object_get(doc, "results");
