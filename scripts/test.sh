@@ -10,7 +10,13 @@ jobs=$(nproc)
 
 echo "== build and test (RelWithDebInfo)"
 ./scripts/build.sh build -DFAKEIDP_WERROR=ON
-(cd build && ctest --output-on-failure -j "$jobs")
+(cd build && ctest --output-on-failure -j "$jobs")   # label package: the .deb, unpacked in a scratch root
+if [ "${CI:-}" = true ] && [ "$(id -u)" = 0 ]; then
+    echo "== the Debian package, installed on this machine (CI)"
+    (cd build && cpack -G DEB >/dev/null)
+    dpkg -i build/fakeidp_*.deb
+    /usr/bin/fakeidp run --seed 1 -j "$jobs" /usr/share/fakeidp/scenarios
+fi
 
 echo "== AddressSanitizer + UndefinedBehaviorSanitizer"
 ./scripts/build.sh build-asan -DFAKEIDP_WERROR=ON -DFAKEIDP_SANITIZE=address,undefined \
