@@ -2,7 +2,8 @@
 # The whole test suite: install what is missing, build, run every test
 # (unit, wire, interop and SDK compatibility, scenarios, self-tests), then
 # again under AddressSanitizer + UndefinedBehaviorSanitizer, and the
-# concurrency tests under ThreadSanitizer.
+# concurrency tests under ThreadSanitizer. With CI=true (as root) the .deb is
+# also installed on the machine and runs /usr/share/fakeidp/scenarios.
 set -eu
 cd "$(dirname "$0")/.."
 ./scripts/deps.sh --test
