@@ -14,6 +14,7 @@
 #include "keys.h"
 #include "duration.h"
 #include "runner.h"
+#include "shard.h"
 
 static void run_usage(FILE *out)
 {
@@ -27,7 +28,10 @@ static void run_usage(FILE *out)
             "  --tag TAG           only scenarios tagged TAG\n"
             "  --seed N            seed for ids, tokens and probabilistic faults (default: random)\n"
             "  --repeat N          run each variant N times (exposes flakiness)\n"
-            "  --shard I/N         run the I-th of N shards (1-based), for CI\n"
+            "  --shard I/N         run the I-th of N shards (1-based), for CI; 'auto': from the\n"
+            "                      CI's parallel-job variables (GitLab, CircleCI, Buildkite)\n"
+            "  --shard-timings FILE  balance the shards by the durations in FILE, a previous\n"
+            "                      --json report (missing variants count as the median)\n"
             "  --timeout DURATION  per variant, wall clock (default 60s)\n"
             "  --junit FILE        write a JUnit XML report\n"
             "  --json FILE         write the full results as JSON\n"
@@ -187,10 +191,11 @@ int cli_run(int argc, char **argv)
         {"timeout", required_argument, NULL, 'T'}, {"junit", required_argument, NULL, 'J'},
         {"json", required_argument, NULL, 'O'},    {"tap", no_argument, NULL, 'P'},
         {"key", required_argument, NULL, 'k'},     {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
+        {"help", no_argument, NULL, 'h'},          {"shard-timings", required_argument, NULL, 'D'},
+        {NULL, 0, NULL, 0}};
     struct hx_runner_options opt = {.jobs = (int)sysconf(_SC_NPROCESSORS_ONLN), .repeat = 1,
                                     .timeout_ms = 60000};
-    const char *junit = NULL, *json_path = NULL, *key_path = NULL;
+    const char *junit = NULL, *json_path = NULL, *key_path = NULL, *timings_path = NULL;
     bool tap = false, verbose = false;
     int c;
     optind = 1;
@@ -214,9 +219,19 @@ int cli_run(int argc, char **argv)
             break;
         }
         case 'S':
+            if (strcmp(optarg, "auto") == 0) {
+                char note[256], error[512];
+                if (!hx_shard_auto(&opt.shard_index, &opt.shard_count, note, sizeof(note), error,
+                                   sizeof(error))) {
+                    fprintf(stderr, "fakeidp run: %s\n", error);
+                    return 2;
+                }
+                fprintf(stderr, "fakeidp run: %s\n", note);
+                break;
+            }
             if (sscanf(optarg, "%d/%d", &opt.shard_index, &opt.shard_count) != 2 ||
                 opt.shard_count < 1 || opt.shard_index < 1 || opt.shard_index > opt.shard_count) {
-                fprintf(stderr, "fakeidp run: --shard takes I/N with 1 <= I <= N\n");
+                fprintf(stderr, "fakeidp run: --shard takes I/N with 1 <= I <= N, or auto\n");
                 return 2;
             }
             opt.shard_index--;
@@ -227,6 +242,7 @@ int cli_run(int argc, char **argv)
                 return 2;
             }
             break;
+        case 'D': timings_path = optarg; break;
         case 'J': junit = optarg; break;
         case 'O': json_path = optarg; break;
         case 'P': tap = true; break;
@@ -267,6 +283,18 @@ int cli_run(int argc, char **argv)
         return 2;
     }
     opt.key = key;
+    json_t *timings = NULL;
+    if (timings_path) {
+        char error[1200];
+        timings = hx_shard_timings_load(timings_path, error, sizeof(error));
+        if (!timings) {
+            fprintf(stderr, "fakeidp run: --shard-timings: %s\n", error);
+            EVP_PKEY_free(key);
+            free_all(&files, scenarios, count);
+            return 2;
+        }
+        opt.shard_timings = timings;
+    }
     char rotation_dir[1024];
     snprintf(rotation_dir, sizeof(rotation_dir), "%s", cache);
     char *slash = strrchr(rotation_dir, '/');
@@ -308,6 +336,7 @@ int cli_run(int argc, char **argv)
         status = 2;
     }
     hx_results_cleanup(&results);
+    json_decref(timings);
     EVP_PKEY_free(key);
     free_all(&files, scenarios, count);
     return status;

@@ -12,6 +12,7 @@
 #include "http_client.h"
 #include "run.h"
 #include "random.h"
+#include "shard.h"
 #include "steps.h"
 #include "target.h"
 
@@ -178,14 +179,21 @@ void hx_runner_run(struct hx_scenario *const *scenarios, size_t count,
     struct pool pool = {.options = opt, .results = results};
     pool.jobs = calloc(total ? total : 1, sizeof(*pool.jobs));
     size_t index = 0;
+    int *shard = opt->shard_count > 1
+                     ? hx_shard_assign(scenarios, count, repeat, opt->shard_count, opt->shard_timings)
+                     : NULL;
+    if (opt->shard_count > 1 && !shard) {
+        free(pool.jobs);
+        pool.jobs = NULL;
+    }
     for (size_t s = 0; pool.jobs && s < count; s++)
         for (size_t v = 0; v < scenarios[s]->variant_count; v++)
             for (int r = 0; r < repeat; r++) {
-                bool mine = opt->shard_count <= 1 ||
-                            (int)(index++ % (size_t)opt->shard_count) == opt->shard_index;
+                bool mine = !shard || shard[index++] == opt->shard_index;
                 if (mine && selected(scenarios[s], &scenarios[s]->variants[v], opt))
                     pool.jobs[pool.count++] = (struct job){scenarios[s], &scenarios[s]->variants[v], r};
             }
+    free(shard);
     results->items = calloc(pool.count ? pool.count : 1, sizeof(*results->items));
     if (!pool.jobs || !results->items) {
         free(pool.jobs);

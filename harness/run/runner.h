@@ -18,7 +18,8 @@ struct hx_runner_options {
     const char *tag;        /* only scenarios with this tag */
     uint64_t seed;          /* 0: random; printed so a failure can be replayed */
     int repeat;             /* run each variant this many times */
-    int shard_index, shard_count; /* run only jobs i (mod n) */
+    int shard_index, shard_count; /* run only the jobs of this shard (shard.h) */
+    const json_t *shard_timings;  /* "scenario/variant" -> ms balances shards, or NULL */
     int64_t timeout_ms;     /* per variant, wall clock */
     EVP_PKEY *key;          /* signing key shared by every fakeidp (borrowed) */
     const char *rotation_key_dir; /* where rotation keys are cached, or NULL */
