@@ -14,8 +14,9 @@
 #   `npm install` resolves whatever is newest on npm; the lockfile in the
 #   repository is left alone.
 # Both run under a lock in $TMPDIR, since ctest -j may run several at once.
+# The caller sets COMPAT_ROOT to the absolute path of tests/compat first.
 
-COMPAT_ROOT=$(cd "$(dirname "$0")" && while [ ! -f lib.sh ] || [ ! -d node22 ]; do cd ..; done && pwd)
+: "${COMPAT_ROOT:?COMPAT_ROOT must name tests/compat}"
 COMPAT_LOCK_DIR=${TMPDIR:-/tmp}
 
 compat_locked() { # NAME CMD...: runs CMD under the lock NAME

@@ -17,6 +17,7 @@ case $2 in
     *) binary=$(pwd)/$2 ;;
 esac
 cd "$(dirname "$0")"
+COMPAT_ROOT=$(cd .. && pwd)
 . ../lib.sh
 compat_node22
 dir=$(compat_prepare "$1")
