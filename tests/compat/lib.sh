@@ -10,8 +10,8 @@
 #   run from. Normally `npm ci` in DIR (exact versions from package-lock.json)
 #   when node_modules is missing or older than the lockfile. With
 #   FAKEIDP_COMPAT_LATEST=1, DIR is copied (without node_modules and build
-#   outputs) to a scratch folder, every dependency set to `latest`, and
-#   `npm install` resolves whatever is newest on npm; the lockfile in the
+#   outputs) to a scratch folder and its WorkOS packages are installed at
+#   their newest release (compat_latest_copy); the lockfile in the
 #   repository is left alone.
 # Both run under a lock in $TMPDIR, since ctest -j may run several at once.
 # The caller sets COMPAT_ROOT to the absolute path of tests/compat first.
@@ -54,22 +54,32 @@ compat_node22() {
 compat_latest_copy() { # DIR SCRATCH
     rm -rf "$2"
     mkdir -p "$2"
-    (cd "$1" && tar cf - --exclude=node_modules --exclude=.next --exclude=build \
-        --exclude=package-lock.json .) | (cd "$2" && tar xf -)
+    (cd "$1" && tar cf - --exclude=node_modules --exclude=.next --exclude=build .) | (cd "$2" && tar xf -)
+    # The WorkOS packages (@workos-inc/*, @workos/*) go to their newest
+    # release, or, when the newest release of another one asks for it as a
+    # peer, to the newest release in that peer range; everything else (Next.js,
+    # React, React Router, jose) stays as locked, so a failure points at an SDK.
     (cd "$2" && node -e '
-const fs = require("fs");
-const p = JSON.parse(fs.readFileSync("package.json", "utf8"));
-for (const k of ["dependencies", "devDependencies"])
-  for (const d of Object.keys(p[k] || {})) p[k][d] = "latest";
-fs.writeFileSync("package.json", JSON.stringify(p, null, 2) + "\n");' &&
-     echo "== npm install (latest) in $2" >&2 &&
-     npm install --no-audit --no-fund --loglevel=error >&2 &&
+const { execFileSync } = require("child_process");
+const p = JSON.parse(require("fs").readFileSync("package.json", "utf8"));
+const workos = Object.keys(p.dependencies || {}).filter((d) => /^@workos(-inc)?\//.test(d));
+const peers = {};
+for (const d of workos) {
+  const out = execFileSync("npm", ["view", `${d}@latest`, "peerDependencies", "--json"], { encoding: "utf8" }).trim();
+  Object.assign(peers, out ? JSON.parse(out) : {});
+}
+console.log(workos.map((d) => `${d}@${peers[d] ?? "latest"}`).join("\n"));' >latest-specs.txt &&
+     echo "== npm install (newest WorkOS packages) in $2: $(tr '\n' ' ' <latest-specs.txt)" >&2 &&
+     xargs -d '\n' npm install --no-audit --no-fund --loglevel=error <latest-specs.txt >&2 &&
      npm ls --depth=0 >&2)
 }
 
 compat_prepare() { # DIR
     _dir=$(cd "$1" && pwd)
-    _tag=$(echo "$_dir" | sed "s|^$COMPAT_ROOT/||; s|/|-|g")
+    case $_dir in
+        "$COMPAT_ROOT"/*) _tag=$(echo "${_dir#"$COMPAT_ROOT"/}" | tr / -) ;;
+        *) _tag=example-$(basename "$_dir") ;;
+    esac
     if [ "${FAKEIDP_COMPAT_LATEST:-0}" = 1 ]; then
         _scratch=$COMPAT_LOCK_DIR/fakeidp-compat-latest/$_tag
         compat_locked "$_tag" compat_latest_copy "$_dir" "$_scratch" || return 1
