@@ -540,6 +540,28 @@ async function main() {
     assertInvalidGrant(e, 'refresh after logout');
   });
 
+  await check(SDK_MAJOR >= 12
+    ? 'legacy tokens (no auth_time, legacy_claims setting): 12.x authenticate() → invalid_jwt'
+    : 'legacy tokens (no auth_time, legacy_claims setting): authenticate() still accepts them', async () => {
+    await admin('/_fakeidp/settings', { legacy_claims: true });
+    try {
+      const r = await login(workos, { session: { sealSession: true, cookiePassword: COOKIE_PASSWORD } });
+      const c = jose.decodeJwt(r.accessToken);
+      assert(!('auth_time' in c) && !('client_id' in c), 'legacy token still has auth_time/client_id');
+      const a = await workos.userManagement
+        .loadSealedSession({ sessionData: r.sealedSession, cookiePassword: COOKIE_PASSWORD })
+        .authenticate();
+      if (SDK_MAJOR >= 12) {
+        assertEq(a.authenticated, false, 'authenticate() on a token without auth_time');
+        assertEq(a.reason, 'invalid_jwt', 'reason');
+      } else {
+        assertEq(a.authenticated, true, `authenticate() (reason ${a.reason})`);
+      }
+    } finally {
+      await admin('/_fakeidp/settings', { legacy_claims: false });
+    }
+  });
+
   await check('revokeSession({sessionId}) → refresh fails with invalid_grant', async () => {
     const r = await login(workos);
     const sid = jose.decodeJwt(r.accessToken).sid;

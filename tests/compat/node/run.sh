@@ -16,9 +16,11 @@ case $2 in
     /*) binary=$2 ;;
     *) binary=$(pwd)/$2 ;;
 esac
+# SDK_DIR: a path from here, or a folder name next to this script.
+if [ -d "$1" ]; then sdk=$(cd "$1" && pwd); else sdk=$1; fi
 cd "$(dirname "$0")"
 COMPAT_ROOT=$(cd .. && pwd)
 . ../lib.sh
 compat_node22
-dir=$(compat_prepare "$1")
+dir=$(compat_prepare "$sdk")
 exec node --experimental-import-meta-resolve probe.mjs "$dir" "$binary"
