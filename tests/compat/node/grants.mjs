@@ -174,16 +174,21 @@ export async function grantChecks(ctx) {
     expectAuthError(e, 'invalid_pending_authentication_token', 'unknown pending token');
   }, { xfail: XFAIL.unknownPending });
 
-  await check('enrollAuthFactor(totp) → mfa_challenge on password sign-in → authenticateWithTotp (RFC 6238 on the virtual clock)', async () => {
+  await check('createUserAuthFactor(totp) → mfa_challenge on password sign-in → authenticateWithTotp (RFC 6238 on the virtual clock)', async () => {
     const email = `mfa-${uniq()}@example.com`;
     const u = await workos.userManagement.createUser({ email, password, emailVerified: true });
-    const { authenticationFactor: f } = await workos.userManagement.enrollAuthFactor({ userId: u.id, type: 'totp', totpIssuer: 'fakeidp', totpUser: email });
+    // 12.x: multiFactorAuth.createUserAuthFactor; 11.x and older: userManagement.enrollAuthFactor.
+    const mfa = workos.multiFactorAuth ?? workos.mfa;
+    const enroll = mfa.createUserAuthFactor
+      ? (o) => mfa.createUserAuthFactor(o)
+      : (o) => workos.userManagement.enrollAuthFactor(o);
+    const { authenticationFactor: f } = await enroll({ userId: u.id, type: 'totp', totpIssuer: 'fakeidp', totpUser: email });
     assert(f?.totp?.secret, `no TOTP secret in ${JSON.stringify(f)?.slice(0, 200)}`);
     const e = await rejects(workos.userManagement.authenticateWithPassword({ clientId: CLIENT_ID, email, password }), 'mfa');
     expectAuthError(e, 'mfa_challenge', 'password sign-in with a factor');
     const pending = e.pendingAuthenticationToken ?? e.rawData?.pending_authentication_token;
     const factorId = e.rawData?.authentication_factors?.[0]?.id ?? f.id;
-    const challenge = await workos.mfa.challengeFactor({ authenticationFactorId: factorId });
+    const challenge = await mfa.challengeFactor({ authenticationFactorId: factorId });
     const wrong = await rejects(workos.userManagement.authenticateWithTotp({
       clientId: CLIENT_ID, code: '000000' === totp(f.totp.secret, await virtualNowMs()) ? '111111' : '000000',
       authenticationChallengeId: challenge.id, pendingAuthenticationToken: pending,
