@@ -16,6 +16,7 @@
 #    shows that it does), with FAKEIDP_EXAMPLE_WORK naming a scratch folder the
 #    apps inherit;
 # 5. the example's after.sh, if it has one, with that folder.
+# Everything runs on Node 22 from tests/compat/node22 (installed on first use).
 # Exit status: that of `fakeidp run` (0 all held, 1 an expectation failed,
 # 2 usage); 3 when the fake did not start, 4 when npm ci or prepare failed.
 set -eu
@@ -30,6 +31,12 @@ case $1 in
 esac
 example=$(cd "$2" && pwd)
 shift 2
+
+# Node.js 22 from the npm registry (tests/compat/lib.sh): authkit-nextjs 4.x
+# needs Node >= 22.11, and every example runs on the same Node.
+COMPAT_ROOT=$(cd "$(dirname "$0")/../tests/compat" && pwd)
+. "$COMPAT_ROOT/lib.sh"
+compat_node22 || exit 4
 
 cd "$example"
 # npm ci when node_modules is missing or older than package-lock.json, then

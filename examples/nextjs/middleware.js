@@ -1,6 +1,7 @@
-// authkit-nextjs 3.0.1 session handling: the middleware verifies the access
-// token on every matched request and refreshes it when it fails (no
-// pre-expiry buffer, no de-duplication); a failed refresh deletes the cookie.
+// authkit-nextjs 4.3.2 session handling: the middleware verifies the access
+// token on every matched request and refreshes it when it fails or expires
+// within the buffer (30 s for 5-minute tokens), with no de-duplication across
+// requests; a failed refresh deletes the cookie.
 // debug: true prints each decision; fakeidp copies it into the timeline.
 import { authkitMiddleware } from '@workos-inc/authkit-nextjs';
 

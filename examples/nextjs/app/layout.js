@@ -1,4 +1,4 @@
-export const metadata = { title: 'fakeidp example: authkit-nextjs 3.0.1' };
+export const metadata = { title: 'fakeidp example: authkit-nextjs 4.3.2' };
 
 export default function RootLayout({ children }) {
   return (
