@@ -24,6 +24,7 @@ int cli_exec(int argc, char **argv);
  * WORKOS_COOKIE_PASSWORD. Returns 0, or 2 with "prog: message" on stderr. */
 int cli_env_vars(const char *prog, const char *url, const char *config_path, const char *redirect,
                  json_t *out);
+int cli_har(int argc, char **argv);
 
 /* Loads a JSON configuration file; NULL with a "file:line:col: message"
  * printed to stderr when it cannot be read or parsed. */

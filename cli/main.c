@@ -14,6 +14,7 @@ static const struct command {
     {"lint", cli_lint, "check scenario files without running them"},
     {"env", cli_env, "print WORKOS_* variables that point an SDK at a running fake"},
     {"exec", cli_exec, "run a command with those variables, on the fake's virtual clock"},
+    {"har", cli_har, "turn a browser's HAR capture into a scenario skeleton"},
     {"inspect", cli_inspect, "decode and verify an access token, or unseal a wos-session cookie"},
 };
 

@@ -35,6 +35,7 @@ static void run_usage(FILE *out)
             "  --timeout DURATION  per variant, wall clock (default 60s)\n"
             "  --junit FILE        write a JUnit XML report\n"
             "  --json FILE         write the full results as JSON\n"
+            "  --html FILE         write a self-contained HTML report (swimlane diagrams)\n"
             "  --tap               print TAP instead of the console report\n"
             "  --key PEM           signing key (default: the cached test key)\n"
             "  -v, --verbose       print every variant's timeline\n"
@@ -191,11 +192,13 @@ int cli_run(int argc, char **argv)
         {"timeout", required_argument, NULL, 'T'}, {"junit", required_argument, NULL, 'J'},
         {"json", required_argument, NULL, 'O'},    {"tap", no_argument, NULL, 'P'},
         {"key", required_argument, NULL, 'k'},     {"verbose", no_argument, NULL, 'v'},
+        {"html", required_argument, NULL, 'H'},
         {"help", no_argument, NULL, 'h'},          {"shard-timings", required_argument, NULL, 'D'},
         {NULL, 0, NULL, 0}};
     struct hx_runner_options opt = {.jobs = (int)sysconf(_SC_NPROCESSORS_ONLN), .repeat = 1,
                                     .timeout_ms = 60000};
     const char *junit = NULL, *json_path = NULL, *key_path = NULL, *timings_path = NULL;
+    const char *html = NULL;
     bool tap = false, verbose = false;
     int c;
     optind = 1;
@@ -245,6 +248,7 @@ int cli_run(int argc, char **argv)
         case 'D': timings_path = optarg; break;
         case 'J': junit = optarg; break;
         case 'O': json_path = optarg; break;
+        case 'H': html = optarg; break;
         case 'P': tap = true; break;
         case 'k': key_path = optarg; break;
         case 'v': verbose = true; break;
@@ -327,12 +331,16 @@ int cli_run(int argc, char **argv)
         fprintf(stderr, "fakeidp run: no variant matched the selection\n");
         status = 2;
     }
-    if (junit && !hx_report_junit(&results, junit)) {
+    if (junit && !hx_report_junit(&results, junit, html)) {
         fprintf(stderr, "fakeidp run: cannot write %s\n", junit);
         status = 2;
     }
     if (json_path && !hx_report_json(&results, json_path)) {
         fprintf(stderr, "fakeidp run: cannot write %s\n", json_path);
+        status = 2;
+    }
+    if (html && !hx_report_html(&results, html)) {
+        fprintf(stderr, "fakeidp run: cannot write %s\n", html);
         status = 2;
     }
     hx_results_cleanup(&results);

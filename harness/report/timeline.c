@@ -12,6 +12,8 @@ void hx_timeline_init(struct hx_timeline *tl, int64_t start_ms)
     pthread_mutex_init(&tl->lock, NULL);
     tl->entries = json_array();
     tl->start_ms = start_ms;
+    tl->next_request = 0;
+    tl->requests_finished = 0;
 }
 
 void hx_timeline_cleanup(struct hx_timeline *tl)
@@ -19,6 +21,70 @@ void hx_timeline_cleanup(struct hx_timeline *tl)
     json_decref(tl->entries);
     tl->entries = NULL;
     pthread_mutex_destroy(&tl->lock);
+}
+
+static void add_entry(struct hx_timeline *tl, int64_t now_ms, const char *source, json_t *data,
+                      const char *text);
+
+static _Thread_local int current_request;
+static _Thread_local int finished_before; /* requests finished when the current one began */
+
+int hx_timeline_request_begin(struct hx_timeline *tl)
+{
+    if (!tl || !tl->entries)
+        return 0;
+    pthread_mutex_lock(&tl->lock);
+    int req = ++tl->next_request;
+    finished_before = tl->requests_finished;
+    pthread_mutex_unlock(&tl->lock);
+    current_request = req;
+    return req;
+}
+
+void hx_timeline_request_end(struct hx_timeline *tl, int64_t now_ms, json_t *record)
+{
+    if (!tl || !tl->entries) {
+        json_decref(record);
+        return;
+    }
+    pthread_mutex_lock(&tl->lock);
+    int finished = ++tl->requests_finished;
+    pthread_mutex_unlock(&tl->lock);
+    json_object_set_new(record, "kind", json_string("request"));
+    json_object_set_new(record, "finished", json_integer(finished));
+    json_object_set_new(record, "finished_before", json_integer(finished_before));
+    add_entry(tl, now_ms, "browser", record, NULL);
+}
+
+void hx_timeline_request_set(int req)
+{
+    current_request = req;
+}
+
+int hx_timeline_request_current(void)
+{
+    return current_request;
+}
+
+static void add_entry(struct hx_timeline *tl, int64_t now_ms, const char *source, json_t *data,
+                      const char *text)
+{
+    json_t *entry = json_pack("{s:I, s:s}", "t", (json_int_t)(now_ms - tl->start_ms), "source", source);
+    if (text)
+        json_object_set_new(entry, "text", json_string(text));
+    if (current_request && !json_object_get(data, "req"))
+        json_object_set_new(entry, "req", json_integer(current_request));
+    if (data)
+        json_object_update_missing(entry, data);
+    json_decref(data);
+    if (json_object_get(entry, "req") && json_integer_value(json_object_get(entry, "req")) <= 0)
+        json_object_del(entry, "req"); /* data said: no request */
+    pthread_mutex_lock(&tl->lock);
+    /* Bounded: a runaway loop must not eat memory. */
+    if (json_array_size(tl->entries) < 5000)
+        json_array_append(tl->entries, entry);
+    pthread_mutex_unlock(&tl->lock);
+    json_decref(entry);
 }
 
 void hx_timeline_add(struct hx_timeline *tl, int64_t now_ms, const char *source, const char *fmt, ...)
@@ -30,13 +96,35 @@ void hx_timeline_add(struct hx_timeline *tl, int64_t now_ms, const char *source,
     va_start(ap, fmt);
     vsnprintf(text, sizeof(text), fmt, ap);
     va_end(ap);
-    pthread_mutex_lock(&tl->lock);
-    /* Bounded: a runaway loop must not eat memory. */
-    if (json_array_size(tl->entries) < 5000)
-        json_array_append_new(tl->entries, json_pack("{s:I, s:s, s:s}", "t",
-                                                     (json_int_t)(now_ms - tl->start_ms),
-                                                     "source", source, "text", text));
-    pthread_mutex_unlock(&tl->lock);
+    add_entry(tl, now_ms, source, NULL, text);
+}
+
+void hx_timeline_add_data(struct hx_timeline *tl, int64_t now_ms, const char *source, json_t *data,
+                          const char *fmt, ...)
+{
+    if (!tl || !tl->entries) {
+        json_decref(data);
+        return;
+    }
+    char text[1024] = "";
+    if (fmt) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(text, sizeof(text), fmt, ap);
+        va_end(ap);
+    }
+    add_entry(tl, now_ms, source, data, fmt ? text : NULL);
+}
+
+json_t *hx_timeline_journal_fields(const json_t *e)
+{
+    const char *id = json_string_value(json_object_get(e, "request_id"));
+    return json_pack("{s:s, s:i, s:O?, s:O?, s:O?, s:O?, s:O?, s:O?, s:O?}", "kind", "idp", "req",
+                     id && strncmp(id, "hxreq-", 6) == 0 ? atoi(id + 6) : 0, "method",
+                     json_object_get(e, "method"), "route", json_object_get(e, "route"), "status",
+                     json_object_get(e, "status"), "grant_type", json_object_get(e, "grant_type"),
+                     "outcome", json_object_get(e, "outcome"), "token",
+                     json_object_get(e, "token_hash"), "fault", json_object_get(e, "fault"));
 }
 
 char *hx_timeline_text(struct hx_timeline *tl, const char *indent)
@@ -49,6 +137,8 @@ char *hx_timeline_text(struct hx_timeline *tl, const char *indent)
     size_t i;
     json_t *e;
     json_array_foreach(tl->entries, i, e) {
+        if (!json_object_get(e, "text"))
+            continue; /* a record for the structured reporters */
         char at[32];
         json_int_t t = json_integer_value(json_object_get(e, "t"));
         idp_duration_format(t < 0 ? -t : t, at);

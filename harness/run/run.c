@@ -153,8 +153,9 @@ void hx_run_sync_journal(struct hx_run *run)
         const char *outcome = json_string_value(json_object_get(e, "outcome"));
         const char *fault = json_string_value(json_object_get(e, "fault"));
         const char *hash = json_string_value(json_object_get(e, "token_hash"));
-        hx_timeline_add(&run->timeline, json_integer_value(json_object_get(e, "virtual_ms")), "idp",
-                        "%s %s%s%s -> %lld%s%s%s%s%s%s", json_string_value(json_object_get(e, "method")),
+        hx_timeline_add_data(&run->timeline, json_integer_value(json_object_get(e, "virtual_ms")), "idp",
+                        hx_timeline_journal_fields(e), "%s %s%s%s -> %lld%s%s%s%s%s%s",
+                        json_string_value(json_object_get(e, "method")),
                         route, grant ? " " : "", grant ? grant : "",
                         (long long)json_integer_value(json_object_get(e, "status")),
                         outcome ? " " : "", outcome ? outcome : "", hash ? " token " : "",

@@ -55,8 +55,14 @@ void hx_results_cleanup(struct hx_results *results);
 
 /* Reporters. */
 void hx_report_console(const struct hx_results *results, FILE *out, bool verbose);
-bool hx_report_junit(const struct hx_results *results, const char *path);
+/* html: the HTML report's path, or NULL; each testcase then links to its
+ * variant there (a property and a system-out line with file#anchor). */
+bool hx_report_junit(const struct hx_results *results, const char *path, const char *html);
 void hx_report_tap(const struct hx_results *results, FILE *out);
 bool hx_report_json(const struct hx_results *results, const char *path);
+/* One self-contained HTML file: overview and a swimlane diagram per variant. */
+bool hx_report_html(const struct hx_results *results, const char *path);
+/* The fragment ("v-…") the HTML report gives a variant. */
+void hx_report_html_anchor(const struct hx_result *r, char *out, size_t size);
 
 #endif

@@ -122,12 +122,15 @@ static void apply_cookies(struct hx_browser *b, const struct hx_http_response *r
         enum hx_cookie_change change = hx_jar_set(&b->jar, header, url, ctx, &rules, now, name,
                                                   sizeof(name), why, sizeof(why));
         pthread_mutex_unlock(&b->lock);
+        static const char *const changes[] = {"set", "deleted", "rejected"};
         bool third_party = change == HX_COOKIE_REJECTED && strstr(why, "third-party");
-        hx_timeline_add(b->timeline, now, "browser", "%s%s%s",
-                        change == HX_COOKIE_REJECTED ? "cookie rejected: " : "cookie ", why,
-                        third_party ? " (browser setting block_third_party_cookies: true, the "
-                                      "default of a fresh Chromium or WebKit profile)"
-                                    : "");
+        hx_timeline_add_data(b->timeline, now, "browser",
+                             json_pack("{s:s, s:s}", "cookie", name, "change", changes[change]),
+                             "%s%s%s", change == HX_COOKIE_REJECTED ? "cookie rejected: " : "cookie ",
+                             why,
+                             third_party ? " (browser setting block_third_party_cookies: true, the "
+                                           "default of a fresh Chromium or WebKit profile)"
+                                         : "");
     }
     free(header);
 }
@@ -151,6 +154,10 @@ void hx_browser_go(struct hx_browser *b, const struct hx_navigation *nav, struct
     /* Requests the fake may cut (anything sent to the IdP) get a connection
      * of their own; the rest reuse the thread's. */
     bool to_idp = strcmp(url.host, b->knobs.idp_host) == 0;
+    /* Numbered, and sent as X-Request-ID: the reference app passes it on to
+     * fakeidp, whose journal keeps it, so a report can put each app line
+     * and IdP call under the browser request that caused it. */
+    int outer_request = hx_timeline_request_current();
     struct hx_http_client *client = to_idp ? hx_http_client_new() : hx_http_client_thread();
     if (!client) {
         snprintf(page->error, sizeof(page->error), "out of memory");
@@ -182,9 +189,12 @@ void hx_browser_go(struct hx_browser *b, const struct hx_navigation *nav, struct
         if (strcmp(url.path, "/user_management/authorize") == 0)
             b->authorize_visits++;
         pthread_mutex_unlock(&b->lock);
+        int request = hx_timeline_request_begin(b->timeline);
         const char *headers[24];
         size_t h = 0;
-        char cookie_header[16384], origin_header[400];
+        char cookie_header[16384], origin_header[400], request_header[48];
+        snprintf(request_header, sizeof(request_header), "X-Request-ID: hxreq-%d", request);
+        headers[h++] = request_header;
         if (cookie && cookie[0]) {
             snprintf(cookie_header, sizeof(cookie_header), "Cookie: %s", cookie);
             headers[h++] = cookie_header;
@@ -209,6 +219,11 @@ void hx_browser_go(struct hx_browser *b, const struct hx_navigation *nav, struct
         page->hops = hop + 1;
         snprintf(page->url, sizeof(page->url), "%s", full);
         page->status = resp.status;
+        hx_timeline_request_end(b->timeline, idp_clock_now_ms(b->clock),
+                                json_pack("{s:s, s:s, s:s, s:i, s:b}", "method", method,
+                                          "host", url.host, "path", url.path, "status",
+                                          got ? (int)resp.status : 0, "subrequest",
+                                          nav->subrequest));
         if (!got) {
             snprintf(page->error, sizeof(page->error), "%s", resp.error);
             hx_timeline_add(b->timeline, idp_clock_now_ms(b->clock), "browser", "%s %s: %s", method,
@@ -251,6 +266,7 @@ void hx_browser_go(struct hx_browser *b, const struct hx_navigation *nav, struct
     }
     if (to_idp)
         hx_http_client_free(&client);
+    hx_timeline_request_set(outer_request);
 }
 
 char *hx_browser_document_cookie(struct hx_browser *b, const char *url_text)

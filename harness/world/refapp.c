@@ -244,6 +244,9 @@ static int64_t app_now(struct hx_app *app, const struct hx_app_knobs *k)
     return idp_clock_now_ms(app->clock) + k->clock_offset_ms;
 }
 
+/* The instance handling this thread's request (0-based), -1 with one. */
+static _Thread_local int current_instance = -1;
+
 static void note(struct hx_app *app, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void note(struct hx_app *app, const char *fmt, ...)
 {
@@ -252,7 +255,24 @@ static void note(struct hx_app *app, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(text, sizeof(text), fmt, ap);
     va_end(ap);
-    hx_timeline_add(app->timeline, idp_clock_now_ms(app->clock), "app", "%s", text);
+    hx_timeline_add_data(app->timeline, idp_clock_now_ms(app->clock), "app",
+                         current_instance >= 0 ? json_pack("{s:i}", "instance", current_instance)
+                                               : NULL,
+                         "%s", text);
+}
+
+/* The browser numbers its requests (X-Request-ID: hxreq-N); the app's log
+ * lines and its calls to fakeidp carry the number on. */
+static void request_begin(struct hx_app *app, struct mg_connection *conn, int instance,
+                          int instances)
+{
+    const char *id = mg_get_header(conn, "X-Request-ID");
+    int req = 0;
+    if (id && strncmp(id, "hxreq-", 6) == 0)
+        req = atoi(id + 6);
+    hx_timeline_request_set(req > 0 ? req : 0);
+    current_instance = instances > 1 ? instance : -1;
+    (void)app;
 }
 
 static bool password_ok(const struct hx_app_knobs *k)
@@ -437,8 +457,10 @@ static struct refresh_result *authenticate(struct hx_app *app, const struct hx_a
     char url[400], auth[200];
     snprintf(url, sizeof(url), "%s/user_management/authenticate", app->idp_url);
     snprintf(auth, sizeof(auth), "Authorization: Bearer %s", app->api_key);
+    char request_id[48];
+    snprintf(request_id, sizeof(request_id), "X-Request-ID: hxreq-%d", hx_timeline_request_current());
     const char *headers[] = {"Content-Type: application/json", "Accept: application/json", auth,
-                             NULL};
+                             hx_timeline_request_current() ? request_id : NULL, NULL};
     struct hx_http_client *client = hx_http_client_new();
     for (int attempt = 0; attempt < 2; attempt++) {
         struct hx_http_response resp = {0};
@@ -847,6 +869,7 @@ static int handle(struct mg_connection *conn, void *data)
     struct hx_app_knobs k = app->knobs;
     struct instance *inst = &app->instances[app->next_instance++ % (unsigned)k.instances];
     pthread_mutex_unlock(&app->lock);
+    request_begin(app, conn, (int)(inst - app->instances), k.instances);
     char sink[256];
     while (mg_read(conn, sink, sizeof(sink)) > 0)
         ;
@@ -905,6 +928,8 @@ static int handle(struct mg_connection *conn, void *data)
     if (body_len)
         mg_write(conn, r.body, body_len);
     free(r.body);
+    hx_timeline_request_set(0);
+    current_instance = -1;
     return r.status ? r.status : 500;
 }
 

@@ -1,0 +1,653 @@
+/* The HTML reporter: one self-contained file (inline CSS and a few lines of
+ * script for the filters, nothing fetched) with an overview of the variants
+ * and, per variant, a swimlane sequence diagram of virtual time built from
+ * the same timeline records the JSON reporter writes.
+ *
+ * Lanes: the browser, the app, a backend (Convex-style /convex/ routes) and
+ * the IdP. Each browser request is a block: its arrow to the app (or the
+ * IdP), the app's log lines, the app's calls to the IdP (matched by the
+ * request number the browser sent as X-Request-ID) and the response with
+ * its cookie changes. Requests that were in flight together are drawn side
+ * by side, labelled with the order their responses landed in. Everything
+ * colour says is also written: PASS/FAIL, "RT 1a2b3c4d", "fault", "new". */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "duration.h"
+#include "runner.h"
+
+enum lane { LANE_BROWSER, LANE_APP, LANE_BACKEND, LANE_IDP, LANE_COUNT };
+static const char *const lane_names[LANE_COUNT] = {"browser", "app", "backend", "IdP"};
+
+static void esc(FILE *f, const char *text)
+{
+    for (const unsigned char *p = (const unsigned char *)(text ? text : ""); *p; p++) {
+        switch (*p) {
+        case '<': fputs("&lt;", f); break;
+        case '>': fputs("&gt;", f); break;
+        case '&': fputs("&amp;", f); break;
+        case '"': fputs("&quot;", f); break;
+        case '\'': fputs("&#39;", f); break;
+        default:
+            if (*p < 0x20 && *p != '\n' && *p != '\t')
+                fputc('?', f);
+            else
+                fputc(*p, f);
+        }
+    }
+}
+
+/* An id usable in a URL fragment: "v-" and the name with anything but
+ * [A-Za-z0-9-_] replaced. */
+static void anchor(const struct hx_result *r, char *out, size_t size)
+{
+    char name[600];
+    if (r->repeat_index)
+        snprintf(name, sizeof(name), "%s--%s--%d", r->scenario->name, r->variant->name,
+                 r->repeat_index + 1);
+    else
+        snprintf(name, sizeof(name), "%s--%s", r->scenario->name, r->variant->name);
+    size_t n = 0;
+    n += (size_t)snprintf(out, size, "v-");
+    for (const char *p = name; *p && n + 1 < size; p++) {
+        char c = *p;
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '-' || c == '_';
+        out[n++] = ok ? c : '_';
+    }
+    out[n < size ? n : size - 1] = '\0';
+}
+
+void hx_report_html_anchor(const struct hx_result *r, char *out, size_t size)
+{
+    anchor(r, out, size);
+}
+
+static const char *str(const json_t *e, const char *key)
+{
+    return json_string_value(json_object_get(e, key));
+}
+
+static json_int_t num(const json_t *e, const char *key)
+{
+    return json_integer_value(json_object_get(e, key));
+}
+
+static bool is_request(const json_t *e)
+{
+    const char *kind = str(e, "kind");
+    return kind && strcmp(kind, "request") == 0;
+}
+
+/* A token hash as a chip: its colour comes from the hash, and the label
+ * says the same thing for a reader without colour. */
+static void token_chip(FILE *f, const char *kind, const char *hash)
+{
+    unsigned long h = strtoul(hash, NULL, 16);
+    fprintf(f, "<span class=\"tok\" style=\"background:hsl(%lu,70%%,82%%)\" title=\"%s hash\">%s ",
+            h % 360, kind, kind);
+    esc(f, hash);
+    fputs("</span>", f);
+}
+
+static void time_label(FILE *f, json_int_t t)
+{
+    char text[32];
+    idp_duration_format(t < 0 ? -t : t, text);
+    fprintf(f, "%s%s", t < 0 ? "-" : "+", text);
+}
+
+/* ---- the cookie jar ---------------------------------------------------- */
+
+struct jar_cookie {
+    char name[128];
+    char detail[160]; /* "1991 bytes, HttpOnly" */
+    bool deleted, changed;
+};
+
+struct jar {
+    struct jar_cookie cookies[32];
+    size_t count;
+    bool changed;
+};
+
+static void jar_apply(struct jar *jar, const json_t *e)
+{
+    const char *name = str(e, "cookie"), *change = str(e, "change");
+    if (!name || !change || strcmp(change, "rejected") == 0)
+        return;
+    struct jar_cookie *c = NULL;
+    for (size_t i = 0; i < jar->count; i++)
+        if (strcmp(jar->cookies[i].name, name) == 0)
+            c = &jar->cookies[i];
+    if (!c) {
+        if (jar->count == sizeof(jar->cookies) / sizeof(jar->cookies[0]))
+            return;
+        c = &jar->cookies[jar->count++];
+        memset(c, 0, sizeof(*c));
+        snprintf(c->name, sizeof(c->name), "%s", name);
+    }
+    c->deleted = strcmp(change, "deleted") == 0;
+    c->changed = jar->changed = true;
+    c->detail[0] = '\0';
+    const char *text = str(e, "text"), *open = text ? strchr(text, '(') : NULL;
+    if (open && !c->deleted) {
+        snprintf(c->detail, sizeof(c->detail), "%s", open + 1);
+        char *close = strrchr(c->detail, ')');
+        if (close)
+            *close = '\0';
+    }
+}
+
+/* The jar after a step; changed cookies are marked (in words too). */
+static void jar_print(FILE *f, struct jar *jar)
+{
+    fputs("<div class=\"jar\"><span class=\"jt\">cookie jar</span>", f);
+    size_t shown = 0;
+    for (size_t i = 0; i < jar->count; i++) {
+        struct jar_cookie *c = &jar->cookies[i];
+        if (c->deleted && !c->changed)
+            continue;
+        fprintf(f, "<div class=\"ck%s%s\">", c->changed ? " chg" : "", c->deleted ? " del" : "");
+        esc(f, c->name);
+        if (c->deleted)
+            fputs(" <b>deleted</b>", f);
+        else {
+            fputs(" <small>", f);
+            esc(f, c->detail);
+            fputs("</small>", f);
+            if (c->changed)
+                fputs(" <b>changed</b>", f);
+        }
+        fputs("</div>", f);
+        c->changed = false;
+        shown++;
+    }
+    if (!shown)
+        fputs("<div class=\"ck\">(empty)</div>", f);
+    fputs("</div>", f);
+    jar->changed = false;
+}
+
+/* ---- the diagram ------------------------------------------------------- */
+
+static void cell_open(FILE *f, enum lane from, enum lane to, const char *cls)
+{
+    int a = from < to ? from : to, b = from < to ? to : from;
+    fprintf(f, "<div class=\"%s\" style=\"grid-column:%d/%d\">", cls, a + 1, b + 2);
+}
+
+/* An arrow between two lanes with its label; dir says which way. */
+static void arrow(FILE *f, enum lane from, enum lane to, const char *cls, const char *label_html)
+{
+    char klass[64];
+    snprintf(klass, sizeof(klass), "arr %s %s", from < to ? "right" : "left", cls);
+    cell_open(f, from, to, klass);
+    fprintf(f, "<span class=\"lbl\">%s</span></div>", label_html);
+}
+
+static enum lane request_lane(const json_t *rec, const json_t *idp_hosts)
+{
+    const char *path = str(rec, "path"), *host = str(rec, "host");
+    if (path && strncmp(path, "/user_management/", 17) == 0)
+        return LANE_IDP;
+    size_t i;
+    json_t *h;
+    json_array_foreach(idp_hosts, i, h) if (host && strcmp(json_string_value(h), host) == 0) return LANE_IDP;
+    if (path && strncmp(path, "/convex/", 8) == 0)
+        return LANE_BACKEND;
+    return LANE_APP;
+}
+
+/* An arrow's label is built in memory, then drawn. */
+struct label {
+    char *text;
+    size_t len;
+    FILE *f;
+};
+
+static bool label_open(struct label *l)
+{
+    l->text = NULL;
+    l->f = open_memstream(&l->text, &l->len);
+    return l->f != NULL;
+}
+
+static void label_draw(FILE *f, struct label *l, enum lane from, enum lane to, const char *cls);
+
+/* One browser request and everything that carries its number. */
+static void request_block(FILE *f, const json_t *entries, const json_t *rec, const json_t *idp_hosts,
+                          struct jar *jar, bool *failed_shown)
+{
+    json_int_t req = num(rec, "req");
+    enum lane to = request_lane(rec, idp_hosts);
+    int changes = 0;
+    struct label l;
+    if (!label_open(&l))
+        return;
+    fprintf(l.f, "<b>#%lld</b> ", (long long)req);
+    esc(l.f, str(rec, "method"));
+    fputc(' ', l.f);
+    esc(l.f, str(rec, "path"));
+    label_draw(f, &l, LANE_BROWSER, to, "req");
+    size_t i;
+    json_t *e;
+    json_array_foreach(entries, i, e) {
+        if (num(e, "req") != req || e == rec)
+            continue;
+        const char *source = str(e, "source");
+        if (strcmp(source, "app") == 0) {
+            enum lane lane = to == LANE_BACKEND ? LANE_BACKEND : LANE_APP;
+            fprintf(f, "<div class=\"log\" style=\"grid-column:%d/-1\"><span class=\"who\">%s",
+                    lane + 1, lane_names[lane]);
+            if (json_object_get(e, "instance"))
+                fprintf(f, " instance %lld", (long long)num(e, "instance"));
+            fputs(":</span> ", f);
+            esc(f, str(e, "text"));
+            fputs("</div>", f);
+        } else if (strcmp(source, "idp") == 0 && to != LANE_IDP) {
+            const char *grant = str(e, "grant_type"), *token = str(e, "token");
+            const char *fault = str(e, "fault"), *outcome = str(e, "outcome");
+            json_int_t status = num(e, "status");
+            if (!label_open(&l))
+                continue;
+            esc(l.f, str(e, "method"));
+            fputc(' ', l.f);
+            esc(l.f, str(e, "route"));
+            if (grant) {
+                fputc(' ', l.f);
+                esc(l.f, grant);
+            }
+            if (token) {
+                fputc(' ', l.f);
+                token_chip(l.f, grant && strcmp(grant, "refresh_token") == 0 ? "RT" : "code", token);
+            }
+            label_draw(f, &l, LANE_APP, LANE_IDP, "call");
+            if (!label_open(&l))
+                continue;
+            fprintf(l.f, "<span class=\"st s%lld\">%lld</span> ", (long long)(status / 100),
+                    (long long)status);
+            esc(l.f, outcome);
+            if (fault) {
+                fputs(" <span class=\"fault\">fault ", l.f);
+                esc(l.f, fault);
+                fputs("</span>", l.f);
+            }
+            label_draw(f, &l, LANE_IDP, LANE_APP, status >= 400 ? "ret bad" : "ret");
+        } else if (strcmp(source, "browser") == 0 && str(e, "cookie")) {
+            jar_apply(jar, e);
+            changes++;
+        } else if (strcmp(source, "FAIL") == 0) {
+            fprintf(f, "<div class=\"fail\" style=\"grid-column:1/-1\">%s",
+                    *failed_shown ? "expectation failed: " : "FIRST FAILED EXPECTATION: ");
+            *failed_shown = true;
+            esc(f, str(e, "text"));
+            fputs("</div>", f);
+        } else if (str(e, "text")) {
+            fputs("<div class=\"log\" style=\"grid-column:1/-1\"><span class=\"who\">", f);
+            esc(f, source);
+            fputs(":</span> ", f);
+            esc(f, str(e, "text"));
+            fputs("</div>", f);
+        }
+    }
+    json_int_t status = num(rec, "status");
+    if (!label_open(&l))
+        return;
+    if (status)
+        fprintf(l.f, "<span class=\"st s%lld\">%lld</span>", (long long)(status / 100),
+                (long long)status);
+    else
+        fputs("<span class=\"st s5\">no response</span>", l.f);
+    fprintf(l.f, " #%lld", (long long)req);
+    label_draw(f, &l, to, LANE_BROWSER, status >= 400 || !status ? "ret bad" : "ret");
+    if (!changes)
+        return;
+    /* What the response did to the cookies, on its arrival. */
+    json_array_foreach(entries, i, e) {
+        if (num(e, "req") != req || !str(e, "cookie"))
+            continue;
+        const char *change = str(e, "change");
+        fprintf(f, "<div class=\"setck %s\" style=\"grid-column:1/-1\" data-cookie=\"", change);
+        esc(f, str(e, "cookie"));
+        fprintf(f, "\" data-change=\"%s\">Set-Cookie ", change);
+        esc(f, str(e, "text") + 7); /* after "cookie " */
+        fputs("</div>", f);
+    }
+}
+
+static void label_draw(FILE *f, struct label *l, enum lane from, enum lane to, const char *cls)
+{
+    fclose(l->f);
+    arrow(f, from, to, cls, l->text ? l->text : "");
+    free(l->text);
+}
+
+static void lane_heads(FILE *f)
+{
+    fputs("<div class=\"hd\">time</div>", f);
+    for (int l = 0; l < LANE_COUNT; l++)
+        fprintf(f, "<div class=\"hd lane-%d\">%s</div>", l, lane_names[l]);
+    fputs("<div class=\"hd\">cookie jar</div>", f);
+}
+
+/* Lane guides: a thin vertical line per lane behind the rows. */
+static void grid_open(FILE *f, const char *cls)
+{
+    fprintf(f, "<div class=\"sw %s\">", cls);
+}
+
+/* A row that belongs to no request block: a step, a failure, a log line. */
+static void plain_entry(FILE *f, const json_t *e, struct jar *jar, bool *failed_shown)
+{
+    const char *source = str(e, "source");
+    json_int_t t = num(e, "t");
+    if (!str(e, "text"))
+        return;
+    if (strcmp(source, "FAIL") == 0) {
+        fprintf(f, "<div class=\"fail\" style=\"grid-column:1/-1\">%s",
+                *failed_shown ? "expectation failed: " : "FIRST FAILED EXPECTATION: ");
+        *failed_shown = true;
+        esc(f, str(e, "text"));
+        fputs("</div>", f);
+        return;
+    }
+    if (str(e, "cookie"))
+        jar_apply(jar, e);
+    fputs("<div class=\"at\">", f);
+    time_label(f, t);
+    if (strcmp(source, "step") == 0) {
+        fputs("</div><div class=\"step\" style=\"grid-column:2/-2\">step: ", f);
+        esc(f, str(e, "text"));
+    } else {
+        enum lane lane = strcmp(source, "idp") == 0   ? LANE_IDP
+                         : strcmp(source, "app") == 0 ? LANE_APP
+                                                      : LANE_BROWSER;
+        fprintf(f, "</div><div class=\"log\" style=\"grid-column:%d/-2\"><span class=\"who\">",
+                lane + 2);
+        esc(f, source);
+        fputs(":</span> ", f);
+        esc(f, str(e, "text"));
+        const char *token = str(e, "token");
+        if (token && strcmp(source, "idp") == 0) {
+            fputc(' ', f);
+            token_chip(f, "token", token);
+        }
+    }
+    fputs("</div><div class=\"jarcell\">", f);
+    if (jar->changed || strcmp(source, "step") == 0)
+        jar_print(f, jar);
+    fputs("</div>", f);
+}
+
+static void diagram(FILE *f, const struct hx_result *r)
+{
+    const json_t *entries = r->timeline_json;
+    size_t count = json_array_size(entries);
+    json_t *idp_hosts = json_array();
+    size_t i;
+    json_t *e;
+    /* Which hosts are the IdP: those the browser's authorize trips went to. */
+    json_array_foreach(entries, i, e) {
+        const char *path = str(e, "path");
+        if (is_request(e) && path && strncmp(path, "/user_management/", 17) == 0)
+            json_array_append_new(idp_hosts, json_string(str(e, "host")));
+    }
+    /* Entries with a request number are drawn in their request's block. */
+    json_t *has_record = json_object();
+    json_array_foreach(entries, i, e) {
+        if (is_request(e)) {
+            char key[24];
+            snprintf(key, sizeof(key), "%lld", (long long)num(e, "req"));
+            json_object_set_new(has_record, key, json_true());
+        }
+    }
+    struct jar jar = {0};
+    bool failed_shown = false;
+    json_int_t last_t = 0;
+    grid_open(f, "main");
+    lane_heads(f);
+    for (i = 0; i < count; i++) {
+        e = json_array_get(entries, i);
+        json_int_t t = num(e, "t");
+        char key[24];
+        snprintf(key, sizeof(key), "%lld", (long long)num(e, "req"));
+        bool in_block = json_object_get(e, "req") && json_object_get(has_record, key);
+        if (in_block && !is_request(e))
+            continue;
+        if (t != last_t) {
+            fputs("<div class=\"gap\" style=\"grid-column:1/-1\">", f);
+            time_label(f, t - last_t);
+            fputs(" of virtual time</div>", f);
+            last_t = t;
+        }
+        if (is_request(e)) {
+            /* Requests that overlapped this one: each began before the
+             * other finished. They are drawn side by side. */
+            size_t group[64], n = 0;
+            group[n++] = i;
+            for (size_t j = i + 1; j < count && n < 64; j++) {
+                json_t *o = json_array_get(entries, j);
+                if (!is_request(o))
+                    continue;
+                if (num(o, "finished_before") >= num(json_array_get(entries, group[n - 1]), "finished"))
+                    break;
+                group[n++] = j;
+            }
+            fprintf(f, "<div class=\"at\">");
+            time_label(f, t);
+            fputs("</div>", f);
+            if (n == 1) {
+                fputs("<div class=\"blk\" style=\"grid-column:2/-2\"><div class=\"sw inner\">", f);
+                request_block(f, entries, e, idp_hosts, &jar, &failed_shown);
+                fputs("</div></div>", f);
+            } else {
+                fprintf(f, "<div class=\"par\" style=\"grid-column:2/-2\" data-concurrent=\"%zu\">"
+                           "<div class=\"parhd\">%zu requests in flight together (side by side; "
+                           "numbered by the order their responses landed)</div><div class=\"cols\">",
+                        n, n);
+                for (size_t k = 0; k < n; k++) {
+                    json_t *rec = json_array_get(entries, group[k]);
+                    fprintf(f, "<div class=\"col\" data-req=\"%lld\"><div class=\"colhd\">landed "
+                               "%zu of %zu</div><div class=\"sw inner\">",
+                            (long long)num(rec, "req"), k + 1, n);
+                    request_block(f, entries, rec, idp_hosts, &jar, &failed_shown);
+                    fputs("</div></div>", f);
+                }
+                fputs("</div></div><div class=\"jarcell\">", f);
+                if (jar.changed)
+                    jar_print(f, &jar);
+                fputs("</div>", f);
+                /* Entries without a block that fell between them follow. */
+                for (size_t j = i + 1; j <= group[n - 1]; j++) {
+                    json_t *o = json_array_get(entries, j);
+                    char k2[24];
+                    snprintf(k2, sizeof(k2), "%lld", (long long)num(o, "req"));
+                    if (is_request(o) || (json_object_get(o, "req") && json_object_get(has_record, k2)))
+                        continue;
+                    plain_entry(f, o, &jar, &failed_shown);
+                }
+                i = group[n - 1];
+                continue;
+            }
+            fputs("<div class=\"jarcell\">", f);
+            if (jar.changed)
+                jar_print(f, &jar);
+            fputs("</div>", f);
+            continue;
+        }
+        plain_entry(f, e, &jar, &failed_shown);
+    }
+    fputs("</div>", f);
+    json_decref(has_record);
+    json_decref(idp_hosts);
+}
+
+/* ---- the page ---------------------------------------------------------- */
+
+static const char style[] =
+    "body{font:14px/1.4 system-ui,sans-serif;margin:1em;color:#111;background:#fff}"
+    "h1{font-size:1.4em}h2{font-size:1.15em;margin:1.5em 0 .3em}"
+    "table{border-collapse:collapse;width:100%}td,th{border:1px solid #bbb;padding:2px 6px;"
+    "text-align:left;vertical-align:top}"
+    ".PASS{color:#064;font-weight:bold}.FAIL{color:#a00;font-weight:bold}"
+    "code{background:#f3f3f3;padding:1px 3px;word-break:break-all}"
+    ".filters{margin:.5em 0}.filters button{margin-right:.3em}"
+    ".sw{display:grid;grid-template-columns:4.5em repeat(4,minmax(6em,1fr)) minmax(11em,14em);"
+    "gap:2px 0;align-items:center}"
+    ".sw.inner{grid-template-columns:repeat(4,minmax(3em,1fr));font-size:.95em}"
+    ".sw.inner>*{grid-row:auto}"
+    ".hd{font-weight:bold;border-bottom:2px solid #333;text-align:center;position:sticky;top:0;"
+    "background:#fff}"
+    ".at{font:12px monospace;color:#444}"
+    ".arr{position:relative;border-bottom:2px solid #246;margin:0 12%;text-align:center;"
+    "min-height:1.4em}.arr.right:after{content:'\\25B6';position:absolute;right:-6px;bottom:-9px;"
+    "color:#246}.arr.left:before{content:'\\25C0';position:absolute;left:-6px;bottom:-9px;color:#246}"
+    ".arr.ret{border-bottom-style:dashed}.arr.bad{border-bottom-color:#a00}"
+    ".lbl{font-size:.9em;background:#fff;padding:0 3px}"
+    ".st{font-weight:bold;border:1px solid #888;border-radius:3px;padding:0 3px}"
+    ".st.s4,.st.s5{background:#fdd;border-color:#a00}.st.s2{background:#dfd}"
+    ".tok{font:12px monospace;border:1px solid #555;border-radius:3px;padding:0 3px}"
+    ".fault{border:1px dashed #a50;background:#ffe6bf;padding:0 3px;font-size:.85em}"
+    ".log{font-size:.85em;color:#333;padding-left:.5em;border-left:3px solid #ccc}"
+    ".who{font-weight:bold}"
+    ".gap{text-align:center;font-size:.85em;color:#555;border-top:1px dashed #999;"
+    "border-bottom:1px dashed #999;margin:.3em 0;background:repeating-linear-gradient(45deg,"
+    "#fff,#fff 4px,#eee 4px,#eee 8px)}"
+    ".step{font-weight:bold;background:#eef;padding:1px 4px}"
+    ".note{font-size:.85em;color:#555}"
+    ".fail{border:2px solid #a00;background:#fee;padding:2px 6px;font-weight:bold}"
+    ".par{border:2px solid #555;padding:2px;margin:2px 0}.parhd{font-size:.85em;font-weight:bold}"
+    ".cols{display:flex;gap:4px}.col{flex:1;min-width:0;border:1px solid #999;padding:2px}"
+    ".colhd{font-size:.85em;text-align:center;background:#eee}"
+    ".jar{font-size:.8em;border:1px solid #999;padding:2px 4px}.jt{font-weight:bold}"
+    ".ck.chg{background:#ffc;outline:1px solid #cc0}.ck.del{text-decoration:line-through}"
+    ".ck.del b{text-decoration:none}"
+    ".setck{font-size:.8em;padding-left:.5em;border-left:3px solid #cc0}"
+    ".setck.deleted{border-left-color:#a00;font-weight:bold}"
+    ".variant{border-top:3px solid #333;margin-top:1.5em}"
+    "[hidden]{display:none!important}"
+    "@media print{.filters{display:none}.variant{break-before:page}.hd{position:static}"
+    "body{margin:0;font-size:11px}}";
+
+static const char script[] =
+    "function show(kind){var t=document.getElementById('tag').value;"
+    "document.querySelectorAll('[data-verdict]').forEach(function(e){"
+    "var v=e.getAttribute('data-verdict'),g=' '+e.getAttribute('data-tags')+' ';"
+    "e.hidden=!((kind==='all'||kind===v)&&(!t||g.indexOf(' '+t+' ')>=0));});"
+    "window.kind=kind;}"
+    "document.getElementById('tag').onchange=function(){show(window.kind||'all');};";
+
+static void tags_text(FILE *f, const struct hx_scenario *sc)
+{
+    size_t i;
+    json_t *t;
+    json_array_foreach(sc->tags, i, t) {
+        if (i)
+            fputc(' ', f);
+        esc(f, json_string_value(t));
+    }
+}
+
+static void replay(FILE *f, const struct hx_results *results, const struct hx_result *r)
+{
+    fprintf(f, "fakeidp run --seed %llu --filter '", (unsigned long long)results->seed);
+    esc(f, r->scenario->name);
+    fputc('/', f);
+    esc(f, r->variant->name);
+    fputs("' ", f);
+    esc(f, r->scenario->file);
+}
+
+bool hx_report_html(const struct hx_results *results, const char *path)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return false;
+    fprintf(f, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+               "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
+               "<title>fakeidp run: %zu passed, %zu failed</title><style>%s</style></head><body>\n",
+            results->passed, results->failed, style);
+    fprintf(f, "<h1>fakeidp run: %zu passed, %zu failed</h1>\n<p>%zu variants in %.2f s, seed "
+               "<code id=\"seed\">%llu</code>. Replay the whole run: <code>fakeidp run --seed %llu "
+               "…</code>. Times in the diagrams are virtual.</p>\n",
+            results->passed, results->failed, results->count, results->wall_ms / 1000.0,
+            (unsigned long long)results->seed, (unsigned long long)results->seed);
+    json_t *all_tags = json_object();
+    for (size_t i = 0; i < results->count; i++) {
+        size_t j;
+        json_t *t;
+        json_array_foreach(results->items[i].scenario->tags, j, t)
+            json_object_set_new(all_tags, json_string_value(t), json_true());
+    }
+    fputs("<div class=\"filters\">show: <button onclick=\"show('all')\">all</button>"
+          "<button onclick=\"show('fail')\">failed</button><button onclick=\"show('pass')\">"
+          "passed</button> tag: <select id=\"tag\"><option value=\"\">any</option>",
+          f);
+    const char *tag;
+    json_t *unused;
+    json_object_foreach(all_tags, tag, unused) {
+        fputs("<option>", f);
+        esc(f, tag);
+        fputs("</option>", f);
+    }
+    json_decref(all_tags);
+    fputs("</select></div>\n<table id=\"overview\"><thead><tr><th>variant</th><th>verdict</th>"
+          "<th>duration</th><th>failure mode</th><th>tags</th><th>first failure</th></tr></thead>"
+          "<tbody>\n",
+          f);
+    for (size_t i = 0; i < results->count; i++) {
+        const struct hx_result *r = &results->items[i];
+        char id[700];
+        anchor(r, id, sizeof(id));
+        fprintf(f, "<tr data-verdict=\"%s\" data-tags=\"", r->passed ? "pass" : "fail");
+        tags_text(f, r->scenario);
+        fprintf(f, "\"><td><a href=\"#%s\">", id);
+        esc(f, r->scenario->name);
+        fputc('/', f);
+        esc(f, r->variant->name);
+        if (r->repeat_index)
+            fprintf(f, " #%d", r->repeat_index + 1);
+        fprintf(f, "</a></td><td class=\"%s\">%s</td><td>%.1f ms</td><td>", r->passed ? "PASS" : "FAIL",
+                r->passed ? "PASS" : "FAIL", r->duration_ms);
+        esc(f, json_string_value(json_object_get(r->scenario->root, "failure_mode")));
+        fputs("</td><td>", f);
+        tags_text(f, r->scenario);
+        fputs("</td><td>", f);
+        esc(f, json_string_value(json_array_get(r->failures, 0)));
+        fputs("</td></tr>\n", f);
+    }
+    fputs("</tbody></table>\n", f);
+    for (size_t i = 0; i < results->count; i++) {
+        const struct hx_result *r = &results->items[i];
+        char id[700];
+        anchor(r, id, sizeof(id));
+        fprintf(f, "<section class=\"variant\" id=\"%s\" data-verdict=\"%s\" data-tags=\"", id,
+                r->passed ? "pass" : "fail");
+        tags_text(f, r->scenario);
+        fputs("\"><h2>", f);
+        esc(f, r->scenario->name);
+        fputc('/', f);
+        esc(f, r->variant->name);
+        fprintf(f, " <span class=\"%s\">%s</span></h2>\n<p>%.1f ms · replay: <code>",
+                r->passed ? "PASS" : "FAIL", r->passed ? "PASS" : "FAIL", r->duration_ms);
+        replay(f, results, r);
+        fputs("</code></p>\n", f);
+        if (json_array_size(r->failures)) {
+            fputs("<ul class=\"failures\">", f);
+            size_t j;
+            json_t *m;
+            json_array_foreach(r->failures, j, m) {
+                fputs("<li>", f);
+                esc(f, json_string_value(m));
+                fputs("</li>", f);
+            }
+            fputs("</ul>\n", f);
+        }
+        diagram(f, r);
+        fputs("</section>\n", f);
+    }
+    fprintf(f, "<script>%s</script>\n</body></html>\n", script);
+    return fclose(f) == 0;
+}

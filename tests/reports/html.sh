@@ -1,0 +1,41 @@
+#!/bin/sh
+# The HTML report: runs f05 (the parallel refresh race) and report.json (one
+# failing variant) with --html, --json and --junit, and checks the HTML's
+# structure with html_check.py; then checks that the checker does fail on
+# damaged copies (a variant missing, a status changed, an external script).
+fakeidp=$1
+dir=$2
+root=$3
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); }
+bad() { failed=$((failed + 1)); echo "FAIL $*"; }
+"$fakeidp" run -j 2 --seed 5 --html "$out/r.html" --json "$out/r.json" --junit "$out/j.xml" \
+  "$root/scenarios/f05-parallel-refresh-race.json" "$dir/report.json" >"$out/console"
+[ $? -eq 1 ] && ok || bad "exit status not 1 with a failing variant"
+if python3 "$dir/html_check.py" "$out/r.html" "$out/r.json" "$out/j.xml"; then ok; else bad "html_check"; fi
+# Damaged copies must be caught.
+damage() {
+  what=$1
+  shift
+  sed "$@" "$out/r.html" >"$out/bad.html"
+  python3 "$dir/html_check.py" "$out/bad.html" "$out/r.json" >"$out/why" 2>&1
+  # Caught: exit 1 and a finished check (a crash would also exit 1).
+  if [ $? -eq 1 ] && grep -q "^[1-9][0-9]* checks failed" "$out/why"; then
+    [ -n "${VERBOSE:-}" ] && cat "$out/why"
+    ok
+  else
+    bad "html_check accepted a report with $what"; cat "$out/why"
+  fi
+}
+damage "a variant missing" -e 's/id="v-report-golden--holds"/id="v-gone"/'
+damage "an IdP 400 shown as 200" -e '0,/<span class="st s4">400<\/span> already_exchanged/s//<span class="st s2">200<\/span> already_exchanged/'
+damage "an external script" -e 's|<script>|<script src="https://example.com/x.js">|'
+damage "a tag left open" -e '0,/<\/h2>/s///'
+damage "the cookie deletion landing first" -e 's/data-change="deleted"/data-change="set"/g'
+# Without --html the JUnit file has no links (the golden test pins it).
+grep -q 'html_report' "$out/j.xml" && ok || bad "junit has no html_report property"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
