@@ -150,6 +150,9 @@ void hx_run_sync_journal(struct hx_run *run)
         if (!route || strcmp(route, "admin") == 0)
             continue;
         const char *grant = json_string_value(json_object_get(e, "grant_type"));
+        static const char urn[] = "urn:workos:oauth:grant-type:";
+        if (grant && strncmp(grant, urn, sizeof(urn) - 1) == 0)
+            grant += sizeof(urn) - 1; /* mfa-totp, magic-auth:code, ... */
         const char *outcome = json_string_value(json_object_get(e, "outcome"));
         const char *fault = json_string_value(json_object_get(e, "fault"));
         const char *hash = json_string_value(json_object_get(e, "token_hash"));

@@ -67,6 +67,7 @@ struct hx_run {
     struct hx_observation last;
     bool ever_signed_in;
     bool sign_in_failed;            /* a sign_in step did not end signed in */
+    json_t *totp_secrets;           /* email -> TOTP secret the user enrolled in this run */
     int64_t signed_in_at_ms;
     int64_t lost_at_ms;             /* first observation of signed out after sign-in; 0: never */
     uint64_t journal_mark;          /* journal seq right after the last sign-in */

@@ -47,6 +47,7 @@ static void run_variant(const struct hx_scenario *sc, const struct hx_variant *v
     run->key = opt->key;
     run->doc = variant->doc;
     run->failures = json_array();
+    run->totp_secrets = json_object();
     run->convex_authenticated = -1;
     run->started_wall_ms = started;
     run->timeout_ms = opt->timeout_ms;
@@ -88,6 +89,7 @@ finish:
     hx_browser_cleanup(&run->browser);
     hx_timeline_cleanup(&run->timeline);
     idp_clock_cleanup(&run->clock);
+    json_decref(run->totp_secrets);
     pthread_mutex_destroy(&run->lock);
     pthread_mutex_destroy(&run->spa_lock);
     free(run);
