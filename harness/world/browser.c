@@ -219,11 +219,18 @@ void hx_browser_go(struct hx_browser *b, const struct hx_navigation *nav, struct
         page->hops = hop + 1;
         snprintf(page->url, sizeof(page->url), "%s", full);
         page->status = resp.status;
-        hx_timeline_request_end(b->timeline, idp_clock_now_ms(b->clock),
-                                json_pack("{s:s, s:s, s:s, s:i, s:b}", "method", method,
-                                          "host", url.host, "path", url.path, "status",
-                                          got ? (int)resp.status : 0, "subrequest",
-                                          nav->subrequest));
+        json_t *record = json_pack("{s:s, s:s, s:s, s:i, s:b}", "method", method, "host",
+                                   url.host, "path", url.path, "status", got ? (int)resp.status : 0,
+                                   "subrequest", nav->subrequest);
+        /* A bearer access token the page sent, by its short hash. */
+        for (size_t i = 0; nav->headers && nav->headers[i]; i++) {
+            if (strncasecmp(nav->headers[i], "Authorization: Bearer ", 22) == 0) {
+                char hash[16];
+                hx_timeline_hash(nav->headers[i] + 22, hash);
+                json_object_set_new(record, "access_token", json_string(hash));
+            }
+        }
+        hx_timeline_request_end(b->timeline, idp_clock_now_ms(b->clock), record);
         if (!got) {
             snprintf(page->error, sizeof(page->error), "%s", resp.error);
             hx_timeline_add(b->timeline, idp_clock_now_ms(b->clock), "browser", "%s %s: %s", method,

@@ -264,6 +264,25 @@ static void note(struct hx_app *app, const char *fmt, ...)
                          "%s", text);
 }
 
+/* A record for the structured reporters (no text line): data (stolen)
+ * with the instance that added it. */
+static void record(struct hx_app *app, json_t *data)
+{
+    if (current_instance >= 0)
+        json_object_set_new(data, "instance", json_integer(current_instance));
+    hx_timeline_add_data(app->timeline, idp_clock_now_ms(app->clock), "app", data, NULL);
+}
+
+/* A token's short hash (as fakeidp's journal has it) into data[key]. */
+static void token_field(json_t *data, const char *key, const char *token)
+{
+    char hash[16];
+    if (!token)
+        return;
+    hx_timeline_hash(token, hash);
+    json_object_set_new(data, key, json_string(hash));
+}
+
 /* The browser numbers its requests (X-Request-ID: hxreq-N); the app's log
  * lines and its calls to fakeidp carry the number on. */
 static void request_begin(struct hx_app *app, struct mg_connection *conn, int instance,
@@ -275,7 +294,8 @@ static void request_begin(struct hx_app *app, struct mg_connection *conn, int in
         req = atoi(id + 6);
     hx_timeline_request_set(req > 0 ? req : 0);
     current_instance = instances > 1 ? instance : -1;
-    (void)app;
+    if (current_instance >= 0 && req > 0)
+        record(app, json_pack("{s:s}", "kind", "served"));
 }
 
 static bool password_ok(const struct hx_app_knobs *k)
@@ -489,6 +509,13 @@ static struct refresh_result *authenticate(struct hx_app *app, const struct hx_a
             snprintf(res->error, sizeof(res->error), "%s%s%s", got ? "" : resp.error,
                      e ? e : code ? code : "", s == 200 && !reply ? "unparseable 200 body" : "");
         }
+        /* Where the call sits among the app's lines, and what it got. */
+        json_t *call = json_pack("{s:s, s:i}", "kind", "call", "status", got ? (int)resp.status : 0);
+        if (res->kind == 0) {
+            token_field(call, "access_token", res->access_token);
+            token_field(call, "refresh_token", res->refresh_token);
+        }
+        record(app, call);
         json_decref(res->reply);
         res->reply = reply;
         hx_http_response_cleanup(&resp);
@@ -590,6 +617,9 @@ static enum auth middleware(struct hx_app *app, const struct hx_app_knobs *k, st
             note(app, "%s", why);
         return SIGNED_OUT;
     }
+    json_t *presented = json_pack("{s:s}", "kind", "presented");
+    token_field(presented, "access_token", s->access_token);
+    record(app, presented);
     int64_t now = app_now(app, k);
     enum hx_verify v = hx_verify_token(&inst->jwks, s->access_token, now, k->leeway_ms,
                                        k->issuer[0] ? k->issuer : NULL, NULL, NULL, why, sizeof(why));
