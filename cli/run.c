@@ -13,6 +13,7 @@
 #include "commands.h"
 #include "keys.h"
 #include "duration.h"
+#include "guard.h"
 #include "runner.h"
 #include "shard.h"
 
@@ -308,6 +309,7 @@ int cli_run(int argc, char **argv)
     }
     opt.progress = isatty(STDERR_FILENO) && !tap ? stderr : NULL;
     struct hx_results results;
+    hx_guard_handle_signals();
     hx_runner_run(scenarios, count, &opt, &results);
     if (tap)
         hx_report_tap(&results, stdout);
