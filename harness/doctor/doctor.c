@@ -318,27 +318,21 @@ void dr_plan_judge(struct dr_plan *plan, const struct hx_results *results)
             } else if (res->passed) {
                 o->verdict = DR_NOT_VULNERABLE;
             } else {
-                o->verdict = DR_COULD_NOT_TELL;
+                /* Vulnerable only when every failure is the finding: a
+                 * sign-in that did not work, a cookie that was not there to
+                 * tamper with or a timeout makes the rest meaningless. */
+                o->verdict = DR_VULNERABLE;
+                const char *other = NULL;
                 size_t j;
                 json_t *m;
                 json_array_foreach(res->failures, j, m)
-                    if (starts_with_any(json_string_value(m), o->probe->vulnerable)) {
-                        o->verdict = DR_VULNERABLE;
-                        break;
-                    }
+                    if (!starts_with_any(json_string_value(m), o->probe->vulnerable) && !other)
+                        other = json_string_value(m);
+                if (other)
+                    o->verdict = DR_COULD_NOT_TELL;
+                snprintf(o->why, sizeof(o->why), "%s",
+                         other ? other : json_string_value(json_array_get(res->failures, 0)));
             }
-            const char *first = json_string_value(json_array_get(res->failures, 0));
-            if (o->verdict == DR_VULNERABLE) {
-                size_t j;
-                json_t *m;
-                json_array_foreach(res->failures, j, m)
-                    if (starts_with_any(json_string_value(m), o->probe->vulnerable)) {
-                        first = json_string_value(m);
-                        break;
-                    }
-            }
-            if (first)
-                snprintf(o->why, sizeof(o->why), "%s", first);
             break;
         }
     }
@@ -367,7 +361,9 @@ static void print_evidence(FILE *out, const json_t *timeline, size_t max)
         const json_t *e = json_array_get(timeline, idx[k]);
         long long t = (long long)json_integer_value(json_object_get(e, "t"));
         char at[32];
-        if (t % 60000 == 0)
+        if (t == 0)
+            snprintf(at, sizeof(at), "+0s");
+        else if (t % 60000 == 0)
             snprintf(at, sizeof(at), "+%lldm", t / 60000);
         else if (t >= 60000)
             snprintf(at, sizeof(at), "+%lldm%02llds", t / 60000, (t % 60000) / 1000);
