@@ -226,11 +226,13 @@ const struct dr_probe dr_probes[] = {
      "after a cookie-password change the user cannot sign in again (a 500 or a loop on the old cookie)",
      "[" SIGN_IN ", " LOAD ","
      " {'restart_app': {'env': {'WORKOS_COOKIE_PASSWORD': 'doctor-another-cookie-password-0123456789abcdef'}}},"
-     " {'load': '@protected', 'note': 'the old cookie no longer unseals'}, " SIGN_IN ", " LOAD "]",
+     " {'load': '@protected', 'note': 'the old cookie no longer unseals'},"
+     " {'expect': {'signed_in': false}, 'note': 'the new password is in effect'}, " SIGN_IN ", " LOAD "]",
      SURVIVES, NULL, "session:|sign_in:", 
      "[" SIGN_IN ", " LOAD ","
      " {'app': {'cookie_password': 'doctor-another-cookie-password-0123456789abcdef'}},"
-     " {'load': '@protected', 'note': 'the old cookie no longer unseals'}, " SIGN_IN ", " LOAD "]"},
+     " {'load': '@protected', 'note': 'the old cookie no longer unseals'},"
+     " {'expect': {'signed_in': false}, 'note': 'the new password is in effect'}, " SIGN_IN ", " LOAD "]"},
 
     {"revoked-session", "admin-revoke", 0,
      "access tokens of 60 s; the session is revoked at the IdP; 5 minutes later, two loads",

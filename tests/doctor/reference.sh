@@ -86,6 +86,26 @@ one issuer=https://api.workos.com/user_management/client_01FAKE1DPC0000000000000
   --out "$work/down" >"$work/down.txt" 2>&1
 [ $? -eq 3 ] && ok || bad "an unreachable fake exits 3"
 
+# The restart_app step the cookie-password probe uses: lint checks it, and
+# it refuses a target the harness did not start.
+printf '{"name": "r", "steps": [{"sign_in": true}, {"restart_app": {"env": {"X": "1"}}}], "expect": {"session": "survives"}}' \
+  >"$work/restart.json"
+"$fakeidp" lint "$work/restart.json" >/dev/null && ok || bad "restart_app with env does not lint"
+"$fakeidp" run "$work/restart.json" >"$work/restart.txt" 2>&1
+[ $? -eq 1 ] && grep -q "restart_app: restart_app restarts an external app" "$work/restart.txt" && ok ||
+  bad "restart_app on the reference app does not fail clearly"
+printf '{"name": "r", "steps": [{"restart_app": {"env": 3}}], "expect": {"session": "survives"}}' \
+  >"$work/restart-bad.json"
+"$fakeidp" lint "$work/restart-bad.json" 2>"$work/restart-bad.txt"
+[ $? -eq 2 ] && grep -q "restart-bad.json:1:.*restart_app env must be an object" "$work/restart-bad.txt" && ok ||
+  bad "a bad restart_app env: $(cat "$work/restart-bad.txt")"
+# A configuration file instead of flags.
+printf '{"reference": true, "knobs": {"dedupe": true}}' >"$work/doctor.json"
+"$fakeidp" doctor --config "$work/doctor.json" --only parallel-refresh --out "$work/cfg" \
+  --json "$work/cfg.json" >/dev/null 2>&1
+[ $? -eq 0 ] && [ "$(verdict "$work/cfg.json" parallel-refresh/strict)" = "not vulnerable" ] && ok ||
+  bad "--config with knobs: $(verdict "$work/cfg.json" parallel-refresh/strict)"
+
 # 5. Usage.
 "$fakeidp" doctor --help | grep -q "usage: fakeidp doctor" && ok || bad "doctor --help"
 "$fakeidp" doctor --list | grep -q "forged-tokens/alg-none" && ok || bad "doctor --list"
