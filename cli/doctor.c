@@ -404,9 +404,9 @@ int cli_doctor(int argc, char **argv)
     if (reference)
         printf("fakeidp doctor: the embedded reference app");
     else
-        printf("fakeidp doctor: %s%s%s, fakeidp at %s%s", app.url, start ? " (started with: " : "",
-               start ? json_string_value(json_object_get(start, "command")) : "", app.idp_url,
-               start ? ")" : "");
+        printf("fakeidp doctor: %s%s%s%s, fakeidp at %s", app.url, start ? " (started with: " : "",
+               start ? json_string_value(json_object_get(start, "command")) : "", start ? ")" : "",
+               app.idp_url);
     printf("\n%zu probes, scenario files in %s\n", plan.count, plan.dir);
     fflush(stdout);
 

@@ -375,6 +375,18 @@ static void print_evidence(FILE *out, const json_t *timeline, size_t max)
     free(idx);
 }
 
+/* A family's verdict: its worst probe's. */
+static enum dr_verdict family_verdict(const struct dr_plan *plan, const char *family)
+{
+    static const enum dr_verdict order[] = {DR_VULNERABLE, DR_COULD_NOT_TELL, DR_COULD_NOT_RUN,
+                                            DR_NOT_VULNERABLE, DR_NOT_APPLICABLE, DR_NOT_RUN};
+    for (size_t k = 0; k < sizeof(order) / sizeof(order[0]); k++)
+        for (size_t i = 0; i < plan->count; i++)
+            if (strcmp(plan->outcomes[i].probe->family, family) == 0 && plan->outcomes[i].verdict == order[k])
+                return order[k];
+    return DR_NOT_RUN;
+}
+
 void dr_plan_print(const struct dr_plan *plan, const struct dr_app *app, FILE *out, bool verbose)
 {
     size_t counts[6] = {0};
@@ -384,7 +396,8 @@ void dr_plan_print(const struct dr_plan *plan, const struct dr_app *app, FILE *o
         const struct dr_family *fam = dr_family_find(o->probe->family);
         counts[o->verdict]++;
         if (strcmp(last_family, o->probe->family) != 0) {
-            fprintf(out, "\n%s: %s (%s)\n", fam->id, fam->title, fam->failure_mode);
+            fprintf(out, "\n%s: %s (%s): %s\n", fam->id, fam->title, fam->failure_mode,
+                    dr_verdict_name(family_verdict(plan, fam->id)));
             last_family = o->probe->family;
         }
         fprintf(out, "  %-15s %s/%s: %s\n", dr_verdict_name(o->verdict), o->probe->family, o->probe->name,
