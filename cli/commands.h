@@ -15,6 +15,7 @@ int cli_lint(int argc, char **argv);
 int cli_env(int argc, char **argv);
 int cli_inspect(int argc, char **argv);
 int cli_exec(int argc, char **argv);
+int cli_doctor(int argc, char **argv);
 
 /* Puts the variables that point a WorkOS SDK at the fake at url into out
  * (an object of strings, in print order): WORKOS_API_HOSTNAME, _PORT,

@@ -11,6 +11,7 @@ static const struct command {
 } commands[] = {
     {"serve", cli_serve, "run the fake WorkOS server"},
     {"run", cli_run, "run scenario files against a target and report"},
+    {"doctor", cli_doctor, "check an app against every known logout cause, with fixes"},
     {"lint", cli_lint, "check scenario files without running them"},
     {"env", cli_env, "print WORKOS_* variables that point an SDK at a running fake"},
     {"exec", cli_exec, "run a command with those variables, on the fake's virtual clock"},

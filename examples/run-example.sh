@@ -16,6 +16,7 @@
 #    shows that it does), with FAKEIDP_EXAMPLE_WORK naming a scratch folder the
 #    apps inherit;
 # 5. the example's after.sh, if it has one, with that folder.
+# With FAKEIDP_EXAMPLE_PREPARE_ONLY=1 only step 1 runs.
 # Everything runs on Node 22 from tests/compat/node22 (installed on first use).
 # Exit status: that of `fakeidp run` (0 all held, 1 an expectation failed,
 # 2 usage); 3 when the fake did not start, 4 when npm ci or prepare failed.
@@ -58,6 +59,12 @@ if command -v flock >/dev/null 2>&1; then
     [ $status -eq 0 ] || exit 4
 else
     prepare || exit 4
+fi
+
+# FAKEIDP_EXAMPLE_PREPARE_ONLY=1: stop here (tests/external/doctor.sh runs
+# `fakeidp doctor` on the prepared example itself).
+if [ "${FAKEIDP_EXAMPLE_PREPARE_ONLY:-}" = 1 ]; then
+    exit 0
 fi
 
 # A free port below Linux's ephemeral range (32768-60999), so that no

@@ -520,6 +520,22 @@ static void e_lost_after(struct hx_run *run, const json_t *v)
     e_lost_window(run, v, true);
 }
 
+/* never_lost: true holds when no observation since the last sign-in showed
+ * the user signed out (a 401 on one of three parallel calls counts, even if
+ * the session came back); false holds when one did. */
+static void e_never_lost(struct hx_run *run, const json_t *v)
+{
+    pthread_mutex_lock(&run->lock);
+    int64_t lost = run->lost_at_ms ? run->lost_at_ms - run->start_ms : -1;
+    pthread_mutex_unlock(&run->lock);
+    char at[32];
+    idp_duration_format(lost < 0 ? 0 : lost, at);
+    if (json_is_true(v) && lost >= 0)
+        hx_run_fail(run, "never_lost: the session was seen lost at +%s", at);
+    else if (json_is_false(v) && lost < 0)
+        hx_run_fail(run, "never_lost: expected a moment of loss, the session was never seen lost");
+}
+
 static void e_lost_before(struct hx_run *run, const json_t *v)
 {
     e_lost_window(run, v, false);
@@ -615,6 +631,7 @@ static const struct expect_kind kinds[] = {
     {"convex_error", "text of the Convex client's last AuthError", v_string, e_convex_error},
     {"lost_after", "the session was first seen lost no earlier than this", v_duration, e_lost_after},
     {"lost_before", "the session was first seen lost no later than this", v_duration, e_lost_before},
+    {"never_lost", "no page or call after sign-in showed the user signed out", v_bool, e_never_lost},
     {"start_error", "the target refused to start with this text", v_string, e_start_error},
     {"sign_in", "\"fails\": the sign-in must not end signed in", v_sign_in, e_sign_in},
     {"timeline_contains", "text the app, browser or IdP logged", v_strings, e_timeline},

@@ -9,6 +9,7 @@
 
 #include "duration.h"
 #include "url.h"
+#include "target.h"
 #include "expect.h"
 #include "faults.h"
 #include "settings.h"
@@ -196,6 +197,29 @@ static enum idp_status v_repeat(struct hx_check *c, const json_t *v, const char 
 static enum idp_status v_expect(struct hx_check *c, const json_t *v, const char *path)
 {
     return hx_expect_validate(c, v, path);
+}
+
+static enum idp_status v_restart_app(struct hx_check *c, const json_t *v, const char *path)
+{
+    if (json_is_true(v))
+        return IDP_OK;
+    static const char *const keys[] = {"env", NULL};
+    if (!json_is_object(v))
+        return hx_check_fail(c, path, false, "restart_app takes true or {\"env\": {...}}");
+    enum idp_status st = hx_check_keys(c, v, path, keys, "restart_app");
+    if (st)
+        return st;
+    const json_t *env = json_object_get(v, "env");
+    if (env && !json_is_object(env))
+        return hx_check_fail(c, path, false, "restart_app env must be an object of variables");
+    const char *name;
+    json_t *value;
+    json_object_foreach((json_t *)env, name, value)
+        if (!json_is_string(value) && !json_is_number(value) && !json_is_boolean(value) &&
+            !json_is_null(value))
+            return hx_check_fail(c, path, false,
+                                 "restart_app env values are strings, numbers, booleans or null");
+    return IDP_OK;
 }
 
 static enum idp_status v_tamper(struct hx_check *c, const json_t *v, const char *path)
@@ -585,6 +609,21 @@ static bool r_app(struct hx_run *run, const json_t *v, const json_t *step)
     char *text = json_dumps(v, JSON_COMPACT);
     hx_run_note(run, "step", "app restarted with %s", text ? text : "");
     free(text);
+    (void)step;
+    return true;
+}
+
+static bool r_restart_app(struct hx_run *run, const json_t *v, const json_t *step)
+{
+    char why[700];
+    const json_t *env = json_is_object(v) ? json_object_get(v, "env") : NULL;
+    char *text = json_dumps(env ? env : json_object(), JSON_COMPACT);
+    hx_run_note(run, "step", "restart the app%s%s", env ? " with env " : "", env && text ? text : "");
+    free(text);
+    if (!hx_target_restart(run, env, why, sizeof(why))) {
+        hx_run_fail(run, "restart_app: %s", why);
+        return false;
+    }
     (void)step;
     return true;
 }
@@ -1003,6 +1042,7 @@ static const struct step_kind kinds[] = {
     {"sign_out", "sign out: true (GET /logout) or {path, method, form} or {path, next_action}", v_sign_out, r_sign_out},
     {"idp_settings", "change fakeidp settings", v_idp_settings, r_idp_settings},
     {"app", "restart the reference app with changed knobs", v_app_knobs, r_app},
+    {"restart_app", "restart an external app the harness started (true or {env})", v_restart_app, r_restart_app},
     {"browser", "change browser knobs", v_browser_knobs, r_browser},
     {"clear_cookies", "empty the cookie jar", v_true, r_clear_cookies},
     {"tamper_cookie", "corrupt a cookie in the jar ({name, mode})", v_tamper, r_tamper},

@@ -131,6 +131,23 @@ static json_t *idp_config_for(const json_t *doc, const char *app_host)
 }
 
 /* The user's app and a fakeidp elsewhere. */
+/* Starts an external app from a start block, on the run's clock; a
+ * relative cwd is taken from the scenario file's folder. */
+static struct hx_external *launch(struct hx_run *run, const json_t *start, struct idp_error *err)
+{
+    char base_dir[1024];
+    snprintf(base_dir, sizeof(base_dir), "%s", run->scenario->file);
+    char *slash = strrchr(base_dir, '/');
+    if (slash)
+        *slash = '\0';
+    else
+        snprintf(base_dir, sizeof(base_dir), ".");
+    struct hx_external_env env = {.idp_url = run->idp_url, .client_id = run->client_id,
+                                  .api_key = run->api_key, .app_url = run->app_origin,
+                                  .virtual_now_ms = hx_run_now(run), .base_dir = base_dir};
+    return hx_external_start(start, &env, &run->timeline, err);
+}
+
 static bool start_external(struct hx_run *run, const json_t *target)
 {
     const char *idp_url = json_string_value(json_object_get(target, "idp_url"));
@@ -172,20 +189,36 @@ static bool start_external(struct hx_run *run, const json_t *target)
     }
     const json_t *start = json_object_get(target, "start");
     if (start) {
-        char base_dir[1024];
-        snprintf(base_dir, sizeof(base_dir), "%s", run->scenario->file);
-        char *slash = strrchr(base_dir, '/');
-        if (slash)
-            *slash = '\0';
-        else
-            snprintf(base_dir, sizeof(base_dir), ".");
-        struct hx_external_env env = {.idp_url = run->idp_url, .client_id = run->client_id,
-                                      .api_key = run->api_key, .app_url = run->app_origin,
-                                      .virtual_now_ms = hx_run_now(run), .base_dir = base_dir};
         struct idp_error err = {0};
-        run->external = hx_external_start(start, &env, &run->timeline, &err);
+        run->external = launch(run, start, &err);
         if (!run->external)
             snprintf(run->start_error, sizeof(run->start_error), "%s", err.message);
+    }
+    return true;
+}
+
+bool hx_target_restart(struct hx_run *run, const json_t *env, char *why, size_t why_size)
+{
+    const json_t *start = json_object_get(run->owned_target, "start");
+    if (!run->external || !start) {
+        snprintf(why, why_size, "restart_app restarts an external app that the harness started "
+                                "(a target with \"start\")");
+        return false;
+    }
+    json_t *changed = json_deep_copy(start);
+    if (json_object_size(env)) {
+        json_t *e = json_object_get(changed, "env");
+        if (!json_is_object(e))
+            json_object_set_new(changed, "env", e = json_object());
+        json_object_update(e, (json_t *)env);
+    }
+    hx_external_stop(&run->external);
+    struct idp_error err = {0};
+    run->external = launch(run, changed, &err);
+    json_decref(changed);
+    if (!run->external) {
+        snprintf(why, why_size, "the app did not start again: %s", err.message);
+        return false;
     }
     return true;
 }

@@ -14,6 +14,11 @@
  * reason is recorded (hx_run_broken when the run could not be carried out).
  * A target that refuses to start on purpose leaves run->start_error. */
 bool hx_target_start(struct hx_run *run, const struct hx_runner_options *opt, uint64_t seed);
+/* Stops the external app the harness started and starts it again with env
+ * (an object, may be NULL) added to its start.env, on the run's current
+ * virtual time; cookies stay in the browser. False with why when the target
+ * is not such an app or it did not come back. */
+bool hx_target_restart(struct hx_run *run, const json_t *env, char *why, size_t why_size);
 /* Stops whatever hx_target_start started; safe after a partial start. */
 void hx_target_stop(struct hx_run *run);
 
