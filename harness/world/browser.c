@@ -135,6 +135,60 @@ static void apply_cookies(struct hx_browser *b, const struct hx_http_response *r
     free(header);
 }
 
+/* Reads one attribute of an HTML tag (between tag and its '>'), unescaping
+ * the entities the fake writes; false when absent. */
+static bool tag_attribute(const char *tag, const char *end, const char *name, char *out, size_t size)
+{
+    char key[40];
+    snprintf(key, sizeof(key), " %s=\"", name);
+    const char *at = strstr(tag, key);
+    if (!at || at > end)
+        return false;
+    at += strlen(key);
+    size_t n = 0;
+    static const struct { const char *entity; char c; } entities[] = {
+        {"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&#39;", '\''}};
+    while (*at && *at != '"' && n + 1 < size) {
+        char c = *at++;
+        for (size_t i = 0; c == '&' && i < sizeof(entities) / sizeof(entities[0]); i++)
+            if (strncmp(at - 1, entities[i].entity, strlen(entities[i].entity)) == 0) {
+                at += strlen(entities[i].entity) - 1;
+                c = entities[i].c;
+                break;
+            }
+        out[n++] = c;
+    }
+    out[n] = '\0';
+    return true;
+}
+
+/* The fake's interactive sign-in page (setting login_page): the form's
+ * action and fields as a urlencoded body (malloc'd), as the user's click on
+ * "Sign in" submits it; NULL when the page has no such form. */
+static char *login_form(const char *html, char *action, size_t action_size)
+{
+    const char *form = html ? strstr(html, "<form id=\"fakeidp-login\"") : NULL;
+    if (!form)
+        return NULL;
+    const char *form_end = strchr(form, '>');
+    if (!form_end || !tag_attribute(form, form_end, "action", action, action_size))
+        return NULL;
+    json_t *fields = json_object();
+    char name[128], *value = malloc(8192);
+    for (const char *p = form; value && (p = strstr(p, "<input")) != NULL; p++) {
+        const char *end = strchr(p, '>');
+        if (!end)
+            break;
+        if (tag_attribute(p, end, "name", name, sizeof(name)) &&
+            tag_attribute(p, end, "value", value, 8192))
+            json_object_set_new(fields, name, json_string(value));
+    }
+    char *body = hx_form_encode(fields);
+    json_decref(fields);
+    free(value);
+    return body;
+}
+
 void hx_browser_go(struct hx_browser *b, const struct hx_navigation *nav, struct hx_page *page)
 {
     memset(page, 0, sizeof(*page));
@@ -166,6 +220,9 @@ void hx_browser_go(struct hx_browser *b, const struct hx_navigation *nav, struct
     hx_http_client_loopback(client, true);
     const char *method = nav->method ? nav->method : "GET";
     const char *body = nav->body;
+    char *form_body = NULL;
+    static const char *const form_headers[] = {"Content-Type: application/x-www-form-urlencoded", NULL};
+    const char *const *headers_extra = nav->headers;
     struct hx_cookie_rules rules = rules_of(b);
     int authorize_hops = strcmp(url.path, "/user_management/authorize") == 0;
     for (int hop = 0; hop < 20; hop++) {
@@ -206,8 +263,8 @@ void hx_browser_go(struct hx_browser *b, const struct hx_navigation *nav, struct
             snprintf(origin_header, sizeof(origin_header), "Origin: %s", origin);
             headers[h++] = origin_header;
         }
-        for (size_t i = 0; nav->headers && nav->headers[i] && h < 22; i++)
-            headers[h++] = nav->headers[i];
+        for (size_t i = 0; headers_extra && headers_extra[i] && h < 22; i++)
+            headers[h++] = headers_extra[i];
         headers[h] = NULL;
         char full[4096];
         hx_url_format(&url, full, sizeof(full));
@@ -256,14 +313,39 @@ void hx_browser_go(struct hx_browser *b, const struct hx_navigation *nav, struct
             if (status == 303 || ((status == 301 || status == 302) && strcmp(method, "POST") == 0)) {
                 method = "GET";
                 body = NULL;
+                if (headers_extra == form_headers)
+                    headers_extra = NULL;
             }
             continue;
         }
+        char action[1024];
+        char *form = !nav->subrequest && nav->follow_login && resp.status == 200 &&
+                             strcmp(url.path, "/user_management/authorize") == 0
+                         ? login_form(resp.body, action, sizeof(action))
+                         : NULL;
+        if (form && hx_url_resolve(&url, action, &next)) {
+            /* The user submits the sign-in page: a POST navigation that the
+             * IdP's page starts, so the callback is reached from there. */
+            hx_timeline_add(b->timeline, idp_clock_now_ms(b->clock), "browser",
+                            "sign-in page: the form is submitted");
+            hx_http_response_cleanup(&resp);
+            free(form_body);
+            form_body = form;
+            body = form_body;
+            method = "POST";
+            headers_extra = form_headers;
+            initiator = url;
+            have_initiator = true;
+            url = next;
+            continue;
+        }
+        free(form);
         page->body = resp.body;
         resp.body = NULL;
         hx_http_response_cleanup(&resp);
         break;
     }
+    free(form_body);
     if (to_idp)
         hx_http_client_free(&client);
     hx_timeline_request_set(outer_request);

@@ -67,6 +67,8 @@ struct hx_navigation {
     bool follow_login;       /* follow redirects into the IdP's authorize */
     bool credentials;        /* subrequests: send cookies cross-site (credentials: 'include') */
     const char *initiator;   /* URL of the page that starts it; NULL: typed in */
+    bool by_script;          /* started by location.assign rather than a link (the same to
+                                cookies; Chromium's engine does it that way) */
 };
 
 struct hx_page {
