@@ -449,9 +449,7 @@ static bool r_browser(struct hx_run *run, const json_t *v, const json_t *step)
 
 static bool r_clear_cookies(struct hx_run *run, const json_t *v, const json_t *step)
 {
-    pthread_mutex_lock(&run->browser.lock);
-    hx_jar_clear(&run->browser.jar);
-    pthread_mutex_unlock(&run->browser.lock);
+    hx_browser_clear_cookies(&run->browser);
     hx_run_note(run, "step", "cookies cleared");
     (void)v;
     (void)step;
@@ -482,6 +480,9 @@ static bool r_tamper(struct hx_run *run, const json_t *v, const json_t *step)
         }
     }
     pthread_mutex_unlock(&run->browser.lock);
+    char why[300];
+    if (found && !hx_browser_push_cookies(&run->browser, why, sizeof(why)))
+        hx_run_broken(run, "tamper_cookie: Chromium refused the cookie: %s", why);
     hx_run_note(run, "step", "tamper cookie %s (%s)%s", name, mode, found ? "" : ": no such cookie");
     (void)step;
     return true;
@@ -743,6 +744,9 @@ static bool r_forge_cookie(struct hx_run *run, const json_t *v, const json_t *st
                 run->browser.jar.items[i].value = strdup(resealed);
             }
         pthread_mutex_unlock(&run->browser.lock);
+        char why[300];
+        if (resealed && !hx_browser_push_cookies(&run->browser, why, sizeof(why)))
+            hx_run_broken(run, "forge_session_cookie: Chromium refused the cookie: %s", why);
         char *spec = json_dumps(json_object_get(v, "forge"), JSON_COMPACT);
         hx_run_note(run, "step", "wos-session re-sealed around a forged access token %s", spec ? spec : "");
         free(spec);
@@ -1045,6 +1049,11 @@ bool hx_step_run(struct hx_run *run, const json_t *step, int index)
             if (note)
                 hx_run_note(run, "note", "%s", note);
             bool spa = strncmp(k->name, "spa_", 4) == 0;
+            if (spa && run->browser.engine && !hx_spa_engine_ready(run)) {
+                hx_run_broken(run, "%s: the SPA steps do not run in the Chromium engine yet "
+                                   "(run this scenario with --browser model)", k->name);
+                return false;
+            }
             if (spa)
                 pthread_mutex_lock(&run->spa_lock);
             bool go_on = k->run(run, value, step);
