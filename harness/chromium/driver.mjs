@@ -11,7 +11,7 @@
 // "set_cookies", "clear_cookies", "clock", "close". Every answer carries
 // "cookies" (the jar, from the DevTools Storage domain) and "notes" (lines
 // for the variant's timeline). See harness/world/chromium.c for the C side.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -83,7 +83,11 @@ async function openTab(name) {
   const tab = { name, page, cdp, frameId: null, nav: null, clockScript: null };
   await cdp.send('Network.enable');
   await cdp.send('Page.enable');
-  await cdp.send('Fetch.enable', { patterns: [{ urlPattern: '*', resourceType: 'Document', requestStage: 'Request' }] });
+  // Documents (to stop at sign-in), and the favicon, which the browser asks
+  // for on its own and which an app would treat as one more protected page.
+  await cdp.send('Fetch.enable', { patterns: [{ urlPattern: '*', resourceType: 'Document', requestStage: 'Request' },
+    { urlPattern: '*/favicon.ico*', requestStage: 'Request' }] });
+  cdp.on('Network.responseReceivedExtraInfo', (ev) => blocked(ev));
   cdp.on('Fetch.requestPaused', (ev) => paused(tab, ev));
   cdp.on('Network.requestWillBeSent', (ev) => {
     const n = tab.nav;
@@ -112,11 +116,6 @@ async function openTab(name) {
     if (!n.stoppedAt) n.error = ev.errorText;
     n.finish();
   });
-  if (knobs.block_third_party === false) {
-    await cdp.send('Network.setCookieControls', { enableThirdPartyCookieRestriction: false,
-      disableThirdPartyCookieMetadata: false, disableThirdPartyCookieHeuristics: false })
-      .catch((e) => notes.push(`chromium: third-party cookies could not be allowed (${e.message})`));
-  }
   tab.clockScript = (await cdp.send('Page.addScriptToEvaluateOnNewDocument', { source: clockScript(offset) })).identifier;
   const { frameTree } = await cdp.send('Page.getFrameTree');
   tab.frameId = frameTree.frame.id;
@@ -137,9 +136,37 @@ function frameOf(tab) {
     (knobs.embedded_in ? tab.page.frames().find((f) => f !== tab.page.mainFrame()) : tab.page.mainFrame());
 }
 
+// Why Chromium refused a Set-Cookie, in the words the browser model uses
+// (so a timeline expectation reads the same in both engines), with
+// Chromium's own reason in brackets.
+function blocked(ev) {
+  for (const b of ev.blockedCookies || []) {
+    const name = b.cookie ? b.cookie.name : (b.cookieLine || '').split('=')[0].trim();
+    const reasons = b.blockedReasons || [];
+    let why = null;
+    if (reasons.includes('SecureOnly')) why = `Secure cookie ${name} set over http:// (an insecure origin)`;
+    else if (reasons.some((r) => /ThirdParty|UserPreferences/.test(r))) why = `${name}: third-party cookie blocked`;
+    else if (reasons.includes('SameSiteStrict')) why = `${name}: SameSite=Strict on a cross-site request`;
+    else if (reasons.some((r) => /SameSiteLax|SameSiteUnspecifiedTreatedAsLax/.test(r))) why = `${name}: SameSite=Lax on a cross-site subrequest`;
+    else if (reasons.includes('SameSiteNoneInsecure')) why = `SameSite=None cookie ${name} without Secure`;
+    else if (reasons.includes('NameValuePairExceedsMaxSize')) {
+      const line = b.cookieLine || '';
+      const pair = line.split(';')[0];
+      why = `${name} is ${pair.length - 1} bytes, over the 4096-byte limit`;
+    } else if (reasons.includes('InvalidDomain')) why = `${name}: Domain does not cover the host`;
+    else if (reasons.includes('InvalidPrefix')) why = `${name}: a __Host-/__Secure- prefix rule is broken`;
+    else if (reasons.includes('OverwriteSecure')) why = `${name}: an http response may not overwrite a Secure cookie`;
+    if (reasons.length) notes.push(`cookie rejected: ${why || name} (Chromium: ${reasons.join(', ')})`);
+  }
+}
+
 // Stops a navigation at sign-in unless it signs in, and a second trip
 // through authorize while signing in (a login loop), as the model does.
 function paused(tab, ev) {
+  if (ev.resourceType !== 'Document') {
+    tab.cdp.send('Fetch.failRequest', { requestId: ev.requestId, errorReason: 'Aborted' }).catch(() => {});
+    return;
+  }
   const n = tab.nav;
   let stop = false;
   if (n && ev.frameId === tab.frameId) {
@@ -281,8 +308,19 @@ async function start(req) {
   work = mkdtempSync(path.join(os.tmpdir(), 'fakeidp-chromium-'));
   const args = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
     '--disable-component-update', '--disable-sync', '--disable-default-apps', '--disable-extensions',
-    '--no-proxy-server', '--host-resolver-rules=MAP * 127.0.0.1'];
+    '--no-proxy-server', '--host-resolver-rules=MAP * 127.0.0.1',
+    // Frames stay in the page's process, so one DevTools session sees an
+    // embedded app's requests (site isolation does not change cookie rules).
+    '--disable-features=IsolateOrigins,site-per-process', '--disable-site-isolation-trials'];
   if (req.secure_origins && req.secure_origins.length) args.push(`--unsafely-treat-insecure-origin-as-secure=${req.secure_origins.join(',')}`);
+  // The profile's cookie settings, pinned: third-party cookies blocked (a
+  // fresh profile's default, measured) or allowed, as the variant says.
+  const block = req.block_third_party !== false;
+  mkdirSync(path.join(work, 'profile', 'Default'), { recursive: true });
+  writeFileSync(path.join(work, 'profile', 'Default', 'Preferences'), JSON.stringify({
+    profile: { cookie_controls_mode: block ? 1 : 0, block_third_party_cookies: block,
+               default_content_setting_values: { cookies: 1 } },
+  }));
   browser = await puppeteer.launch({ executablePath: chromiumPath, headless: true, userDataDir: path.join(work, 'profile'), args });
   browserCdp = await browser.target().createCDPSession();
   offset = req.now - Date.now();
