@@ -40,7 +40,7 @@ let browserCdp = null;
 let work = null;
 let knobs = {};
 let offset = 0; // virtual time minus real time, for page scripts
-let notes = [];
+let notes = []; // lines for a timeline while no request is running
 const tabs = new Map(); // name -> tab
 
 const clockScript = (ms) => `(() => {
@@ -65,6 +65,7 @@ async function setClock(virtualNow) {
   if (typeof virtualNow !== 'number') return;
   offset = virtualNow - Date.now();
   for (const tab of tabs.values()) {
+    if (!tab.cdp) continue;
     if (tab.clockScript) await tab.cdp.send('Page.removeScriptToEvaluateOnNewDocument', { identifier: tab.clockScript }).catch(() => {});
     tab.clockScript = (await tab.cdp.send('Page.addScriptToEvaluateOnNewDocument', { source: clockScript(offset) })).identifier;
     for (const frame of tab.page.frames()) await frame.evaluate(clockScript(offset)).catch(() => {});
@@ -87,7 +88,7 @@ async function openTab(name) {
   // for on its own and which an app would treat as one more protected page.
   await cdp.send('Fetch.enable', { patterns: [{ urlPattern: '*', resourceType: 'Document', requestStage: 'Request' },
     { urlPattern: '*/favicon.ico*', requestStage: 'Request' }] });
-  cdp.on('Network.responseReceivedExtraInfo', (ev) => blocked(ev));
+  cdp.on('Network.responseReceivedExtraInfo', (ev) => blocked(tab, ev));
   cdp.on('Fetch.requestPaused', (ev) => paused(tab, ev));
   cdp.on('Network.requestWillBeSent', (ev) => {
     const n = tab.nav;
@@ -139,7 +140,7 @@ function frameOf(tab) {
 // Why Chromium refused a Set-Cookie, in the words the browser model uses
 // (so a timeline expectation reads the same in both engines), with
 // Chromium's own reason in brackets.
-function blocked(ev) {
+function blocked(tab, ev) {
   for (const b of ev.blockedCookies || []) {
     const name = b.cookie ? b.cookie.name : (b.cookieLine || '').split('=')[0].trim();
     const reasons = b.blockedReasons || [];
@@ -156,7 +157,7 @@ function blocked(ev) {
     } else if (reasons.includes('InvalidDomain')) why = `${name}: Domain does not cover the host`;
     else if (reasons.includes('InvalidPrefix')) why = `${name}: a __Host-/__Secure- prefix rule is broken`;
     else if (reasons.includes('OverwriteSecure')) why = `${name}: an http response may not overwrite a Secure cookie`;
-    if (reasons.length) notes.push(`cookie rejected: ${why || name} (Chromium: ${reasons.join(', ')})`);
+    if (reasons.length) (tab.notes || notes).push(`cookie rejected: ${why || name} (Chromium: ${reasons.join(', ')})`);
   }
 }
 
@@ -178,7 +179,7 @@ function paused(tab, ev) {
     if (!first && login && !n.followLogin) stop = true;
     if (n.followLogin && authorize && ev.request.method === 'GET' && ++n.authorizeGets > 1) {
       stop = true;
-      notes.push('login loop: sent back to sign in right after signing in');
+      (tab.notes || notes).push('login loop: sent back to sign in right after signing in');
     }
     if (stop) n.stoppedAt = ev.request.url;
   }
@@ -231,8 +232,46 @@ function headerObject(lines) {
   return out;
 }
 
-async function go(req) {
-  const tab = tabs.get(req.tab || 'main') || await openTab(req.tab || 'main');
+// The tab a request runs in: the one it names (SPA tabs), else the main tab,
+// or, while that one is busy with a navigation of a parallel step, a spare
+// tab of the same browser (the same cookies), opened when first needed.
+async function pickTab(req) {
+  if (req.tab) {
+    const named = tabs.get(req.tab) || await openTab(req.tab);
+    named.busy = true;
+    return named;
+  }
+  for (let i = 0; ; i++) {
+    const name = i ? `parallel-${i}` : 'main';
+    const tab = tabs.get(name);
+    // fetch() calls share a page; a navigation needs the tab to itself.
+    if (tab && tab.cdp && req.subrequest && !tab.busy) return tab;
+    if (!tab) { // reserved at once: requests started together get a tab each
+      tabs.set(name, { busy: true });
+      const opened = await openTab(name);
+      opened.busy = true;
+      return opened;
+    }
+    if (!tab.busy) {
+      tab.busy = true;
+      return tab;
+    }
+  }
+}
+
+async function go(req, ctx) {
+  const tab = await pickTab(req);
+  const owned = tab.busy;
+  tab.notes = ctx.notes;
+  try {
+    return await goIn(tab, req);
+  } finally {
+    if (owned) tab.busy = false;
+    tab.notes = null;
+  }
+}
+
+async function goIn(tab, req) {
   const method = req.method || 'GET';
   if (req.subrequest) {
     const frame = await ensurePage(tab, new URL(req.initiator || req.app_origin + '/'));
@@ -293,7 +332,7 @@ async function go(req) {
   // The fake's sign-in page (setting login_page): the user submits it.
   if (req.follow_login && !n.stoppedAt && !n.error && n.last.status === 200 &&
       new URL(n.last.url).pathname === '/user_management/authorize' && n.body.includes('id="fakeidp-login"')) {
-    notes.push('sign-in page: the form is submitted');
+    tab.notes.push('sign-in page: the form is submitted');
     const frame = frameOf(tab);
     n = await navigate(tab, () => frame.evaluate(() => document.querySelector('#fakeidp-login').submit()),
                        true, n.authorizeGets);
@@ -335,7 +374,7 @@ async function cookies() {
     http_only: c.httpOnly, same_site: c.sameSite || '', expires: c.session ? -1 : c.expires }));
 }
 
-async function handle(req) {
+async function handle(req, ctx) {
   await setClock(req.now);
   for (const c of req.expire || []) {
     const tab = tabs.get('main');
@@ -343,7 +382,7 @@ async function handle(req) {
   }
   switch (req.op) {
     case 'start': return start(req);
-    case 'go': return go(req);
+    case 'go': return go(req, ctx);
     case 'clock': case 'cookies': return {};
     case 'clear_cookies': await browserCdp.send('Storage.clearCookies'); return {};
     case 'set_cookies':
@@ -361,26 +400,35 @@ async function handle(req) {
   }
 }
 
-async function close() {
-  if (browser) await browser.close().catch(() => {});
-  server.close();
-  if (work) rmSync(work, { recursive: true, force: true });
+let closing = null;
+function close() {
+  closing = closing || (async () => {
+    if (browser) await browser.close().catch(() => {});
+    server.close();
+    try { if (work) rmSync(work, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 }); } catch { /* a temp dir */ }
+  })();
+  return closing;
 }
 
+// Requests run at once (parallel steps); each answer carries its request's id.
 const lines = readline.createInterface({ input: process.stdin });
-let queue = Promise.resolve();
+let started = Promise.resolve();
 lines.on('line', (line) => {
-  queue = queue.then(async () => {
-    let req;
-    try { req = JSON.parse(line); } catch { send({ error: 'not a JSON line' }); return; }
-    if (req.op === 'close') { await close(); send({ closed: true }); process.exit(0); }
-    notes = [];
+  let req;
+  try { req = JSON.parse(line); } catch { send({ error: 'not a JSON line' }); return; }
+  const run = async () => {
+    if (req.op === 'close') { await close(); send({ id: req.id, closed: true }); process.exit(0); }
+    const ctx = { notes: [] };
     try {
-      const answer = await handle(req);
-      send({ ...answer, cookies: await cookies(), notes });
+      const answer = await handle(req, ctx);
+      send({ ...answer, id: req.id, cookies: await cookies(), notes: [...notes.splice(0), ...ctx.notes] });
     } catch (e) {
-      send({ error: String(e.message || e), cookies: await cookies().catch(() => []), notes });
+      send({ error: String(e.message || e), id: req.id, cookies: await cookies().catch(() => []),
+             notes: [...notes.splice(0), ...ctx.notes] });
     }
-  });
+  };
+  // The browser starts before anything else runs.
+  if (req.op === 'start') started = run();
+  else started.then(run);
 });
-lines.on('close', () => { queue.then(close).then(() => process.exit(0)); });
+lines.on('close', () => { started.then(close).then(() => process.exit(0)); });

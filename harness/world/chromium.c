@@ -21,6 +21,11 @@ extern char **environ;
 
 struct hx_chromium {
     pthread_mutex_t lock;
+    pthread_cond_t answered;
+    json_int_t next_id;
+    bool reading;    /* one caller reads the pipe for everyone */
+    char dead[300];  /* why the driver can answer no more, or "" */
+    json_t *answers; /* id -> answer read for a caller still waiting */
     pid_t pid;
     int to_driver;   /* its stdin */
     int from_driver; /* its stdout */
@@ -119,24 +124,58 @@ static char *read_line(struct hx_chromium *c, char *why, size_t why_size)
 
 json_t *hx_chromium_call(struct hx_chromium *c, const json_t *request, char *why, size_t why_size)
 {
-    char *text = json_dumps(request, JSON_COMPACT);
-    if (!text) {
-        snprintf(why, why_size, "out of memory");
-        return NULL;
-    }
+    json_t *copy = json_copy((json_t *)request);
     pthread_mutex_lock(&c->lock);
+    json_int_t id = ++c->next_id;
+    char key[32];
+    snprintf(key, sizeof(key), "%lld", (long long)id);
+    if (copy)
+        json_object_set_new(copy, "id", json_integer(id));
+    char *text = copy ? json_dumps(copy, JSON_COMPACT) : NULL;
+    json_decref(copy);
     json_t *answer = NULL;
-    char *line = NULL;
-    if (!write_all(c->to_driver, text, strlen(text)) || !write_all(c->to_driver, "\n", 1)) {
-        snprintf(why, why_size, "the Chromium engine's driver is gone");
-    } else if ((line = read_line(c, why, why_size))) {
-        json_error_t e;
-        answer = json_loads(line, 0, &e);
-        if (!answer)
-            snprintf(why, why_size, "the Chromium engine answered something else than JSON: %.200s", line);
+    if (!text)
+        snprintf(why, why_size, "out of memory");
+    else if (c->dead[0])
+        snprintf(why, why_size, "%s", c->dead);
+    else if (!write_all(c->to_driver, text, strlen(text)) || !write_all(c->to_driver, "\n", 1))
+        snprintf(c->dead, sizeof(c->dead), "the Chromium engine's driver is gone");
+    /* Requests of parallel steps are answered in any order: whoever reads
+     * files each answer under its id and wakes the others. */
+    while (text && !answer && !c->dead[0]) {
+        answer = json_object_get(c->answers, key);
+        if (answer) {
+            json_incref(answer);
+            json_object_del(c->answers, key);
+            break;
+        }
+        if (c->reading) {
+            pthread_cond_wait(&c->answered, &c->lock);
+            continue;
+        }
+        c->reading = true;
+        pthread_mutex_unlock(&c->lock);
+        char reason[300] = "";
+        char *line = read_line(c, reason, sizeof(reason));
+        json_t *parsed = line ? json_loads(line, 0, NULL) : NULL;
+        pthread_mutex_lock(&c->lock);
+        c->reading = false;
+        if (!line)
+            snprintf(c->dead, sizeof(c->dead), "%s", reason);
+        else if (!parsed)
+            snprintf(c->dead, sizeof(c->dead),
+                     "the Chromium engine answered something else than JSON: %.200s", line);
+        else {
+            char got[32];
+            snprintf(got, sizeof(got), "%lld", (long long)json_integer_value(json_object_get(parsed, "id")));
+            json_object_set_new(c->answers, got, parsed);
+        }
+        free(line);
+        pthread_cond_broadcast(&c->answered);
     }
+    if (!answer && c->dead[0])
+        snprintf(why, why_size, "%s", c->dead);
     pthread_mutex_unlock(&c->lock);
-    free(line);
     free(text);
     const char *error = json_string_value(json_object_get(answer, "error"));
     if (error && *error && !json_object_get(answer, "status")) {
@@ -160,6 +199,8 @@ struct hx_chromium *hx_chromium_start(const json_t *start, char *why, size_t why
     if (c) {
         c->to_driver = c->from_driver = -1;
         pthread_mutex_init(&c->lock, NULL);
+        pthread_cond_init(&c->answered, NULL);
+        c->answers = json_object();
     }
     if (!c || pipe(in) || pipe(out)) {
         snprintf(why, why_size, "cannot start the Chromium engine: %s", strerror(errno));
@@ -202,8 +243,11 @@ fail:
         if (out[i] >= 0)
             close(out[i]);
     }
-    if (c)
+    if (c) {
         pthread_mutex_destroy(&c->lock);
+        pthread_cond_destroy(&c->answered);
+        json_decref(c->answers);
+    }
     free(c);
     return NULL;
 }
@@ -236,6 +280,8 @@ void hx_chromium_free(struct hx_chromium **cp)
     if (c->from_driver >= 0)
         close(c->from_driver);
     pthread_mutex_destroy(&c->lock);
+    pthread_cond_destroy(&c->answered);
+    json_decref(c->answers);
     free(c->buffer);
     free(c);
 }
