@@ -6,7 +6,8 @@
 # and reinstalls when the lockfile changes. A missing node, npm or Chromium is
 # reported as one JSON line {"error": ...} on stdout, which the runner shows.
 set -u
-here=$(cd "$(dirname "$0")" && pwd)
+case $0 in */*) here=${0%/*} ;; *) here=. ;; esac
+here=$(cd "$here" && pwd)
 home=${FAKEIDP_CHROMIUM_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/fakeidp/chromium-engine}
 fail() {
     printf '{"error": "%s"}\n' "$1"

@@ -165,7 +165,12 @@ json_t *hx_chromium_call(struct hx_chromium *c, const json_t *request, char *why
         else if (!parsed)
             snprintf(c->dead, sizeof(c->dead),
                      "the Chromium engine answered something else than JSON: %.200s", line);
-        else {
+        else if (!json_object_get(parsed, "id")) {
+            /* start.sh's own complaint (no node, no Chromium): the driver never ran. */
+            const char *error = json_string_value(json_object_get(parsed, "error"));
+            snprintf(c->dead, sizeof(c->dead), "%s", error ? error : "the Chromium engine answered without an id");
+            json_decref(parsed);
+        } else {
             char got[32];
             snprintf(got, sizeof(got), "%lld", (long long)json_integer_value(json_object_get(parsed, "id")));
             json_object_set_new(c->answers, got, parsed);
