@@ -39,6 +39,10 @@ static void run_usage(FILE *out)
             "  --html FILE         write a self-contained HTML report (swimlane diagrams)\n"
             "  --tap               print TAP instead of the console report\n"
             "  --key PEM           signing key (default: the cached test key)\n"
+            "  --browser ENGINE    run browser steps in ENGINE: model (the C browser model) or\n"
+            "                      chromium (headless Chromium at /usr/bin/chromium or $CHROMIUM,\n"
+            "                      driven by node and puppeteer-core, installed on first use);\n"
+            "                      default: each scenario's browser.engine, else model\n"
             "  -v, --verbose       print every variant's timeline\n"
             "  -h, --help          this help\n\n"
             "exit status: 0 all expectations held, 1 an expectation failed, 2 usage or file error,\n"
@@ -193,7 +197,7 @@ int cli_run(int argc, char **argv)
         {"timeout", required_argument, NULL, 'T'}, {"junit", required_argument, NULL, 'J'},
         {"json", required_argument, NULL, 'O'},    {"tap", no_argument, NULL, 'P'},
         {"key", required_argument, NULL, 'k'},     {"verbose", no_argument, NULL, 'v'},
-        {"html", required_argument, NULL, 'H'},
+        {"html", required_argument, NULL, 'H'},    {"browser", required_argument, NULL, 'B'},
         {"help", no_argument, NULL, 'h'},          {"shard-timings", required_argument, NULL, 'D'},
         {NULL, 0, NULL, 0}};
     struct hx_runner_options opt = {.jobs = (int)sysconf(_SC_NPROCESSORS_ONLN), .repeat = 1,
@@ -250,6 +254,13 @@ int cli_run(int argc, char **argv)
         case 'J': junit = optarg; break;
         case 'O': json_path = optarg; break;
         case 'H': html = optarg; break;
+        case 'B':
+            if (strcmp(optarg, "model") && strcmp(optarg, "chromium")) {
+                fprintf(stderr, "fakeidp run: --browser is model or chromium\n");
+                return 2;
+            }
+            opt.browser_engine = optarg;
+            break;
         case 'P': tap = true; break;
         case 'k': key_path = optarg; break;
         case 'v': verbose = true; break;

@@ -283,9 +283,9 @@ static enum idp_status validate(struct hx_scenario *sc, struct hx_check *check)
 {
     static const char *const top[] = {"name", "description", "failure_mode", "sources", "tags",
                                       "idp", "target", "browser", "steps", "expect", "variants",
-                                      "timeout", NULL};
+                                      "timeout", "engine_difference", NULL};
     static const char *const variant_keys[] = {"description", "idp", "target", "browser",
-                                               "steps", "expect", "tags", NULL};
+                                               "steps", "expect", "tags", "engine_difference", NULL};
     json_t *root = sc->root;
     enum idp_status st = hx_check_keys(check, root, "", top, "a scenario");
     if (st)
@@ -309,6 +309,10 @@ static enum idp_status validate(struct hx_scenario *sc, struct hx_check *check)
         return st;
     if (!json_object_get(root, "steps"))
         return hx_check_fail(check, "", false, "a scenario needs \"steps\"");
+    const json_t *difference = json_object_get(root, "engine_difference");
+    if (difference && (!json_is_string(difference) || !json_string_length(difference)))
+        return hx_check_fail(check, "/engine_difference", true,
+                             "engine_difference says why the verdict differs in Chromium (a string)");
     check_sections(check, root, "");
     const json_t *variants = json_object_get(root, "variants");
     if (variants && (!json_is_object(variants) || !json_object_size(variants)))
@@ -320,6 +324,12 @@ static enum idp_status validate(struct hx_scenario *sc, struct hx_check *check)
         snprintf(path, sizeof(path), "/variants/%s", vname);
         if (!hx_check_keys(check, v, path, variant_keys, "a variant"))
             check_sections(check, v, path);
+        difference = json_object_get(v, "engine_difference");
+        if (difference && (!json_is_string(difference) || !json_string_length(difference))) {
+            snprintf(path, sizeof(path), "/variants/%s/engine_difference", vname);
+            hx_check_fail(check, path, true,
+                          "engine_difference says why the verdict differs in Chromium (a string)");
+        }
     }
     if (check->count)
         return IDP_INVALID;

@@ -116,5 +116,11 @@ bool hx_run_is_signed_in(struct hx_run *run, long status, const char *body);
 /* Loads a path of the target in the browser and records the observation. */
 void hx_run_load(struct hx_run *run, const char *path, bool subrequest, const char *method,
                  struct hx_observation *out);
+/* Runs a navigation (or fetch) and records what it showed, as hx_run_load
+ * does; what and path name it in the timeline ("load /dashboard"). */
+void hx_run_visit(struct hx_run *run, const struct hx_navigation *nav, const char *what,
+                  const char *path, struct hx_observation *out);
+/* The page on another site that cross-site navigations start from. */
+#define HX_CROSS_SITE_PAGE "http://cross-site.test/"
 
 #endif

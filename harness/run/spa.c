@@ -598,3 +598,9 @@ int hx_spa_tab_authenticated(struct hx_run *run, const char *name)
     struct hx_spa_tab *tab = tab_named(run, name, false);
     return tab ? tab->authenticated : -1;
 }
+
+bool hx_spa_engine_ready(struct hx_run *run)
+{
+    (void)run;
+    return false;
+}

@@ -642,9 +642,7 @@ static bool r_browser(struct hx_run *run, const json_t *v, const json_t *step)
 
 static bool r_clear_cookies(struct hx_run *run, const json_t *v, const json_t *step)
 {
-    pthread_mutex_lock(&run->browser.lock);
-    hx_jar_clear(&run->browser.jar);
-    pthread_mutex_unlock(&run->browser.lock);
+    hx_browser_clear_cookies(&run->browser);
     hx_run_note(run, "step", "cookies cleared");
     (void)v;
     (void)step;
@@ -675,6 +673,9 @@ static bool r_tamper(struct hx_run *run, const json_t *v, const json_t *step)
         }
     }
     pthread_mutex_unlock(&run->browser.lock);
+    char why[300];
+    if (found && !hx_browser_push_cookies(&run->browser, why, sizeof(why)))
+        hx_run_broken(run, "tamper_cookie: Chromium refused the cookie: %s", why);
     hx_run_note(run, "step", "tamper cookie %s (%s)%s", name, mode, found ? "" : ": no such cookie");
     (void)step;
     return true;
@@ -936,6 +937,9 @@ static bool r_forge_cookie(struct hx_run *run, const json_t *v, const json_t *st
                 run->browser.jar.items[i].value = strdup(resealed);
             }
         pthread_mutex_unlock(&run->browser.lock);
+        char why[300];
+        if (resealed && !hx_browser_push_cookies(&run->browser, why, sizeof(why)))
+            hx_run_broken(run, "forge_session_cookie: Chromium refused the cookie: %s", why);
         char *spec = json_dumps(json_object_get(v, "forge"), JSON_COMPACT);
         hx_run_note(run, "step", "wos-session re-sealed around a forged access token %s", spec ? spec : "");
         free(spec);
@@ -1028,11 +1032,119 @@ static bool r_parallel(struct hx_run *run, const json_t *v, const json_t *step)
     return true;
 }
 
+/* ---- navigations a page starts -------------------------------------- */
+
+static const char *const page_origins[] = {"app", "cross_site", "typed", NULL};
+
+static bool one_of(const char *text, const char *const *names)
+{
+    for (size_t i = 0; text && names[i]; i++)
+        if (strcmp(text, names[i]) == 0)
+            return true;
+    return false;
+}
+
+static enum idp_status v_from(struct hx_check *c, const json_t *v, const char *path, bool typed_ok)
+{
+    const json_t *from = json_object_get(v, "from");
+    if (from && (!one_of(json_string_value(from), page_origins) ||
+                 (!typed_ok && strcmp(json_string_value(from), "typed") == 0)))
+        return hx_check_fail(c, path, false, typed_ok
+                                                 ? "from is \"app\", \"cross_site\" or \"typed\""
+                                                 : "from is \"app\" or \"cross_site\" (a form is on a page)");
+    return IDP_OK;
+}
+
+static enum idp_status v_navigate(struct hx_check *c, const json_t *v, const char *path)
+{
+    static const char *const keys[] = {"path", "from", "by", NULL};
+    static const char *const ways[] = {"link", "script", NULL};
+    enum idp_status st = hx_check_keys(c, v, path, keys, "navigate");
+    if (st)
+        return st;
+    if ((st = v_path(c, json_object_get(v, "path"), path)))
+        return st;
+    const json_t *by = json_object_get(v, "by");
+    if (by && !one_of(json_string_value(by), ways))
+        return hx_check_fail(c, path, false, "by is \"link\" (a click) or \"script\" (location.assign)");
+    return v_from(c, v, path, true);
+}
+
+static enum idp_status v_form_post(struct hx_check *c, const json_t *v, const char *path)
+{
+    static const char *const keys[] = {"path", "from", "form", NULL};
+    enum idp_status st = hx_check_keys(c, v, path, keys, "form_post");
+    if (st)
+        return st;
+    if ((st = v_path(c, json_object_get(v, "path"), path)))
+        return st;
+    const json_t *form = json_object_get(v, "form");
+    const char *key;
+    json_t *value;
+    if (form && !json_is_object(form))
+        return hx_check_fail(c, path, false, "form_post form is an object of strings");
+    json_object_foreach((json_t *)form, key, value) if (!json_is_string(value))
+        return hx_check_fail(c, path, false, "form_post form is an object of strings");
+    return v_from(c, v, path, false);
+}
+
+/* The page a navigation starts from: the app's own page, a page on another
+ * site (HX_CROSS_SITE_PAGE), or none (a typed URL). */
+static const char *start_page(struct hx_run *run, const json_t *v, char *out, size_t size)
+{
+    const char *from = json_string_value(json_object_get(v, "from"));
+    if (from && strcmp(from, "typed") == 0)
+        return NULL;
+    if (from && strcmp(from, "cross_site") == 0)
+        return HX_CROSS_SITE_PAGE;
+    snprintf(out, size, "%s/", run->app_origin);
+    return out;
+}
+
+/* A top-level navigation that a link or a script on a page starts. */
+static bool r_navigate(struct hx_run *run, const json_t *v, const json_t *step)
+{
+    const char *path = json_string_value(json_object_get(v, "path"));
+    const char *from = json_string_value(json_object_get(v, "from"));
+    const char *by = json_string_value(json_object_get(v, "by"));
+    char url[1200], page[600], what[128];
+    snprintf(url, sizeof(url), "%s%s", run->app_origin, path);
+    struct hx_navigation nav = {.url = url, .initiator = start_page(run, v, page, sizeof(page)),
+                                .by_script = by && strcmp(by, "script") == 0};
+    snprintf(what, sizeof(what), "navigate (%s from %s)", by ? by : "link", from ? from : "app");
+    hx_run_visit(run, &nav, what, path, NULL);
+    (void)step;
+    return true;
+}
+
+/* A top-level form submission (POST, urlencoded) from a page. */
+static bool r_form_post(struct hx_run *run, const json_t *v, const json_t *step)
+{
+    const char *path = json_string_value(json_object_get(v, "path"));
+    const char *from = json_string_value(json_object_get(v, "from"));
+    json_t *empty = json_object();
+    const json_t *form = json_object_get(v, "form");
+    char *body = hx_form_encode(form ? form : empty);
+    json_decref(empty);
+    char url[1200], page[600], what[128];
+    snprintf(url, sizeof(url), "%s%s", run->app_origin, path);
+    static const char *const headers[] = {"Content-Type: application/x-www-form-urlencoded", NULL};
+    struct hx_navigation nav = {.url = url, .method = "POST", .body = body ? body : "",
+                                .headers = headers, .initiator = start_page(run, v, page, sizeof(page))};
+    snprintf(what, sizeof(what), "form POST (from %s)", from ? from : "app");
+    hx_run_visit(run, &nav, what, path, NULL);
+    free(body);
+    (void)step;
+    return true;
+}
+
 static const struct step_kind kinds[] = {
     {"sign_in", "the full sign-in through the target's /login (email or true)", v_sign_in, r_sign_in},
     {"load", "a page load (top-level navigation) of a path", v_path, r_load},
     {"reload", "the same as load", v_path, r_load},
     {"api", "a fetch() from the page to a path of the target", v_path, r_api},
+    {"navigate", "a navigation a page starts ({path, from: app|cross_site|typed, by: link|script})", v_navigate, r_navigate},
+    {"form_post", "a top-level form POST from a page ({path, form, from: app|cross_site})", v_form_post, r_form_post},
     {"advance", "move virtual time forward", v_duration, r_advance},
     {"fault", "add a fault rule at fakeidp", v_fault, r_fault},
     {"remove_fault", "remove one fault by its id", v_fault_id, r_remove_fault},
@@ -1131,6 +1243,11 @@ bool hx_step_run(struct hx_run *run, const json_t *step, int index)
             if (note)
                 hx_run_note(run, "note", "%s", note);
             bool spa = strncmp(k->name, "spa_", 4) == 0;
+            if (spa && run->browser.engine && !hx_spa_engine_ready(run)) {
+                hx_run_broken(run, "%s: the SPA steps do not run in the Chromium engine yet "
+                                   "(run this scenario with --browser model)", k->name);
+                return false;
+            }
             if (spa)
                 pthread_mutex_lock(&run->spa_lock);
             bool go_on = k->run(run, value, step);
