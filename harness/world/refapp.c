@@ -395,10 +395,13 @@ static char *read_seal(struct mg_connection *conn, const struct hx_app_knobs *k)
         }
         cap = len + strlen(part) + 1;
         char *grown = realloc(seal, cap);
-        if (grown) {
-            memcpy(grown + len, part, strlen(part) + 1);
-            len += strlen(part);
+        if (!grown) {
+            free(seal); /* out of memory: no session rather than a leak */
+            free(part);
+            return NULL;
         }
+        memcpy(grown + len, part, strlen(part) + 1);
+        len += strlen(part);
         seal = grown;
         free(part);
     }
