@@ -2,7 +2,12 @@
 # External apps the runner starts through the shell: a python3 app
 # (tests/runner/python-app) against a `fakeidp serve` on a free port.
 #
-#   tests/runner/python-app.sh /path/to/fakeidp tests/runner/python-app interrupt|sleep
+#   tests/runner/python-app.sh /path/to/fakeidp tests/runner/python-app interrupt|sleep|hosts
+#
+# hosts (docs/external-apps.md, "localhost or 127.0.0.1"): the app, addressed
+#   as 127.0.0.1, redirects after the callback to localhost, where its cookie
+#   is not sent: the sign_in step fails and names the cause; the control,
+#   which stays on 127.0.0.1, signs in.
 #
 # sleep (docs/external-apps.md, "Sleeping"): under the default frozen clock
 #   and the ticking one, time.sleep(0.2) and Event().wait(0.2) take 0.2 s and
@@ -90,6 +95,19 @@ quick_run() { # the run after: starts its own app on the same port and passes
     [ $rc -eq 0 ] && ok || { bad "$1: the next run exited $rc"; tail -15 "$work/$1.next"; }
 }
 
+if [ "$part" = hosts ]; then
+    mkdir "$work/hosts"
+    export APP_WORK="$work/hosts"
+    "$fakeidp" run -j 1 --filter same-host "$app_dir/hosts.json" >"$work/same.out" 2>&1; rc=$?
+    [ $rc -eq 0 ] && ok || { bad "same host: exit $rc"; tail -30 "$work/same.out"; }
+    "$fakeidp" run -j 1 --filter redirected-to-localhost "$app_dir/hosts.json" >"$work/other.out" 2>&1; rc=$?
+    [ $rc -eq 1 ] && ok || bad "redirected to localhost: exit $rc (want 1)"
+    grep -q "sign_in: the flow did not end signed in (200 at http://localhost:$port/): the app redirected to another host than the one its cookie was set for" "$work/other.out" && ok ||
+        { bad "redirected to localhost: the cause is not named"; grep -i "sign" "$work/other.out" | head; }
+    echo "$passed passed, $failed failed"
+    [ "$failed" -eq 0 ]
+    exit
+fi
 if [ "$part" = sleep ]; then
     mkdir "$work/sleep"
     export APP_WORK="$work/sleep"

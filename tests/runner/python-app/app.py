@@ -7,9 +7,16 @@
             and answers "slept 0.2 s, waited 0.2 s", or what went wrong
             (docs/external-apps.md, "Sleeping")
 
+  /login    to the fake's /user_management/authorize, back to /callback
+  /callback sets the cookie "session" (host-only), then redirects to
+            http://$REDIRECT_HOST:$PORT/ when REDIRECT_HOST is set (what
+            Next.js does when it rewrites 127.0.0.1 to localhost), else to /
+  /         {"signed_in":true} with the cookie, else {"signed_in":false}
+
 It writes "PID PPID" to $APP_WORK/app.pid when it listens."""
 import http.server
 import os
+import urllib.parse
 import select
 import threading
 import time
@@ -61,8 +68,29 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                            timed(lambda: threading.Event().wait(0.2)))
             print(text, flush=True)
             self.answer(200, text)
+        elif self.path.startswith("/login"):
+            query = urllib.parse.urlencode({
+                "client_id": os.environ["WORKOS_CLIENT_ID"], "response_type": "code",
+                "provider": "authkit", "redirect_uri": os.environ["WORKOS_REDIRECT_URI"]})
+            self.redirect(os.environ["FAKEIDP_URL"] + "/user_management/authorize?" + query, None)
+        elif self.path.startswith("/callback"):
+            code = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query).get("code", [""])[0]
+            host = os.environ.get("REDIRECT_HOST")
+            where = "http://%s:%s/" % (host, os.environ["PORT"]) if host else "/"
+            self.redirect(where, "session=%s; Path=/; HttpOnly" % code)
+        elif self.path == "/":
+            signed_in = "session=" in (self.headers.get("Cookie") or "")
+            self.answer(200, '{"signed_in":%s}' % ("true" if signed_in else "false"))
         else:
             self.answer(200, "ok")
+
+    def redirect(self, where, cookie):
+        self.send_response(302)
+        self.send_header("Location", where)
+        if cookie:
+            self.send_header("Set-Cookie", cookie)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
 
 
 server = http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler)
