@@ -781,6 +781,10 @@ struct hx_external *hx_external_start(const json_t *start, const struct hx_exter
     note(ext, "started `%s` in %s (process group %d%s%s)", command, cwd, (int)pid,
          mode == HX_CLOCK_FROZEN ? ", frozen clock" : mode == HX_CLOCK_TICKING ? ", ticking clock" : "",
          mode == HX_CLOCK_OFF ? ", real clock" : "");
+    if (mode != HX_CLOCK_OFF && !ext->ft.fix[0])
+        note(ext, "without libfakeidp-timefix.so (FAKEIDP_TIMEFIX): %s", mode == HX_CLOCK_FROZEN
+             ? "an absolute sleep on the monotonic clock fails with EINVAL (Python's time.sleep)"
+             : "a timed wait on the monotonic clock waits far too long (Python's Event.wait)");
 
     /* Ready when the readiness URL answers (below 500). */
     int64_t began = mono_ms(), deadline = began + ready_timeout;

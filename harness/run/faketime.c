@@ -36,6 +36,38 @@ bool hx_faketime_find_lib(char *out, size_t size)
     return false;
 }
 
+#ifndef FAKEIDP_INSTALL_LIBDIR
+#define FAKEIDP_INSTALL_LIBDIR "lib"
+#endif
+#define TIMEFIX_NAME "libfakeidp-timefix.so"
+
+bool hx_faketime_find_fix(char *out, size_t size)
+{
+    out[0] = '\0';
+    const char *given = getenv("FAKEIDP_TIMEFIX");
+    if (given) {
+        snprintf(out, size, "%s", given);
+        return given[0] && access(out, R_OK) == 0;
+    }
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n <= 0)
+        return false;
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (!slash)
+        return false;
+    *slash = '\0';
+    snprintf(out, size, "%s/" TIMEFIX_NAME, exe);
+    if (access(out, R_OK) == 0)
+        return true;
+    snprintf(out, size, "%s/../" FAKEIDP_INSTALL_LIBDIR "/fakeidp/" TIMEFIX_NAME, exe);
+    if (access(out, R_OK) == 0)
+        return true;
+    out[0] = '\0';
+    return false;
+}
+
 /* rename is atomic: the child reads the old or the new file, never half. */
 static bool write_rc(const struct hx_faketime *ft, const char *text)
 {
@@ -57,6 +89,8 @@ bool hx_faketime_open(struct hx_faketime *ft, enum hx_clock_mode mode, const cha
     if (mode == HX_CLOCK_OFF)
         return true;
     snprintf(ft->lib, sizeof(ft->lib), "%s", lib ? lib : "");
+    if (!hx_faketime_find_fix(ft->fix, sizeof(ft->fix)))
+        ft->fix[0] = '\0';
     const char *tmpdir = getenv("TMPDIR");
     /* The owner's pid in the name: a later run removes what a dead one left. */
     snprintf(ft->dir, sizeof(ft->dir), "%s/" HX_FAKETIME_DIR_PREFIX "%ld-XXXXXX",
@@ -118,8 +152,9 @@ void hx_faketime_preload(const struct hx_faketime *ft, json_t *vars)
     if (ft->mode == HX_CLOCK_OFF)
         return;
     const char *old = json_string_value(json_object_get(vars, "LD_PRELOAD"));
-    char preload[PATH_MAX * 2];
-    snprintf(preload, sizeof(preload), "%s%s%s", ft->lib, old && old[0] ? ":" : "", old ? old : "");
+    char preload[PATH_MAX * 3 + 4];
+    snprintf(preload, sizeof(preload), "%s%s%s%s%s", ft->fix, ft->fix[0] ? ":" : "", ft->lib,
+             old && old[0] ? ":" : "", old ? old : "");
     json_object_set_new(vars, "LD_PRELOAD", json_string(preload));
 }
 

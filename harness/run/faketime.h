@@ -30,6 +30,7 @@ struct hx_faketime {
     double offset_s;           /* ticking: the last offset written */
     bool have_offset;
     char lib[PATH_MAX];        /* libfaketime.so.1 */
+    char fix[PATH_MAX];        /* libfakeidp-timefix.so, "" when not found */
     char dir[PATH_MAX];        /* temporary folder holding the control file */
     char rc_path[PATH_MAX + 32];
 };
@@ -38,6 +39,12 @@ struct hx_faketime {
  * Debian/Fedora places. False when there is none (out then names what was
  * tried last). */
 bool hx_faketime_find_lib(char *out, size_t size);
+
+/* libfakeidp-timefix.so (harness/run/timefix.c), preloaded in front of
+ * libfaketime so that the app can sleep: $FAKEIDP_TIMEFIX (set and empty:
+ * none), else next to this executable (the build tree), else in
+ * ../LIBDIR/fakeidp from it (installed). False when there is none. */
+bool hx_faketime_find_fix(char *out, size_t size);
 
 /* Prepares ft for mode with the library lib (ignored for off): creates a
  * temporary folder under $TMPDIR (or /tmp) and writes virtual_now_ms into
@@ -57,7 +64,8 @@ bool hx_faketime_set(struct hx_faketime *ft, int64_t virtual_ms, bool allow_back
  * Nothing for off. */
 void hx_faketime_env(const struct hx_faketime *ft, json_t *vars);
 
-/* Prepends the library to vars' LD_PRELOAD. Nothing for off. */
+/* Prepends the libraries (ft->fix, then libfaketime) to vars' LD_PRELOAD.
+ * Nothing for off. */
 void hx_faketime_preload(const struct hx_faketime *ft, json_t *vars);
 
 /* The temporary folders are $TMPDIR/fakeidp-app-OWNERPID-XXXXXX. */

@@ -108,6 +108,19 @@ out=$("$fakeidp" exec --url "$url" -- sh -c 'echo "$WORKOS_API_HOSTNAME $WORKOS_
 out=$(WORKOS_COOKIE_PASSWORD=mine-mine-mine-mine-mine-mine-mine-mine FAKETIME=@2000-01-01 \
       "$fakeidp" exec --url "$url" -- sh -c 'echo "$WORKOS_COOKIE_PASSWORD ${FAKETIME:-none}"')
 [ "$out" = "mine-mine-mine-mine-mine-mine-mine-mine none" ] && ok || bad "inherited password / FAKETIME: $out"
+# The command can sleep in both clock modes (libfakeidp-timefix.so); the
+# control without it: time.sleep raises EINVAL under the frozen clock.
+if command -v python3 >/dev/null 2>&1; then
+    # "ok" when it took 0.2 s (up to 5 s on a loaded machine)
+    sleeper='import time; t = time.monotonic(); time.sleep(0.2); d = time.monotonic() - t
+print("ok" if 0.19 <= d < 5 else "took %.3f s" % d)'
+    for c in frozen ticking; do
+        out=$("$fakeidp" exec --url "$url" --clock $c -- python3 -c "$sleeper" 2>&1)
+        [ "$out" = "ok" ] && ok || bad "time.sleep under --clock $c: $out"
+    done
+    out=$(FAKEIDP_TIMEFIX= "$fakeidp" exec --url "$url" --clock frozen -- python3 -c "$sleeper" 2>&1)
+    case $out in *"[Errno 22] Invalid argument"*) ok ;; *) bad "control: time.sleep without the fix: $out" ;; esac
+fi
 # Signals sent to exec reach the command; its status is exec's.
 "$fakeidp" exec --url "$url" -- sh -c 'trap "exit 5" TERM; while :; do sleep 0.05; done' &
 epid=$!

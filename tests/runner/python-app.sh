@@ -1,23 +1,39 @@
 #!/bin/sh
-# An interrupted `fakeidp run` leaves nothing behind (docs/external-apps.md,
-# "Interrupted runs"): a python3 app started through the shell
-# (tests/runner/python-app) holds a request while the runner is
+# External apps the runner starts through the shell: a python3 app
+# (tests/runner/python-app) against a `fakeidp serve` on a free port.
+#
+#   tests/runner/python-app.sh /path/to/fakeidp tests/runner/python-app interrupt|sleep|hosts
+#
+# hosts (docs/external-apps.md, "localhost or 127.0.0.1"): the app, addressed
+#   as 127.0.0.1, redirects after the callback to localhost, where its cookie
+#   is not sent: the sign_in step fails and names the cause; the control,
+#   which stays on 127.0.0.1, signs in.
+#
+# sleep (docs/external-apps.md, "Sleeping"): under the default frozen clock
+#   and the ticking one, time.sleep(0.2) and Event().wait(0.2) take 0.2 s and
+#   raise nothing; the control, without libfakeidp-timefix.so
+#   (FAKEIDP_TIMEFIX= empty), shows the failures it repairs: time.sleep raises
+#   OSError [Errno 22] (frozen), Event.wait does not return (ticking).
+#
+# interrupt (docs/external-apps.md, "Interrupted runs"): an interrupted
+#   `fakeidp run` leaves nothing behind. The app holds a request while the
+#   runner is
 #   INT, TERM  signalled: it stops the app's process group and removes its
 #              files, then ends with 128+N;
-#   KILL       killed: its guard process (the pipe it watches closes) stops
-#              the app and removes the files;
-#   KILL-ALL   killed with its guard (the whole session): the app survives,
-#              and the next run kills it and removes the files before it
-#              starts its own app on the same port.
-# After each: nothing listens on the app's port, the app and its shell are
-# gone, no $TMPDIR/fakeidp-app-* and no /dev/shm/*faketime*_SHELLPID is left,
-# and the next run on the same port passes.
+#   KILL       killed: its guard process (the socket it watches closes)
+#              stops the app and removes the files;
+#   KILL-ALL   killed with its guard (the whole session): the app survives
+#              (the control), and the next run kills it and removes the files
+#              before it starts its own app on the same port.
+#   After each: nothing listens on the app's port, the app and its shell are
+#   gone, no $TMPDIR/fakeidp-app-* and no /dev/shm/*faketime*_SHELLPID is
+#   left, and the next run on the same port passes.
 #
-#   tests/runner/interrupt.sh /path/to/fakeidp tests/runner/python-app
-# Exit 77 (skipped) without python3, setsid or libfaketime.
+# Exit 77 (skipped) without python3, setsid, env --default-signal or libfaketime.
 set -u
 case $1 in /*) fakeidp=$1 ;; *) fakeidp=$(pwd)/$1 ;; esac
 app_dir=$(cd "$2" && pwd)
+part=${3:-interrupt}
 command -v python3 >/dev/null 2>&1 || { echo "skipped: no python3"; exit 77; }
 command -v setsid >/dev/null 2>&1 || { echo "skipped: no setsid"; exit 77; }
 env --default-signal=INT true 2>/dev/null || { echo "skipped: env has no --default-signal"; exit 77; }
@@ -27,7 +43,7 @@ for l in ${FAKEIDP_LIBFAKETIME:-} /usr/lib/*/faketime/libfaketime.so.1 /usr/lib*
 done
 [ $lib_ok -eq 1 ] || { echo "skipped: no libfaketime"; exit 77; }
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/fakeidp-interrupt-test-XXXXXX")
+work=$(mktemp -d "${TMPDIR:-/tmp}/fakeidp-python-app-test-XXXXXX")
 passed=0
 failed=0
 serve_pid=
@@ -78,6 +94,38 @@ quick_run() { # the run after: starts its own app on the same port and passes
     APP_WORK="$work/$1" "$fakeidp" run -j 1 "$app_dir/quick.json" >"$work/$1.next" 2>&1; rc=$?
     [ $rc -eq 0 ] && ok || { bad "$1: the next run exited $rc"; tail -15 "$work/$1.next"; }
 }
+
+if [ "$part" = hosts ]; then
+    mkdir "$work/hosts"
+    export APP_WORK="$work/hosts"
+    "$fakeidp" run -j 1 --filter same-host "$app_dir/hosts.json" >"$work/same.out" 2>&1; rc=$?
+    [ $rc -eq 0 ] && ok || { bad "same host: exit $rc"; tail -30 "$work/same.out"; }
+    "$fakeidp" run -j 1 --filter redirected-to-localhost "$app_dir/hosts.json" >"$work/other.out" 2>&1; rc=$?
+    [ $rc -eq 1 ] && ok || bad "redirected to localhost: exit $rc (want 1)"
+    grep -q "sign_in: the flow did not end signed in (200 at http://localhost:$port/): the app redirected to another host than the one its cookie was set for" "$work/other.out" && ok ||
+        { bad "redirected to localhost: the cause is not named"; grep -i "sign" "$work/other.out" | head; }
+    echo "$passed passed, $failed failed"
+    [ "$failed" -eq 0 ]
+    exit
+fi
+if [ "$part" = sleep ]; then
+    mkdir "$work/sleep"
+    export APP_WORK="$work/sleep"
+    "$fakeidp" run -j 1 "$app_dir/sleep.json" >"$work/sleep.out" 2>&1; rc=$?
+    [ $rc -eq 0 ] && ok || { bad "sleep: exit $rc"; tail -30 "$work/sleep.out"; }
+    FAKEIDP_TIMEFIX= "$fakeidp" run -j 1 -v "$app_dir/sleep.json" >"$work/control.out" 2>&1; rc=$?
+    [ $rc -eq 1 ] && ok || bad "control: exit $rc (want 1)"
+    grep -q "slept failed: OSError: \[Errno 22\] Invalid argument, waited 0.2 s" "$work/control.out" && ok ||
+        bad "control: frozen clock without the fix: no EINVAL from time.sleep"
+    grep -q "slept 0.2 s, waited stuck" "$work/control.out" && ok ||
+        bad "control: ticking clock without the fix: Event.wait returned"
+    grep -q "without libfakeidp-timefix.so" "$work/control.out" && ok ||
+        bad "control: the timeline does not say that the fix is missing"
+    [ "$failed" -eq 0 ] || { grep -E "slept|timefix" "$work/control.out" | head; }
+    echo "$passed passed, $failed failed"
+    [ "$failed" -eq 0 ]
+    exit
+fi
 
 for how in INT TERM KILL KILL-ALL; do
     mkdir "$work/$how"
