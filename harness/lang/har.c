@@ -291,9 +291,7 @@ static bool describe(const struct item *it, const char *session, bool signed_in,
     if (!loc)
         loc = str(resp, "redirectURL");
     snprintf(location, sizeof(location), "%s", loc ? loc : "");
-    char *q = strchr(location, '?');
-    if (q)
-        *q = '\0';
+    location[strcspn(location, "?#")] = '\0'; /* codes, states, tokens */
     if (signed_in && !why[0] && it->status == 401)
         snprintf(why, sizeof(why), "401 from %s", it->url.path);
     if (signed_in && !why[0] && it->status >= 300 && it->status < 400 &&

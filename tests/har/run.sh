@@ -26,6 +26,20 @@ for name in f05-parallel-refresh f13-oversized-cookie; do
   grep -q "session: expected it to survive" "$out/$name.console" && ok ||
     bad "$name: the replay failed for another reason"
 done
+# …until fixed: the app's per-process de-duplication (authkit-session) or
+# the IdP's replay grace window makes the F5 replay pass (docs/har.md).
+python3 - "$out/f05-parallel-refresh.json" "$out" <<'PY'
+import json, sys
+doc = json.load(open(sys.argv[1]))
+fixed = dict(doc, target={"dedupe": True})
+json.dump(fixed, open(sys.argv[2] + "/fix-dedupe.json", "w"))
+fixed = dict(doc, idp={"settings": {"refresh_mode": "grace"}})
+json.dump(fixed, open(sys.argv[2] + "/fix-grace.json", "w"))
+PY
+for fix in dedupe grace; do
+  "$fakeidp" run --seed 1 "$out/fix-$fix.json" >"$out/fix-$fix.console" && ok ||
+    { bad "the F5 replay still fails with the $fix fix"; cat "$out/fix-$fix.console"; }
+done
 # …and for the same cause.
 python3 - "$out" <<'PY' && ok || bad "the replays lost the session for another cause"
 import json, sys
