@@ -51,6 +51,7 @@ damage "the race's 'token expired' line outside the app lane" -e "$race"'s/\(<di
 damage "a fault not marked" -e 's/<span class="fault">[^<]*<\/span>//'
 damage "a tab lane missing" -e '0,/>browser tab second</s//>browser</'
 damage "an app instance lane missing" -e 's/>app instance 2</>app</'
+damage "a file missing from the replay command" -e 's|\(<code id="replay">[^<]*\) [^ <]*report.json|\1|'
 damage "no print style" -e 's/@media print/@media screen/'
 damage "the gap unlabelled" -e 's/data-gap-ms="360000">+6m/data-gap-ms="360000">/'
 damage "the jar not highlighting the deletion" -e "$race"'s/class="ck chg del"/class="ck del"/g'

@@ -6,6 +6,8 @@ usage: html_check.py REPORT.html RESULTS.json [JUNIT.xml]
 - the file parses, every element is closed in order (void elements aside);
 - it is self-contained: no <link>, no script or image source, no url() in
   the style, no http(s) address in any attribute;
+- the overview gives the run's seed and a replay command with every
+  scenario file;
 - every variant of RESULTS.json has an overview row and a section, with its
   verdict written out;
 - the lane headers are there: a browser lane per tab and an app lane per
@@ -243,6 +245,10 @@ def main():
         check("--seed %d" % results["seed"] in sec.content(), a + ": no replay command with the seed")
     check(str(results["seed"]) in ids.get("seed").content() if "seed" in ids else False,
           "the run's seed is not shown")
+    whole = ids["replay"].content() if "replay" in ids else ""
+    check(whole.startswith("fakeidp run --seed %d " % results["seed"]) and
+          all(" " + r["file"] in whole for r in results["results"]),
+          "the overview's replay command is not the whole run: %r" % whole[:80])
     check("@media print" in tree.style, "no print style")
     # f05: the race.
     race = ids.get("v-f05-parallel-refresh-spends-one-token--strict-no-dedupe")
