@@ -3,7 +3,8 @@
 # Chromium against the reference app while F5 and F13 reproduced) become
 # scenarios that lint, hold none of the capture's secrets and, run, fail the
 # same way production did; the same capture shaped as Firefox and Safari
-# export it (no _resourceType, local-time timestamps) gives the same steps;
+# export it (no _resourceType, local-time timestamps, HTTP/2's lower-case
+# headers, a response's cookies joined in one header) gives the same steps;
 # bad input gets exit status 2 and a clear message.
 fakeidp=$1
 dir=$2
@@ -118,6 +119,33 @@ import json, sys
 a = json.load(open('$out/f05-parallel-refresh.json'))['steps']
 b = json.load(open('$out/firefox.json'))['steps']
 sys.exit(0 if a == b else 1)" && ok || bad "a Firefox-shaped export gives other steps"
+# Over HTTP/2, as production usually is, and as WebKit's inspector writes
+# it: lower-case header names, pseudo-headers, a response's cookies joined
+# into one set-cookie header (one per line), no _resourceType.
+python3 - "$dir/fixtures/f05-parallel-refresh.har" "$out/safari.har" <<'PY'
+import json, sys
+har = json.load(open(sys.argv[1]))
+for e in har["log"]["entries"]:
+    e.pop("_resourceType", None)
+    for side in ("request", "response"):
+        e[side]["httpVersion"] = "h2"
+        hs = [{"name": h["name"].lower(), "value": h["value"]} for h in e[side]["headers"]]
+        cookies = [h["value"] for h in hs if h["name"] == "set-cookie"]
+        hs = [h for h in hs if h["name"] != "set-cookie"]
+        if cookies:
+            hs.append({"name": "set-cookie", "value": "\n".join(cookies)})
+        if side == "request":
+            hs.insert(0, {"name": ":method", "value": e["request"]["method"]})
+        e[side]["headers"] = hs
+har["log"]["creator"] = {"name": "WebKit Web Inspector", "version": "1.0"}
+json.dump(har, open(sys.argv[2], "w"))
+PY
+"$fakeidp" har "$out/safari.har" --name har-f05-parallel-refresh -o "$out/safari.json" 2>/dev/null
+python3 -c "
+import json, sys
+a = json.load(open('$out/f05-parallel-refresh.json'))['steps']
+b = json.load(open('$out/safari.json'))['steps']
+sys.exit(0 if a == b else 1)" && ok || bad "an HTTP/2, WebKit-shaped export gives other steps"
 # Bad input.
 "$fakeidp" har "$dir/fixtures/no-auth.har" >"$out/none.out" 2>"$out/none.err"
 [ $? -eq 2 ] && ok || bad "no auth traffic: exit status not 2"
