@@ -291,9 +291,7 @@ static bool describe(const struct item *it, const char *session, bool signed_in,
     if (!loc)
         loc = str(resp, "redirectURL");
     snprintf(location, sizeof(location), "%s", loc ? loc : "");
-    char *q = strchr(location, '?');
-    if (q)
-        *q = '\0';
+    location[strcspn(location, "?#")] = '\0'; /* codes, states, tokens */
     if (signed_in && !why[0] && it->status == 401)
         snprintf(why, sizeof(why), "401 from %s", it->url.path);
     if (signed_in && !why[0] && it->status >= 300 && it->status < 400 &&
@@ -355,8 +353,56 @@ static int by_end(const void *a, const void *b)
     return x->end_ms < y->end_ms ? -1 : x->end_ms > y->end_ms;
 }
 
+/* Some exports join a response's cookies into one Set-Cookie header, one
+ * per line (as the DevTools protocol reports them): one header each. */
+static void split_set_cookies(json_t *har)
+{
+    size_t i, k;
+    json_t *e, *h;
+    json_array_foreach(json_object_get(json_object_get(har, "log"), "entries"), i, e) {
+        json_t *resp = json_object_get(e, "response");
+        json_t *headers = json_object_get(resp, "headers"), *split = json_array();
+        json_array_foreach(headers, k, h) {
+            const char *n = str(h, "name"), *v = str(h, "value");
+            if (!n || strcasecmp(n, "Set-Cookie") != 0 || !v || !strchr(v, '\n')) {
+                json_array_append(split, h);
+                continue;
+            }
+            for (const char *p = v; *p;) {
+                size_t len = strcspn(p, "\r\n");
+                if (len)
+                    json_array_append_new(split, json_pack("{s:s, s:s%}", "name", n, "value", p, len));
+                p += len;
+                p += strspn(p, "\r\n");
+            }
+        }
+        if (json_is_array(headers))
+            json_object_set_new(resp, "headers", split);
+        else
+            json_decref(split);
+    }
+}
+
+static json_t *scenario_from(const json_t *har, const char *app_host, const char *name,
+                             struct hx_har_summary *s, struct idp_error *err);
+
 json_t *hx_har_scenario(const json_t *har, const char *app_host, const char *name,
                         struct hx_har_summary *s, struct idp_error *err)
+{
+    json_t *copy = json_deep_copy(har);
+    if (!copy) {
+        memset(s, 0, sizeof(*s));
+        idp_fail(err, IDP_NOMEM, "out of memory");
+        return NULL;
+    }
+    split_set_cookies(copy);
+    json_t *doc = scenario_from(copy, app_host, name, s, err);
+    json_decref(copy);
+    return doc;
+}
+
+static json_t *scenario_from(const json_t *har, const char *app_host, const char *name,
+                             struct hx_har_summary *s, struct idp_error *err)
 {
     memset(s, 0, sizeof(*s));
     const json_t *log = json_object_get(har, "log");

@@ -796,10 +796,22 @@ bool hx_report_html(const struct hx_results *results, const char *path)
                "<title>fakeidp run: %zu passed, %zu failed</title><style>%s</style></head><body>\n",
             results->passed, results->failed, style);
     fprintf(f, "<h1>fakeidp run: %zu passed, %zu failed</h1>\n<p>%zu variants in %.2f s, seed "
-               "<code id=\"seed\">%llu</code>. Replay the whole run: <code>fakeidp run --seed %llu "
-               "…</code>. Times in the diagrams are virtual.</p>\n",
+               "<code id=\"seed\">%llu</code>. Replay the whole run: <code id=\"replay\">fakeidp run "
+               "--seed %llu",
             results->passed, results->failed, results->count, results->wall_ms / 1000.0,
             (unsigned long long)results->seed, (unsigned long long)results->seed);
+    /* Its scenario files, each once, in the order they ran. */
+    json_t *files = json_object();
+    for (size_t i = 0; i < results->count; i++) {
+        const char *file = results->items[i].scenario->file;
+        if (!file || json_object_get(files, file))
+            continue;
+        json_object_set_new(files, file, json_true());
+        fputc(' ', f);
+        esc(f, file);
+    }
+    json_decref(files);
+    fputs("</code>. Times in the diagrams are virtual.</p>\n", f);
     json_t *all_tags = json_object();
     for (size_t i = 0; i < results->count; i++) {
         size_t j;

@@ -5,6 +5,7 @@ tokens, a sign-in form with a password, Authorization headers and codes in
 Location headers. usage: leaky.py IN.har OUT.har"""
 import json
 import sys
+from datetime import datetime, timedelta
 
 har = json.load(open(sys.argv[1]))
 entries = har["log"]["entries"]
@@ -25,4 +26,18 @@ login["response"]["status"] = 302
 login["response"]["headers"].append({"name": "Location",
                                      "value": "/callback?code=01SECRETCODEVALUE42&state=c2VjcmV0LXN0YXRl"})
 entries.insert(entries.index(api), login)
+# After sign-in, a page that bounces to sign in with a token in the
+# fragment: the first loss of the session, which the scenario describes.
+bounce = json.loads(json.dumps(login))
+bounce["request"]["method"] = "GET"
+bounce["request"]["url"] = bounce["request"]["url"].replace("/api/session", "/account")
+del bounce["request"]["postData"]
+bounce["request"]["headers"] = [h for h in bounce["request"]["headers"] if h["name"] != "Authorization"]
+bounce["response"]["content"] = {"size": 0, "mimeType": "text/html"}
+bounce["response"]["headers"] = [{"name": "Location",
+                                  "value": "/login#access_token=ZnJhZ21lbnQtc2VjcmV0LXRva2Vu"}]
+start = datetime.fromisoformat(api["startedDateTime"].replace("Z", "+00:00")) - timedelta(seconds=2)
+bounce["startedDateTime"] = start.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+bounce["time"] = 5
+entries.insert(entries.index(login), bounce)
 json.dump(har, open(sys.argv[2], "w"), indent=1)

@@ -43,7 +43,9 @@ def secrets(har):
                 out.add(q["value"])
         for h in resp.get("headers", []):
             if h["name"].lower() == "location":
-                out.update(v for k, v in parse_qsl(urlsplit(h["value"]).query) if k not in PUBLIC)
+                target = urlsplit(h["value"])
+                out.update(v for k, v in parse_qsl(target.query) if k not in PUBLIC)
+                out.update(v for _, v in parse_qsl(target.fragment))
         for c in req.get("cookies", []) + resp.get("cookies", []):
             out.add(c.get("value", ""))
         body = (req.get("postData") or {}).get("text")

@@ -20,12 +20,17 @@ bad() { failed=$((failed + 1)); echo "FAIL $*"; }
 grep -q 'f05-parallel-refresh-spends-one-token/strict-no-dedupe' "$out/console" && ok ||
   bad "f05's race was not run"
 if python3 "$dir/html_check.py" "$out/r.html" "$out/r.json" "$out/j.xml"; then ok; else bad "html_check"; fi
-# Damaged copies must be caught.
+# Damaged copies must be caught: of a smaller report (f05's race, f06's two
+# tabs, report.json and lanes.json), quicker to parse a dozen times.
+"$fakeidp" run -j 2 --seed 5 --html "$out/s.html" --json "$out/s.json" \
+  "$root/scenarios/f05-parallel-refresh-race.json" "$root/scenarios/f06-cross-tab-refresh.json" \
+  "$dir/report.json" "$dir/lanes.json" >/dev/null
+python3 "$dir/html_check.py" "$out/s.html" "$out/s.json" >/dev/null && ok || bad "the smaller report"
 damage() {
   what=$1
   shift
-  sed "$@" "$out/r.html" >"$out/bad.html"
-  python3 "$dir/html_check.py" "$out/bad.html" "$out/r.json" >"$out/why" 2>&1
+  sed "$@" "$out/s.html" >"$out/bad.html"
+  python3 "$dir/html_check.py" "$out/bad.html" "$out/s.json" >"$out/why" 2>&1
   # Caught: exit 1 and a finished check (a crash would also exit 1).
   if [ $? -eq 1 ] && grep -q "^[1-9][0-9]* checks failed" "$out/why"; then
     [ -n "${VERBOSE:-}" ] && cat "$out/why"
@@ -44,8 +49,12 @@ damage "the race's refresh tokens differ" -e "$race"'s/RT \([0-9a-f]*\) ×3/RT 0
 damage "the race's access tokens differ" -e "$race"'s/\(<b>#[0-9]*<\/b> GET \/api\/[a-z]* <span[^>]*>\)AT [0-9a-f]*/\1AT 00000000/'
 damage "the race's 'token expired' line outside the app lane" -e "$race"'s/\(<div class="log" style="grid-column:\)2\(\/-1"><span class="who">app:<\/span> token expired\)/\13\2/'
 damage "a fault not marked" -e 's/<span class="fault">[^<]*<\/span>//'
+tabs='/id="v-f06-two-tabs-refresh-without-a-lock--no-lock"/,/<\/section>/'
+damage "a request drawn from the wrong tab" -e "$tabs"'s/grid-column:2\(\/[0-9]*"><span class="lbl"><b>#4<\/b>\)/grid-column:1\1/'
+damage "a request's access token not shown" -e "$race"'s/\(<b>#4<\/b> GET \/dashboard\) <span class="tok"[^>]*>AT [0-9a-f]*<\/span>/\1/'
 damage "a tab lane missing" -e '0,/>browser tab second</s//>browser</'
 damage "an app instance lane missing" -e 's/>app instance 2</>app</'
+damage "a file missing from the replay command" -e 's|\(<code id="replay">[^<]*\) [^ <]*report.json|\1|'
 damage "no print style" -e 's/@media print/@media screen/'
 damage "the gap unlabelled" -e 's/data-gap-ms="360000">+6m/data-gap-ms="360000">/'
 damage "the jar not highlighting the deletion" -e "$race"'s/class="ck chg del"/class="ck del"/g'

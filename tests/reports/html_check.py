@@ -6,11 +6,16 @@ usage: html_check.py REPORT.html RESULTS.json [JUNIT.xml]
 - the file parses, every element is closed in order (void elements aside);
 - it is self-contained: no <link>, no script or image source, no url() in
   the style, no http(s) address in any attribute;
+- the overview gives the run's seed and a replay command with every
+  scenario file;
 - every variant of RESULTS.json has an overview row and a section, with its
   verdict written out;
 - the lane headers are there: a browser lane per tab and an app lane per
   instance that the variant's timeline (in RESULTS.json) names, the backend
   and the IdP;
+- every browser request of a variant's timeline has one arrow, from its
+  tab's lane, to the app instance that served it, labelled with the access
+  token it showed (bearer header or session cookie);
 - readable without colour and printable: every token chip is labelled
   (AT/RT/code and its hash), every status chip holds its number, a print
   style exists;
@@ -164,6 +169,36 @@ def check_race(race):
               "wos-session deleted and changed")
 
 
+def check_requests(a, sec, tl, heads):
+    """Every browser request of the timeline has its arrow: from its tab's
+    lane, to the instance that served it, with the access token it showed."""
+    arrows = {}
+    for n in sec.find(lambda n: "req" in n.cls() and "arr" in n.cls()):
+        m = re.match(r"#(\d+) ", n.content())
+        if m:
+            arrows.setdefault(int(m.group(1)), []).append(n)
+    served = {e["req"]: e["instance"] for e in tl if e.get("kind") == "served"}
+    shown = {e["req"]: e["access_token"] for e in tl if e.get("kind") == "presented"}
+    for e in tl:
+        if e.get("kind") != "request":
+            continue
+        req = e["req"]
+        found = arrows.get(req, [])
+        if not check(len(found) == 1, "%s: request #%d has %d arrows" % (a, req, len(found))):
+            continue
+        m = re.match(r"grid-column:(\d+)/(\d+)", found[0].attrs.get("style", ""))
+        start, end = int(m.group(1)), int(m.group(2)) - 1  # heads[i] is lane i-1's; time is heads[0]
+        want = "browser tab " + e["tab"] if e.get("tab") else heads[1]
+        check(heads[start] == want, "%s: request #%d starts in %s, not %s" % (a, req, heads[start], want))
+        if req in served:
+            want = "app instance %d" % (served[req] + 1)
+            check(heads[end] == want, "%s: request #%d ends in %s, not %s" % (a, req, heads[end], want))
+        token = e.get("access_token") or shown.get(req)
+        if token:
+            chips = [t.content() for t in found[0].find(lambda n: "tok" in n.cls())]
+            check("AT " + token in chips, "%s: request #%d does not show AT %s" % (a, req, token))
+
+
 def check_instances(sec):
     heads = [n.content() for n in sec.find(lambda n: "hd" in n.cls())]
     groups = sec.find(lambda n: "par" in n.cls())
@@ -228,6 +263,7 @@ def main():
         grid = sec.find(lambda n: "main" in n.cls() and "sw" in n.cls())
         check(grid and grid[0].attrs.get("data-lanes") == str(len(want) - 2),
               a + ": the grid does not have %d lanes" % (len(want) - 2))
+        check_requests(a, sec, tl, heads)
         for chip in sec.find(lambda n: "tok" in n.cls()):
             check(re.match(r"(AT|RT|code|token) [0-9a-f]{8}( ×\d+)?$", chip.content()) is not None,
                   a + ": a token chip without its label: %r" % chip.content())
@@ -243,6 +279,10 @@ def main():
         check("--seed %d" % results["seed"] in sec.content(), a + ": no replay command with the seed")
     check(str(results["seed"]) in ids.get("seed").content() if "seed" in ids else False,
           "the run's seed is not shown")
+    whole = ids["replay"].content() if "replay" in ids else ""
+    check(whole.startswith("fakeidp run --seed %d " % results["seed"]) and
+          all(" " + r["file"] in whole for r in results["results"]),
+          "the overview's replay command is not the whole run: %r" % whole[:80])
     check("@media print" in tree.style, "no print style")
     # f05: the race.
     race = ids.get("v-f05-parallel-refresh-spends-one-token--strict-no-dedupe")

@@ -71,7 +71,8 @@ print_probe() {
 }
 print=$(print_probe "$out/r.html")
 echo "print: $print"
-for want in '"filters_hidden":true' '"page_per_variant":true' '"heads_static":true' '"fits":true'; do
+for want in '"filters_hidden":true' '"page_per_variant":true' '"heads_static":true' '"fits":true' \
+  '"side_by_side":true'; do
   case "$print" in *"$want"*) ok ;; *) bad "print: not $want" ;; esac
 done
 # …which fails without the print style.

@@ -1,7 +1,8 @@
 // Applies the report's print rules (its @media print block) as screen
 // rules, then measures what a printout would get at the window's size (run
 // at A4 width): the filters hidden, each variant starting a page, the lane
-// headers not sticky, nothing wider than the page. Writes the result to
+// headers not sticky, nothing wider than the page, a race's three
+// requests still side by side. Writes the result to
 // <body data-print="{…}"> for html_render.sh (chromium --dump-dom).
 (function () {
   var r = {rules: 0};
@@ -26,5 +27,10 @@
   var hd = document.querySelector('.hd');
   r.heads_static = !!hd && getComputedStyle(hd).position === 'static';
   r.fits = document.documentElement.scrollWidth <= vw + 1;
+  var par = document.querySelector('.par .cols');
+  var cs = par ? Array.prototype.map.call(par.children, function (e) { return e.getBoundingClientRect(); }) : [];
+  r.side_by_side = cs.length === 3 && cs.every(function (b, i) {
+    return i === 0 || (b.left >= cs[i - 1].right - 1 && Math.abs(b.top - cs[0].top) < 2 && b.right <= vw + 1);
+  });
   document.body.setAttribute('data-print', JSON.stringify(r));
 })();
