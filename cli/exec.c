@@ -320,7 +320,7 @@ int cli_exec(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
         switch (c) {
-        case 'u': url = optarg; break;
+        case 'u': url = optarg ? optarg : url; break;
         case 'k': clock_given = optarg; break;
         case 'c': config_path = optarg; break;
         case 'r': redirect = optarg; break;

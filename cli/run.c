@@ -131,7 +131,7 @@ static bool collect(struct file_list *list, const char *path, int depth)
 static size_t load_all(const struct file_list *files, struct hx_scenario ***out, size_t *count)
 {
     size_t errors = 0;
-    *out = calloc(files->count ? files->count : 1, sizeof(**out));
+    *out = calloc(files->count ? files->count : 1, sizeof(struct hx_scenario *));
     *count = 0;
     for (size_t i = 0; *out && i < files->count; i++) {
         struct idp_error err;

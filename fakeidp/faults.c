@@ -247,7 +247,7 @@ static void drop_connection(struct idp_server *server, struct idp_request *req, 
         /* connect(AF_UNSPEC) on a connected TCP socket aborts it: Linux sends
          * RST, and CivetWeb's later close of the fd is harmless. */
         struct sockaddr sa = {.sa_family = AF_UNSPEC};
-        connect(fd, &sa, sizeof(sa));
+        (void)connect(fd, &sa, sizeof(sa)); /* dissolves the association; nothing to check */
     } else {
         shutdown(fd, SHUT_RDWR);
     }
@@ -1093,9 +1093,7 @@ json_t *idp_fault_parse_compact(const char *text, struct idp_error *err)
         for (int i = 0; text_keys[i]; i++)
             as_text = as_text || strcmp(text_keys[i], item) == 0;
         json_t *value = compact_value(eq + 1, as_text);
-        if (strcmp(item, "between") == 0 && json_is_array(value))
-            json_object_set_new(rule, item, value);
-        else if (strcmp(item, "remove") == 0 && json_is_string(value))
+        if (strcmp(item, "remove") == 0 && json_is_string(value))
             json_object_set_new(rule, item, json_pack("[O]", value)), json_decref(value);
         else
             json_object_set_new(rule, item, value);

@@ -91,8 +91,7 @@ void idp_response_header(struct idp_response *resp, const char *name, const char
     }
     resp->headers = grown;
     char *line = grown + resp->headers_len;
-    memcpy(line, name, name_len);
-    memcpy(line + name_len, ": ", 2);
+    snprintf(line, name_len + 3, "%s: ", name);
     vsnprintf(line + name_len + 2, (size_t)value_len + 1, fmt, again);
     va_end(again);
     /* Header injection guard: values never carry line breaks. */

@@ -20,7 +20,7 @@
 #define IRON_PASSWORD_ID "1"
 #define IRON_VERSION_SUFFIX "~2"
 #define IRON_FIELDS 8
-#define IRON_SALT_BYTES 32 /* saltBits 256 -> 64 hex chars */
+#define IRON_SALT_BYTES ((size_t)32) /* saltBits 256 -> 64 hex chars */
 #define IRON_KEY_BYTES 32  /* AES-256 and HMAC-SHA256 keys */
 #define IRON_IV_BYTES 16
 #define IRON_BLOCK 16
@@ -199,7 +199,7 @@ char *idp_iron_seal(const char *password, const unsigned char *data, size_t len,
             goto out;
         }
         snprintf(expiration, sizeof(expiration), "%lld",
-                 (long long)(now_ms + ttl_ms));
+                 (long long)now_ms + (long long)ttl_ms);
     }
 
     if (random_salt(enc_salt, err) != IDP_OK ||
@@ -236,6 +236,10 @@ char *idp_iron_seal(const char *password, const unsigned char *data, size_t len,
                    &mac, err) != IDP_OK)
         goto out;
 
+    if (!mac) { /* mac_digest sets it whenever it succeeds */
+        idp_fail(err, IDP_CRYPTO, "HMAC failed");
+        goto out;
+    }
     size_t total = base_len + 1 + 2 * IRON_SALT_BYTES + 1 + strlen(mac) +
                    strlen(IRON_VERSION_SUFFIX);
     char *sealed = malloc(total + 1);
@@ -358,6 +362,8 @@ enum idp_status idp_iron_unseal(const char *password, const char *sealed,
     /* The MAC covers fields 0-5, which are contiguous in the input. */
     size_t base_len = (size_t)(f[6].p - 1 - sealed);
     st = mac_digest(password, f[6].p, f[6].len, sealed, base_len, &mac, err);
+    if (st == IDP_OK && !mac)
+        st = idp_fail(err, IDP_CRYPTO, "HMAC failed");
     if (st != IDP_OK)
         goto out;
     size_t mac_len = strlen(mac);

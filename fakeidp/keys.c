@@ -33,7 +33,7 @@ static bool bignum_b64url(EVP_PKEY *pkey, const char *param, char *out, size_t s
         BN_bn2bin(bn, buf);
         char *text = idp_base64url_encode(buf, (size_t)len);
         if (text && strlen(text) < size) {
-            strcpy(out, text);
+            memcpy(out, text, strlen(text) + 1);
             ok = true;
         }
         free(text);

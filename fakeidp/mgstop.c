@@ -62,15 +62,15 @@ static void *wake(void *arg)
             if (w->ipv6) {
                 struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)w->port)};
                 a.sin6_addr = in6addr_loopback;
-                connect(fd, (struct sockaddr *)&a, sizeof(a));
+                (void)connect(fd, (struct sockaddr *)&a, sizeof(a)); /* a wake-up: failure is fine */
             } else {
                 struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)w->port)};
                 a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-                connect(fd, (struct sockaddr *)&a, sizeof(a));
+                (void)connect(fd, (struct sockaddr *)&a, sizeof(a));
             }
             close(fd);
         }
-        struct timespec ts = {0, 2 * 1000 * 1000};
+        struct timespec ts = {0, 2L * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
     return NULL;

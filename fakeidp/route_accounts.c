@@ -11,8 +11,8 @@
 #include "clock.h"
 #include "server_internal.h"
 
-#define MAGIC_AUTH_TTL_MS (10 * 60 * 1000)
-#define PASSWORD_RESET_TTL_MS (15 * 60 * 1000)
+#define MAGIC_AUTH_TTL_MS (INT64_C(10) * 60 * 1000)
+#define PASSWORD_RESET_TTL_MS (INT64_C(15) * 60 * 1000)
 #define INVITATION_TTL_DAYS 7
 
 static void iso(int64_t ms, char out[32])
@@ -112,7 +112,7 @@ static void list_users(struct idp_server *server, struct idp_request *req,
     json_t *data = json_array();
     pthread_mutex_lock(&server->lock);
     size_t count = server->store.users.count;
-    const struct idp_user **ordered = calloc(count ? count : 1, sizeof(*ordered));
+    const struct idp_user **ordered = calloc(count ? count : 1, sizeof(const struct idp_user *));
     size_t n = 0, bucket = 0;
     for (struct idp_map_entry *e = idp_map_next(&server->store.users, &bucket, NULL);
          e && ordered && n < count; e = idp_map_next(&server->store.users, &bucket, e))

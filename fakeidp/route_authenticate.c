@@ -209,7 +209,7 @@ static void code_grant(struct idp_server *server, struct idp_request *req,
     }
     const char *problem = NULL;
     if (!code || strcmp(code->client_id, client->id) != 0)
-        problem = "invalid_grant";
+        problem = "invalid_grant"; /* NOLINT(bugprone-branch-clone): a bad PKCE pair answers the same */
     else if (code->challenge[0] && !verifier)
         problem = "verifier_missing";
     else if (code->challenge[0] && !pkce_matches(verifier, code->challenge))

@@ -12,9 +12,9 @@
 #include "totp.h"
 #include "server_internal.h"
 
-#define PENDING_TTL_MS (10 * 60 * 1000)
-#define MAGIC_AUTH_TTL_MS (10 * 60 * 1000)
-#define EMAIL_VERIFICATION_TTL_MS (24 * 60 * 60 * 1000LL)
+#define PENDING_TTL_MS (INT64_C(10) * 60 * 1000)
+#define MAGIC_AUTH_TTL_MS (INT64_C(10) * 60 * 1000)
+#define EMAIL_VERIFICATION_TTL_MS (INT64_C(24) * 60 * 60 * 1000)
 
 /* The checks a pending token has already passed. */
 enum { STAGE_EMAIL = 1, STAGE_MFA = 2 };

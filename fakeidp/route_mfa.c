@@ -14,7 +14,7 @@
 #include "totp.h"
 #include "server_internal.h"
 
-#define CHALLENGE_TTL_MS (10 * 60 * 1000)
+#define CHALLENGE_TTL_MS (INT64_C(10) * 60 * 1000)
 
 static bool checked(struct idp_server *server, struct idp_request *req,
                     struct idp_response *resp)

@@ -147,7 +147,7 @@ static void *accept_run(void *arg)
             continue;
         /* Every read and write on the client, the handshake above all, is
          * bounded: a client that connects and says nothing is let go. */
-        struct timeval tv = {f->timeout_ms / 1000, (f->timeout_ms % 1000) * 1000};
+        struct timeval tv = {f->timeout_ms / 1000, (f->timeout_ms % 1000) * 1000L};
         setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
         setsockopt(client, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
         pthread_mutex_lock(&f->lock);

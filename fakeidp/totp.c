@@ -82,7 +82,7 @@ bool idp_totp_verify(const char *secret, int64_t now_s, const char *code)
         return false;
     for (int step = -1; step <= 1; step++) {
         char expected[7];
-        if (idp_totp_code(secret, now_s + step * 30, expected) && strcmp(expected, code) == 0)
+        if (idp_totp_code(secret, now_s + (int64_t)step * 30, expected) && strcmp(expected, code) == 0)
             return true;
     }
     return false;

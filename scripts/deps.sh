@@ -20,7 +20,7 @@ PACKAGES="build-essential cmake pkg-config libcivetweb-dev libssl-dev libjansson
 libcmocka-dev libcurl4-openssl-dev libpsl-dev faketime libfaketime"
 TOOLS=""
 if [ "${1:-}" = "--test" ]; then
-  PACKAGES="$PACKAGES clang valgrind chromium curl openssl"
+  PACKAGES="$PACKAGES clang clang-tidy valgrind chromium curl openssl"
   command -v python3 >/dev/null 2>&1 || TOOLS="$TOOLS python3"
   # Node.js may come from elsewhere (it bundles npm): only install Debian's
   # when the commands are missing.
