@@ -395,6 +395,7 @@ int cli_exec(int argc, char **argv)
     hx_http_client_free(&f.http);
 
     struct hx_faketime ft;
+    hx_faketime_sweep(); /* what a killed run or exec left behind */
     if (!hx_faketime_open(&ft, mode, lib, follower_now_ms(&f))) {
         fprintf(stderr, "fakeidp exec: cannot create the faketime file: %s\n", strerror(errno));
         return 3;
@@ -425,6 +426,7 @@ int cli_exec(int argc, char **argv)
         return 3;
     }
 
+    hx_faketime_set_pid(&ft, pid);
     f.http = hx_http_client_new();
     bool lost = false;
     int status = 0;

@@ -83,11 +83,14 @@ int cli_har(int argc, char **argv)
             "fakeidp har: %zu requests: %zu auth-relevant (app %s and the IdP) kept, %zu others "
             "summarised\n"
             "fakeidp har: redacted (replaced by placeholders, never written): %zu cookie values, "
-            "%zu query parameters, %zu request bodies, %zu Authorization headers; the user is "
+            "%zu query parameters, %zu request bodies, %zu response bodies, %zu Authorization "
+            "headers; the user is "
             "fakeidp's default user\n"
             "fakeidp har: %s\n",
             sum.entries, sum.auth, sum.app_host, sum.other, sum.cookie_values, sum.url_secrets,
-            sum.bodies, sum.auth_headers,
+            sum.bodies, sum.response_bodies, sum.auth_headers,
             sum.lost[0] ? sum.lost : "the capture shows no lost session");
+    if (sum.no_cookies)
+        fprintf(stderr, "fakeidp har: warning: %s\n", HX_HAR_NO_COOKIES);
     return 0;
 }

@@ -13,6 +13,7 @@
 #include "commands.h"
 #include "keys.h"
 #include "duration.h"
+#include "guard.h"
 #include "runner.h"
 #include "shard.h"
 
@@ -38,6 +39,10 @@ static void run_usage(FILE *out)
             "  --html FILE         write a self-contained HTML report (swimlane diagrams)\n"
             "  --tap               print TAP instead of the console report\n"
             "  --key PEM           signing key (default: the cached test key)\n"
+            "  --browser ENGINE    run browser steps in ENGINE: model (the C browser model) or\n"
+            "                      chromium (headless Chromium at /usr/bin/chromium or $CHROMIUM,\n"
+            "                      driven by node and puppeteer-core, installed on first use);\n"
+            "                      default: each scenario's browser.engine, else model\n"
             "  -v, --verbose       print every variant's timeline\n"
             "  -h, --help          this help\n\n"
             "exit status: 0 all expectations held, 1 an expectation failed, 2 usage or file error,\n"
@@ -192,7 +197,7 @@ int cli_run(int argc, char **argv)
         {"timeout", required_argument, NULL, 'T'}, {"junit", required_argument, NULL, 'J'},
         {"json", required_argument, NULL, 'O'},    {"tap", no_argument, NULL, 'P'},
         {"key", required_argument, NULL, 'k'},     {"verbose", no_argument, NULL, 'v'},
-        {"html", required_argument, NULL, 'H'},
+        {"html", required_argument, NULL, 'H'},    {"browser", required_argument, NULL, 'B'},
         {"help", no_argument, NULL, 'h'},          {"shard-timings", required_argument, NULL, 'D'},
         {NULL, 0, NULL, 0}};
     struct hx_runner_options opt = {.jobs = (int)sysconf(_SC_NPROCESSORS_ONLN), .repeat = 1,
@@ -249,6 +254,13 @@ int cli_run(int argc, char **argv)
         case 'J': junit = optarg; break;
         case 'O': json_path = optarg; break;
         case 'H': html = optarg; break;
+        case 'B':
+            if (strcmp(optarg, "model") && strcmp(optarg, "chromium")) {
+                fprintf(stderr, "fakeidp run: --browser is model or chromium\n");
+                return 2;
+            }
+            opt.browser_engine = optarg;
+            break;
         case 'P': tap = true; break;
         case 'k': key_path = optarg; break;
         case 'v': verbose = true; break;
@@ -308,6 +320,7 @@ int cli_run(int argc, char **argv)
     }
     opt.progress = isatty(STDERR_FILENO) && !tap ? stderr : NULL;
     struct hx_results results;
+    hx_guard_handle_signals();
     hx_runner_run(scenarios, count, &opt, &results);
     if (tap)
         hx_report_tap(&results, stdout);

@@ -19,7 +19,7 @@ struct idp_journal_entry {
     char method[8];
     char path[160];
     char route[24];      /* authorize, authenticate, jwks, logout, ... */
-    char grant_type[24]; /* authorization_code, refresh_token, or "" */
+    char grant_type[64]; /* authorization_code, refresh_token, a urn:workos:… grant, or "" */
     char client_id[64];
     char session_id[64];
     char user_id[64];

@@ -8,7 +8,8 @@
  * max_age and prompt=login are always met (max_age is still checked for
  * form; prompt takes any value, as the SDKs pass it through).
  * screen_hint=sign-up (AuthKit) with an unknown login_hint signs the new user
- * up. */
+ * up. With the login_page setting, a valid GET shows a sign-in page instead
+ * whose form POSTs the same parameters here; the POST signs in. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,6 +107,73 @@ static void redirect_error(struct idp_response *resp, const char *redirect_uri,
     free(url);
 }
 
+/* Appends text to a growing buffer, HTML-escaped. */
+static void html_append(char **out, size_t *len, size_t *cap, const char *text, bool escape)
+{
+    for (const char *p = text; *out && *p; p++) {
+        const char *piece = NULL;
+        char one[2] = {*p, 0};
+        if (escape && *p == '&') piece = "&amp;";
+        else if (escape && *p == '<') piece = "&lt;";
+        else if (escape && *p == '>') piece = "&gt;";
+        else if (escape && *p == '"') piece = "&quot;";
+        else if (escape && *p == '\'') piece = "&#39;";
+        else piece = one;
+        size_t n = strlen(piece);
+        if (*len + n + 1 > *cap) {
+            size_t grown_cap = (*cap + n + 1) * 2;
+            char *grown = realloc(*out, grown_cap);
+            if (!grown) {
+                free(*out);
+                *out = NULL;
+                return;
+            }
+            *out = grown;
+            *cap = grown_cap;
+        }
+        memcpy(*out + *len, piece, n + 1);
+        *len += n;
+    }
+}
+
+/* The interactive sign-in page (setting login_page): a form that posts the
+ * authorize parameters back with the user's email, so the callback is
+ * reached from the IdP's own page, as after a real hosted sign-in. Every
+ * parameter rides along as a hidden field; login_hint is the email field. */
+static void login_page(struct idp_request *req, struct idp_response *resp, const char *email)
+{
+    size_t len = 0, cap = 1024;
+    char *html = malloc(cap);
+    if (html)
+        html[0] = '\0';
+    html_append(&html, &len, &cap,
+                "<!doctype html><html><head><meta charset=\"utf-8\"><title>Sign in (fakeidp)</title>"
+                "</head><body><h1>Sign in</h1><form id=\"fakeidp-login\" method=\"post\" "
+                "action=\"/user_management/authorize\">", false);
+    const char *key;
+    json_t *value;
+    json_object_foreach(req->params, key, value) {
+        if (!json_is_string(value) || strcmp(key, "login_hint") == 0)
+            continue;
+        html_append(&html, &len, &cap, "<input type=\"hidden\" name=\"", false);
+        html_append(&html, &len, &cap, key, true);
+        html_append(&html, &len, &cap, "\" value=\"", false);
+        html_append(&html, &len, &cap, json_string_value(value), true);
+        html_append(&html, &len, &cap, "\">", false);
+    }
+    html_append(&html, &len, &cap, "<label>Email <input name=\"login_hint\" value=\"", false);
+    html_append(&html, &len, &cap, email, true);
+    html_append(&html, &len, &cap, "\"></label> <button type=\"submit\">Sign in</button>"
+                                   "</form></body></html>", false);
+    if (!html) {
+        idp_response_code_error(resp, 500, "server_error", "Out of memory.");
+        return;
+    }
+    snprintf(req->entry.outcome, sizeof(req->entry.outcome), "login_page");
+    idp_response_text(resp, 200, "text/html; charset=utf-8", html, len);
+    free(html);
+}
+
 void idp_route_authorize(struct idp_server *server, struct idp_request *req,
                          struct idp_response *resp)
 {
@@ -179,6 +247,14 @@ void idp_route_authorize(struct idp_server *server, struct idp_request *req,
         pthread_mutex_unlock(&server->lock);
         snprintf(req->entry.outcome, sizeof(req->entry.outcome), "%s", error);
         redirect_error(resp, redirect_uri, state, error, description);
+        return;
+    }
+    if (server->settings.login_page && strcmp(req->method, "GET") == 0) {
+        char email[256];
+        const char *address = json_string_value(json_object_get(user->object, "email"));
+        snprintf(email, sizeof(email), "%s", address ? address : "");
+        pthread_mutex_unlock(&server->lock);
+        login_page(req, resp, email);
         return;
     }
     struct idp_code *code = idp_store_code_new(&server->store, &server->rng, req->now_ms,

@@ -33,6 +33,7 @@ static const struct idp_knob rows[] = {
     {"refresh_cookie", IDP_KNOB_BOOLEAN, FIELD(refresh_cookie), NULL},
     {"refresh_cookie_name", IDP_KNOB_TEXT, FIELD(refresh_cookie_name), NULL},
     {"session_cookie_domain", IDP_KNOB_TEXT, FIELD(session_cookie_domain), NULL},
+    {"login_page", IDP_KNOB_BOOLEAN, FIELD(login_page), NULL},
     {"journal_size", IDP_KNOB_INTEGER, FIELD(journal_size), NULL},
     {"max_sessions", IDP_KNOB_INTEGER, FIELD(max_sessions), NULL},
     {"max_body_bytes", IDP_KNOB_INTEGER, FIELD(max_body_bytes), NULL},

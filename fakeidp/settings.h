@@ -43,6 +43,8 @@ struct idp_settings {
     char refresh_cookie_name[64];
     char session_cookie_domain[128]; /* Domain of the refresh and workos-has-session cookies
                                         (a custom auth domain shared with the app), or "" */
+    bool login_page;              /* authorize shows a sign-in page with a form; its POST
+                                     signs in and redirects to redirect_uri */
     int64_t journal_size;
     int64_t max_sessions;
     int64_t max_body_bytes;

@@ -227,6 +227,9 @@ static void count_secrets(const json_t *entry, struct hx_har_summary *s)
     const char *body = str(json_object_get(req, "postData"), "text");
     if (body && *body)
         s->bodies++;
+    const char *content = str(json_object_get(resp, "content"), "text");
+    if (content && *content)
+        s->response_bodies++;
 }
 
 static json_t *request_step(const struct item *it)
@@ -435,6 +438,7 @@ json_t *hx_har_scenario(const json_t *har, const char *app_host, const char *nam
         return NULL;
     }
     s->auth = n;
+    s->no_cookies = !any_cookie;
     qsort(items, n, sizeof(*items), by_start);
     char session[128];
     session_cookie_name(items, n, session, sizeof(session));
@@ -550,8 +554,12 @@ json_t *hx_har_scenario(const json_t *har, const char *app_host, const char *nam
                 signed_in = false;
                 char at[32], why[400];
                 idp_duration_format(killer->end_ms - t0, at);
-                snprintf(why, sizeof(why), "%s -> %ld landed last among overlapping requests and "
-                                           "left %s deleted", killer->url.path, killer->status, session);
+                if (session[0])
+                    snprintf(why, sizeof(why), "%s -> %ld landed last among overlapping requests and "
+                                               "left %s deleted", killer->url.path, killer->status, session);
+                else
+                    snprintf(why, sizeof(why), "%s -> %ld among overlapping requests",
+                             killer->url.path, killer->status);
                 snprintf(s->lost, sizeof(s->lost), "+%s: %s", at, why);
                 size_t pos = 0;
                 for (size_t k = i; k < end; k++) {
@@ -608,10 +616,12 @@ json_t *hx_har_scenario(const json_t *har, const char *app_host, const char *nam
                                      "sign in, no deleted session cookie after sign-in).");
     json_array_append_new(description, json_string(line));
     snprintf(line, sizeof(line), "Secrets replaced by placeholders: %zu cookie values, %zu query "
-                                 "parameters, %zu request bodies, %zu Authorization headers; paths, "
-                                 "cookie names, sizes and attributes are kept.",
-             s->cookie_values, s->url_secrets, s->bodies, s->auth_headers);
+                                 "parameters, %zu request bodies, %zu response bodies, %zu Authorization "
+                                 "headers; paths, cookie names, sizes and attributes are kept.",
+             s->cookie_values, s->url_secrets, s->bodies, s->response_bodies, s->auth_headers);
     json_array_append_new(description, json_string(line));
+    if (s->no_cookies)
+        json_array_append_new(description, json_string(HX_HAR_NO_COOKIES "."));
     const char *oh;
     json_t *count;
     json_object_foreach(other_hosts, oh, count) {

@@ -241,9 +241,13 @@ static void check_step_users(struct hx_check *check, const json_t *steps, const 
         char child[400];
         static const char *const kinds[] = {"sign_in", "spa_sign_in", NULL};
         for (int k = 0; kinds[k]; k++) {
-            const char *email = json_string_value(json_object_get(step, kinds[k]));
-            snprintf(child, sizeof(child), "%s/%zu/%s", path, i, kinds[k]);
-            if (email && !user_known(users, email))
+            const json_t *v = json_object_get(step, kinds[k]);
+            const char *email = json_string_value(json_is_object(v) ? json_object_get(v, "user") : v);
+            snprintf(child, sizeof(child), "%s/%zu/%s%s", path, i, kinds[k],
+                     json_is_object(v) ? "/user" : "");
+            const char *method = json_string_value(json_object_get(v, "method"));
+            bool signs_up = method && strcmp(method, "magic_auth") == 0; /* makes unknown users */
+            if (email && !signs_up && !user_known(users, email))
                 hx_check_fail(check, child, false,
                               "%s: the fake has no user %s (users: %s)", kinds[k], email,
                               users ? "idp.users" : "only " IDP_DEFAULT_USER_EMAIL
@@ -279,9 +283,9 @@ static enum idp_status validate(struct hx_scenario *sc, struct hx_check *check)
 {
     static const char *const top[] = {"name", "description", "failure_mode", "sources", "tags",
                                       "idp", "target", "browser", "steps", "expect", "variants",
-                                      "timeout", NULL};
+                                      "timeout", "engine_difference", NULL};
     static const char *const variant_keys[] = {"description", "idp", "target", "browser",
-                                               "steps", "expect", "tags", NULL};
+                                               "steps", "expect", "tags", "engine_difference", NULL};
     json_t *root = sc->root;
     enum idp_status st = hx_check_keys(check, root, "", top, "a scenario");
     if (st)
@@ -305,6 +309,10 @@ static enum idp_status validate(struct hx_scenario *sc, struct hx_check *check)
         return st;
     if (!json_object_get(root, "steps"))
         return hx_check_fail(check, "", false, "a scenario needs \"steps\"");
+    const json_t *difference = json_object_get(root, "engine_difference");
+    if (difference && (!json_is_string(difference) || !json_string_length(difference)))
+        return hx_check_fail(check, "/engine_difference", true,
+                             "engine_difference says why the verdict differs in Chromium (a string)");
     check_sections(check, root, "");
     const json_t *variants = json_object_get(root, "variants");
     if (variants && (!json_is_object(variants) || !json_object_size(variants)))
@@ -316,6 +324,12 @@ static enum idp_status validate(struct hx_scenario *sc, struct hx_check *check)
         snprintf(path, sizeof(path), "/variants/%s", vname);
         if (!hx_check_keys(check, v, path, variant_keys, "a variant"))
             check_sections(check, v, path);
+        difference = json_object_get(v, "engine_difference");
+        if (difference && (!json_is_string(difference) || !json_string_length(difference))) {
+            snprintf(path, sizeof(path), "/variants/%s/engine_difference", vname);
+            hx_check_fail(check, path, true,
+                          "engine_difference says why the verdict differs in Chromium (a string)");
+        }
     }
     if (check->count)
         return IDP_INVALID;

@@ -3,22 +3,22 @@
  * and, per variant, a swimlane sequence diagram of virtual time built from
  * the same timeline records the JSON reporter writes.
  *
- * Lanes: the browser, the app, a backend (Convex-style /convex/ routes) and
- * the IdP. Each browser request is a block: its arrow to the app (or the
- * IdP), the app's log lines, the app's calls to the IdP (matched by the
- * request number the browser sent as X-Request-ID) and the response with
- * its cookie changes. Requests that were in flight together are drawn side
- * by side, labelled with the order their responses landed in. Everything
- * colour says is also written: PASS/FAIL, "RT 1a2b3c4d", "fault", "new". */
+ * Lanes: one per browser tab (one "browser" lane when no step named a
+ * tab), one per app instance (one "app" lane with a single instance), a
+ * backend (Convex-style /convex/ routes) and the IdP. Each browser request
+ * is a block: its arrow to the app (or the IdP) with the access token the
+ * app was shown, the app's log lines, the app's calls to the IdP (matched
+ * by the request number the browser sent as X-Request-ID, drawn where the
+ * app made them) and the response with its cookie changes. Requests that
+ * were in flight together are drawn side by side, labelled with the order
+ * their responses landed in. Everything colour says is also written:
+ * PASS/FAIL, "RT 1a2b3c4d ×3", "fault", "changed". */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "duration.h"
 #include "runner.h"
-
-enum lane { LANE_BROWSER, LANE_APP, LANE_BACKEND, LANE_IDP, LANE_COUNT };
-static const char *const lane_names[LANE_COUNT] = {"browser", "app", "backend", "IdP"};
 
 static void esc(FILE *f, const char *text)
 {
@@ -80,14 +80,43 @@ static bool is_request(const json_t *e)
     return kind && strcmp(kind, "request") == 0;
 }
 
+/* ---- lanes and tokens --------------------------------------------------- */
+
+#define MAX_LANES 16
+
+struct lanes {
+    char names[MAX_LANES][80];
+    int count;
+    int browser, tabs;  /* first browser lane, how many */
+    int app, instances; /* first app lane, how many */
+    int backend, idp;
+    json_t *tab_lane;      /* tab name -> lane */
+    json_t *served;        /* "req" -> app lane that served it */
+    json_t *presentations; /* refresh token or code hash -> times presented */
+};
+
+struct ctx {
+    FILE *f;
+    const json_t *entries;
+    struct lanes lanes;
+    struct jar *jar;
+    bool failed_shown;
+};
+
 /* A token hash as a chip: its colour comes from the hash, and the label
- * says the same thing for a reader without colour. */
-static void token_chip(FILE *f, const char *kind, const char *hash)
+ * says the same thing for a reader without colour; a refresh token or
+ * code presented more than once also says how often ("×3"). */
+static void token_chip(FILE *f, const struct ctx *c, const char *kind, const char *hash)
 {
     unsigned long h = strtoul(hash, NULL, 16);
-    fprintf(f, "<span class=\"tok\" style=\"background:hsl(%lu,70%%,82%%)\" title=\"%s hash\">%s ",
-            h % 360, kind, kind);
+    json_int_t times = c ? json_integer_value(json_object_get(c->lanes.presentations, hash)) : 0;
+    bool spent = strcmp(kind, "RT") == 0 || strcmp(kind, "code") == 0;
+    fprintf(f, "<span class=\"tok%s\" data-token=\"", spent && times > 1 ? " again" : "");
     esc(f, hash);
+    fprintf(f, "\" style=\"background:hsl(%lu,70%%,82%%)\" title=\"%s hash\">%s ", h % 360, kind, kind);
+    esc(f, hash);
+    if (spent && times > 1)
+        fprintf(f, " \u00d7%lld", (long long)times);
     fputs("</span>", f);
 }
 
@@ -172,14 +201,122 @@ static void jar_print(FILE *f, struct jar *jar)
 
 /* ---- the diagram ------------------------------------------------------- */
 
-static void cell_open(FILE *f, enum lane from, enum lane to, const char *cls)
+static bool is_kind(const json_t *e, const char *kind)
+{
+    const char *k = str(e, "kind");
+    return k && strcmp(k, kind) == 0;
+}
+
+static int add_lane(struct lanes *ln, const char *prefix, const char *name)
+{
+    if (ln->count == MAX_LANES)
+        return ln->count - 1;
+    snprintf(ln->names[ln->count], sizeof(ln->names[0]), "%s%s", prefix, name);
+    return ln->count++;
+}
+
+/* The variant's lanes: browser tabs in the order they first acted, app
+ * instances in number order, the backend, the IdP; and which instance
+ * served each request, and how often each refresh token was presented. */
+static void lanes_find(struct lanes *ln, const json_t *entries)
+{
+    memset(ln, 0, sizeof(*ln));
+    ln->tab_lane = json_object();
+    ln->served = json_object();
+    ln->presentations = json_object();
+    json_t *instances = json_object(); /* "instance" -> true, to count them */
+    int highest = -1;
+    size_t i;
+    json_t *e;
+    json_array_foreach(entries, i, e) {
+        const char *tab = str(e, "tab");
+        if (tab && !json_object_get(ln->tab_lane, tab) && ln->tabs < 6) {
+            json_object_set_new(ln->tab_lane, tab, json_integer(ln->tabs));
+            ln->tabs++;
+        }
+        json_t *inst = json_object_get(e, "instance");
+        if (json_is_integer(inst) && json_integer_value(inst) >= 0 && json_integer_value(inst) < 8) {
+            char key[24];
+            snprintf(key, sizeof(key), "%lld", (long long)json_integer_value(inst));
+            json_object_set_new(instances, key, json_true());
+            if (json_integer_value(inst) > highest)
+                highest = (int)json_integer_value(inst);
+        }
+        const char *token = str(e, "token");
+        if (is_kind(e, "idp") && token && str(e, "grant_type")) {
+            json_int_t n = json_integer_value(json_object_get(ln->presentations, token));
+            json_object_set_new(ln->presentations, token, json_integer(n + 1));
+        }
+    }
+    json_decref(instances);
+    ln->browser = 0;
+    if (!ln->tabs) {
+        add_lane(ln, "", "browser");
+        ln->tabs = 1;
+    } else {
+        const char *tab;
+        json_t *v;
+        /* Lanes in first-seen order: the values are those ranks. */
+        for (int rank = 0; rank < ln->tabs; rank++)
+            json_object_foreach(ln->tab_lane, tab, v) if (json_integer_value(v) == rank)
+                add_lane(ln, "browser tab ", tab);
+    }
+    ln->app = ln->count;
+    ln->instances = highest >= 0 ? highest + 1 : 1;
+    for (int k = 0; k < ln->instances; k++) {
+        char number[16];
+        snprintf(number, sizeof(number), "%d", k + 1);
+        add_lane(ln, ln->instances > 1 ? "app instance " : "app", ln->instances > 1 ? number : "");
+    }
+    ln->backend = add_lane(ln, "", "backend");
+    ln->idp = add_lane(ln, "", "IdP");
+    /* The instance that served a request: its first line or record. */
+    json_array_foreach(entries, i, e) {
+        json_t *inst = json_object_get(e, "instance");
+        if (!json_is_integer(inst) || !json_object_get(e, "req"))
+            continue;
+        char key[24];
+        snprintf(key, sizeof(key), "%lld", (long long)num(e, "req"));
+        json_int_t k = json_integer_value(inst);
+        if (!json_object_get(ln->served, key) && k >= 0 && k < ln->instances)
+            json_object_set_new(ln->served, key, json_integer(ln->app + k));
+    }
+}
+
+static void lanes_cleanup(struct lanes *ln)
+{
+    json_decref(ln->tab_lane);
+    json_decref(ln->served);
+    json_decref(ln->presentations);
+}
+
+static int tab_lane(const struct lanes *ln, const json_t *e)
+{
+    json_t *v = json_object_get(ln->tab_lane, str(e, "tab") ? str(e, "tab") : "");
+    return ln->browser + (v ? (int)json_integer_value(v) : 0);
+}
+
+/* The app lane of an entry with an instance number, or of its request. */
+static int app_lane(const struct lanes *ln, const json_t *e)
+{
+    json_t *inst = json_object_get(e, "instance");
+    if (json_is_integer(inst) && json_integer_value(inst) >= 0 &&
+        json_integer_value(inst) < ln->instances)
+        return ln->app + (int)json_integer_value(inst);
+    char key[24];
+    snprintf(key, sizeof(key), "%lld", (long long)num(e, "req"));
+    json_t *served = json_object_get(ln->served, key);
+    return served ? (int)json_integer_value(served) : ln->app;
+}
+
+static void cell_open(FILE *f, int from, int to, const char *cls)
 {
     int a = from < to ? from : to, b = from < to ? to : from;
     fprintf(f, "<div class=\"%s\" style=\"grid-column:%d/%d\">", cls, a + 1, b + 2);
 }
 
 /* An arrow between two lanes with its label; dir says which way. */
-static void arrow(FILE *f, enum lane from, enum lane to, const char *cls, const char *label_html)
+static void arrow(FILE *f, int from, int to, const char *cls, const char *label_html)
 {
     char klass[64];
     snprintf(klass, sizeof(klass), "arr %s %s", from < to ? "right" : "left", cls);
@@ -187,17 +324,17 @@ static void arrow(FILE *f, enum lane from, enum lane to, const char *cls, const 
     fprintf(f, "<span class=\"lbl\">%s</span></div>", label_html);
 }
 
-static enum lane request_lane(const json_t *rec, const json_t *idp_hosts)
+static int request_lane(const struct lanes *ln, const json_t *rec, const json_t *idp_hosts)
 {
     const char *path = str(rec, "path"), *host = str(rec, "host");
     if (path && strncmp(path, "/user_management/", 17) == 0)
-        return LANE_IDP;
+        return ln->idp;
     size_t i;
     json_t *h;
-    json_array_foreach(idp_hosts, i, h) if (host && strcmp(json_string_value(h), host) == 0) return LANE_IDP;
+    json_array_foreach(idp_hosts, i, h) if (host && strcmp(json_string_value(h), host) == 0) return ln->idp;
     if (path && strncmp(path, "/convex/", 8) == 0)
-        return LANE_BACKEND;
-    return LANE_APP;
+        return ln->backend;
+    return app_lane(ln, rec);
 }
 
 /* An arrow's label is built in memory, then drawn. */
@@ -214,15 +351,109 @@ static bool label_open(struct label *l)
     return l->f != NULL;
 }
 
-static void label_draw(FILE *f, struct label *l, enum lane from, enum lane to, const char *cls);
+static void label_draw(FILE *f, struct label *l, int from, int to, const char *cls)
+{
+    fclose(l->f);
+    arrow(f, from, to, cls, l->text ? l->text : "");
+    free(l->text);
+}
+
+static void status_chip(FILE *f, json_int_t status)
+{
+    if (status)
+        fprintf(f, "<span class=\"st s%lld\">%lld</span>", (long long)(status / 100),
+                (long long)status);
+    else
+        fputs("<span class=\"st s5\">no response</span>", f);
+}
+
+/* What a journal entry of fakeidp says about a call: grant and the token
+ * presented (into the call's label), outcome and fault (into the answer's). */
+static void idp_call_label(FILE *f, const struct ctx *c, const json_t *e, bool with_route)
+{
+    const char *grant = str(e, "grant_type"), *token = str(e, "token");
+    if (with_route) {
+        esc(f, str(e, "method"));
+        fputc(' ', f);
+        esc(f, str(e, "route"));
+    }
+    if (grant) {
+        fputc(' ', f);
+        esc(f, grant);
+    }
+    if (token) {
+        fputc(' ', f);
+        token_chip(f, c, grant && strcmp(grant, "refresh_token") == 0 ? "RT" : "code", token);
+    }
+}
+
+static void idp_answer_label(FILE *f, const json_t *e)
+{
+    const char *fault = str(e, "fault");
+    fputc(' ', f);
+    esc(f, str(e, "outcome"));
+    if (fault) {
+        fputs(" <span class=\"fault\">fault ", f);
+        esc(f, fault);
+        fputs("</span>", f);
+    }
+}
+
+/* The app's call to the IdP (journal entry e) and the answer; `call` is
+ * the app's record of it (what it got back), NULL when there is none. */
+static void idp_call(struct ctx *c, const json_t *e, const json_t *call, int from)
+{
+    struct label l;
+    if (!label_open(&l))
+        return;
+    idp_call_label(l.f, c, e, true);
+    label_draw(c->f, &l, from, c->lanes.idp, "call");
+    if (!label_open(&l))
+        return;
+    json_int_t status = num(e, "status");
+    status_chip(l.f, status);
+    idp_answer_label(l.f, e);
+    if (call && str(call, "access_token")) {
+        fputs(" issued ", l.f);
+        token_chip(l.f, c, "AT", str(call, "access_token"));
+        if (str(call, "refresh_token")) {
+            fputc(' ', l.f);
+            token_chip(l.f, c, "RT", str(call, "refresh_token"));
+        }
+    }
+    label_draw(c->f, &l, c->lanes.idp, from, status >= 400 ? "ret bad" : "ret");
+}
+
+static void fail_box(struct ctx *c, const json_t *e)
+{
+    fprintf(c->f, "<div class=\"fail\" style=\"grid-column:1/-1\">%s",
+            c->failed_shown ? "expectation failed: " : "FIRST FAILED EXPECTATION: ");
+    c->failed_shown = true;
+    esc(c->f, str(e, "text"));
+    fputs("</div>", c->f);
+}
 
 /* One browser request and everything that carries its number. */
-static void request_block(FILE *f, const json_t *entries, const json_t *rec, const json_t *idp_hosts,
-                          struct jar *jar, bool *failed_shown)
+static void request_block(struct ctx *c, const json_t *rec, const json_t *idp_hosts)
 {
+    FILE *f = c->f;
+    const json_t *entries = c->entries;
     json_int_t req = num(rec, "req");
-    enum lane to = request_lane(rec, idp_hosts);
-    int changes = 0;
+    int from = tab_lane(&c->lanes, rec), to = request_lane(&c->lanes, rec, idp_hosts);
+    /* The IdP's journal entries for this request, and the app's records of
+     * its calls: the k-th call record is where the k-th journal entry goes. */
+    const json_t *journal[16];
+    size_t journal_count = 0, calls = 0, drawn = 0;
+    size_t i;
+    json_t *e;
+    json_array_foreach(entries, i, e) {
+        if (num(e, "req") != req)
+            continue;
+        if (is_kind(e, "idp") && journal_count < 16)
+            journal[journal_count++] = e;
+        else if (is_kind(e, "call"))
+            calls++;
+    }
     struct label l;
     if (!label_open(&l))
         return;
@@ -230,78 +461,63 @@ static void request_block(FILE *f, const json_t *entries, const json_t *rec, con
     esc(l.f, str(rec, "method"));
     fputc(' ', l.f);
     esc(l.f, str(rec, "path"));
-    label_draw(f, &l, LANE_BROWSER, to, "req");
-    size_t i;
-    json_t *e;
+    /* The access token this request showed: a bearer header, or the one in
+     * the session cookie as the app read it. */
+    const char *at = str(rec, "access_token");
+    json_array_foreach(entries, i, e) if (!at && num(e, "req") == req && is_kind(e, "presented"))
+        at = str(e, "access_token");
+    if (at) {
+        fputc(' ', l.f);
+        token_chip(l.f, c, "AT", at);
+    }
+    if (to == c->lanes.idp && journal_count)
+        idp_call_label(l.f, c, journal[0], false);
+    label_draw(f, &l, from, to, "req");
+    int changes = 0;
     json_array_foreach(entries, i, e) {
         if (num(e, "req") != req || e == rec)
             continue;
         const char *source = str(e, "source");
-        if (strcmp(source, "app") == 0) {
-            enum lane lane = to == LANE_BACKEND ? LANE_BACKEND : LANE_APP;
-            fprintf(f, "<div class=\"log\" style=\"grid-column:%d/-1\"><span class=\"who\">%s",
-                    lane + 1, lane_names[lane]);
-            if (json_object_get(e, "instance"))
-                fprintf(f, " instance %lld", (long long)num(e, "instance"));
-            fputs(":</span> ", f);
+        if (is_kind(e, "call")) {
+            if (drawn < journal_count && to != c->lanes.idp) {
+                idp_call(c, journal[drawn], e, to == c->lanes.backend ? to : app_lane(&c->lanes, e));
+                drawn++;
+            }
+        } else if (is_kind(e, "idp")) {
+            /* Journal entries no call record placed (an external app). */
+            size_t k = 0;
+            while (k < journal_count && journal[k] != e)
+                k++;
+            if (to != c->lanes.idp && k >= calls)
+                idp_call(c, e, NULL, to == c->lanes.backend ? to : app_lane(&c->lanes, e));
+        } else if (strcmp(source, "app") == 0 && str(e, "text")) {
+            int lane = to == c->lanes.backend ? to : app_lane(&c->lanes, e);
+            fprintf(f, "<div class=\"log\" style=\"grid-column:%d/-1\"><span class=\"who\">%s:</span> ",
+                    lane + 1, c->lanes.names[lane]);
             esc(f, str(e, "text"));
             fputs("</div>", f);
-        } else if (strcmp(source, "idp") == 0 && to != LANE_IDP) {
-            const char *grant = str(e, "grant_type"), *token = str(e, "token");
-            const char *fault = str(e, "fault"), *outcome = str(e, "outcome");
-            json_int_t status = num(e, "status");
-            if (!label_open(&l))
-                continue;
-            esc(l.f, str(e, "method"));
-            fputc(' ', l.f);
-            esc(l.f, str(e, "route"));
-            if (grant) {
-                fputc(' ', l.f);
-                esc(l.f, grant);
-            }
-            if (token) {
-                fputc(' ', l.f);
-                token_chip(l.f, grant && strcmp(grant, "refresh_token") == 0 ? "RT" : "code", token);
-            }
-            label_draw(f, &l, LANE_APP, LANE_IDP, "call");
-            if (!label_open(&l))
-                continue;
-            fprintf(l.f, "<span class=\"st s%lld\">%lld</span> ", (long long)(status / 100),
-                    (long long)status);
-            esc(l.f, outcome);
-            if (fault) {
-                fputs(" <span class=\"fault\">fault ", l.f);
-                esc(l.f, fault);
-                fputs("</span>", l.f);
-            }
-            label_draw(f, &l, LANE_IDP, LANE_APP, status >= 400 ? "ret bad" : "ret");
         } else if (strcmp(source, "browser") == 0 && str(e, "cookie")) {
-            jar_apply(jar, e);
+            jar_apply(c->jar, e);
             changes++;
         } else if (strcmp(source, "FAIL") == 0) {
-            fprintf(f, "<div class=\"fail\" style=\"grid-column:1/-1\">%s",
-                    *failed_shown ? "expectation failed: " : "FIRST FAILED EXPECTATION: ");
-            *failed_shown = true;
-            esc(f, str(e, "text"));
-            fputs("</div>", f);
+            fail_box(c, e);
         } else if (str(e, "text")) {
-            fputs("<div class=\"log\" style=\"grid-column:1/-1\"><span class=\"who\">", f);
+            int lane = str(e, "tab") ? tab_lane(&c->lanes, e) : 0;
+            fprintf(f, "<div class=\"log\" style=\"grid-column:%d/-1\"><span class=\"who\">", lane + 1);
             esc(f, source);
             fputs(":</span> ", f);
             esc(f, str(e, "text"));
             fputs("</div>", f);
         }
     }
-    json_int_t status = num(rec, "status");
     if (!label_open(&l))
         return;
-    if (status)
-        fprintf(l.f, "<span class=\"st s%lld\">%lld</span>", (long long)(status / 100),
-                (long long)status);
-    else
-        fputs("<span class=\"st s5\">no response</span>", l.f);
+    json_int_t status = num(rec, "status");
+    status_chip(l.f, status);
     fprintf(l.f, " #%lld", (long long)req);
-    label_draw(f, &l, to, LANE_BROWSER, status >= 400 || !status ? "ret bad" : "ret");
+    if (to == c->lanes.idp && journal_count)
+        idp_answer_label(l.f, journal[0]);
+    label_draw(f, &l, to, from, status >= 400 || !status ? "ret bad" : "ret");
     if (!changes)
         return;
     /* What the response did to the cookies, on its arrival. */
@@ -317,53 +533,52 @@ static void request_block(FILE *f, const json_t *entries, const json_t *rec, con
     }
 }
 
-static void label_draw(FILE *f, struct label *l, enum lane from, enum lane to, const char *cls)
-{
-    fclose(l->f);
-    arrow(f, from, to, cls, l->text ? l->text : "");
-    free(l->text);
-}
-
-static void lane_heads(FILE *f)
+static void lane_heads(FILE *f, const struct lanes *ln)
 {
     fputs("<div class=\"hd\">time</div>", f);
-    for (int l = 0; l < LANE_COUNT; l++)
-        fprintf(f, "<div class=\"hd lane-%d\">%s</div>", l, lane_names[l]);
+    for (int l = 0; l < ln->count; l++) {
+        fprintf(f, "<div class=\"hd lane-%d\">", l);
+        esc(f, ln->names[l]);
+        fputs("</div>", f);
+    }
     fputs("<div class=\"hd\">cookie jar</div>", f);
 }
 
-/* Lane guides: a thin vertical line per lane behind the rows. */
-static void grid_open(FILE *f, const char *cls)
+/* A grid of the lanes: the main one has the time and jar columns too. */
+static void grid_open(FILE *f, const struct lanes *ln, bool inner)
 {
-    fprintf(f, "<div class=\"sw %s\">", cls);
+    if (inner)
+        fprintf(f, "<div class=\"sw inner\" style=\"grid-template-columns:repeat(%d,minmax(3em,1fr))\">",
+                ln->count);
+    else
+        fprintf(f, "<div class=\"sw main\" data-lanes=\"%d\" style=\"grid-template-columns:4.5em "
+                   "repeat(%d,minmax(5em,1fr)) minmax(10em,13em)\">",
+                ln->count, ln->count);
 }
 
 /* A row that belongs to no request block: a step, a failure, a log line. */
-static void plain_entry(FILE *f, const json_t *e, struct jar *jar, bool *failed_shown)
+static void plain_entry(struct ctx *c, const json_t *e)
 {
+    FILE *f = c->f;
     const char *source = str(e, "source");
     json_int_t t = num(e, "t");
     if (!str(e, "text"))
         return;
     if (strcmp(source, "FAIL") == 0) {
-        fprintf(f, "<div class=\"fail\" style=\"grid-column:1/-1\">%s",
-                *failed_shown ? "expectation failed: " : "FIRST FAILED EXPECTATION: ");
-        *failed_shown = true;
-        esc(f, str(e, "text"));
-        fputs("</div>", f);
+        fail_box(c, e);
         return;
     }
     if (str(e, "cookie"))
-        jar_apply(jar, e);
+        jar_apply(c->jar, e);
     fputs("<div class=\"at\">", f);
     time_label(f, t);
     if (strcmp(source, "step") == 0) {
         fputs("</div><div class=\"step\" style=\"grid-column:2/-2\">step: ", f);
         esc(f, str(e, "text"));
     } else {
-        enum lane lane = strcmp(source, "idp") == 0   ? LANE_IDP
-                         : strcmp(source, "app") == 0 ? LANE_APP
-                                                      : LANE_BROWSER;
+        int lane = strcmp(source, "idp") == 0   ? c->lanes.idp
+                   : strcmp(source, "app") == 0 ? app_lane(&c->lanes, e)
+                                                : tab_lane(&c->lanes, e);
         fprintf(f, "</div><div class=\"log\" style=\"grid-column:%d/-2\"><span class=\"who\">",
                 lane + 2);
         esc(f, source);
@@ -372,13 +587,27 @@ static void plain_entry(FILE *f, const json_t *e, struct jar *jar, bool *failed_
         const char *token = str(e, "token");
         if (token && strcmp(source, "idp") == 0) {
             fputc(' ', f);
-            token_chip(f, "token", token);
+            token_chip(f, c, "token", token);
         }
     }
     fputs("</div><div class=\"jarcell\">", f);
-    if (jar->changed || strcmp(source, "step") == 0)
-        jar_print(f, jar);
+    if (c->jar->changed || strcmp(source, "step") == 0)
+        jar_print(f, c->jar);
     fputs("</div>", f);
+}
+
+/* Virtual time that passed between rows, drawn as one short band whatever
+ * its length ("+6m00s of virtual time"). Entries that arrive late with an
+ * earlier time (fakeidp's journal is read after a step) draw no gap. */
+static void gap(struct ctx *c, json_int_t t, json_int_t *last_t)
+{
+    if (t <= *last_t)
+        return;
+    fprintf(c->f, "<div class=\"gap\" style=\"grid-column:1/-1\" data-gap-ms=\"%lld\">",
+            (long long)(t - *last_t));
+    time_label(c->f, t - *last_t);
+    fputs(" of virtual time</div>", c->f);
+    *last_t = t;
 }
 
 static void diagram(FILE *f, const struct hx_result *r)
@@ -404,24 +633,19 @@ static void diagram(FILE *f, const struct hx_result *r)
         }
     }
     struct jar jar = {0};
-    bool failed_shown = false;
+    struct ctx c = {.f = f, .entries = entries, .jar = &jar};
+    lanes_find(&c.lanes, entries);
     json_int_t last_t = 0;
-    grid_open(f, "main");
-    lane_heads(f);
+    grid_open(f, &c.lanes, false);
+    lane_heads(f, &c.lanes);
     for (i = 0; i < count; i++) {
         e = json_array_get(entries, i);
-        json_int_t t = num(e, "t");
         char key[24];
         snprintf(key, sizeof(key), "%lld", (long long)num(e, "req"));
         bool in_block = json_object_get(e, "req") && json_object_get(has_record, key);
         if (in_block && !is_request(e))
             continue;
-        if (t != last_t) {
-            fputs("<div class=\"gap\" style=\"grid-column:1/-1\">", f);
-            time_label(f, t - last_t);
-            fputs(" of virtual time</div>", f);
-            last_t = t;
-        }
+        gap(&c, num(e, "t"), &last_t);
         if (is_request(e)) {
             /* Requests that overlapped this one: each began before the
              * other finished. They are drawn side by side. */
@@ -436,11 +660,12 @@ static void diagram(FILE *f, const struct hx_result *r)
                 group[n++] = j;
             }
             fprintf(f, "<div class=\"at\">");
-            time_label(f, t);
+            time_label(f, num(e, "t"));
             fputs("</div>", f);
             if (n == 1) {
-                fputs("<div class=\"blk\" style=\"grid-column:2/-2\"><div class=\"sw inner\">", f);
-                request_block(f, entries, e, idp_hosts, &jar, &failed_shown);
+                fputs("<div class=\"blk\" style=\"grid-column:2/-2\">", f);
+                grid_open(f, &c.lanes, true);
+                request_block(&c, e, idp_hosts);
                 fputs("</div></div>", f);
             } else {
                 fprintf(f, "<div class=\"par\" style=\"grid-column:2/-2\" data-concurrent=\"%zu\">"
@@ -450,9 +675,10 @@ static void diagram(FILE *f, const struct hx_result *r)
                 for (size_t k = 0; k < n; k++) {
                     json_t *rec = json_array_get(entries, group[k]);
                     fprintf(f, "<div class=\"col\" data-req=\"%lld\"><div class=\"colhd\">landed "
-                               "%zu of %zu</div><div class=\"sw inner\">",
+                               "%zu of %zu</div>",
                             (long long)num(rec, "req"), k + 1, n);
-                    request_block(f, entries, rec, idp_hosts, &jar, &failed_shown);
+                    grid_open(f, &c.lanes, true);
+                    request_block(&c, rec, idp_hosts);
                     fputs("</div></div>", f);
                 }
                 fputs("</div></div><div class=\"jarcell\">", f);
@@ -466,7 +692,7 @@ static void diagram(FILE *f, const struct hx_result *r)
                     snprintf(k2, sizeof(k2), "%lld", (long long)num(o, "req"));
                     if (is_request(o) || (json_object_get(o, "req") && json_object_get(has_record, k2)))
                         continue;
-                    plain_entry(f, o, &jar, &failed_shown);
+                    plain_entry(&c, o);
                 }
                 i = group[n - 1];
                 continue;
@@ -477,9 +703,10 @@ static void diagram(FILE *f, const struct hx_result *r)
             fputs("</div>", f);
             continue;
         }
-        plain_entry(f, e, &jar, &failed_shown);
+        plain_entry(&c, e);
     }
     fputs("</div>", f);
+    lanes_cleanup(&c.lanes);
     json_decref(has_record);
     json_decref(idp_hosts);
 }
@@ -494,9 +721,8 @@ static const char style[] =
     ".PASS{color:#064;font-weight:bold}.FAIL{color:#a00;font-weight:bold}"
     "code{background:#f3f3f3;padding:1px 3px;word-break:break-all}"
     ".filters{margin:.5em 0}.filters button{margin-right:.3em}"
-    ".sw{display:grid;grid-template-columns:4.5em repeat(4,minmax(6em,1fr)) minmax(11em,14em);"
-    "gap:2px 0;align-items:center}"
-    ".sw.inner{grid-template-columns:repeat(4,minmax(3em,1fr));font-size:.95em}"
+    ".sw{display:grid;gap:2px 0;align-items:center}"
+    ".sw.inner{font-size:.95em}"
     ".sw.inner>*{grid-row:auto}"
     ".hd{font-weight:bold;border-bottom:2px solid #333;text-align:center;position:sticky;top:0;"
     "background:#fff}"

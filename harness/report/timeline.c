@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "duration.h"
 
 void hx_timeline_init(struct hx_timeline *tl, int64_t start_ms)
@@ -27,6 +29,7 @@ static void add_entry(struct hx_timeline *tl, int64_t now_ms, const char *source
                       const char *text);
 
 static _Thread_local int current_request;
+static _Thread_local const char *current_tab;
 static _Thread_local int finished_before; /* requests finished when the current one began */
 
 int hx_timeline_request_begin(struct hx_timeline *tl)
@@ -66,6 +69,23 @@ int hx_timeline_request_current(void)
     return current_request;
 }
 
+void hx_timeline_tab_set(const char *name)
+{
+    current_tab = name;
+}
+
+const char *hx_timeline_tab_current(void)
+{
+    return current_tab;
+}
+
+void hx_timeline_hash(const char *secret, char out[16])
+{
+    unsigned char digest[32];
+    EVP_Digest(secret, strlen(secret), digest, NULL, EVP_sha256(), NULL);
+    snprintf(out, 16, "%02x%02x%02x%02x", digest[0], digest[1], digest[2], digest[3]);
+}
+
 static void add_entry(struct hx_timeline *tl, int64_t now_ms, const char *source, json_t *data,
                       const char *text)
 {
@@ -74,6 +94,8 @@ static void add_entry(struct hx_timeline *tl, int64_t now_ms, const char *source
         json_object_set_new(entry, "text", json_string(text));
     if (current_request && !json_object_get(data, "req"))
         json_object_set_new(entry, "req", json_integer(current_request));
+    if (current_tab && !json_object_get(data, "tab"))
+        json_object_set_new(entry, "tab", json_string(current_tab));
     if (data)
         json_object_update_missing(entry, data);
     json_decref(data);

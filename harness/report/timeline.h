@@ -40,6 +40,14 @@ void hx_timeline_request_set(int req);
  * overlapped when each began before the other finished. */
 void hx_timeline_request_end(struct hx_timeline *tl, int64_t now_ms, json_t *record);
 int hx_timeline_request_current(void);
+/* The browser tab this thread acts for (NULL: none, the default). Entries
+ * added on it carry "tab": the name; a report draws a lane per tab. */
+void hx_timeline_tab_set(const char *name);
+const char *hx_timeline_tab_current(void);
+/* A secret's short hash as fakeidp's journal writes it (the first 4 bytes
+ * of its SHA-256 in hex), so a token issued in one place and presented in
+ * another carries the same label. */
+void hx_timeline_hash(const char *secret, char out[16]);
 /* The fields a fakeidp journal entry adds to its timeline entry: "req"
  * (from its X-Request-ID), method, route, status, grant_type, outcome,
  * token (hash) and fault. */

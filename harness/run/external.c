@@ -31,6 +31,7 @@
 
 #include "duration.h"
 #include "faketime.h"
+#include "guard.h"
 #include "http_client.h"
 #include "url.h"
 
@@ -64,6 +65,7 @@ struct hx_external {
     struct hx_timeline *timeline;
     int stop_signal;
     struct hx_faketime ft;  /* the app's clock (ft.mode) */
+    int guard_slot;         /* hx_guard registration, -1 when none */
 };
 
 /* ---- small helpers ---------------------------------------------------- */
@@ -454,6 +456,7 @@ static void free_ext(struct hx_external *ext)
     if (ext->out_fd >= 0)
         close(ext->out_fd);
     hx_faketime_close(&ext->ft);
+    hx_guard_remove(ext->guard_slot);
     for (size_t i = 0; i < TAIL_LINES; i++)
         free(ext->tail[i]);
     pthread_mutex_destroy(&ext->lock);
@@ -637,12 +640,15 @@ struct hx_external *hx_external_start(const json_t *start, const struct hx_exter
         return NULL;
     }
     ext->out_fd = -1;
+    ext->guard_slot = -1;
     ext->timeline = timeline;
     ext->ft.mode = mode;
     ext->stop_signal = stop_sig;
     atomic_store(&ext->now_ms, env->virtual_now_ms);
     pthread_mutex_init(&ext->lock, NULL);
 
+    /* What a killed run left (an app still on this port, say) goes first. */
+    hx_faketime_sweep();
     struct hx_http_client *probe = hx_http_client_new();
     if (!probe)
         return fail_start(ext, stop_sig, err, "out of memory");
@@ -660,6 +666,7 @@ struct hx_external *hx_external_start(const json_t *start, const struct hx_exter
         hx_http_client_free(&probe);
         return fail_start(ext, stop_sig, err, "cannot create the faketime file: %s", strerror(errno));
     }
+    ext->guard_slot = hx_guard_add(ext->ft.dir);
 
     /* The environment: ours, the fake's variables, then the scenario's. */
     json_t *vars = json_object();
@@ -713,6 +720,14 @@ struct hx_external *hx_external_start(const json_t *start, const struct hx_exter
         return fail_start(ext, stop_sig, err, "cannot set up the app's output: %s", strerror(errno));
     }
     pthread_once(&subreaper_once, become_subreaper);
+    if (hx_guard_stopping()) {
+        env_free(envp);
+        close(devnull);
+        close(pipefd[0]);
+        close(pipefd[1]);
+        hx_http_client_free(&probe);
+        return fail_start(ext, stop_sig, err, "the run is being interrupted");
+    }
     char *const argv[] = {"sh", "-c", (char *)command, NULL};
     pid_t parent = getpid();
     pid_t pid = fork();
@@ -756,6 +771,8 @@ struct hx_external *hx_external_start(const json_t *start, const struct hx_exter
     }
     setpgid(pid, pid); /* also in the parent: no window where a signal misses the group */
     ext->pid = pid;
+    hx_guard_set_group(ext->guard_slot, pid);
+    hx_faketime_set_pid(&ext->ft, pid);
     ext->out_fd = pipefd[0];
     if (pthread_create(&ext->reader, NULL, reader_main, ext) == 0)
         ext->reader_started = true;

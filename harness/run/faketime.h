@@ -60,13 +60,30 @@ void hx_faketime_env(const struct hx_faketime *ft, json_t *vars);
 /* Prepends the library to vars' LD_PRELOAD. Nothing for off. */
 void hx_faketime_preload(const struct hx_faketime *ft, json_t *vars);
 
+/* The temporary folders are $TMPDIR/fakeidp-app-OWNERPID-XXXXXX. */
+#define HX_FAKETIME_DIR_PREFIX "fakeidp-app-"
+
 /* Removes the control file and its folder. Safe on a zeroed or closed ft. */
 void hx_faketime_close(struct hx_faketime *ft);
+
+/* Records the pid of the process that loads libfaketime first (whose name
+ * its shared memory carries) in ft's folder, for hx_faketime_sweep. */
+void hx_faketime_set_pid(const struct hx_faketime *ft, pid_t pid);
+
+/* Removes a control folder and the files in it. Async-signal-safe. */
+void hx_faketime_remove_dir(const char *dir);
 
 /* libfaketime keeps a semaphore and a shared memory segment named after the
  * first process that loaded it and removes them only at a normal exit; a
  * signalled child leaves them behind, and a later process with the same pid
- * would then fail to start. Removes those of pid. */
+ * would then fail to start. Removes those of pid. Async-signal-safe. */
 void hx_faketime_forget_process(pid_t pid);
+
+/* Once per process: the leftovers of runs that ended without cleaning up
+ * (SIGKILL of the runner and its guard): for every control folder whose
+ * owner pid is dead, kills the processes whose FAKETIME_TIMESTAMP_FILE is
+ * in it (and waits up to 2 s for them), removes the shared memory of its
+ * recorded pid and the folder, and says so on stderr. */
+void hx_faketime_sweep(void);
 
 #endif

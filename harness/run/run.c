@@ -150,6 +150,9 @@ void hx_run_sync_journal(struct hx_run *run)
         if (!route || strcmp(route, "admin") == 0)
             continue;
         const char *grant = json_string_value(json_object_get(e, "grant_type"));
+        static const char urn[] = "urn:workos:oauth:grant-type:";
+        if (grant && strncmp(grant, urn, sizeof(urn) - 1) == 0)
+            grant += sizeof(urn) - 1; /* mfa-totp, magic-auth:code, ... */
         const char *outcome = json_string_value(json_object_get(e, "outcome"));
         const char *fault = json_string_value(json_object_get(e, "fault"));
         const char *hash = json_string_value(json_object_get(e, "token_hash"));
@@ -266,8 +269,14 @@ void hx_run_load(struct hx_run *run, const char *path, bool subrequest, const ch
     snprintf(initiator, sizeof(initiator), "%s/", run->app_origin);
     struct hx_navigation nav = {.method = method, .url = url, .subrequest = subrequest,
                                 .initiator = subrequest ? initiator : NULL, .credentials = true};
+    hx_run_visit(run, &nav, subrequest ? "fetch" : "load", path, out);
+}
+
+void hx_run_visit(struct hx_run *run, const struct hx_navigation *nav, const char *what,
+                  const char *path, struct hx_observation *out)
+{
     struct hx_page page;
-    hx_browser_go(&run->browser, &nav, &page);
+    hx_browser_go(&run->browser, nav, &page);
     struct hx_observation obs = {.valid = true, .status = page.status,
                                  .login_redirect = page.login_redirect};
     obs.signed_in = hx_run_is_signed_in(run, page.status, page.body);
@@ -277,7 +286,7 @@ void hx_run_load(struct hx_run *run, const char *path, bool subrequest, const ch
     snprintf(obs.error, sizeof(obs.error), "%s", page.error);
     /* A load for an observation (the session probe) is the expectation's, not a step. */
     hx_run_note(run, out ? "expect" : "step", "%s%s %s -> %ld%s%s",
-                out ? "session probe: " : "", subrequest ? "fetch" : "load", path, page.status,
+                out ? "session probe: " : "", what, path, page.status,
                 obs.signed_in ? " signed in" : page.login_redirect ? " redirected to sign in" : "",
                 page.error[0] ? page.error : "");
     pthread_mutex_lock(&run->lock);

@@ -67,6 +67,7 @@ struct hx_run {
     struct hx_observation last;
     bool ever_signed_in;
     bool sign_in_failed;            /* a sign_in step did not end signed in */
+    json_t *totp_secrets;           /* email -> TOTP secret the user enrolled in this run */
     int64_t signed_in_at_ms;
     int64_t lost_at_ms;             /* first observation of signed out after sign-in; 0: never */
     uint64_t journal_mark;          /* journal seq right after the last sign-in */
@@ -126,5 +127,11 @@ bool hx_run_is_signed_in(struct hx_run *run, long status, const char *body);
 /* Loads a path of the target in the browser and records the observation. */
 void hx_run_load(struct hx_run *run, const char *path, bool subrequest, const char *method,
                  struct hx_observation *out);
+/* Runs a navigation (or fetch) and records what it showed, as hx_run_load
+ * does; what and path name it in the timeline ("load /dashboard"). */
+void hx_run_visit(struct hx_run *run, const struct hx_navigation *nav, const char *what,
+                  const char *path, struct hx_observation *out);
+/* The page on another site that cross-site navigations start from. */
+#define HX_CROSS_SITE_PAGE "http://cross-site.test/"
 
 #endif

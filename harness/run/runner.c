@@ -15,6 +15,7 @@
 #include "shard.h"
 #include "steps.h"
 #include "target.h"
+#include "url.h"
 
 /* Every variant starts at the same virtual instant: reports are stable. */
 #define RUN_EPOCH_MS 1768478400000LL /* 2026-01-15T12:00:00Z */
@@ -26,6 +27,41 @@ static uint64_t mix(uint64_t seed, const char *a, const char *b, int n)
     uint64_t h = idp_hash_text(idp_hash_text(seed ^ 0x9e3779b97f4a7c15ULL, a), b);
     h ^= (uint64_t)n * 0xbf58476d1ce4e5b9ULL;
     return h ? h : 1;
+}
+
+/* Starts the Chromium engine for the variant once its app and fakeidp are
+ * up (their ports are in the origins Chromium is told about). A run that
+ * cannot start it is broken (exit 3), with the reason: what to install. */
+static bool start_chromium(struct hx_run *run)
+{
+    const struct hx_browser_knobs *k = &run->browser.knobs;
+    json_t *secure = json_array();
+    for (const char *p = k->secure_hosts; *p;) {
+        size_t len = strcspn(p, ",");
+        struct hx_url app;
+        char origin[400];
+        if (hx_url_parse(run->app_origin, &app) && len == strlen(app.host) &&
+            strncmp(p, app.host, len) == 0) {
+            snprintf(origin, sizeof(origin), "http://%s:%d", app.host, app.port);
+            json_array_append_new(secure, json_string(origin));
+        }
+        p += len + (p[len] == ',');
+    }
+    json_t *start = json_pack("{s:s, s:I, s:s, s:b, s:s, s:o}", "op", "start", "now",
+                              (json_int_t)hx_browser_now(&run->browser), "idp_host", k->idp_host,
+                              "block_third_party", k->block_third_party, "embedded_in", k->embedded_in,
+                              "secure_origins", secure);
+    char why[600] = "out of memory";
+    double started = hx_wall_ms();
+    run->browser.engine = start ? hx_chromium_start(start, why, sizeof(why)) : NULL;
+    json_decref(start);
+    if (!run->browser.engine) {
+        hx_run_broken(run, "the Chromium engine could not start: %s", why);
+        return false;
+    }
+    snprintf(run->browser.app_origin, sizeof(run->browser.app_origin), "%s", run->app_origin);
+    hx_run_note(run, "browser", "Chromium engine started in %.0f ms", hx_wall_ms() - started);
+    return true;
 }
 
 static void run_variant(const struct hx_scenario *sc, const struct hx_variant *variant, int repeat,
@@ -47,6 +83,7 @@ static void run_variant(const struct hx_scenario *sc, const struct hx_variant *v
     run->key = opt->key;
     run->doc = variant->doc;
     run->failures = json_array();
+    run->totp_secrets = json_object();
     run->convex_authenticated = -1;
     run->exec_follower = -1;
     run->started_wall_ms = started;
@@ -69,7 +106,13 @@ static void run_variant(const struct hx_scenario *sc, const struct hx_variant *v
         hx_browser_knobs_apply(&bk, browser, NULL, NULL);
     hx_browser_init(&run->browser, &bk, &run->clock, &run->timeline);
 
+    if (opt->browser_engine)
+        run->browser.knobs.engine = strcmp(opt->browser_engine, "chromium") == 0 ? HX_ENGINE_CHROMIUM
+                                                                                : HX_ENGINE_MODEL;
     if (!hx_target_start(run, opt, result->seed))
+        goto finish;
+    if (!run->start_error[0] && run->browser.knobs.engine == HX_ENGINE_CHROMIUM &&
+        !start_chromium(run))
         goto finish;
     if (!run->start_error[0]) {
         size_t i;
@@ -80,6 +123,7 @@ static void run_variant(const struct hx_scenario *sc, const struct hx_variant *v
     }
     hx_expect_evaluate(run, json_object_get(run->doc, "expect"));
 finish:
+    hx_chromium_free(&run->browser.engine);
     hx_target_stop(run);
     result->failures = run->failures;
     result->broken = run->broken;
@@ -89,6 +133,7 @@ finish:
     hx_browser_cleanup(&run->browser);
     hx_timeline_cleanup(&run->timeline);
     idp_clock_cleanup(&run->clock);
+    json_decref(run->totp_secrets);
     pthread_mutex_destroy(&run->lock);
     pthread_mutex_destroy(&run->spa_lock);
     free(run);

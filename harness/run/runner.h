@@ -24,6 +24,8 @@ struct hx_runner_options {
     EVP_PKEY *key;          /* signing key shared by every fakeidp (borrowed) */
     const char *rotation_key_dir; /* where rotation keys are cached, or NULL */
     FILE *progress;         /* progress lines while running, or NULL */
+    const char *browser_engine; /* "model" or "chromium" for every variant, or NULL: each
+                                   variant's browser.engine knob */
 };
 
 struct hx_result {

@@ -167,7 +167,7 @@ static void take_tokens(struct hx_run *run, struct hx_spa_tab *tab, const json_t
 enum refresh_outcome { REFRESHED, TRANSIENT, TERMINAL };
 
 /* One refresh for a tab; `token` is the devMode refresh token it read. */
-static enum refresh_outcome refresh_with(struct hx_run *run, struct hx_spa_tab *tab, const char *token)
+static enum refresh_outcome refresh_in_tab(struct hx_run *run, struct hx_spa_tab *tab, const char *token)
 {
     json_t *body = json_pack("{s:s, s:s}", "client_id", run->client_id, "grant_type", "refresh_token");
     if (run->spa.dev_mode) {
@@ -215,6 +215,16 @@ static enum refresh_outcome refresh_with(struct hx_run *run, struct hx_spa_tab *
     return outcome;
 }
 
+/* What a tab does is drawn in its lane of the HTML report. */
+static enum refresh_outcome refresh_with(struct hx_run *run, struct hx_spa_tab *tab, const char *token)
+{
+    const char *outer = hx_timeline_tab_current();
+    hx_timeline_tab_set(tab->name);
+    enum refresh_outcome outcome = refresh_in_tab(run, tab, token);
+    hx_timeline_tab_set(outer);
+    return outcome;
+}
+
 static enum refresh_outcome refresh(struct hx_run *run, struct hx_spa_tab *tab)
 {
     const char *stored = storage_get(run);
@@ -239,7 +249,7 @@ static void init_mode(struct hx_run *run)
 /* Page load of a tab: authkit-js refreshes only with a devMode token or the
  * workos-has-session marker; the adapter's guard decides what the user sees
  * while that first refresh is in flight. */
-static void boot(struct hx_run *run, struct hx_spa_tab *tab)
+static void boot_in_tab(struct hx_run *run, struct hx_spa_tab *tab)
 {
     init_mode(run);
     tab->authenticated = false;
@@ -270,9 +280,29 @@ static void boot(struct hx_run *run, struct hx_spa_tab *tab)
     refresh(run, tab);
 }
 
+static void boot(struct hx_run *run, struct hx_spa_tab *tab)
+{
+    const char *outer = hx_timeline_tab_current();
+    hx_timeline_tab_set(tab->name);
+    boot_in_tab(run, tab);
+    hx_timeline_tab_set(outer);
+}
+
 /* ---- steps -------------------------------------------------------------- */
 
+static bool sign_in(struct hx_run *run, const json_t *value);
+
+/* Sign-in happens in the main tab. */
 bool hx_spa_sign_in(struct hx_run *run, const json_t *value)
+{
+    const char *outer = hx_timeline_tab_current();
+    hx_timeline_tab_set("main");
+    bool ok = sign_in(run, value);
+    hx_timeline_tab_set(outer);
+    return ok;
+}
+
+static bool sign_in(struct hx_run *run, const json_t *value)
 {
     init_mode(run);
     if (json_is_string(value)) {
@@ -496,6 +526,8 @@ bool hx_spa_wait(struct hx_run *run, const json_t *value)
     return true;
 }
 
+static bool call_in_tab(struct hx_run *run, struct hx_spa_tab *tab);
+
 /* getAccessToken() and a backend call with it (a Convex query). */
 bool hx_spa_call(struct hx_run *run, const json_t *value)
 {
@@ -504,6 +536,15 @@ bool hx_spa_call(struct hx_run *run, const json_t *value)
         hx_run_fail(run, "spa_call: no tab %s", tab_arg(value));
         return false;
     }
+    const char *outer = hx_timeline_tab_current();
+    hx_timeline_tab_set(tab->name);
+    bool ok = call_in_tab(run, tab);
+    hx_timeline_tab_set(outer);
+    return ok;
+}
+
+static bool call_in_tab(struct hx_run *run, struct hx_spa_tab *tab)
+{
     bool have = tab->authenticated;
     if (!have && !run->spa.dev_mode) {
         /* Cookie mode: getAccessToken() on a tab that loaded signed out
@@ -556,4 +597,10 @@ int hx_spa_tab_authenticated(struct hx_run *run, const char *name)
 {
     struct hx_spa_tab *tab = tab_named(run, name, false);
     return tab ? tab->authenticated : -1;
+}
+
+bool hx_spa_engine_ready(struct hx_run *run)
+{
+    (void)run;
+    return false;
 }

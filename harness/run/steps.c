@@ -16,6 +16,8 @@
 #include "forge.h"
 #include "keys.h"
 #include "iron.h"
+#include "totp.h"
+#include "defaults.h"
 
 typedef enum idp_status validate_fn(struct hx_check *, const json_t *value, const char *path);
 typedef bool run_fn(struct hx_run *, const json_t *value, const json_t *step);
@@ -47,7 +49,27 @@ static enum idp_status v_sign_in(struct hx_check *c, const json_t *v, const char
 {
     if (json_is_true(v) || (json_is_string(v) && strchr(json_string_value(v), '@')))
         return IDP_OK;
-    return hx_check_fail(c, path, false, "sign_in takes a user's email address or true (the default user)");
+    if (!json_is_object(v))
+        return hx_check_fail(c, path, false, "sign_in takes a user's email address, true (the "
+                                             "default user) or {user, method, password, organization}");
+    static const char *const keys[] = {"user", "method", "password", "organization", NULL};
+    enum idp_status st = hx_check_keys(c, v, path, keys, "sign_in");
+    if (st)
+        return st;
+    const json_t *user = json_object_get(v, "user"), *method = json_object_get(v, "method");
+    const json_t *password = json_object_get(v, "password"), *org = json_object_get(v, "organization");
+    const char *m = method ? json_string_value(method) : "authkit";
+    if (user && !(json_is_string(user) && strchr(json_string_value(user), '@')))
+        return hx_check_fail(c, path, false, "sign_in user is an email address");
+    if (!m || (strcmp(m, "authkit") && strcmp(m, "password") && strcmp(m, "magic_auth")))
+        return hx_check_fail(c, path, false, "sign_in method is authkit, password or magic_auth");
+    if (password && !json_is_string(password))
+        return hx_check_fail(c, path, false, "sign_in password is a string");
+    if ((strcmp(m, "password") == 0) != (password != NULL))
+        return hx_check_fail(c, path, false, "sign_in password goes with method password, and only with it");
+    if (org && !json_is_string(org))
+        return hx_check_fail(c, path, false, "sign_in organization is an organization's id or name");
+    return IDP_OK;
 }
 
 static enum idp_status v_sign_out(struct hx_check *c, const json_t *v, const char *path)
@@ -228,26 +250,158 @@ static const char *sign_in_cause(struct hx_run *run, const struct hx_page *page)
     return "";
 }
 
+/* The newest code the outbox holds for an address, or "". */
+static void outbox_code(struct hx_run *run, const char *email, char *out, size_t size)
+{
+    char path[400];
+    json_t *query = json_pack("{s:s}", "to", email);
+    char *enc = hx_form_encode(query);
+    json_decref(query);
+    snprintf(path, sizeof(path), "/_fakeidp/outbox?%s", enc ? enc : "");
+    free(enc);
+    json_t *box = hx_run_admin(run, "GET", path, NULL, NULL);
+    const json_t *data = json_object_get(box, "data");
+    const char *code = json_string_value(json_object_get(json_array_get(data, json_array_size(data) - 1), "code"));
+    snprintf(out, size, "%s", code ? code : "");
+    json_decref(box);
+}
+
+/* POSTs a form of a custom sign-in page. */
+static void post_form(struct hx_run *run, const char *path, json_t *form, struct hx_page *page)
+{
+    char url[600];
+    snprintf(url, sizeof(url), "%s%s", run->app_origin, path);
+    char *body = hx_form_encode(form);
+    json_decref(form);
+    const char *headers[] = {"Content-Type: application/x-www-form-urlencoded", NULL};
+    struct hx_navigation nav = {.url = url, .method = "POST", .body = body, .headers = headers,
+                                .follow_login = true};
+    hx_page_cleanup(page);
+    hx_browser_go(&run->browser, &nav, page);
+    free(body);
+}
+
+/* The organization a step-up page offers whose id or name is wanted. */
+static const char *pick_organization(const json_t *orgs, const char *wanted)
+{
+    size_t i;
+    const json_t *o;
+    json_array_foreach(orgs, i, o) {
+        const char *id = json_string_value(json_object_get(o, "id"));
+        const char *name = json_string_value(json_object_get(o, "name"));
+        if (wanted && ((id && strcmp(id, wanted) == 0) || (name && strcmp(name, wanted) == 0)))
+            return id;
+    }
+    return NULL;
+}
+
+/* Plays the user through the app's step-up pages (email verification code
+ * from the outbox, an organization, a TOTP code from the authenticator the
+ * user enrolled in this run) until the page is no longer one. */
+static void continue_sign_in(struct hx_run *run, const json_t *v, const char *email,
+                             struct hx_page *page)
+{
+    for (int round = 0; round < 5 && page->status == 200 && page->body; round++) {
+        json_t *doc = json_loads(page->body, 0, NULL);
+        const char *needs = json_string_value(json_object_get(doc, "needs"));
+        const char *pending = json_string_value(json_object_get(doc, "pending_authentication_token"));
+        if (!needs || !pending) {
+            json_decref(doc);
+            return;
+        }
+        hx_run_note(run, "step", "sign in: the app asks for %s", needs);
+        json_t *form = json_pack("{s:s}", "pending_authentication_token", pending);
+        char code[16] = "";
+        const char *challenge = json_string_value(json_object_get(doc, "authentication_challenge_id"));
+        if (strcmp(needs, "email_verification_required") == 0) {
+            const char *to = json_string_value(json_object_get(doc, "email"));
+            outbox_code(run, to ? to : email, code, sizeof(code));
+            json_object_set_new(form, "code", json_string(code));
+        } else if (strcmp(needs, "organization_selection_required") == 0) {
+            const json_t *orgs = json_object_get(doc, "organizations");
+            const char *wanted = json_string_value(json_object_get(v, "organization"));
+            const char *id = pick_organization(orgs, wanted);
+            if (!id) {
+                char *list = json_dumps(orgs, JSON_COMPACT);
+                hx_run_fail(run, "sign_in: %s; the app offers %s: name one with sign_in.organization",
+                            wanted ? "the organization to choose is not among those offered"
+                                   : "the IdP asks to choose an organization",
+                            list ? list : "[]");
+                free(list);
+                json_decref(form);
+                json_decref(doc);
+                return;
+            }
+            json_object_set_new(form, "organization_id", json_string(id));
+        } else if (strncmp(needs, "mfa_", 4) == 0 && challenge) {
+            const char *secret = json_string_value(json_object_get(doc, "totp_secret"));
+            pthread_mutex_lock(&run->lock);
+            if (secret)
+                json_object_set_new(run->totp_secrets, email, json_string(secret));
+            const char *known = json_string_value(json_object_get(run->totp_secrets, email));
+            if (!known || !idp_totp_code(known, hx_run_now(run) / 1000, code))
+                code[0] = '\0';
+            pthread_mutex_unlock(&run->lock);
+            if (!code[0]) {
+                hx_run_fail(run, "sign_in: the IdP asks for a TOTP code of %s, whose factor was "
+                                 "not enrolled in this run", email);
+                json_decref(form);
+                json_decref(doc);
+                return;
+            }
+            json_object_set_new(form, "authentication_challenge_id", json_string(challenge));
+            json_object_set_new(form, "code", json_string(code));
+        } else {
+            hx_run_note(run, "step", "sign in: the app cannot go on from %s", needs);
+            json_decref(form);
+            json_decref(doc);
+            return; /* the page stays as it is */
+        }
+        json_decref(doc);
+        post_form(run, "/login/continue", form, page);
+    }
+}
+
 static bool r_sign_in(struct hx_run *run, const json_t *v, const json_t *step)
 {
-    if (json_is_string(v)) {
-        json_t *body = json_pack("{s:s}", "email", json_string_value(v));
+    const char *email = json_is_string(v) ? json_string_value(v)
+                                          : json_string_value(json_object_get(v, "user"));
+    const char *method = json_string_value(json_object_get(v, "method"));
+    method = method ? method : "authkit";
+    if (email && strcmp(method, "authkit") == 0) {
+        json_t *body = json_pack("{s:s}", "email", email);
         long status = 0;
         json_decref(hx_run_admin(run, "POST", "/_fakeidp/sign-in-as", body, &status));
         json_decref(body);
         if (status != 200) {
-            hx_run_fail(run, "sign_in: fakeidp has no user %s", json_string_value(v));
+            hx_run_fail(run, "sign_in: fakeidp has no user %s", email);
             return false;
         }
     }
-    char url[600];
-    const char *login = json_string_value(json_object_get(json_object_get(run->doc, "target"), "login_path"));
-    snprintf(url, sizeof(url), "%s%s", run->app_origin, login ? login : "/login");
-    struct hx_navigation nav = {.url = url, .follow_login = true};
-    struct hx_page page;
-    hx_browser_go(&run->browser, &nav, &page);
+    const char *who = email ? email : IDP_DEFAULT_USER_EMAIL;
+    struct hx_page page = {0};
+    if (strcmp(method, "password") == 0) {
+        post_form(run, "/login/password",
+                  json_pack("{s:s, s:s}", "email", who, "password",
+                            json_string_value(json_object_get(v, "password"))),
+                  &page);
+    } else if (strcmp(method, "magic_auth") == 0) {
+        post_form(run, "/login/magic-auth", json_pack("{s:s}", "email", who), &page);
+        char code[16];
+        outbox_code(run, who, code, sizeof(code));
+        post_form(run, "/login/magic-auth/verify", json_pack("{s:s, s:s}", "email", who, "code", code),
+                  &page);
+    } else {
+        char url[600];
+        const char *login = json_string_value(json_object_get(json_object_get(run->doc, "target"), "login_path"));
+        snprintf(url, sizeof(url), "%s%s", run->app_origin, login ? login : "/login");
+        struct hx_navigation nav = {.url = url, .follow_login = true};
+        hx_browser_go(&run->browser, &nav, &page);
+    }
+    continue_sign_in(run, v, who, &page);
     bool signed_in = hx_run_is_signed_in(run, page.status, page.body);
-    hx_run_note(run, "step", "sign in as %s: %s (%ld)", json_is_string(v) ? json_string_value(v) : "default user",
+    hx_run_note(run, "step", "sign in as %s%s%s: %s (%ld)", email ? email : "default user",
+                strcmp(method, "authkit") ? " with " : "", strcmp(method, "authkit") ? method : "",
                 signed_in ? "signed in" : "not signed in", page.status);
     const char *expected = json_string_value(json_object_get(json_object_get(run->doc, "expect"), "sign_in"));
     bool may_fail = expected && strcmp(expected, "fails") == 0;
@@ -488,9 +642,7 @@ static bool r_browser(struct hx_run *run, const json_t *v, const json_t *step)
 
 static bool r_clear_cookies(struct hx_run *run, const json_t *v, const json_t *step)
 {
-    pthread_mutex_lock(&run->browser.lock);
-    hx_jar_clear(&run->browser.jar);
-    pthread_mutex_unlock(&run->browser.lock);
+    hx_browser_clear_cookies(&run->browser);
     hx_run_note(run, "step", "cookies cleared");
     (void)v;
     (void)step;
@@ -521,6 +673,9 @@ static bool r_tamper(struct hx_run *run, const json_t *v, const json_t *step)
         }
     }
     pthread_mutex_unlock(&run->browser.lock);
+    char why[300];
+    if (found && !hx_browser_push_cookies(&run->browser, why, sizeof(why)))
+        hx_run_broken(run, "tamper_cookie: Chromium refused the cookie: %s", why);
     hx_run_note(run, "step", "tamper cookie %s (%s)%s", name, mode, found ? "" : ": no such cookie");
     (void)step;
     return true;
@@ -782,6 +937,9 @@ static bool r_forge_cookie(struct hx_run *run, const json_t *v, const json_t *st
                 run->browser.jar.items[i].value = strdup(resealed);
             }
         pthread_mutex_unlock(&run->browser.lock);
+        char why[300];
+        if (resealed && !hx_browser_push_cookies(&run->browser, why, sizeof(why)))
+            hx_run_broken(run, "forge_session_cookie: Chromium refused the cookie: %s", why);
         char *spec = json_dumps(json_object_get(v, "forge"), JSON_COMPACT);
         hx_run_note(run, "step", "wos-session re-sealed around a forged access token %s", spec ? spec : "");
         free(spec);
@@ -874,11 +1032,119 @@ static bool r_parallel(struct hx_run *run, const json_t *v, const json_t *step)
     return true;
 }
 
+/* ---- navigations a page starts -------------------------------------- */
+
+static const char *const page_origins[] = {"app", "cross_site", "typed", NULL};
+
+static bool one_of(const char *text, const char *const *names)
+{
+    for (size_t i = 0; text && names[i]; i++)
+        if (strcmp(text, names[i]) == 0)
+            return true;
+    return false;
+}
+
+static enum idp_status v_from(struct hx_check *c, const json_t *v, const char *path, bool typed_ok)
+{
+    const json_t *from = json_object_get(v, "from");
+    if (from && (!one_of(json_string_value(from), page_origins) ||
+                 (!typed_ok && strcmp(json_string_value(from), "typed") == 0)))
+        return hx_check_fail(c, path, false, typed_ok
+                                                 ? "from is \"app\", \"cross_site\" or \"typed\""
+                                                 : "from is \"app\" or \"cross_site\" (a form is on a page)");
+    return IDP_OK;
+}
+
+static enum idp_status v_navigate(struct hx_check *c, const json_t *v, const char *path)
+{
+    static const char *const keys[] = {"path", "from", "by", NULL};
+    static const char *const ways[] = {"link", "script", NULL};
+    enum idp_status st = hx_check_keys(c, v, path, keys, "navigate");
+    if (st)
+        return st;
+    if ((st = v_path(c, json_object_get(v, "path"), path)))
+        return st;
+    const json_t *by = json_object_get(v, "by");
+    if (by && !one_of(json_string_value(by), ways))
+        return hx_check_fail(c, path, false, "by is \"link\" (a click) or \"script\" (location.assign)");
+    return v_from(c, v, path, true);
+}
+
+static enum idp_status v_form_post(struct hx_check *c, const json_t *v, const char *path)
+{
+    static const char *const keys[] = {"path", "from", "form", NULL};
+    enum idp_status st = hx_check_keys(c, v, path, keys, "form_post");
+    if (st)
+        return st;
+    if ((st = v_path(c, json_object_get(v, "path"), path)))
+        return st;
+    const json_t *form = json_object_get(v, "form");
+    const char *key;
+    json_t *value;
+    if (form && !json_is_object(form))
+        return hx_check_fail(c, path, false, "form_post form is an object of strings");
+    json_object_foreach((json_t *)form, key, value) if (!json_is_string(value))
+        return hx_check_fail(c, path, false, "form_post form is an object of strings");
+    return v_from(c, v, path, false);
+}
+
+/* The page a navigation starts from: the app's own page, a page on another
+ * site (HX_CROSS_SITE_PAGE), or none (a typed URL). */
+static const char *start_page(struct hx_run *run, const json_t *v, char *out, size_t size)
+{
+    const char *from = json_string_value(json_object_get(v, "from"));
+    if (from && strcmp(from, "typed") == 0)
+        return NULL;
+    if (from && strcmp(from, "cross_site") == 0)
+        return HX_CROSS_SITE_PAGE;
+    snprintf(out, size, "%s/", run->app_origin);
+    return out;
+}
+
+/* A top-level navigation that a link or a script on a page starts. */
+static bool r_navigate(struct hx_run *run, const json_t *v, const json_t *step)
+{
+    const char *path = json_string_value(json_object_get(v, "path"));
+    const char *from = json_string_value(json_object_get(v, "from"));
+    const char *by = json_string_value(json_object_get(v, "by"));
+    char url[1200], page[600], what[128];
+    snprintf(url, sizeof(url), "%s%s", run->app_origin, path);
+    struct hx_navigation nav = {.url = url, .initiator = start_page(run, v, page, sizeof(page)),
+                                .by_script = by && strcmp(by, "script") == 0};
+    snprintf(what, sizeof(what), "navigate (%s from %s)", by ? by : "link", from ? from : "app");
+    hx_run_visit(run, &nav, what, path, NULL);
+    (void)step;
+    return true;
+}
+
+/* A top-level form submission (POST, urlencoded) from a page. */
+static bool r_form_post(struct hx_run *run, const json_t *v, const json_t *step)
+{
+    const char *path = json_string_value(json_object_get(v, "path"));
+    const char *from = json_string_value(json_object_get(v, "from"));
+    json_t *empty = json_object();
+    const json_t *form = json_object_get(v, "form");
+    char *body = hx_form_encode(form ? form : empty);
+    json_decref(empty);
+    char url[1200], page[600], what[128];
+    snprintf(url, sizeof(url), "%s%s", run->app_origin, path);
+    static const char *const headers[] = {"Content-Type: application/x-www-form-urlencoded", NULL};
+    struct hx_navigation nav = {.url = url, .method = "POST", .body = body ? body : "",
+                                .headers = headers, .initiator = start_page(run, v, page, sizeof(page))};
+    snprintf(what, sizeof(what), "form POST (from %s)", from ? from : "app");
+    hx_run_visit(run, &nav, what, path, NULL);
+    free(body);
+    (void)step;
+    return true;
+}
+
 static const struct step_kind kinds[] = {
     {"sign_in", "the full sign-in through the target's /login (email or true)", v_sign_in, r_sign_in},
     {"load", "a page load (top-level navigation) of a path", v_path, r_load},
     {"reload", "the same as load", v_path, r_load},
     {"api", "a fetch() from the page to a path of the target", v_path, r_api},
+    {"navigate", "a navigation a page starts ({path, from: app|cross_site|typed, by: link|script})", v_navigate, r_navigate},
+    {"form_post", "a top-level form POST from a page ({path, form, from: app|cross_site})", v_form_post, r_form_post},
     {"advance", "move virtual time forward", v_duration, r_advance},
     {"fault", "add a fault rule at fakeidp", v_fault, r_fault},
     {"remove_fault", "remove one fault by its id", v_fault_id, r_remove_fault},
@@ -977,6 +1243,11 @@ bool hx_step_run(struct hx_run *run, const json_t *step, int index)
             if (note)
                 hx_run_note(run, "note", "%s", note);
             bool spa = strncmp(k->name, "spa_", 4) == 0;
+            if (spa && run->browser.engine && !hx_spa_engine_ready(run)) {
+                hx_run_broken(run, "%s: the SPA steps do not run in the Chromium engine yet "
+                                   "(run this scenario with --browser model)", k->name);
+                return false;
+            }
             if (spa)
                 pthread_mutex_lock(&run->spa_lock);
             bool go_on = k->run(run, value, step);

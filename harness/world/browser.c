@@ -4,14 +4,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "http_client.h"
 #include "knobs.h"
 
 static const char *const profiles[] = {"chromium", "firefox", "webkit", NULL};
+static const char *const engines[] = {"model", "chromium", NULL};
 
 #define KNOB(f) offsetof(struct hx_browser_knobs, f), sizeof(((struct hx_browser_knobs *)0)->f)
 static const struct idp_knob knob_table[] = {
+    {"engine", IDP_KNOB_CHOICE, KNOB(engine), engines},
     {"profile", IDP_KNOB_CHOICE, KNOB(profile), profiles},
     {"block_third_party_cookies", IDP_KNOB_BOOLEAN, KNOB(block_third_party), NULL},
     {"clock_offset", IDP_KNOB_SIGNED_DURATION, KNOB(clock_offset_ms), NULL},
@@ -135,6 +138,251 @@ static void apply_cookies(struct hx_browser *b, const struct hx_http_response *r
     free(header);
 }
 
+/* ---- the Chromium engine --------------------------------------------- */
+
+static int64_t real_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static const char *same_site_name(enum hx_samesite s)
+{
+    static const char *const names[] = {"", "Lax", "Strict", "None"};
+    return names[s];
+}
+
+static json_t *cookie_json(const struct hx_cookie *c)
+{
+    char domain[260];
+    snprintf(domain, sizeof(domain), "%s%s", c->host_only ? "" : ".", c->domain);
+    return json_pack("{s:s, s:s, s:s, s:s, s:b, s:b, s:s, s:f}", "name", c->name, "value", c->value,
+                     "domain", domain, "path", c->path, "secure", c->secure, "http_only", c->http_only,
+                     "same_site", same_site_name(c->same_site), "expires", -1.0);
+}
+
+/* Replaces the jar with Chromium's cookies. Chromium expires cookies on the
+ * real clock; the jar keeps each cookie's expiry on the virtual clock (a
+ * cookie first seen now with Max-Age m expires at virtual now + m), and
+ * hx_browser_engine_call deletes the ones due before each request. Lock held. */
+static void mirror_jar(struct hx_browser *b, const json_t *cookies)
+{
+    struct hx_jar old = b->jar;
+    hx_jar_init(&b->jar);
+    int64_t now = idp_clock_now_ms(b->clock), real = real_now_ms();
+    size_t i;
+    json_t *item;
+    json_array_foreach(cookies, i, item) {
+        struct hx_cookie c;
+        memset(&c, 0, sizeof(c));
+        const char *domain = json_string_value(json_object_get(item, "domain"));
+        const char *site = json_string_value(json_object_get(item, "same_site"));
+        c.name = strdup(json_string_value(json_object_get(item, "name")) ? json_string_value(json_object_get(item, "name")) : "");
+        c.value = strdup(json_string_value(json_object_get(item, "value")) ? json_string_value(json_object_get(item, "value")) : "");
+        if (!c.name || !c.value || !domain) {
+            free(c.name);
+            free(c.value);
+            continue;
+        }
+        c.host_only = domain[0] != '.';
+        snprintf(c.domain, sizeof(c.domain), "%s", domain + !c.host_only);
+        snprintf(c.path, sizeof(c.path), "%s", json_string_value(json_object_get(item, "path")) ? json_string_value(json_object_get(item, "path")) : "/");
+        c.secure = json_is_true(json_object_get(item, "secure"));
+        c.http_only = json_is_true(json_object_get(item, "http_only"));
+        c.same_site = !site ? HX_SAMESITE_DEFAULT : strcmp(site, "Lax") == 0 ? HX_SAMESITE_LAX
+                      : strcmp(site, "Strict") == 0 ? HX_SAMESITE_STRICT
+                      : strcmp(site, "None") == 0 ? HX_SAMESITE_NONE : HX_SAMESITE_DEFAULT;
+        double expires = json_number_value(json_object_get(item, "expires"));
+        c.expires_ms = expires < 0 ? INT64_MAX : now + ((int64_t)(expires * 1000) - real);
+        c.created_ms = now;
+        bool known = false;
+        for (size_t k = 0; k < old.count; k++) {
+            const struct hx_cookie *o = &old.items[k];
+            if (strcmp(o->name, c.name) == 0 && strcmp(o->domain, c.domain) == 0 &&
+                o->host_only == c.host_only && strcmp(o->path, c.path) == 0) {
+                known = strcmp(o->value, c.value) == 0;
+                if (known) {
+                    c.expires_ms = o->expires_ms;
+                    c.created_ms = o->created_ms;
+                }
+            }
+        }
+        struct hx_cookie *grown = realloc(b->jar.items, (b->jar.count + 1) * sizeof(*grown));
+        if (!grown) {
+            free(c.name);
+            free(c.value);
+            continue;
+        }
+        b->jar.items = grown;
+        b->jar.items[b->jar.count++] = c;
+        if (!known)
+            hx_timeline_add_data(b->timeline, now, "browser",
+                                 json_pack("{s:s, s:s}", "cookie", c.name, "change", "set"),
+                                 "cookie %s set (%zu bytes, in Chromium)", c.name,
+                                 strlen(c.name) + strlen(c.value));
+    }
+    for (size_t k = 0; k < old.count; k++) {
+        bool kept = false;
+        for (size_t n = 0; n < b->jar.count && !kept; n++)
+            kept = strcmp(old.items[k].name, b->jar.items[n].name) == 0 &&
+                   strcmp(old.items[k].domain, b->jar.items[n].domain) == 0 &&
+                   strcmp(old.items[k].path, b->jar.items[n].path) == 0;
+        if (!kept)
+            hx_timeline_add_data(b->timeline, now, "browser",
+                                 json_pack("{s:s, s:s}", "cookie", old.items[k].name, "change", "deleted"),
+                                 "cookie %s deleted (in Chromium)", old.items[k].name);
+    }
+    hx_jar_cleanup(&old);
+}
+
+json_t *hx_browser_engine_call(struct hx_browser *b, json_t *request, char *why, size_t why_size)
+{
+    if (!request) {
+        snprintf(why, why_size, "out of memory");
+        return NULL;
+    }
+    json_t *expire = json_array();
+    pthread_mutex_lock(&b->lock);
+    int64_t now = idp_clock_now_ms(b->clock);
+    for (size_t i = 0; i < b->jar.count; i++)
+        if (b->jar.items[i].expires_ms <= now)
+            json_array_append_new(expire, cookie_json(&b->jar.items[i]));
+    pthread_mutex_unlock(&b->lock);
+    json_object_set_new(request, "now", json_integer(hx_browser_now(b)));
+    json_object_set_new(request, "expire", expire);
+    json_t *answer = hx_chromium_call(b->engine, request, why, why_size);
+    json_decref(request);
+    json_t *state = answer;
+    if (state) {
+        pthread_mutex_lock(&b->lock);
+        mirror_jar(b, json_object_get(state, "cookies"));
+        pthread_mutex_unlock(&b->lock);
+        size_t i;
+        json_t *note;
+        json_array_foreach(json_object_get(state, "notes"), i, note)
+            hx_timeline_add(b->timeline, idp_clock_now_ms(b->clock), "browser", "%s", json_string_value(note));
+    }
+    return answer;
+}
+
+static void engine_go(struct hx_browser *b, const struct hx_navigation *nav, struct hx_page *page)
+{
+    json_t *headers = json_array();
+    for (size_t i = 0; nav->headers && nav->headers[i]; i++)
+        json_array_append_new(headers, json_string(nav->headers[i]));
+    json_t *request = json_pack("{s:s, s:s, s:s, s:b, s:b, s:b, s:b, s:s, s:o}", "op", "go", "url", nav->url,
+                                "method", nav->method ? nav->method : "GET", "subrequest", nav->subrequest,
+                                "follow_login", nav->follow_login, "credentials", nav->credentials,
+                                "by_script", nav->by_script, "app_origin", b->app_origin, "headers", headers);
+    if (request && nav->body)
+        json_object_set_new(request, "body", json_string(nav->body));
+    if (request && nav->initiator)
+        json_object_set_new(request, "initiator", json_string(nav->initiator));
+    hx_timeline_add(b->timeline, idp_clock_now_ms(b->clock), "browser", "chromium: %s%s %s",
+                    nav->subrequest ? "fetch " : "", nav->method ? nav->method : "GET", nav->url);
+    json_t *answer = hx_browser_engine_call(b, request, page->error, sizeof(page->error));
+    if (!answer)
+        return;
+    page->status = (long)json_integer_value(json_object_get(answer, "status"));
+    const char *url = json_string_value(json_object_get(answer, "url"));
+    const char *stopped = json_string_value(json_object_get(answer, "stopped_at"));
+    const char *body = json_string_value(json_object_get(answer, "body"));
+    const char *error = json_string_value(json_object_get(answer, "error"));
+    snprintf(page->url, sizeof(page->url), "%s", url && *url ? url : nav->url);
+    snprintf(page->stopped_at, sizeof(page->stopped_at), "%s", stopped ? stopped : "");
+    snprintf(page->error, sizeof(page->error), "%s", error ? error : "");
+    page->login_redirect = json_is_true(json_object_get(answer, "login_redirect"));
+    page->body = body && !page->login_redirect ? strdup(body) : NULL;
+    page->hops = 1;
+    json_decref(answer);
+}
+
+void hx_browser_clear_cookies(struct hx_browser *b)
+{
+    if (b->engine) {
+        char why[256];
+        json_decref(hx_browser_engine_call(b, json_pack("{s:s}", "op", "clear_cookies"), why, sizeof(why)));
+    }
+    pthread_mutex_lock(&b->lock);
+    hx_jar_clear(&b->jar);
+    pthread_mutex_unlock(&b->lock);
+}
+
+bool hx_browser_push_cookies(struct hx_browser *b, char *why, size_t why_size)
+{
+    if (!b->engine)
+        return true;
+    json_t *cookies = json_array();
+    pthread_mutex_lock(&b->lock);
+    int64_t now = idp_clock_now_ms(b->clock), real = real_now_ms();
+    for (size_t i = 0; i < b->jar.count; i++) {
+        json_t *c = cookie_json(&b->jar.items[i]);
+        if (b->jar.items[i].expires_ms != INT64_MAX)
+            json_object_set_new(c, "expires", json_real((double)(real + b->jar.items[i].expires_ms - now) / 1000.0));
+        json_array_append_new(cookies, c);
+    }
+    pthread_mutex_unlock(&b->lock);
+    json_t *answer = hx_browser_engine_call(b, json_pack("{s:s, s:o}", "op", "set_cookies", "cookies", cookies),
+                                            why, why_size);
+    json_decref(answer);
+    return answer != NULL;
+}
+
+/* Reads one attribute of an HTML tag (between tag and its '>'), unescaping
+ * the entities the fake writes; false when absent. */
+static bool tag_attribute(const char *tag, const char *end, const char *name, char *out, size_t size)
+{
+    char key[40];
+    snprintf(key, sizeof(key), " %s=\"", name);
+    const char *at = strstr(tag, key);
+    if (!at || at > end)
+        return false;
+    at += strlen(key);
+    size_t n = 0;
+    static const struct { const char *entity; char c; } entities[] = {
+        {"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&#39;", '\''}};
+    while (*at && *at != '"' && n + 1 < size) {
+        char c = *at++;
+        for (size_t i = 0; c == '&' && i < sizeof(entities) / sizeof(entities[0]); i++)
+            if (strncmp(at - 1, entities[i].entity, strlen(entities[i].entity)) == 0) {
+                at += strlen(entities[i].entity) - 1;
+                c = entities[i].c;
+                break;
+            }
+        out[n++] = c;
+    }
+    out[n] = '\0';
+    return true;
+}
+
+/* The fake's interactive sign-in page (setting login_page): the form's
+ * action and fields as a urlencoded body (malloc'd), as the user's click on
+ * "Sign in" submits it; NULL when the page has no such form. */
+static char *login_form(const char *html, char *action, size_t action_size)
+{
+    const char *form = html ? strstr(html, "<form id=\"fakeidp-login\"") : NULL;
+    if (!form)
+        return NULL;
+    const char *form_end = strchr(form, '>');
+    if (!form_end || !tag_attribute(form, form_end, "action", action, action_size))
+        return NULL;
+    json_t *fields = json_object();
+    char name[128], *value = malloc(8192);
+    for (const char *p = form; value && (p = strstr(p, "<input")) != NULL; p++) {
+        const char *end = strchr(p, '>');
+        if (!end)
+            break;
+        if (tag_attribute(p, end, "name", name, sizeof(name)) &&
+            tag_attribute(p, end, "value", value, 8192))
+            json_object_set_new(fields, name, json_string(value));
+    }
+    char *body = hx_form_encode(fields);
+    json_decref(fields);
+    free(value);
+    return body;
+}
+
 void hx_browser_go(struct hx_browser *b, const struct hx_navigation *nav, struct hx_page *page)
 {
     memset(page, 0, sizeof(*page));
@@ -149,6 +397,10 @@ void hx_browser_go(struct hx_browser *b, const struct hx_navigation *nav, struct
         snprintf(page->error, sizeof(page->error), "TypeError: Failed to fetch (offline)");
         hx_timeline_add(b->timeline, idp_clock_now_ms(b->clock), "browser", "%s %s: offline",
                         nav->method ? nav->method : "GET", nav->url);
+        return;
+    }
+    if (b->engine) {
+        engine_go(b, nav, page);
         return;
     }
     /* Requests the fake may cut (anything sent to the IdP) get a connection
@@ -166,6 +418,9 @@ void hx_browser_go(struct hx_browser *b, const struct hx_navigation *nav, struct
     hx_http_client_loopback(client, true);
     const char *method = nav->method ? nav->method : "GET";
     const char *body = nav->body;
+    char *form_body = NULL;
+    static const char *const form_headers[] = {"Content-Type: application/x-www-form-urlencoded", NULL};
+    const char *const *headers_extra = nav->headers;
     struct hx_cookie_rules rules = rules_of(b);
     int authorize_hops = strcmp(url.path, "/user_management/authorize") == 0;
     for (int hop = 0; hop < 20; hop++) {
@@ -206,8 +461,8 @@ void hx_browser_go(struct hx_browser *b, const struct hx_navigation *nav, struct
             snprintf(origin_header, sizeof(origin_header), "Origin: %s", origin);
             headers[h++] = origin_header;
         }
-        for (size_t i = 0; nav->headers && nav->headers[i] && h < 22; i++)
-            headers[h++] = nav->headers[i];
+        for (size_t i = 0; headers_extra && headers_extra[i] && h < 22; i++)
+            headers[h++] = headers_extra[i];
         headers[h] = NULL;
         char full[4096];
         hx_url_format(&url, full, sizeof(full));
@@ -219,11 +474,18 @@ void hx_browser_go(struct hx_browser *b, const struct hx_navigation *nav, struct
         page->hops = hop + 1;
         snprintf(page->url, sizeof(page->url), "%s", full);
         page->status = resp.status;
-        hx_timeline_request_end(b->timeline, idp_clock_now_ms(b->clock),
-                                json_pack("{s:s, s:s, s:s, s:i, s:b}", "method", method,
-                                          "host", url.host, "path", url.path, "status",
-                                          got ? (int)resp.status : 0, "subrequest",
-                                          nav->subrequest));
+        json_t *record = json_pack("{s:s, s:s, s:s, s:i, s:b}", "method", method, "host",
+                                   url.host, "path", url.path, "status", got ? (int)resp.status : 0,
+                                   "subrequest", nav->subrequest);
+        /* A bearer access token the page sent, by its short hash. */
+        for (size_t i = 0; nav->headers && nav->headers[i]; i++) {
+            if (strncasecmp(nav->headers[i], "Authorization: Bearer ", 22) == 0) {
+                char hash[16];
+                hx_timeline_hash(nav->headers[i] + 22, hash);
+                json_object_set_new(record, "access_token", json_string(hash));
+            }
+        }
+        hx_timeline_request_end(b->timeline, idp_clock_now_ms(b->clock), record);
         if (!got) {
             snprintf(page->error, sizeof(page->error), "%s", resp.error);
             hx_timeline_add(b->timeline, idp_clock_now_ms(b->clock), "browser", "%s %s: %s", method,
@@ -256,14 +518,39 @@ void hx_browser_go(struct hx_browser *b, const struct hx_navigation *nav, struct
             if (status == 303 || ((status == 301 || status == 302) && strcmp(method, "POST") == 0)) {
                 method = "GET";
                 body = NULL;
+                if (headers_extra == form_headers)
+                    headers_extra = NULL;
             }
             continue;
         }
+        char action[1024];
+        char *form = !nav->subrequest && nav->follow_login && resp.status == 200 &&
+                             strcmp(url.path, "/user_management/authorize") == 0
+                         ? login_form(resp.body, action, sizeof(action))
+                         : NULL;
+        if (form && hx_url_resolve(&url, action, &next)) {
+            /* The user submits the sign-in page: a POST navigation that the
+             * IdP's page starts, so the callback is reached from there. */
+            hx_timeline_add(b->timeline, idp_clock_now_ms(b->clock), "browser",
+                            "sign-in page: the form is submitted");
+            hx_http_response_cleanup(&resp);
+            free(form_body);
+            form_body = form;
+            body = form_body;
+            method = "POST";
+            headers_extra = form_headers;
+            initiator = url;
+            have_initiator = true;
+            url = next;
+            continue;
+        }
+        free(form);
         page->body = resp.body;
         resp.body = NULL;
         hx_http_response_cleanup(&resp);
         break;
     }
+    free(form_body);
     if (to_idp)
         hx_http_client_free(&client);
     hx_timeline_request_set(outer_request);
@@ -300,6 +587,10 @@ bool hx_browser_secure_context(const struct hx_browser *b, const char *url_text)
 
 void hx_browser_tick(struct hx_browser *b)
 {
+    if (b->engine) {
+        char why[256];
+        json_decref(hx_browser_engine_call(b, json_pack("{s:s}", "op", "clock"), why, sizeof(why)));
+    }
     if (!b->knobs.storage_purge_ms)
         return;
     int64_t now = idp_clock_now_ms(b->clock);

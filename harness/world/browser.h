@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "chromium.h"
 #include "clock.h"
 #include "cookies.h"
 #include "error.h"
@@ -19,7 +20,10 @@
 #include "timeline.h"
 #include "url.h"
 
+enum hx_engine { HX_ENGINE_MODEL, HX_ENGINE_CHROMIUM };
+
 struct hx_browser_knobs {
+    int engine;              /* enum hx_engine: the C model, or real headless Chromium */
     int profile;             /* enum hx_profile */
     bool block_third_party;  /* on by default, as in a fresh Chromium or WebKit profile */
     int64_t clock_offset_ms; /* the client's clock minus the true time */
@@ -56,6 +60,11 @@ struct hx_browser {
     struct idp_clock *clock;
     struct hx_timeline *timeline;
     unsigned authorize_visits;
+    /* The Chromium engine, when the variant runs in it (NULL: the model).
+     * Navigations and fetches then run in Chromium and the jar mirrors
+     * Chromium's after every request (expiry kept on the virtual clock). */
+    struct hx_chromium *engine;
+    char app_origin[256];    /* where a form with no page of its own is posted from */
 };
 
 struct hx_navigation {
@@ -67,6 +76,8 @@ struct hx_navigation {
     bool follow_login;       /* follow redirects into the IdP's authorize */
     bool credentials;        /* subrequests: send cookies cross-site (credentials: 'include') */
     const char *initiator;   /* URL of the page that starts it; NULL: typed in */
+    bool by_script;          /* started by location.assign rather than a link (the same to
+                                cookies; Chromium's engine does it that way) */
 };
 
 struct hx_page {
@@ -92,7 +103,18 @@ char *hx_browser_document_cookie(struct hx_browser *b, const char *url);
  * host the secure_hosts knob stands in for https): without one,
  * crypto.subtle is undefined. */
 bool hx_browser_secure_context(const struct hx_browser *b, const char *url);
-/* Wipes script storage of sites not visited for storage_purge_ms. */
+/* Wipes script storage of sites not visited for storage_purge_ms; with the
+ * Chromium engine, moves the page clock and expires cookies. */
 void hx_browser_tick(struct hx_browser *b);
+/* Sends one request to the Chromium engine (request stolen) with the page
+ * clock and the cookies due to expire, mirrors the jar and adds the
+ * engine's notes to the timeline. Returns the answer (new reference) or
+ * NULL with why. */
+json_t *hx_browser_engine_call(struct hx_browser *b, json_t *request, char *why, size_t why_size);
+/* Empties the jar (and Chromium's, with the engine). */
+void hx_browser_clear_cookies(struct hx_browser *b);
+/* After the jar was edited (tamper_cookie, forge_session_cookie): Chromium
+ * gets the same cookies. False with why when the engine refused. */
+bool hx_browser_push_cookies(struct hx_browser *b, char *why, size_t why_size);
 
 #endif

@@ -2,6 +2,8 @@
  *   GET /            public page
  *   GET /login       PKCE + sealed state, 302 to fakeidp's /user_management/authorize
  *   GET /callback    code exchange, sealed wos-session cookie, 302 to the return path
+ *   POST /login/...  a custom sign-in UI: password, magic auth and the step-up
+ *                    pages (email verification, organization, TOTP)
  *   GET /logout      deletes the cookie, 302 to fakeidp's logout with the session id
  *   GET /token       the session's access token (getAccessToken); ?force=1 refreshes
  *   GET /convex/query  Convex-style backend: Bearer token -> identity or AuthError
@@ -157,6 +159,7 @@ struct refresh_result {
     long status;
     char *access_token, *refresh_token;
     json_t *user, *impersonator;
+    json_t *reply; /* the IdP's body (step-up errors carry the next step) */
     char error[400];
 };
 
@@ -261,6 +264,25 @@ static void note(struct hx_app *app, const char *fmt, ...)
                          "%s", text);
 }
 
+/* A record for the structured reporters (no text line): data (stolen)
+ * with the instance that added it. */
+static void record(struct hx_app *app, json_t *data)
+{
+    if (current_instance >= 0)
+        json_object_set_new(data, "instance", json_integer(current_instance));
+    hx_timeline_add_data(app->timeline, idp_clock_now_ms(app->clock), "app", data, NULL);
+}
+
+/* A token's short hash (as fakeidp's journal has it) into data[key]. */
+static void token_field(json_t *data, const char *key, const char *token)
+{
+    char hash[16];
+    if (!token)
+        return;
+    hx_timeline_hash(token, hash);
+    json_object_set_new(data, key, json_string(hash));
+}
+
 /* The browser numbers its requests (X-Request-ID: hxreq-N); the app's log
  * lines and its calls to fakeidp carry the number on. */
 static void request_begin(struct hx_app *app, struct mg_connection *conn, int instance,
@@ -272,7 +294,8 @@ static void request_begin(struct hx_app *app, struct mg_connection *conn, int in
         req = atoi(id + 6);
     hx_timeline_request_set(req > 0 ? req : 0);
     current_instance = instances > 1 ? instance : -1;
-    (void)app;
+    if (current_instance >= 0 && req > 0)
+        record(app, json_pack("{s:s}", "kind", "served"));
 }
 
 static bool password_ok(const struct hx_app_knobs *k)
@@ -372,10 +395,13 @@ static char *read_seal(struct mg_connection *conn, const struct hx_app_knobs *k)
         }
         cap = len + strlen(part) + 1;
         char *grown = realloc(seal, cap);
-        if (grown) {
-            memcpy(grown + len, part, strlen(part) + 1);
-            len += strlen(part);
+        if (!grown) {
+            free(seal); /* out of memory: no session rather than a leak */
+            free(part);
+            return NULL;
         }
+        memcpy(grown + len, part, strlen(part) + 1);
+        len += strlen(part);
         seal = grown;
         free(part);
     }
@@ -442,6 +468,7 @@ static void result_free(struct refresh_result *r)
     free(r->refresh_token);
     json_decref(r->user);
     json_decref(r->impersonator);
+    json_decref(r->reply);
     free(r);
 }
 
@@ -485,7 +512,15 @@ static struct refresh_result *authenticate(struct hx_app *app, const struct hx_a
             snprintf(res->error, sizeof(res->error), "%s%s%s", got ? "" : resp.error,
                      e ? e : code ? code : "", s == 200 && !reply ? "unparseable 200 body" : "");
         }
-        json_decref(reply);
+        /* Where the call sits among the app's lines, and what it got. */
+        json_t *call = json_pack("{s:s, s:i}", "kind", "call", "status", got ? (int)resp.status : 0);
+        if (res->kind == 0) {
+            token_field(call, "access_token", res->access_token);
+            token_field(call, "refresh_token", res->refresh_token);
+        }
+        record(app, call);
+        json_decref(res->reply);
+        res->reply = reply;
         hx_http_response_cleanup(&resp);
         if (!(res->status == 429 && k->retry_429 && attempt == 0))
             break;
@@ -554,6 +589,7 @@ static struct refresh_result *refresh(struct hx_app *app, const struct hx_app_kn
         copy->refresh_token = f->result->refresh_token ? strdup(f->result->refresh_token) : NULL;
         json_incref(copy->user);
         json_incref(copy->impersonator);
+        json_incref(copy->reply);
     }
     if (--f->refs == 0) {
         for (struct inflight **p = &inst->inflight; *p; p = &(*p)->next)
@@ -584,6 +620,9 @@ static enum auth middleware(struct hx_app *app, const struct hx_app_knobs *k, st
             note(app, "%s", why);
         return SIGNED_OUT;
     }
+    json_t *presented = json_pack("{s:s}", "kind", "presented");
+    token_field(presented, "access_token", s->access_token);
+    record(app, presented);
     int64_t now = app_now(app, k);
     enum hx_verify v = hx_verify_token(&inst->jwks, s->access_token, now, k->leeway_ms,
                                        k->issuer[0] ? k->issuer : NULL, NULL, NULL, why, sizeof(why));
@@ -714,6 +753,164 @@ static void route_login(struct hx_app *app, const struct hx_app_knobs *k,
     free(redirect_enc);
 }
 
+/* A call of the WorkOS API with the app's API key (the SDK methods the
+ * custom sign-in pages use); the reply's JSON or NULL, *status its status. */
+static json_t *idp_api(struct hx_app *app, const char *path, json_t *body, long *status)
+{
+    char *text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    char url[600], auth[200];
+    snprintf(url, sizeof(url), "%s%s", app->idp_url, path);
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", app->api_key);
+    const char *headers[] = {"Content-Type: application/json", "Accept: application/json", auth, NULL};
+    struct hx_http_client *client = hx_http_client_new();
+    struct hx_http_response resp = {0};
+    json_t *reply = NULL;
+    *status = 0;
+    if (client && text &&
+        hx_http_request(client, "POST", url, headers, text, strlen(text), 15000, &resp)) {
+        *status = resp.status;
+        reply = json_loadb(resp.body, resp.body_len, 0, NULL);
+    }
+    hx_http_response_cleanup(&resp);
+    hx_http_client_free(&client);
+    free(text);
+    return reply;
+}
+
+/* The page that asks the user for the next step of a sign-in the IdP
+ * answered with a step-up error (a custom sign-in UI's job): the pending
+ * token and what the step needs. For MFA the app enrols a TOTP factor or
+ * challenges the user's factor first, as the WorkOS docs' examples do. */
+static void step_up_page(struct hx_app *app, const json_t *reply, struct reply *r)
+{
+    const char *code = json_string_value(json_object_get(reply, "code"));
+    const char *pending = json_string_value(json_object_get(reply, "pending_authentication_token"));
+    const char *user_id = json_string_value(json_object_get(json_object_get(reply, "user"), "id"));
+    const json_t *factors = json_object_get(reply, "authentication_factors");
+    const char *factor = json_string_value(json_object_get(json_array_get(factors, 0), "id"));
+    json_t *page = json_pack("{s:s, s:s, s:s?}", "page", "sign-in", "needs", code,
+                             "pending_authentication_token", pending);
+    long status = 0;
+    json_t *made = NULL;
+    if (strcmp(code, "email_verification_required") == 0) {
+        json_object_set(page, "email", json_object_get(reply, "email"));
+    } else if (strcmp(code, "organization_selection_required") == 0) {
+        json_object_set(page, "organizations", json_object_get(reply, "organizations"));
+    } else if (strcmp(code, "mfa_enrollment") == 0 && user_id) {
+        char path[300];
+        snprintf(path, sizeof(path), "/user_management/users/%s/auth_factors", user_id);
+        made = idp_api(app, path, json_pack("{s:s}", "type", "totp"), &status);
+        json_t *made_factor = json_object_get(made, "authentication_factor");
+        json_object_set(page, "totp_secret",
+                        json_object_get(json_object_get(made_factor, "totp"), "secret"));
+        json_object_set(page, "authentication_challenge_id",
+                        json_object_get(json_object_get(made, "authentication_challenge"), "id"));
+    } else if (strcmp(code, "mfa_challenge") == 0 && factor) {
+        char path[300];
+        snprintf(path, sizeof(path), "/auth/factors/%s/challenge", factor);
+        made = idp_api(app, path, json_object(), &status);
+        json_object_set(page, "authentication_challenge_id", json_object_get(made, "id"));
+    }
+    note(app, "sign-in needs another step: %s", code);
+    reply_json(r, 200, page);
+    json_decref(made);
+}
+
+/* The end of every sign-in: the session cookie and a redirect to where the
+ * user was going, the next step's page, or the error. */
+static void finish_sign_in(struct hx_app *app, const struct hx_app_knobs *k,
+                           struct refresh_result *res, const char *what, const char *return_path,
+                           int fail_status, struct reply *r)
+{
+    const char *code = res ? json_string_value(json_object_get(res->reply, "code")) : NULL;
+    if (res && res->status == 403 && code &&
+        json_string_value(json_object_get(res->reply, "pending_authentication_token"))) {
+        step_up_page(app, res->reply, r);
+        return;
+    }
+    if (!res || res->kind != 0) {
+        note(app, "%s failed: %ld %s", what, res ? res->status : 0L, res ? res->error : "");
+        reply_json(r, fail_status,
+                   json_pack("{s:s, s:s?}", "error", "Couldn't sign in", "code", code));
+        return;
+    }
+    char *seal = seal_session(k, res->access_token, res->refresh_token, res->user,
+                              res->impersonator, app_now(app, k));
+    reply_redirect(r, return_path && return_path[0] == '/' ? return_path : "/dashboard");
+    if (k->drop_session_cookie)
+        note(app, "sign-in: the framework dropped the session Set-Cookie (production build bug)");
+    else if (seal)
+        set_session_cookie(app, k, r, seal);
+    note(app, "signed in %s", json_string_value(json_object_get(res->user, "email")));
+    free(seal);
+}
+
+/* A form field of a POST body (application/x-www-form-urlencoded). */
+static char *form_field(const char *body, size_t len, const char *name)
+{
+    char value[4096];
+    int n = body ? mg_get_var(body, len, name, value, sizeof(value)) : -1;
+    return n >= 0 ? strdup(value) : NULL;
+}
+
+/* A custom sign-in UI (AuthKit without the hosted page), POST forms:
+ *   /login/password            email, password          -> password grant
+ *   /login/magic-auth          email                    -> createMagicAuth (code by e-mail)
+ *   /login/magic-auth/verify   email, code              -> magic-auth grant
+ *   /login/continue            pending_authentication_token and code (email
+ *                              verification), organization_id, or
+ *                              authentication_challenge_id + code (TOTP)
+ * Each ends as the callback does, or with the next step's page. */
+static void route_sign_in_form(struct hx_app *app, const struct hx_app_knobs *k, const char *path,
+                               const char *body, size_t len, struct reply *r)
+{
+    static const char *const fields[] = {"email", "password", "code", "pending_authentication_token",
+                                         "organization_id", "authentication_challenge_id"};
+    char *f[6];
+    for (int i = 0; i < 6; i++)
+        f[i] = form_field(body, len, fields[i]);
+    const char *email = f[0], *password = f[1], *code = f[2], *pending = f[3], *org = f[4],
+               *challenge = f[5];
+    json_t *grant = NULL;
+    if (strcmp(path, "/login/password") == 0 && email && password) {
+        grant = json_pack("{s:s, s:s, s:s}", "grant_type", "password", "email", email, "password",
+                          password);
+    } else if (strcmp(path, "/login/magic-auth") == 0 && email) {
+        long status = 0;
+        json_decref(idp_api(app, "/user_management/magic_auth", json_pack("{s:s}", "email", email),
+                            &status));
+        note(app, "magic auth code requested for %s: %ld", email, status);
+        reply_json(r, status == 201 ? 200 : 500,
+                   json_pack("{s:s, s:s}", "page", "check-your-email", "email", email));
+    } else if (strcmp(path, "/login/magic-auth/verify") == 0 && email && code) {
+        grant = json_pack("{s:s, s:s, s:s}", "grant_type",
+                          "urn:workos:oauth:grant-type:magic-auth:code", "email", email, "code", code);
+    } else if (strcmp(path, "/login/continue") == 0 && pending && org) {
+        grant = json_pack("{s:s, s:s, s:s}", "grant_type",
+                          "urn:workos:oauth:grant-type:organization-selection",
+                          "pending_authentication_token", pending, "organization_id", org);
+    } else if (strcmp(path, "/login/continue") == 0 && pending && challenge && code) {
+        grant = json_pack("{s:s, s:s, s:s, s:s}", "grant_type", "urn:workos:oauth:grant-type:mfa-totp",
+                          "pending_authentication_token", pending, "authentication_challenge_id",
+                          challenge, "code", code);
+    } else if (strcmp(path, "/login/continue") == 0 && pending && code) {
+        grant = json_pack("{s:s, s:s, s:s}", "grant_type",
+                          "urn:workos:oauth:grant-type:email-verification:code",
+                          "pending_authentication_token", pending, "code", code);
+    } else {
+        reply_json(r, 400, json_pack("{s:s}", "error", "missing form fields for this sign-in page"));
+    }
+    if (grant) {
+        struct refresh_result *res = authenticate(app, k, grant);
+        finish_sign_in(app, k, res, path + 1, "/dashboard", 401, r);
+        result_free(res);
+    }
+    json_decref(grant);
+    for (int i = 0; i < 6; i++)
+        free(f[i]);
+}
+
 static void route_callback(struct hx_app *app, const struct hx_app_knobs *k,
                            struct mg_connection *conn, struct reply *r)
 {
@@ -737,23 +934,9 @@ static void route_callback(struct hx_app *app, const struct hx_app_knobs *k,
                              json_string_value(json_object_get(state_json, "codeVerifier")));
     struct refresh_result *res = authenticate(app, k, body);
     json_decref(body);
-    if (!res || res->kind != 0) {
-        note(app, "code exchange failed: %ld %s", res ? res->status : 0L, res ? res->error : "");
-        reply_json(r, 500, json_pack("{s:s}", "error", "Couldn't sign in"));
-        result_free(res);
-        goto out;
-    }
-    char *seal = seal_session(k, res->access_token, res->refresh_token, res->user,
-                              res->impersonator, now);
-    const char *ret = json_string_value(json_object_get(state_json, "returnPathname"));
-    reply_redirect(r, ret && ret[0] == '/' ? ret : "/dashboard");
-    if (k->drop_session_cookie)
-        note(app, "callback: the framework dropped the session Set-Cookie (production build bug)");
-    else if (seal)
-        set_session_cookie(app, k, r, seal);
+    finish_sign_in(app, k, res, "code exchange",
+                   json_string_value(json_object_get(state_json, "returnPathname")), 500, r);
     reply_header(r, "Set-Cookie", "wos-auth-verifier=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax");
-    note(app, "signed in %s", json_string_value(json_object_get(res->user, "email")));
-    free(seal);
     result_free(res);
 out:
     json_decref(state_json);
@@ -870,9 +1053,14 @@ static int handle(struct mg_connection *conn, void *data)
     struct instance *inst = &app->instances[app->next_instance++ % (unsigned)k.instances];
     pthread_mutex_unlock(&app->lock);
     request_begin(app, conn, (int)(inst - app->instances), k.instances);
-    char sink[256];
-    while (mg_read(conn, sink, sizeof(sink)) > 0)
-        ;
+    /* The body: kept for the sign-in forms, drained for the rest. */
+    char form[16384];
+    size_t form_len = 0;
+    int got;
+    while ((got = mg_read(conn, form + form_len, sizeof(form) - 1 - form_len)) > 0)
+        if ((form_len += (size_t)got) == sizeof(form) - 1)
+            form_len = 0; /* larger than any form here: not a sign-in form */
+    form[form_len] = '\0';
     if (!password_ok(&k) && k.password_check == HX_PASSWORD_PER_REQUEST &&
         strcmp(path, "/convex/query") != 0) {
         /* authkit-nextjs middleware throws on every request. */
@@ -888,6 +1076,8 @@ static int handle(struct mg_connection *conn, void *data)
         reply_json(&r, 200, json_pack("{s:s}", "page", "spa"));
     } else if (strcmp(path, "/login") == 0) {
         route_login(app, &k, conn, &r);
+    } else if (strncmp(path, "/login/", 7) == 0 && strcmp(ri->request_method, "POST") == 0) {
+        route_sign_in_form(app, &k, path, form, form_len, &r);
     } else if (strcmp(path, "/callback") == 0) {
         route_callback(app, &k, conn, &r);
     } else if (strcmp(path, "/logout") == 0) {

@@ -50,6 +50,42 @@ if python3 "$dir/secrets.py" "$dir/fixtures/f05-parallel-refresh.har" "$dir/fixt
 else
   ok
 fi
+# A capture richer in secrets (a password form, bearer headers, tokens in
+# response bodies, a code in a Location header): none reaches the scenario,
+# and the command counts what it dropped.
+python3 "$dir/leaky.py" "$dir/fixtures/f05-parallel-refresh.har" "$out/leaky.har"
+"$fakeidp" har "$out/leaky.har" -o "$out/leaky.json" 2>"$out/leaky.err" && ok || bad "leaky: har failed"
+python3 "$dir/secrets.py" "$out/leaky.har" "$out/leaky.json" >"$out/leaky.check" && ok ||
+  { bad "leaky: a secret leaked"; cat "$out/leaky.check"; }
+grep -q "1 request bodies, 2 response bodies, 2 Authorization headers" "$out/leaky.err" && ok ||
+  { bad "leaky: the command does not count what it dropped"; cat "$out/leaky.err"; }
+# …and the check sees those secrets when they are there.
+python3 - "$out/leaky.har" "$out/leaky.json" "$out/planted.json" <<'PY'
+import json, sys
+doc = json.load(open(sys.argv[2]))
+doc["description"].append("correct-horse-battery-staple rt_Zm9vYmFyYmF6cXV4cXV1eA 01SECRETCODEVALUE42")
+json.dump(doc, open(sys.argv[3], "w"))
+PY
+n=$(python3 "$dir/secrets.py" "$out/leaky.har" "$out/planted.json" | grep -c '^LEAKED')
+[ "$n" -eq 3 ] && ok || bad "secrets.py found $n of 3 planted secrets"
+# A sanitized export (Chromium's default drops Cookie and Set-Cookie): the
+# command still writes a scenario but warns that it cannot see the cookies.
+python3 - "$dir/fixtures/f05-parallel-refresh.har" "$out/sanitized.har" <<'PY'
+import json, sys
+har = json.load(open(sys.argv[1]))
+for e in har["log"]["entries"]:
+    for side in ("request", "response"):
+        e[side]["headers"] = [h for h in e[side]["headers"]
+                              if h["name"].lower() not in ("cookie", "set-cookie", "authorization")]
+        e[side]["cookies"] = []
+json.dump(har, open(sys.argv[2], "w"))
+PY
+"$fakeidp" har "$out/sanitized.har" -o "$out/sanitized.json" 2>"$out/sanitized.err" && ok || bad "sanitized: har failed"
+grep -q "warning: .*no Cookie or Set-Cookie header.*sanitized" "$out/sanitized.err" && ok ||
+  { bad "sanitized: no warning"; cat "$out/sanitized.err"; }
+grep -q "sanitized export" "$out/sanitized.json" && ok || bad "sanitized: the description does not say so"
+grep -q "  deleted\|left  " "$out/sanitized.err" "$out/sanitized.json" && bad "sanitized: a blank cookie name" || ok
+grep -q "warning" "$out/f05-parallel-refresh.err" && bad "a full capture got the sanitized warning" || ok
 # Firefox and Safari exports: no _resourceType, times with a UTC offset.
 python3 - "$dir/fixtures/f05-parallel-refresh.har" "$out/firefox.har" <<'PY'
 import json, sys

@@ -2,10 +2,12 @@
 """Redaction check: no secret of a HAR capture appears in a text.
 
 usage: secrets.py CAPTURE.har GENERATED.json
-Secrets: every cookie value (Cookie and Set-Cookie headers), every query
-parameter value, every request body, every Authorization header value and
-the code and state of each URL (every query value but the protocol words
-in PUBLIC). Values shorter than 6 characters (flags such
+Secrets: every cookie value (Cookie and Set-Cookie headers, and the HAR's
+cookies lists), every query parameter value (of the request URL and of
+Location headers), every request body and each of its form or JSON values,
+every Authorization header value, the JSON string values of response bodies
+(tokens, users) and the code and state of each URL (every query value but
+the protocol words in PUBLIC). Values shorter than 6 characters (flags such
 as "1") are not counted. Prints how many secrets were checked and any found;
 exit 1 when one leaked or when the capture held none (the check would be
 empty)."""
@@ -39,10 +41,38 @@ def secrets(har):
         for q in req.get("queryString", []):
             if q["name"] not in PUBLIC:
                 out.add(q["value"])
+        for h in resp.get("headers", []):
+            if h["name"].lower() == "location":
+                out.update(v for k, v in parse_qsl(urlsplit(h["value"]).query) if k not in PUBLIC)
+        for c in req.get("cookies", []) + resp.get("cookies", []):
+            out.add(c.get("value", ""))
         body = (req.get("postData") or {}).get("text")
         if body:
             out.add(body)
+            out.update(v for _, v in parse_qsl(body))
+            out.update(json_strings(body))
+        content = (resp.get("content") or {}).get("text")
+        if content:
+            out.update(json_strings(content))
     return {s for s in out if len(s) >= 6}
+
+
+def json_strings(text):
+    """Every string value in a JSON text (none when it is not JSON)."""
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        return []
+    found, todo = [], [doc]
+    while todo:
+        v = todo.pop()
+        if isinstance(v, str):
+            found.append(v)
+        elif isinstance(v, dict):
+            todo.extend(v.values())
+        elif isinstance(v, list):
+            todo.extend(v)
+    return found
 
 
 def main():

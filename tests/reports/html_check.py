@@ -8,11 +8,22 @@ usage: html_check.py REPORT.html RESULTS.json [JUNIT.xml]
   the style, no http(s) address in any attribute;
 - every variant of RESULTS.json has an overview row and a section, with its
   verdict written out;
-- the lane headers are there;
-- for f05's strict-no-dedupe variant (when present): one group of three
-  concurrent requests, each with an app -> IdP refresh presenting the same
-  refresh-token hash, the IdP answering one 200 and two 400s, and the last
-  response to land deleting the session cookie;
+- the lane headers are there: a browser lane per tab and an app lane per
+  instance that the variant's timeline (in RESULTS.json) names, the backend
+  and the IdP;
+- readable without colour and printable: every token chip is labelled
+  (AT/RT/code and its hash), every status chip holds its number, a print
+  style exists;
+- for f05's strict-no-dedupe variant (required when RESULTS.json has it):
+  one group of three concurrent requests drawn after a "+6m" gap, each
+  request showing the same access-token hash, each with an app -> IdP
+  refresh presenting the same refresh-token hash (labelled "×3"), the
+  barrier's fault marked on the IdP's answers, the IdP answering one 200
+  and two 400s, the app's "-> refresh" line in the app lane, the last
+  response to land deleting the session cookie and the cookie jar after
+  the group showing it deleted and changed;
+- for report-lanes (two app instances), when present: two app lanes and
+  the race's two requests going to different instances;
 - the JUnit file, when given, links every testcase to an anchor that exists.
 Prints one line per failed check; exit 1 when any failed.
 """
@@ -93,6 +104,82 @@ def anchor(r):
     return "v-" + re.sub(r"[^A-Za-z0-9_-]", "_", name)
 
 
+def lane_of(node):
+    m = re.match(r"grid-column:(\d+)", node.attrs.get("style", ""))
+    return int(m.group(1)) if m else None
+
+
+def check_race(race):
+    groups = race.find(lambda n: "par" in n.cls())
+    if check(len(groups) >= 1, "f05: no group of concurrent requests"):
+        g = groups[0]
+        check(g.attrs.get("data-concurrent") == "3", "f05: the group holds %s requests, not 3"
+              % g.attrs.get("data-concurrent"))
+        cols = g.find(lambda n: "col" in n.cls())
+        check(len(cols) == 3, "f05: %d columns side by side, not 3" % len(cols))
+        hashes, statuses = [], []
+        for col in cols:
+            calls = col.find(lambda n: "call" in n.cls())
+            rets = col.find(lambda n: "ret" in n.cls())
+            for c in calls:
+                toks = [t.content() for t in c.find(lambda n: "tok" in n.cls())]
+                if "refresh_token" in c.content() and toks:
+                    hashes.append(toks[0])
+            # The IdP's answer is the first return arrow after the call.
+            idp = [r.content() for r in rets if "#" not in r.content()]
+            statuses += [int(re.match(r"\s*(\d+)", s).group(1)) for s in idp]
+        check(len(hashes) == 3 and len(set(hashes)) == 1 and hashes[0].startswith("RT "),
+              "f05: refresh-token hashes %s, expected three of the same" % hashes)
+        check(sorted(statuses) == [200, 400, 400], "f05: IdP statuses %s, expected 200, 400, 400"
+              % statuses)
+        last = cols[-1].find(lambda n: "setck" in n.cls())
+        check(last and last[-1].attrs.get("data-change") == "deleted",
+              "f05: the last response to land does not delete the cookie")
+        check("landed 3 of 3" in cols[-1].content(), "f05: the landing order is not written")
+        heads = [n.content() for n in race.find(lambda n: "hd" in n.cls())]
+        app = heads.index("app")  # its column in a block's grid (time is not there)
+        ats, faults = [], 0
+        for col in cols:
+            req = col.find(lambda n: "req" in n.cls() and "arr" in n.cls())
+            ats += [t.content() for t in req[0].find(lambda n: "tok" in n.cls())] if req else []
+            faults += sum(1 for r in col.find(lambda n: "ret" in n.cls())
+                          if r.find(lambda n: "fault" in n.cls()))
+            logs = [n for n in col.find(lambda n: "log" in n.cls()) if "-> refresh" in n.content()]
+            check(len(logs) == 1 and lane_of(logs[0]) == app,
+                  "f05: the app's refresh line is not in the app lane")
+        check(len(ats) == 3 and len(set(ats)) == 1 and ats[0].startswith("AT "),
+              "f05: access-token hashes %s, expected three of the same" % ats)
+        check(faults == 3, "f05: the barrier's fault is marked on %d IdP answers, not 3" % faults)
+        check(all(h.endswith(" ×3") for h in hashes), "f05: the refresh token does not say ×3")
+        # The gap before the race, and the jar after it.
+        kids = g.parent.children
+        before = kids[:kids.index(g)]
+        gaps = [n for n in before if "gap" in n.cls()]
+        check(gaps and gaps[-1].attrs.get("data-gap-ms") == "360000" and
+              gaps[-1].content().startswith("+6m"), "f05: no '+6m' gap before the race")
+        after = kids[kids.index(g) + 1]
+        jar = after.find(lambda n: "ck" in n.cls() and "wos-session" in n.content())
+        check(after.cls() == ["jarcell"] and jar and {"chg", "del"} <= set(jar[0].cls()) and
+              "deleted" in jar[0].content(), "f05: the jar after the race does not show "
+              "wos-session deleted and changed")
+
+
+def check_instances(sec):
+    heads = [n.content() for n in sec.find(lambda n: "hd" in n.cls())]
+    groups = sec.find(lambda n: "par" in n.cls())
+    if not check(groups and "app instance 2" in heads, "report-lanes: no second app lane or no race"):
+        return
+    lanes = set()
+    for col in groups[0].find(lambda n: "col" in n.cls()):
+        req = col.find(lambda n: "req" in n.cls() and "arr" in n.cls())
+        m = re.match(r"grid-column:(\d+)/(\d+)", req[0].attrs.get("style", "")) if req else None
+        if m:
+            lanes.add(heads[int(m.group(2)) - 1])  # the arrow ends in its lane: time is not in a block
+    check(lanes == {"app instance 1", "app instance 2"},
+          "report-lanes: the two requests went to %s, expected one per instance" % sorted(lanes))
+
+
+
 def main():
     html_path, results_path = sys.argv[1], sys.argv[2]
     text = open(html_path, encoding="utf-8").read()
@@ -128,8 +215,25 @@ def main():
         h2 = sec.find(lambda n: n.tag == "h2")
         check(h2 and verdict in h2[0].content(), a + ": the heading does not say " + verdict)
         heads = [n.content() for n in sec.find(lambda n: "hd" in n.cls())]
-        for lane in ("browser", "app", "backend", "IdP", "cookie jar"):
-            check(lane in heads, a + ": no lane " + lane)
+        tl = r.get("timeline", [])
+        tabs = []
+        for e in tl:
+            if e.get("tab") and e["tab"] not in tabs:
+                tabs.append(e["tab"])
+        instances = sorted({e["instance"] for e in tl if isinstance(e.get("instance"), int)})
+        want = ["time"] + (["browser tab " + t for t in tabs] or ["browser"])
+        want += ["app instance %d" % (k + 1) for k in range(instances[-1] + 1)] if instances else ["app"]
+        want += ["backend", "IdP", "cookie jar"]
+        check(heads == want, "%s: lanes %s, expected %s" % (a, heads, want))
+        grid = sec.find(lambda n: "main" in n.cls() and "sw" in n.cls())
+        check(grid and grid[0].attrs.get("data-lanes") == str(len(want) - 2),
+              a + ": the grid does not have %d lanes" % (len(want) - 2))
+        for chip in sec.find(lambda n: "tok" in n.cls()):
+            check(re.match(r"(AT|RT|code|token) [0-9a-f]{8}( ×\d+)?$", chip.content()) is not None,
+                  a + ": a token chip without its label: %r" % chip.content())
+        for st in sec.find(lambda n: "st" in n.cls()):
+            check(re.match(r"\d{3}$|no response$", st.content()) is not None,
+                  a + ": a status chip without its number: %r" % st.content())
         check(any(("#" + a) == n.attrs.get("href") for n in rows[0].parent.find(lambda n: n.tag == "a")),
               a + ": no overview link")
         for failure in r["failures"][:1]:
@@ -139,35 +243,17 @@ def main():
         check("--seed %d" % results["seed"] in sec.content(), a + ": no replay command with the seed")
     check(str(results["seed"]) in ids.get("seed").content() if "seed" in ids else False,
           "the run's seed is not shown")
+    check("@media print" in tree.style, "no print style")
     # f05: the race.
     race = ids.get("v-f05-parallel-refresh-spends-one-token--strict-no-dedupe")
-    if race is not None:
-        groups = race.find(lambda n: "par" in n.cls())
-        if check(len(groups) >= 1, "f05: no group of concurrent requests"):
-            g = groups[0]
-            check(g.attrs.get("data-concurrent") == "3", "f05: the group holds %s requests, not 3"
-                  % g.attrs.get("data-concurrent"))
-            cols = g.find(lambda n: "col" in n.cls())
-            check(len(cols) == 3, "f05: %d columns side by side, not 3" % len(cols))
-            hashes, statuses = [], []
-            for col in cols:
-                calls = col.find(lambda n: "call" in n.cls())
-                rets = col.find(lambda n: "ret" in n.cls())
-                for c in calls:
-                    toks = [t.content() for t in c.find(lambda n: "tok" in n.cls())]
-                    if "refresh_token" in c.content() and toks:
-                        hashes.append(toks[0])
-                # The IdP's answer is the first return arrow after the call.
-                idp = [r.content() for r in rets if "#" not in r.content()]
-                statuses += [int(re.match(r"\s*(\d+)", s).group(1)) for s in idp]
-            check(len(hashes) == 3 and len(set(hashes)) == 1 and hashes[0].startswith("RT "),
-                  "f05: refresh-token hashes %s, expected three of the same" % hashes)
-            check(sorted(statuses) == [200, 400, 400], "f05: IdP statuses %s, expected 200, 400, 400"
-                  % statuses)
-            last = cols[-1].find(lambda n: "setck" in n.cls())
-            check(last and last[-1].attrs.get("data-change") == "deleted",
-                  "f05: the last response to land does not delete the cookie")
-            check("landed 3 of 3" in cols[-1].content(), "f05: the landing order is not written")
+    wanted = any(r["scenario"] == "f05-parallel-refresh-spends-one-token" and
+                 r["variant"] == "strict-no-dedupe" for r in results["results"])
+    if check(race is not None or not wanted, "f05: the race's variant has no section"):
+        check_race(race) if race is not None else None
+    lanes = ids.get("v-report-lanes--default")
+    if lanes is not None:
+        check_instances(lanes)
+    # JUnit links.
     # JUnit links.
     if len(sys.argv) > 3:
         suites = ET.parse(sys.argv[3]).getroot()

@@ -56,5 +56,29 @@ check one_row true
 check fail_visible true
 check arrows_inside true
 check side_by_side true
+check filter_fail true
+check filter_tag true
+check filter_all true
+# Printable: the print rules, applied at A4 width (794 px at 96 dpi), hide
+# the filters, start each variant on a page and fit the width.
+print_probe() {
+  sed 's|</body>|<script>'"$(grep -v '^//' "$dir/print_probe.js" | tr '\n' ' ' | sed 's/[&|]/\\&/g')"'</script></body>|' \
+    "$1" >"$out/print.html"
+  # shellcheck disable=SC2086
+  timeout 90 "$chromium" $(echo "$flags" | sed 's/--window-size=[0-9,]*/--window-size=794,1123/') \
+    --dump-dom "file://$out/print.html" 2>/dev/null |
+    sed -n 's/.*data-print="\([^"]*\)".*/\1/p' | sed 's/&quot;/"/g'
+}
+print=$(print_probe "$out/r.html")
+echo "print: $print"
+for want in '"filters_hidden":true' '"page_per_variant":true' '"heads_static":true' '"fits":true'; do
+  case "$print" in *"$want"*) ok ;; *) bad "print: not $want" ;; esac
+done
+# …which fails without the print style.
+sed 's/@media print/@media speech/' "$out/r.html" >"$out/noprint.html"
+case "$(print_probe "$out/noprint.html")" in
+  *'"rules":0,"filters_hidden":false,"page_per_variant":false'*) ok ;;
+  *) bad "print check: passes without a print style" ;;
+esac
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -25,5 +25,23 @@
       return i === 0 || (b.left >= cs[i - 1].right - 1 && Math.abs(b.top - cs[0].top) < 2);
     });
   }
+  /* The filters: "failed" hides every passing variant and row, a tag
+     shows only the variants that carry it, "all" shows everything again. */
+  var visible = function (sel) {
+    return Array.prototype.filter.call(document.querySelectorAll(sel),
+                                       function (e) { return e.offsetParent !== null; }).length;
+  };
+  var all = visible('section.variant');
+  show('fail');
+  r.filter_fail = visible('section.variant[data-verdict=pass]') === 0 &&
+      visible('tr[data-verdict=pass]') === 0 && visible('section.variant[data-verdict=fail]') > 0;
+  show('all');
+  var tag = document.getElementById('tag');
+  tag.value = 'selftest';
+  tag.onchange();
+  r.filter_tag = visible('section.variant') === 2; /* report.json's two */
+  tag.value = '';
+  show('all');
+  r.filter_all = visible('section.variant') === all && all > 1;
   document.body.setAttribute('data-layout', JSON.stringify(r));
 })();

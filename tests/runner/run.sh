@@ -30,5 +30,13 @@ out=$("$fakeidp" run --seed 1 "$dir/timeout-in-repeat.json" 2>&1); status=$?
 took=$(( $(date +%s) - start ))
 check timeout-in-repeat 1 $status "timed out after 1000 ms"
 if [ "$took" -le 4 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL timeout-in-repeat: ran ${took}s"; fi
+# sign_in through the app's custom sign-in pages: when it cannot go on, the
+# runner says why.
+for v in "no-organization-named:the IdP asks to choose an organization; the app offers" \
+         "organization-not-offered:the organization to choose is not among those offered" \
+         "totp-never-enrolled:the app cannot go on from mfa_challenge"; do
+  out=$("$fakeidp" run -v --seed 1 --filter "/${v%%:*}" "$dir/sign-in-steps-fail.json" 2>&1)
+  check "${v%%:*}" 1 $? "${v#*:}"
+done
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
