@@ -348,7 +348,7 @@ int cli_doctor(int argc, char **argv)
     if (!reference && !app.idp_url && !start) {
         fprintf(stderr, "fakeidp doctor: an app you started yourself talks to a fake you started: give\n"
                         "its --idp-url (and run the app under `fakeidp exec` so that it follows the\n"
-                        "fake's clock), or give --start and doctor starts both\n");
+                        "fake's clock, with --clock frozen), or give --start and doctor starts both\n");
         goto out;
     }
     if (app.signed_in_text && app.signed_in_field) {
@@ -408,6 +408,12 @@ int cli_doctor(int argc, char **argv)
                start ? json_string_value(json_object_get(start, "command")) : "", start ? ")" : "",
                app.idp_url);
     printf("\n%zu probes, scenario files in %s\n", plan.count, plan.dir);
+    if (!reference && !start)
+        printf("note: without --start the app keeps running across probes: it must follow the fake's\n"
+               "clock under `fakeidp exec --clock frozen`, and its caches (a JWKS and its refetch\n"
+               "cooldown) outlive each probe while the clock goes back to the same instant for the\n"
+               "next one, which can make jwks-rotation and clock-skew look vulnerable; --start\n"
+               "gives every probe a fresh app\n");
     fflush(stdout);
 
     struct hx_runner_options opt = {

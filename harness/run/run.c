@@ -168,14 +168,68 @@ void hx_run_sync_journal(struct hx_run *run)
     json_decref(journal);
 }
 
+uint64_t hx_run_journal_next(struct hx_run *run)
+{
+    json_t *j = hx_run_admin(run, "GET", "/_fakeidp/journal?since=9223372036854775807", NULL, NULL);
+    uint64_t next = (uint64_t)json_integer_value(json_object_get(j, "next"));
+    json_decref(j);
+    return next;
+}
+
+void hx_run_follow(struct hx_run *run, uint64_t since, int wait_ms)
+{
+    if (run->exec_follower == 0)
+        return;
+    double deadline = hx_wall_ms() + wait_ms;
+    uint64_t change = 0; /* seq of the clock change (a POST /_fakeidp/clock), 0: not seen yet */
+    for (;;) {
+        char path[64];
+        snprintf(path, sizeof(path), "/_fakeidp/journal?since=%llu", (unsigned long long)since);
+        json_t *j = hx_run_admin(run, "GET", path, NULL, NULL);
+        size_t i;
+        json_t *e;
+        bool acknowledged = false;
+        json_array_foreach(json_object_get(j, "entries"), i, e) {
+            uint64_t seq = (uint64_t)json_integer_value(json_object_get(e, "seq"));
+            const char *p = json_string_value(json_object_get(e, "path"));
+            const char *m = json_string_value(json_object_get(e, "method"));
+            const char *id = json_string_value(json_object_get(e, "request_id"));
+            if (!change && p && m && strcmp(p, "/_fakeidp/clock") == 0 && strcmp(m, "POST") == 0)
+                change = seq + 1;
+            long pid;
+            unsigned long long acked;
+            if (change && id && sscanf(id, "fakeidp-exec-%ld-%llu", &pid, &acked) == 2 && acked >= change)
+                acknowledged = true;
+        }
+        json_decref(j);
+        if (acknowledged) {
+            run->exec_follower = 1;
+            return;
+        }
+        if (hx_wall_ms() >= deadline)
+            break;
+        struct timespec pause = {.tv_sec = 0, .tv_nsec = 10 * 1000000L};
+        nanosleep(&pause, NULL);
+    }
+    if (run->exec_follower == 1)
+        hx_run_note(run, "step", "fakeidp exec did not acknowledge the clock change within %d ms",
+                    wait_ms);
+    else
+        run->exec_follower = 0;
+}
+
 bool hx_run_advance(struct hx_run *run, int64_t ms)
 {
     char text[40];
     snprintf(text, sizeof(text), "%lldms", (long long)ms);
     json_t *body = json_pack("{s:s}", "advance", text);
     long status = 0;
+    bool follow = run->exec_follower == 1;
+    uint64_t since = follow ? hx_run_journal_next(run) : 0;
     json_decref(hx_run_admin(run, "POST", "/_fakeidp/clock", body, &status));
     json_decref(body);
+    if (follow && status == 200)
+        hx_run_follow(run, since, 2000);
     if (!run->idp)
         idp_clock_advance(&run->clock, ms); /* in-process, fakeidp shares this clock */
     hx_browser_tick(&run->browser);

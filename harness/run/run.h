@@ -74,6 +74,9 @@ struct hx_run {
     uint64_t journal_seen;          /* journal entries up to here are in the timeline */
     int convex_authenticated;       /* -1 unknown, 0 no, 1 yes */
     char convex_error[512];
+    int exec_follower;              /* an external app under `fakeidp exec` follows the fake's
+                                       clock: 1 yes (clock changes wait for its acknowledgement),
+                                       0 no, -1 not known yet */
     json_t *failures;               /* array of strings */
     int64_t start_ms;
 };
@@ -104,6 +107,14 @@ bool hx_run_out_of_time(struct hx_run *run, const char *where);
  * clock when fakeidp runs elsewhere, the browser's storage policy and an
  * external app's faketime. Returns false when fakeidp refused. */
 bool hx_run_advance(struct hx_run *run, int64_t ms);
+/* The journal's next seq (before a clock change), for hx_run_follow. */
+uint64_t hx_run_journal_next(struct hx_run *run);
+/* For an external app the harness did not start: waits up to wait_ms for a
+ * `fakeidp exec` to acknowledge the clock change made after seq `since`
+ * (its journaled GET /_fakeidp/health "fakeidp-exec-PID-SEQ" with SEQ past
+ * the change, cli/exec.c). The first call finds out whether such a follower
+ * exists (run->exec_follower); later calls wait only when it does. */
+void hx_run_follow(struct hx_run *run, uint64_t since, int wait_ms);
 /* The access token the target holds now: the reference app's session (its
  * /token route) or the SPA's main tab. False when there is none. */
 bool hx_run_access_token(struct hx_run *run, char *out, size_t size);

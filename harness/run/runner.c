@@ -85,6 +85,7 @@ static void run_variant(const struct hx_scenario *sc, const struct hx_variant *v
     run->failures = json_array();
     run->totp_secrets = json_object();
     run->convex_authenticated = -1;
+    run->exec_follower = -1;
     run->started_wall_ms = started;
     run->timeout_ms = opt->timeout_ms;
     const json_t *own_timeout = json_object_get(run->doc, "timeout");

@@ -176,10 +176,17 @@ static bool start_external(struct hx_run *run, const json_t *target)
         return false;
     }
     const json_t *freeze_knob = json_object_get(target, "freeze_clock");
+    const json_t *start = json_object_get(target, "start");
     if (!freeze_knob || json_is_true(freeze_knob)) {
+        /* An app started by hand under `fakeidp exec` follows the clock
+         * about 20 ms later: wait for its acknowledgement (up to 1 s, the
+         * first time, to learn whether there is one). */
+        uint64_t since = start ? 0 : hx_run_journal_next(run);
         json_t *freeze = json_pack("{s:b, s:I}", "freeze", 1, "set", (json_int_t)run->start_ms);
         json_decref(hx_run_admin(run, "POST", "/_fakeidp/clock", freeze, NULL));
         json_decref(freeze);
+        if (!start)
+            hx_run_follow(run, since, 1000);
     } else {
         json_t *now = hx_run_admin(run, "GET", "/_fakeidp/clock", NULL, NULL);
         idp_clock_freeze(&run->clock, false);
@@ -187,7 +194,6 @@ static bool start_external(struct hx_run *run, const json_t *target)
         run->start_ms = run->timeline.start_ms = hx_run_now(run);
         json_decref(now);
     }
-    const json_t *start = json_object_get(target, "start");
     if (start) {
         struct idp_error err = {0};
         run->external = launch(run, start, &err);

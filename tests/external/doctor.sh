@@ -78,20 +78,23 @@ why_starts() { # LABEL PROBE PREFIX
     *) bad "$name $1: $2 failed with '$(verdict "$1" "$2" why)', expected '$3…'" ;;
   esac
 }
+# A `fakeidp serve` on a free port, once; its URL in $FAKEIDP_URL.
+serve() {
+  [ -n "$fake_pid" ] && return
+  "$fakeidp" serve --port 0 >"$work/serve.log" 2>&1 &
+  fake_pid=$!
+  i=0
+  until grep -q "listening on" "$work/serve.log" 2>/dev/null || [ $i -gt 200 ]; do
+    sleep 0.05
+    i=$((i + 1))
+  done
+  FAKEIDP_URL=$(sed -n 's/^listening on //p' "$work/serve.log")
+  export FAKEIDP_URL
+}
 # reproduce LABEL FAMILY/PROBE EXIT: the written file under `fakeidp run`
 # against a `fakeidp serve` (the files read its URL from $FAKEIDP_URL).
 reproduce() {
-  if [ -z "$fake_pid" ]; then
-    "$fakeidp" serve --port 0 >"$work/serve.log" 2>&1 &
-    fake_pid=$!
-    i=0
-    until grep -q "listening on" "$work/serve.log" 2>/dev/null || [ $i -gt 200 ]; do
-      sleep 0.05
-      i=$((i + 1))
-    done
-    FAKEIDP_URL=$(sed -n 's/^listening on //p' "$work/serve.log")
-    export FAKEIDP_URL
-  fi
+  serve
   "$fakeidp" run -j 1 --seed 1 --filter "doctor-$2" "$work/$1/doctor-${2%%/*}.json" >"$work/repro.txt" 2>&1
   s=$?
   [ $s -eq "$3" ] && ok || { bad "$name $1: fakeidp run doctor-$2 exits $s, expected $3"; cat "$work/repro.txt"; }
@@ -128,6 +131,21 @@ node-sealed-session)
   expect keep-cookie vulnerable parallel-refresh/strict
   why_starts keep-cookie parallel-refresh/strict "never_lost:"
   expect keep-cookie "not vulnerable" parallel-refresh/grace
+  # An app started by hand under `fakeidp exec --clock frozen`, pointed at a
+  # running fake: doctor only drives it (--idp-url, no --start).
+  serve
+  port=${app_url##*:}
+  (cd "$dir" && PORT=$port exec "$fakeidp" exec --clock frozen --url "$FAKEIDP_URL" \
+     --redirect-uri "$app_url/callback" -- node server.mjs) >"$work/by-hand-app.log" 2>&1 &
+  app_pid=$!
+  i=0
+  until curl -s -o /dev/null "$app_url/healthz" || [ $i -gt 200 ]; do sleep 0.05; i=$((i + 1)); done
+  doctor by-hand 1 --idp-url "$FAKEIDP_URL" --api /api/me --only baseline,parallel-refresh,revoked-session
+  kill "$app_pid" 2>/dev/null
+  wait "$app_pid" 2>/dev/null
+  cat "$work/by-hand.txt" "$work/by-hand-app.log" | tail -40
+  expect by-hand vulnerable parallel-refresh/strict
+  expect by-hand "not vulnerable" baseline/sign-in-and-refresh parallel-refresh/grace revoked-session/admin-revoke
   ;;
 authkit-session)
   # Its scenarios: one process de-duplicates (strict survives), two processes
