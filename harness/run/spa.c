@@ -274,6 +274,8 @@ static void boot(struct hx_run *run, struct hx_spa_tab *tab)
 
 bool hx_spa_sign_in(struct hx_run *run, const json_t *value)
 {
+    if (run->browser.engine)
+        return hx_spa_chromium_sign_in(run, value);
     init_mode(run);
     if (json_is_string(value)) {
         json_t *body = json_pack("{s:s}", "email", json_string_value(value));
@@ -352,6 +354,8 @@ static void observe(struct hx_run *run, struct hx_spa_tab *tab)
 
 bool hx_spa_reload(struct hx_run *run, const json_t *value)
 {
+    if (run->browser.engine)
+        return hx_spa_chromium_reload(run, value);
     struct hx_spa_tab *tab = tab_named(run, tab_arg(value), true);
     if (!tab)
         return false;
@@ -363,6 +367,8 @@ bool hx_spa_reload(struct hx_run *run, const json_t *value)
 
 bool hx_spa_tab_step(struct hx_run *run, const json_t *value)
 {
+    if (run->browser.engine)
+        return hx_spa_chromium_tab(run, value);
     const char *open = json_string_value(json_object_get(value, "open"));
     const char *hide = json_string_value(json_object_get(value, "hide"));
     const char *show = json_string_value(json_object_get(value, "show"));
@@ -419,6 +425,8 @@ static void *refresh_thread(void *arg)
  * or all at once without it (each having read the same stored token). */
 bool hx_spa_wait(struct hx_run *run, const json_t *value)
 {
+    if (run->browser.engine)
+        return hx_spa_chromium_wait(run, value);
     int64_t total = 0;
     idp_duration_json(value, false, &total); /* checked by lint */
     int64_t end = hx_run_now(run) + total;
@@ -499,6 +507,8 @@ bool hx_spa_wait(struct hx_run *run, const json_t *value)
 /* getAccessToken() and a backend call with it (a Convex query). */
 bool hx_spa_call(struct hx_run *run, const json_t *value)
 {
+    if (run->browser.engine)
+        return hx_spa_chromium_call(run, value);
     struct hx_spa_tab *tab = tab_named(run, tab_arg(value), false);
     if (!tab) {
         hx_run_fail(run, "spa_call: no tab %s", tab_arg(value));
@@ -556,10 +566,4 @@ int hx_spa_tab_authenticated(struct hx_run *run, const char *name)
 {
     struct hx_spa_tab *tab = tab_named(run, name, false);
     return tab ? tab->authenticated : -1;
-}
-
-bool hx_spa_engine_ready(struct hx_run *run)
-{
-    (void)run;
-    return false;
 }
