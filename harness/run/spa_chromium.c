@@ -209,10 +209,22 @@ bool hx_spa_chromium_call(struct hx_run *run, const json_t *value)
         hx_run_fail(run, "spa_call: no tab %s", name);
         return false;
     }
+    bool loaded_signed_out = !tab->authenticated;
     json_t *answer = spa_call(run, "token", name);
     if (!answer)
         return false;
     const char *token = json_string_value(json_object_get(answer, "token"));
+    if (loaded_signed_out) {
+        struct hx_url app;
+        bool local = hx_url_parse(run->app_origin, &app) &&
+                     (strcmp(app.host, "localhost") == 0 || strcmp(app.host, "127.0.0.1") == 0);
+        int mode = run->spa.knobs.dev_mode;
+        bool dev = mode == HX_SPA_DEV_ON || (mode == HX_SPA_DEV_AUTO && local); /* authkit-js's default */
+        hx_run_note(run, "spa", "%s: getAccessToken() on a tab that loaded signed out: %s", name,
+                    !token ? "no session"
+                    : dev  ? "the refresh token in localStorage refreshed, signed in"
+                           : "the session cookie refreshed, signed in");
+    }
     const char *token_error = json_string_value(json_object_get(answer, "token_error"));
     if (token_error)
         hx_run_note(run, "spa", "%s: getAccessToken(): %s", name, token_error);
