@@ -515,13 +515,16 @@ bool hx_spa_call(struct hx_run *run, const json_t *value)
         return false;
     }
     bool have = tab->authenticated;
-    if (!have && !run->spa.dev_mode) {
-        /* Cookie mode: getAccessToken() on a tab that loaded signed out
-         * still tries a refresh with the session cookie, and signs the tab
-         * in when it works. */
+    if (!have) {
+        /* getAccessToken() on a tab that loaded signed out (its client still
+         * INITIAL) refreshes: with the session cookie in cookie mode, with
+         * the refresh token another tab left in localStorage in devMode
+         * (authkit-js 0.20.3 #shouldRefresh; measured in Chromium). */
         have = refresh(run, tab) == REFRESHED;
         hx_run_note(run, "spa", "%s: getAccessToken() on a tab that loaded signed out: %s", tab->name,
-                    have ? "the session cookie refreshed, signed in" : "no session");
+                    !have ? "no session"
+                    : run->spa.dev_mode ? "the refresh token in localStorage refreshed, signed in"
+                                        : "the session cookie refreshed, signed in");
     } else if (have && local_now(run) >= tab->expires_at - run->spa.knobs.refresh_buffer_ms) {
         enum refresh_outcome r = refresh(run, tab);
         if (r != REFRESHED && run->spa.knobs.token_errors == 1) {
