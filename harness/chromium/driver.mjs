@@ -11,7 +11,8 @@
 // "set_cookies", "clear_cookies", "clock", "close". Every answer carries
 // "cookies" (the jar, from the DevTools Storage domain) and "notes" (lines
 // for the variant's timeline). See harness/world/chromium.c for the C side.
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -19,6 +20,40 @@ import readline from 'node:readline';
 import puppeteer from 'puppeteer-core';
 
 const CROSS_SITE_HOST = 'cross-site.test';
+// The real SPA SDK, pinned in package-lock.json, served into the SPA's page.
+const authkitPath = createRequire(import.meta.url).resolve('@workos-inc/authkit-js').replace(/index\.js$/, 'index.mjs');
+let spaConfig = null; // set by the first SPA request: where the SPA lives and its client
+
+// The SPA's page (app origin, /spa and /spa/callback): authkit-js's
+// createClient, whose state the driver reads from window.__fakeidp. A
+// hidden tab (spa_tab hide) skips automatic refreshes, as the SDK's default
+// onBeforeAutoRefresh does for document.hidden.
+function spaPage(cfg) {
+  const json = JSON.stringify(cfg).replace(/</g, '\\u003c');
+  return `<!doctype html><meta charset="utf-8"><title>SPA (authkit-js)</title><body>
+<script type="module">
+import { createClient } from '/__fakeidp/authkit-js.mjs';
+const cfg = ${json};
+const state = window.__fakeidp = { ready: false, error: null, refreshes: 0, refreshFailures: 0 };
+const options = { apiHostname: cfg.apiHostname, port: cfg.port, https: cfg.https, redirectUri: cfg.redirectUri,
+  onBeforeAutoRefresh: () => !window.__fakeidpHidden,
+  onRefresh: () => { state.refreshes++; },
+  onRefreshFailure: () => { state.refreshFailures++; } };
+if (cfg.devMode !== null) options.devMode = cfg.devMode;
+try {
+  state.client = await createClient(cfg.clientId, options);
+} catch (e) {
+  state.error = String(e && e.message || e);
+}
+state.ready = true;
+</script></body>`;
+}
+
+function fulfill(tab, ev, type, body) {
+  tab.cdp.send('Fetch.fulfillRequest', { requestId: ev.requestId, responseCode: 200,
+    responseHeaders: [{ name: 'Content-Type', value: type }, { name: 'Cache-Control', value: 'no-store' }],
+    body: body.toString('base64') }).catch(() => {});
+}
 const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
 const send = (obj) => process.stdout.write(`${JSON.stringify(obj)}\n`);
 
@@ -82,12 +117,17 @@ async function openTab(name) {
   const page = await browser.newPage();
   const cdp = await page.createCDPSession();
   const tab = { name, page, cdp, frameId: null, nav: null, clockScript: null };
+  // What the page's scripts complain about goes into the timeline.
+  page.on('console', (m) => {
+    if (m.type() === 'error' || m.type() === 'warn') (tab.notes || notes).push(`page console.${m.type()}: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => (tab.notes || notes).push(`page error: ${e.message}`));
   await cdp.send('Network.enable');
   await cdp.send('Page.enable');
   // Documents (to stop at sign-in), and the favicon, which the browser asks
   // for on its own and which an app would treat as one more protected page.
   await cdp.send('Fetch.enable', { patterns: [{ urlPattern: '*', resourceType: 'Document', requestStage: 'Request' },
-    { urlPattern: '*/favicon.ico*', requestStage: 'Request' }] });
+    { urlPattern: '*/favicon.ico*', requestStage: 'Request' }, { urlPattern: '*/__fakeidp/*', requestStage: 'Request' }] });
   cdp.on('Network.responseReceivedExtraInfo', (ev) => blocked(tab, ev));
   cdp.on('Fetch.requestPaused', (ev) => paused(tab, ev));
   cdp.on('Network.requestWillBeSent', (ev) => {
@@ -164,6 +204,16 @@ function blocked(tab, ev) {
 // Stops a navigation at sign-in unless it signs in, and a second trip
 // through authorize while signing in (a login loop), as the model does.
 function paused(tab, ev) {
+  const asked = new URL(ev.request.url);
+  if (asked.pathname.startsWith('/__fakeidp/')) {
+    fulfill(tab, ev, 'text/javascript', readFileSync(authkitPath));
+    return;
+  }
+  if (ev.resourceType === 'Document' && spaConfig && asked.origin === spaConfig.appOrigin &&
+      /^\/spa(\/|$)/.test(asked.pathname)) {
+    fulfill(tab, ev, 'text/html; charset=utf-8', Buffer.from(spaPage(spaConfig)));
+    return;
+  }
   if (ev.resourceType !== 'Document') {
     tab.cdp.send('Fetch.failRequest', { requestId: ev.requestId, errorReason: 'Aborted' }).catch(() => {});
     return;
@@ -341,6 +391,65 @@ async function goIn(tab, req) {
            stopped_at: n.stoppedAt, login_redirect: !!n.stoppedAt };
 }
 
+// ---- SPA steps: the real authkit-js in a tab of its own --------------------
+
+async function spaState(tab) {
+  return frameOf(tab).evaluate(() => {
+    const s = window.__fakeidp || {};
+    return { ready: !!s.ready, authenticated: !!(s.client && s.client.getUser()), sdk_error: s.error || '',
+             refreshes: s.refreshes || 0, refresh_failures: s.refreshFailures || 0,
+             secure_context: window.isSecureContext,
+             has_session_cookie: document.cookie.includes('workos-has-session'), url: location.href };
+  });
+}
+
+async function spaReady(tab) {
+  await frameOf(tab).waitForFunction(() => window.__fakeidp && window.__fakeidp.ready, { timeout: 20000 });
+  return spaState(tab);
+}
+
+async function spaLoad(tab) {
+  await tab.cdp.send('Page.navigate', { url: `${spaConfig.appOrigin}/spa`, frameId: tab.frameId });
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  return spaReady(tab);
+}
+
+async function spa(req) {
+  spaConfig = req.config;
+  const name = `spa:${req.tab || 'main'}`;
+  let tab = tabs.get(name);
+  if (req.action === 'close') {
+    if (tab) { tabs.delete(name); await tab.page.close().catch(() => {}); }
+    return { closed: true };
+  }
+  if (!tab) tab = await openTab(name);
+  switch (req.action) {
+    case 'load': return spaLoad(tab);
+    case 'sign_in': {
+      await spaLoad(tab);
+      const outcome = await frameOf(tab).evaluate(async () => {
+        try { await window.__fakeidp.client.signIn(); return ''; } catch (e) { return `${e.name}: ${e.message}`; }
+      }).catch(() => ''); // the page navigates away while signIn() runs
+      if (outcome) return { ...(await spaState(tab)), sdk_error: outcome };
+      await frameOf(tab).waitForFunction(() => location.pathname === '/spa/callback' || !!(window.__fakeidp && window.__fakeidp.error),
+        { timeout: 20000 }).catch(() => {});
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      return spaReady(tab);
+    }
+    case 'hide': case 'show':
+      await frameOf(tab).evaluate((hidden) => { window.__fakeidpHidden = hidden; }, req.action === 'hide');
+      return spaState(tab);
+    case 'state': return spaState(tab);
+    case 'token':
+      return frameOf(tab).evaluate(async () => {
+        try { return { token: await window.__fakeidp.client.getAccessToken() }; } catch (e) {
+          return { token: null, token_error: `${e.name}: ${e.message}` };
+        }
+      });
+    default: throw new Error(`unknown spa action ${req.action}`);
+  }
+}
+
 async function start(req) {
   knobs = req;
   if (!existsSync(chromiumPath)) throw new Error(`Chromium not found at ${chromiumPath}; install Debian's chromium package (scripts/deps.sh --test) or set CHROMIUM`);
@@ -350,7 +459,7 @@ async function start(req) {
     '--no-proxy-server', '--host-resolver-rules=MAP * 127.0.0.1',
     // Frames stay in the page's process, so one DevTools session sees an
     // embedded app's requests (site isolation does not change cookie rules).
-    '--disable-features=IsolateOrigins,site-per-process', '--disable-site-isolation-trials'];
+    '--disable-features=IsolateOrigins,site-per-process,LocalNetworkAccessChecks,PrivateNetworkAccessSendPreflights,PrivateNetworkAccessRespectPreflightResults,BlockInsecurePrivateNetworkRequests', '--disable-site-isolation-trials'];
   if (req.secure_origins && req.secure_origins.length) args.push(`--unsafely-treat-insecure-origin-as-secure=${req.secure_origins.join(',')}`);
   // The profile's cookie settings, pinned: third-party cookies blocked (a
   // fresh profile's default, measured) or allowed, as the variant says.
@@ -384,6 +493,7 @@ async function handle(req, ctx) {
     case 'start': return start(req);
     case 'go': return go(req, ctx);
     case 'clock': case 'cookies': return {};
+    case 'spa': return spa(req);
     case 'clear_cookies': await browserCdp.send('Storage.clearCookies'); return {};
     case 'set_cookies':
       await browserCdp.send('Storage.clearCookies');

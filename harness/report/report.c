@@ -18,9 +18,10 @@ static void variant_name(const struct hx_result *r, char *out, size_t size)
 static void replay_command(const struct hx_results *results, const struct hx_result *r, char *out,
                            size_t size)
 {
-    snprintf(out, size, "fakeidp run --seed %llu --filter '%s/%s'%s %s",
+    snprintf(out, size, "fakeidp run --seed %llu --filter '%s/%s'%s%s%s %s",
              (unsigned long long)results->seed, r->scenario->name, r->variant->name,
-             r->repeat_index ? " --repeat N" : "", r->scenario->file);
+             r->repeat_index ? " --repeat N" : "", results->browser_engine ? " --browser " : "",
+             results->browser_engine ? results->browser_engine : "", r->scenario->file);
 }
 
 void hx_report_console(const struct hx_results *results, FILE *out, bool verbose)

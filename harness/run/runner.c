@@ -256,6 +256,7 @@ void hx_runner_run(struct hx_scenario *const *scenarios, size_t count,
         seed = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ (uint64_t)getpid();
     }
     pool.seed = results->seed = seed;
+    results->browser_engine = opt->browser_engine;
     pthread_mutex_init(&pool.lock, NULL);
     pthread_mutex_init(&pool.external_turn, NULL);
     int jobs = opt->jobs > 0 ? opt->jobs : 2;

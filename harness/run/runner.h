@@ -48,6 +48,7 @@ struct hx_results {
     char error[256];        /* the run as a whole could not be carried out, or "" */
     double wall_ms;
     uint64_t seed;
+    const char *browser_engine; /* --browser, for the replay command, or NULL */
 };
 
 /* Runs every selected variant of the scenarios. */

@@ -295,6 +295,8 @@ static bool sign_in(struct hx_run *run, const json_t *value);
 /* Sign-in happens in the main tab. */
 bool hx_spa_sign_in(struct hx_run *run, const json_t *value)
 {
+    if (run->browser.engine)
+        return hx_spa_chromium_sign_in(run, value);
     const char *outer = hx_timeline_tab_current();
     hx_timeline_tab_set("main");
     bool ok = sign_in(run, value);
@@ -382,6 +384,8 @@ static void observe(struct hx_run *run, struct hx_spa_tab *tab)
 
 bool hx_spa_reload(struct hx_run *run, const json_t *value)
 {
+    if (run->browser.engine)
+        return hx_spa_chromium_reload(run, value);
     struct hx_spa_tab *tab = tab_named(run, tab_arg(value), true);
     if (!tab)
         return false;
@@ -393,6 +397,8 @@ bool hx_spa_reload(struct hx_run *run, const json_t *value)
 
 bool hx_spa_tab_step(struct hx_run *run, const json_t *value)
 {
+    if (run->browser.engine)
+        return hx_spa_chromium_tab(run, value);
     const char *open = json_string_value(json_object_get(value, "open"));
     const char *hide = json_string_value(json_object_get(value, "hide"));
     const char *show = json_string_value(json_object_get(value, "show"));
@@ -449,6 +455,8 @@ static void *refresh_thread(void *arg)
  * or all at once without it (each having read the same stored token). */
 bool hx_spa_wait(struct hx_run *run, const json_t *value)
 {
+    if (run->browser.engine)
+        return hx_spa_chromium_wait(run, value);
     int64_t total = 0;
     idp_duration_json(value, false, &total); /* checked by lint */
     int64_t end = hx_run_now(run) + total;
@@ -531,6 +539,8 @@ static bool call_in_tab(struct hx_run *run, struct hx_spa_tab *tab);
 /* getAccessToken() and a backend call with it (a Convex query). */
 bool hx_spa_call(struct hx_run *run, const json_t *value)
 {
+    if (run->browser.engine)
+        return hx_spa_chromium_call(run, value);
     struct hx_spa_tab *tab = tab_named(run, tab_arg(value), false);
     if (!tab) {
         hx_run_fail(run, "spa_call: no tab %s", tab_arg(value));
@@ -546,13 +556,16 @@ bool hx_spa_call(struct hx_run *run, const json_t *value)
 static bool call_in_tab(struct hx_run *run, struct hx_spa_tab *tab)
 {
     bool have = tab->authenticated;
-    if (!have && !run->spa.dev_mode) {
-        /* Cookie mode: getAccessToken() on a tab that loaded signed out
-         * still tries a refresh with the session cookie, and signs the tab
-         * in when it works. */
+    if (!have) {
+        /* getAccessToken() on a tab that loaded signed out (its client still
+         * INITIAL) refreshes: with the session cookie in cookie mode, with
+         * the refresh token another tab left in localStorage in devMode
+         * (authkit-js 0.20.3 #shouldRefresh; measured in Chromium). */
         have = refresh(run, tab) == REFRESHED;
         hx_run_note(run, "spa", "%s: getAccessToken() on a tab that loaded signed out: %s", tab->name,
-                    have ? "the session cookie refreshed, signed in" : "no session");
+                    !have ? "no session"
+                    : run->spa.dev_mode ? "the refresh token in localStorage refreshed, signed in"
+                                        : "the session cookie refreshed, signed in");
     } else if (have && local_now(run) >= tab->expires_at - run->spa.knobs.refresh_buffer_ms) {
         enum refresh_outcome r = refresh(run, tab);
         if (r != REFRESHED && run->spa.knobs.token_errors == 1) {
@@ -597,10 +610,4 @@ int hx_spa_tab_authenticated(struct hx_run *run, const char *name)
 {
     struct hx_spa_tab *tab = tab_named(run, name, false);
     return tab ? tab->authenticated : -1;
-}
-
-bool hx_spa_engine_ready(struct hx_run *run)
-{
-    (void)run;
-    return false;
 }

@@ -64,8 +64,13 @@ bool hx_spa_reload(struct hx_run *run, const json_t *value);
 bool hx_spa_wait(struct hx_run *run, const json_t *value);
 bool hx_spa_tab_step(struct hx_run *run, const json_t *value);
 bool hx_spa_call(struct hx_run *run, const json_t *value);
-/* Whether SPA steps can run in the variant's Chromium engine. */
-bool hx_spa_engine_ready(struct hx_run *run);
+/* The same steps with the Chromium engine: the real authkit-js in the page
+ * (spa_chromium.c); the hx_spa_* steps call them when the engine runs. */
+bool hx_spa_chromium_sign_in(struct hx_run *run, const json_t *value);
+bool hx_spa_chromium_reload(struct hx_run *run, const json_t *value);
+bool hx_spa_chromium_wait(struct hx_run *run, const json_t *value);
+bool hx_spa_chromium_tab(struct hx_run *run, const json_t *value);
+bool hx_spa_chromium_call(struct hx_run *run, const json_t *value);
 /* The state of a tab for expectations: 1 authenticated, 0 not, -1 no tab. */
 int hx_spa_tab_authenticated(struct hx_run *run, const char *tab);
 

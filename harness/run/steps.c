@@ -1243,11 +1243,6 @@ bool hx_step_run(struct hx_run *run, const json_t *step, int index)
             if (note)
                 hx_run_note(run, "note", "%s", note);
             bool spa = strncmp(k->name, "spa_", 4) == 0;
-            if (spa && run->browser.engine && !hx_spa_engine_ready(run)) {
-                hx_run_broken(run, "%s: the SPA steps do not run in the Chromium engine yet "
-                                   "(run this scenario with --browser model)", k->name);
-                return false;
-            }
             if (spa)
                 pthread_mutex_lock(&run->spa_lock);
             bool go_on = k->run(run, value, step);

@@ -14,6 +14,18 @@
 #include <string.h>
 
 #include "test_server.h"
+#include "url.h"
+
+/* A form field's value, url-encoded as a browser posts it (malloc'd). */
+static char *idp_test_form_value(const char *text)
+{
+    json_t *fields = json_pack("{s:s}", "v", text);
+    char *encoded = hx_form_encode(fields);
+    json_decref(fields);
+    char *value = encoded ? strdup(encoded + 2) : NULL; /* past "v=" */
+    free(encoded);
+    return value;
+}
 
 /* A redirect back to redirect_uri carrying error, a description and the
  * state (or none), and no code. */
@@ -419,6 +431,69 @@ static void test_unknown_code_is_invalid_grant(void **state)
     hx_http_response_cleanup(&resp);
 }
 
+/* --- the interactive sign-in page (setting login_page) ---------------------- */
+
+/* A valid authorize shows a form carrying every parameter, HTML-escaped,
+ * and issues no code; posting that form signs in as the email it names. */
+static void test_login_page_form_posts_back_and_signs_in(void **state)
+{
+    struct ts_server *ts = TS_START(state, TS_CONFIG);
+    ts_settings(ts, "{\"login_page\":true}");
+    struct ts_pkce pkce;
+    ts_pkce(&pkce, 43);
+    const char *app_state = "\"><script>alert(1)</script>&x='y'";
+    struct ts_authorize a = {.state = app_state, .challenge = pkce.challenge};
+    struct hx_http_response resp;
+    ts_authorize_resp(ts, &a, &resp);
+    assert_status(&resp, 200);
+    assert_null(ts_header(&resp, "Location"));
+    assert_non_null(strstr(ts_header(&resp, "Content-Type"), "text/html"));
+    assert_non_null(strstr(resp.body, "<form id=\"fakeidp-login\" method=\"post\" "
+                                      "action=\"/user_management/authorize\">"));
+    assert_null(strstr(resp.body, "<script>"));
+    assert_non_null(strstr(resp.body, "value=\"&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;&amp;x=&#39;y&#39;\""));
+    assert_non_null(strstr(resp.body, "name=\"login_hint\" value=\""));
+    hx_http_response_cleanup(&resp);
+
+    /* The form's fields, posted as a browser submits them. */
+    char *challenge = idp_test_form_value(pkce.challenge);
+    char *encoded_state = idp_test_form_value(app_state);
+    char body[2048];
+    snprintf(body, sizeof(body),
+             "client_id=%s&redirect_uri=%s&response_type=code&provider=authkit&state=%s"
+             "&code_challenge=%s&code_challenge_method=S256&login_hint=%s",
+             ts->client_id, TS_REDIRECT, encoded_state, challenge, "alice%40example.com");
+    static const char *const form[] = {"Content-Type: application/x-www-form-urlencoded", NULL};
+    assert_int_equal(ts_request(ts, NULL, "POST", "/user_management/authorize", form, body, &resp), 302);
+    const char *location = ts_header(&resp, "Location");
+    assert_non_null(location);
+    char *code = ts_query_param(location, "code");
+    char *back = ts_query_param(location, "state");
+    assert_non_null(code);
+    assert_string_equal(back, app_state);
+    hx_http_response_cleanup(&resp);
+    assert_int_equal(exchange(ts, NULL, code, pkce.verifier, &resp), 200);
+    json_t *reply = ts_json(&resp);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(reply, "user"), "email")),
+                        "alice@example.com");
+    json_decref(reply);
+    hx_http_response_cleanup(&resp);
+    free(code);
+    free(back);
+    free(challenge);
+    free(encoded_state);
+}
+
+/* The page is shown only for a request that would have signed in: errors
+ * still go back to redirect_uri. */
+static void test_login_page_not_shown_for_a_bad_request(void **state)
+{
+    struct ts_server *ts = TS_START(state, TS_CONFIG);
+    ts_settings(ts, "{\"login_page\":true}");
+    struct ts_authorize a = {.response_type = "token", .state = "s1"};
+    check_error_redirect(ts, &a, "unsupported_response_type", "s1");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -447,6 +522,8 @@ int main(void)
         TS_TEST(test_code_without_verifier_for_pkce_code_is_invalid_request),
         TS_TEST(test_code_expires_after_ten_minutes),
         TS_TEST(test_unknown_code_is_invalid_grant),
+        TS_TEST(test_login_page_form_posts_back_and_signs_in),
+        TS_TEST(test_login_page_not_shown_for_a_bad_request),
     };
     return cmocka_run_group_tests_name("authorize", tests, NULL, NULL);
 }
