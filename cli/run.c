@@ -46,7 +46,9 @@ static void run_usage(FILE *out)
             "  -v, --verbose       print every variant's timeline\n"
             "  -h, --help          this help\n\n"
             "exit status: 0 all expectations held, 1 an expectation failed, 2 usage or file error,\n"
-            "             3 the run could not be carried out (a fake or app unreachable or not starting)\n");
+            "             3 the run could not be carried out (a fake or app unreachable or not starting),\n"
+            "             128+N stopped by signal N (SIGINT, SIGTERM, SIGHUP: the apps it started are\n"
+            "             stopped and their files removed first)\n");
 }
 
 static void lint_usage(FILE *out)

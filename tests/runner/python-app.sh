@@ -20,6 +20,8 @@
 #   runner is
 #   INT, TERM  signalled: it stops the app's process group and removes its
 #              files, then ends with 128+N;
+#   INT-GROUP  SIGINT to the runner's process group, as a terminal's ^C: the
+#              same (its guard process ignores it);
 #   KILL       killed: its guard process (the socket it watches closes)
 #              stops the app and removes the files;
 #   KILL-ALL   killed with its guard (the whole session): the app survives
@@ -127,7 +129,7 @@ if [ "$part" = sleep ]; then
     exit
 fi
 
-for how in INT TERM KILL KILL-ALL; do
+for how in INT INT-GROUP TERM KILL KILL-ALL; do
     mkdir "$work/$how"
     # setsid: a session of its own, so that KILL-ALL reaches the runner and
     # its guard; env: a shell's background job ignores SIGINT otherwise.
@@ -141,12 +143,14 @@ for how in INT TERM KILL KILL-ALL; do
     started=$(date +%s%N)
     case $how in
         KILL-ALL) kill -9 "-$runner" ;;
+        INT-GROUP) kill -INT "-$runner" ;;
         *) kill "-$how" "$runner" ;;
     esac
     wait "$runner"; rc=$?
+    [ "$how" = KILL-ALL ] || echo "$how: runner ended $(( ($(date +%s%N) - started) / 1000000 )) ms after the signal"
     runner=
     case $how in
-        INT) [ $rc -eq 130 ] && ok || bad "$how: runner exit status $rc (want 130)" ;;
+        INT | INT-GROUP) [ $rc -eq 130 ] && ok || bad "$how: runner exit status $rc (want 130)" ;;
         TERM) [ $rc -eq 143 ] && ok || bad "$how: runner exit status $rc (want 143)" ;;
     esac
     if [ "$how" = KILL-ALL ]; then
