@@ -362,10 +362,11 @@ enum idp_status idp_iron_unseal(const char *password, const char *sealed,
     /* The MAC covers fields 0-5, which are contiguous in the input. */
     size_t base_len = (size_t)(f[6].p - 1 - sealed);
     st = mac_digest(password, f[6].p, f[6].len, sealed, base_len, &mac, err);
-    if (st == IDP_OK && !mac)
-        st = idp_fail(err, IDP_CRYPTO, "HMAC failed");
-    if (st != IDP_OK)
+    if (st != IDP_OK || !mac) {
+        if (st == IDP_OK) /* mac_digest sets it whenever it succeeds */
+            st = idp_fail(err, IDP_CRYPTO, "HMAC failed");
         goto out;
+    }
     size_t mac_len = strlen(mac);
     if (f[7].len != mac_len ||
         CRYPTO_memcmp(mac, f[7].p, mac_len) != 0) {

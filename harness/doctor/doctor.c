@@ -253,7 +253,7 @@ bool dr_plan_build(struct dr_plan *plan, const struct dr_app *app, const char *o
     memset(plan, 0, sizeof(*plan));
     snprintf(plan->dir, sizeof(plan->dir), "%s", dir);
     plan->outcomes = calloc(dr_probe_count, sizeof(*plan->outcomes));
-    plan->scenarios = calloc(dr_family_count, sizeof(*plan->scenarios));
+    plan->scenarios = calloc(dr_family_count, sizeof(struct hx_scenario *));
     if (!plan->outcomes || !plan->scenarios) {
         snprintf(error, error_size, "out of memory");
         return false;

@@ -219,7 +219,7 @@ static void count_secrets(const json_t *entry, struct hx_har_summary *s)
         for (const char *p = v; p && *p; p = strchr(p + 1, ';'))
             s->cookie_values++;
     }
-    for (size_t k = 0; (h = header(json_object_get(resp, "headers"), "Set-Cookie", k)); k++)
+    for (size_t k = 0; header(json_object_get(resp, "headers"), "Set-Cookie", k); k++)
         s->cookie_values++;
     for (size_t k = 0; header(json_object_get(req, "headers"), "Authorization", k); k++)
         s->auth_headers++;
@@ -568,7 +568,7 @@ static json_t *scenario_from(const json_t *har, const char *app_host, const char
         for (size_t k = i; k < end && nl < 64; k++)
             if (!items[k].idp)
                 landed[nl++] = &items[k];
-        qsort(landed, nl, sizeof(landed[0]), by_end);
+        qsort(landed, nl, sizeof(const struct item *), by_end);
         json_t *group = json_array();
         size_t rewrote = 0;
         for (size_t k = i; k < end; k++) {

@@ -63,7 +63,7 @@ static void read_string(struct scanner *s, char *out, size_t size)
                 char hex[5] = {0};
                 memcpy(hex, s->text + s->pos + 1, 4);
                 long v = strtol(hex, NULL, 16);
-                c = v > 0 && v < 128 ? (char)v : '?';
+                c = (char)(v > 0 && v < 128 ? v : '?');
                 for (int i = 0; i < 4; i++)
                     advance(s);
             } else if (c == 'n') c = '\n';

@@ -54,7 +54,7 @@ static void anchor(const struct hx_result *r, char *out, size_t size)
         char c = *p;
         bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                   c == '-' || c == '_';
-        out[n++] = ok ? c : '_';
+        out[n++] = (char)(ok ? c : '_');
     }
     out[n < size ? n : size - 1] = '\0';
 }

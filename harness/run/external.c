@@ -570,9 +570,9 @@ enum idp_status hx_external_validate(const json_t *start, struct idp_error *err)
 struct hx_external *hx_external_start(const json_t *start, const struct hx_external_env *env,
                                       struct hx_timeline *timeline, struct idp_error *err)
 {
-    int64_t ready_timeout;
-    int stop_sig;
-    int mode_value;
+    int64_t ready_timeout = 0;
+    int stop_sig = 0;
+    int mode_value = 0;
     if (check_start(start, &ready_timeout, &stop_sig, &mode_value, err))
         return NULL;
     enum hx_clock_mode mode = (enum hx_clock_mode)mode_value;

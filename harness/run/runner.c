@@ -279,7 +279,7 @@ void hx_runner_run(struct hx_scenario *const *scenarios, size_t count,
     free(pool.jobs);
     pthread_mutex_destroy(&pool.lock);
     pthread_mutex_destroy(&pool.external_turn);
-    for (size_t i = 0; i < results->count; i++) {
+    for (size_t i = 0; results->items && i < results->count; i++) {
         if (results->items[i].passed)
             results->passed++;
         else

@@ -446,7 +446,7 @@ char *hx_jar_header(const struct hx_jar *jar, const struct hx_url *url,
         return NULL;
     out[0] = '\0';
     /* Longer paths first, then older cookies first (RFC 6265 5.4). */
-    const struct hx_cookie **order = malloc((jar->count + 1) * sizeof(*order));
+    const struct hx_cookie **order = malloc((jar->count + 1) * sizeof(const struct hx_cookie *));
     size_t n = 0;
     for (size_t i = 0; order && i < jar->count; i++) {
         const struct hx_cookie *c = &jar->items[i];

@@ -82,7 +82,7 @@ const struct hx_cookie *hx_jar_find(const struct hx_jar *jar, const char *name,
                                     const struct hx_url *url, int64_t now_ms);
 /* How long a cookie without SameSite may still be sent on a cross-site
  * top-level POST after it was created (Chromium's Lax-allowing-unsafe). */
-#define HX_LAX_UNSAFE_MS (2 * 60 * 1000)
+#define HX_LAX_UNSAFE_MS (INT64_C(2) * 60 * 1000)
 /* Number of cookies named `name` stored for any domain. */
 size_t hx_jar_count(const struct hx_jar *jar, const char *name, int64_t now_ms);
 /* Writes (sets or deletes) a cookie as script would (document.cookie). */

@@ -1052,7 +1052,7 @@ static int handle(struct mg_connection *conn, void *data)
     struct hx_app_knobs k = app->knobs;
     struct instance *inst = &app->instances[app->next_instance++ % (unsigned)k.instances];
     pthread_mutex_unlock(&app->lock);
-    request_begin(app, conn, (int)(inst - app->instances), k.instances);
+    request_begin(app, conn, (int)(inst - app->instances), (int)k.instances);
     /* The body: kept for the sign-in forms, drained for the rest. */
     char form[16384];
     size_t form_len = 0;
