@@ -366,7 +366,7 @@ static void plain_entry(FILE *f, const json_t *e, struct jar *jar, bool *failed_
                                                       : LANE_BROWSER;
         fprintf(f, "</div><div class=\"log\" style=\"grid-column:%d/-2\"><span class=\"who\">",
                 lane + 2);
-        esc(f, source);
+        esc(f, str(e, "component") ? str(e, "component") : source);
         fputs(":</span> ", f);
         esc(f, str(e, "text"));
         const char *token = str(e, "token");

@@ -143,8 +143,11 @@ char *hx_timeline_text(struct hx_timeline *tl, const char *indent)
         json_int_t t = json_integer_value(json_object_get(e, "t"));
         idp_duration_format(t < 0 ? -t : t, at);
         char line[1400];
+        /* The world's name for the component when there is one ("stg#2",
+         * "prod/cdn"), else the source. */
+        const char *who = json_string_value(json_object_get(e, "component"));
         int n = snprintf(line, sizeof(line), "%s%s%-8s %-7s %s\n", indent, t < 0 ? "-" : "+", at,
-                         json_string_value(json_object_get(e, "source")),
+                         who ? who : json_string_value(json_object_get(e, "source")),
                          json_string_value(json_object_get(e, "text")));
         if (n < 0)
             continue;

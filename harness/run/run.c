@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "http_client.h"
+#include "url.h"
 
 json_t *hx_run_admin(struct hx_run *run, const char *method, const char *path, const json_t *body,
                      long *status)
@@ -204,12 +205,26 @@ bool hx_run_is_signed_in(struct hx_run *run, long status, const char *body)
     return strstr(body, marker ? marker : "\"signed_in\":true") != NULL;
 }
 
+bool hx_run_location(struct hx_run *run, const char *where, char *out, size_t size, char *why,
+                     size_t why_size)
+{
+    return hx_world_resolve(&run->world, run->app_origin, where, out, size, why, why_size);
+}
+
 void hx_run_load(struct hx_run *run, const char *path, bool subrequest, const char *method,
                  struct hx_observation *out)
 {
-    char url[1200], initiator[600];
-    snprintf(url, sizeof(url), "%s%s", run->app_origin, path);
-    snprintf(initiator, sizeof(initiator), "%s/", run->app_origin);
+    char url[1200], initiator[600], why[200];
+    if (!hx_run_location(run, path, url, sizeof(url), why, sizeof(why))) {
+        hx_run_fail(run, "load %s: %s", path, why);
+        return;
+    }
+    /* A fetch() comes from a page of the same origin. */
+    struct hx_url parsed;
+    char origin[400] = "";
+    if (hx_url_parse(url, &parsed))
+        hx_url_origin(&parsed, origin, sizeof(origin));
+    snprintf(initiator, sizeof(initiator), "%s/", origin[0] ? origin : run->app_origin);
     struct hx_navigation nav = {.method = method, .url = url, .subrequest = subrequest,
                                 .initiator = subrequest ? initiator : NULL, .credentials = true};
     struct hx_page page;

@@ -67,6 +67,7 @@ static void run_variant(const struct hx_scenario *sc, const struct hx_variant *v
     if (browser)
         hx_browser_knobs_apply(&bk, browser, NULL, NULL);
     hx_browser_init(&run->browser, &bk, &run->clock, &run->timeline);
+    hx_world_init(&run->world, &run->clock, &run->timeline);
 
     if (!hx_target_start(run, opt, result->seed))
         goto finish;
@@ -86,6 +87,7 @@ finish:
     result->timeline = hx_timeline_text(&run->timeline, "    ");
     result->timeline_json = json_incref(run->timeline.entries);
     hx_browser_cleanup(&run->browser);
+    hx_world_cleanup(&run->world);
     hx_timeline_cleanup(&run->timeline);
     idp_clock_cleanup(&run->clock);
     pthread_mutex_destroy(&run->lock);

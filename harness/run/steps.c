@@ -28,10 +28,27 @@ struct step_kind {
 
 /* ---- validators ---------------------------------------------------- */
 
+bool hx_step_location_ok(const char *text)
+{
+    if (!text || !text[0])
+        return false;
+    if (text[0] == '/')
+        return true;
+    if (strncmp(text, "http://", 7) == 0 || strncmp(text, "https://", 8) == 0) {
+        struct hx_url url;
+        return hx_url_parse(text, &url);
+    }
+    size_t name = strspn(text, "abcdefghijklmnopqrstuvwxyz0123456789_-");
+    return name > 0 && (text[name] == '\0' || text[name] == '/');
+}
+
+/* A location: a path of the target ("/dashboard"), "app/path" on a named
+ * app ("stg/dashboard"), or a URL ("https://www.app.test/dashboard"). */
 static enum idp_status v_path(struct hx_check *c, const json_t *v, const char *path)
 {
-    if (!json_is_string(v) || json_string_value(v)[0] != '/')
-        return hx_check_fail(c, path, false, "expected a path starting with '/'");
+    if (!json_is_string(v) || !hx_step_location_ok(json_string_value(v)))
+        return hx_check_fail(c, path, false,
+                             "expected a path starting with '/', \"app/path\" or an http(s) URL");
     return IDP_OK;
 }
 
@@ -110,6 +127,16 @@ static enum idp_status v_browser_knobs(struct hx_check *c, const json_t *v, cons
     const char *bad = NULL;
     if (!json_is_object(v))
         return hx_check_fail(c, path, false, "expected an object of browser knobs");
+    static const char *const fixed[] = {"app_host", "idp_host", NULL};
+    for (int i = 0; fixed[i]; i++)
+        if (json_object_get(v, fixed[i])) {
+            char child[300];
+            snprintf(child, sizeof(child), "%s/%s", path, fixed[i]);
+            return hx_check_fail(c, child, true,
+                                 "%s cannot change mid-run: the origins are fixed when the variant "
+                                 "starts (declare the hosts in \"apps\" and address them by URL "
+                                 "or \"app/path\")", fixed[i]);
+        }
     return hx_browser_knobs_apply(&scratch, v, &bad, &e) ? hx_check_error(c, path, &e) : IDP_OK;
 }
 
@@ -190,14 +217,33 @@ static enum idp_status v_tamper(struct hx_check *c, const json_t *v, const char 
 
 /* ---- runners -------------------------------------------------------- */
 
+/* The origin a step works on: the target's, or its "at" (an app's name or
+ * a URL's origin). */
+static bool step_origin(struct hx_run *run, const json_t *step, char *out, size_t size)
+{
+    const char *at = json_string_value(json_object_get(step, "at"));
+    char url[1200], why[200];
+    struct hx_url parsed;
+    if (!at) {
+        snprintf(out, size, "%s", run->app_origin);
+        return true;
+    }
+    if (!hx_run_location(run, at, url, sizeof(url), why, sizeof(why)) || !hx_url_parse(url, &parsed)) {
+        hx_run_fail(run, "at %s: %s", at, why);
+        return false;
+    }
+    hx_url_origin(&parsed, out, (unsigned)size);
+    return true;
+}
+
 /* Why a sign-in flow that reached the app did not end signed in, when the
  * browser shows a known cause; "" otherwise. */
-static const char *sign_in_cause(struct hx_run *run, const struct hx_page *page)
+static const char *sign_in_cause(const char *start_url, const struct hx_page *page)
 {
     struct hx_url start, end;
     if (page->error[0])
         return "";
-    if (hx_url_parse(run->app_origin, &start) && hx_url_parse(page->url, &end) &&
+    if (hx_url_parse(start_url, &start) && hx_url_parse(page->url, &end) &&
         strcmp(start.host, end.host) != 0 && page->status != 0)
         return ": the app redirected to another host than the one its cookie was set for "
                "(localhost and 127.0.0.1 are two hosts to a browser)";
@@ -216,9 +262,11 @@ static bool r_sign_in(struct hx_run *run, const json_t *v, const json_t *step)
             return false;
         }
     }
-    char url[600];
+    char url[900], origin[600];
     const char *login = json_string_value(json_object_get(json_object_get(run->doc, "target"), "login_path"));
-    snprintf(url, sizeof(url), "%s%s", run->app_origin, login ? login : "/login");
+    if (!step_origin(run, step, origin, sizeof(origin)))
+        return false;
+    snprintf(url, sizeof(url), "%s%s", origin, login ? login : "/login");
     struct hx_navigation nav = {.url = url, .follow_login = true};
     struct hx_page page;
     hx_browser_go(&run->browser, &nav, &page);
@@ -229,7 +277,7 @@ static bool r_sign_in(struct hx_run *run, const json_t *v, const json_t *step)
     bool may_fail = expected && strcmp(expected, "fails") == 0;
     if (!signed_in && !may_fail)
         hx_run_fail(run, "sign_in: the flow did not end signed in (%ld at %.*s)%s", page.status,
-                    (int)strcspn(page.url, "?#"), page.url, sign_in_cause(run, &page));
+                    (int)strcspn(page.url, "?#"), page.url, sign_in_cause(url, &page));
     if (!signed_in) {
         pthread_mutex_lock(&run->lock);
         run->sign_in_failed = true;
@@ -376,8 +424,10 @@ static bool r_sign_out(struct hx_run *run, const json_t *v, const json_t *step)
     const char *method = json_string_value(json_object_get(v, "method"));
     const char *action = json_string_value(json_object_get(v, "next_action"));
     const json_t *form = json_object_get(v, "form");
-    char url[1200], action_header[300], *body = NULL;
-    snprintf(url, sizeof(url), "%s%s", run->app_origin, path ? path : "/logout");
+    char url[1200], action_header[300], *body = NULL, origin[600];
+    if (!step_origin(run, step, origin, sizeof(origin)))
+        return false;
+    snprintf(url, sizeof(url), "%s%s", origin, path ? path : "/logout");
     const char *headers[4] = {NULL};
     if (action) {
         method = "POST";
@@ -881,7 +931,8 @@ enum idp_status hx_step_validate(struct hx_check *check, const json_t *step, con
     const char *key, *kind_key = NULL;
     json_t *value;
     json_object_foreach((json_t *)step, key, value) {
-        if (strcmp(key, "note") == 0 || strcmp(key, "barrier") == 0)
+        if (strcmp(key, "note") == 0 || strcmp(key, "barrier") == 0 || strcmp(key, "at") == 0 ||
+            strcmp(key, "instance") == 0)
             continue;
         char child[300];
         snprintf(child, sizeof(child), "%s/%s", path, key);
@@ -903,6 +954,32 @@ enum idp_status hx_step_validate(struct hx_check *check, const json_t *step, con
         return hx_check_fail(check, path, false, "empty step: name a kind such as \"load\"");
     if (json_object_get(step, "note") && !json_is_string(json_object_get(step, "note")))
         return hx_check_fail(check, path, false, "note must be a string");
+    const json_t *at = json_object_get(step, "at"), *instance = json_object_get(step, "instance");
+    if (at) {
+        char child[300];
+        snprintf(child, sizeof(child), "%s/at", path);
+        if (strcmp(kind->name, "sign_in") != 0 && strcmp(kind->name, "sign_out") != 0)
+            return hx_check_fail(check, child, true, "at goes with sign_in and sign_out only");
+        if (!json_is_string(at) || !hx_step_location_ok(json_string_value(at)))
+            return hx_check_fail(check, child, false,
+                                 "at is an app's name (\"stg\") or a URL (\"https://www.app.test\")");
+    }
+    if (instance) {
+        char child[300];
+        snprintf(child, sizeof(child), "%s/instance", path);
+        static const char *const with[] = {"load", "reload", "api", "sign_in", "sign_out", NULL};
+        bool ok = false;
+        for (int i = 0; with[i]; i++)
+            ok = ok || strcmp(kind->name, with[i]) == 0;
+        if (!ok)
+            return hx_check_fail(check, child, true,
+                                 "instance goes with load, reload, api, sign_in and sign_out only");
+        if (!json_is_integer(instance) || json_integer_value(instance) < 1 ||
+            json_integer_value(instance) > HX_APP_MAX_INSTANCES)
+            return hx_check_fail(check, child, false,
+                                 "instance is the app instance the balancer sends this step to, "
+                                 "1 to %d", HX_APP_MAX_INSTANCES);
+    }
     const json_t *barrier = json_object_get(step, "barrier");
     if (barrier) {
         char child[300];
@@ -939,7 +1016,11 @@ bool hx_step_run(struct hx_run *run, const json_t *step, int index)
             bool spa = strncmp(k->name, "spa_", 4) == 0;
             if (spa)
                 pthread_mutex_lock(&run->spa_lock);
+            /* "instance": the balancer sends this step's requests there. */
+            int pinned = hx_browser_pin_instance(
+                (int)json_integer_value(json_object_get(step, "instance")));
             bool go_on = k->run(run, value, step);
+            hx_browser_pin_instance(pinned);
             if (spa)
                 pthread_mutex_unlock(&run->spa_lock);
             /* Leaf steps bring what fakeidp saw into the timeline. */

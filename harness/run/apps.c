@@ -1,0 +1,102 @@
+/* The named apps of a scenario (apps.h). */
+#include "apps.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "defaults.h"
+#include "scenario.h"
+
+static void add_patterns(json_t *list, const char *host)
+{
+    static const char *const forms[][2] = {{"http://", "/*"}, {"https://", "/*"}, {"http://", ""},
+                                           {"https://", ""}, {"http://", ":*"}};
+    for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+        char pattern[200];
+        snprintf(pattern, sizeof(pattern), "%s%s%s", forms[i][0], host, forms[i][1]);
+        json_array_append_new(list, json_string(pattern));
+    }
+}
+
+json_t *hx_run_apps_clients(const json_t *apps)
+{
+    json_t *clients = json_array();
+    const char *name;
+    json_t *entry;
+    json_object_foreach((json_t *)apps, name, entry) {
+        const char *id = json_string_value(json_object_get(entry, "client_id"));
+        if (!id)
+            id = IDP_DEFAULT_CLIENT_ID;
+        json_t *client = NULL;
+        size_t i;
+        json_t *c;
+        json_array_foreach(clients, i, c) if (strcmp(json_string_value(json_object_get(c, "id")), id) == 0) client = c;
+        if (!client) {
+            client = json_pack("{s:s, s:[s,s]}", "id", id, "redirect_uris", "http://localhost:*",
+                               "http://127.0.0.1:*");
+            json_array_append_new(clients, client);
+        }
+        json_t *uris = json_object_get(client, "redirect_uris");
+        json_array_foreach(json_object_get(entry, "hosts"), i, c) add_patterns(uris, json_string_value(c));
+    }
+    size_t i;
+    json_t *c;
+    json_array_foreach(clients, i, c) {
+        json_object_set(c, "allowed_origins", json_object_get(c, "redirect_uris"));
+        json_object_set(c, "logout_uris", json_object_get(c, "redirect_uris"));
+    }
+    return clients;
+}
+
+void hx_run_start_apps(struct hx_run *run, const json_t *target, const struct hx_app_config *base,
+                       uint64_t seed)
+{
+    struct hx_world *world = &run->world;
+    world->routed = true;
+    json_t *shared = hx_target_knobs(target);
+    const char *name;
+    json_t *entry;
+    json_object_foreach(json_object_get(run->doc, "apps"), name, entry) {
+        if (world->count == HX_WORLD_MAX_APPS)
+            break;
+        struct hx_world_app *wa = &world->apps[world->count];
+        json_t *knobs = json_deep_copy(entry);
+        struct idp_error err = {0};
+        struct hx_app_config ac = *base;
+        hx_app_knobs_defaults(&ac.knobs);
+        /* Checked by lint; a failure here is the runner's, never silent. */
+        if (hx_world_app_take_pieces(knobs, wa, &err) ||
+            hx_app_knobs_apply(&ac.knobs, shared, NULL, &err) ||
+            hx_app_knobs_apply(&ac.knobs, knobs, NULL, &err)) {
+            hx_run_broken(run, "apps.%s: %s", name, err.message);
+            json_decref(knobs);
+            break;
+        }
+        snprintf(wa->name, sizeof(wa->name), "%s", name);
+        if (!wa->client_id[0])
+            snprintf(wa->client_id, sizeof(wa->client_id), "%s", IDP_DEFAULT_CLIENT_ID);
+        const json_t *overrides = json_object_get(knobs, "instances");
+        if (!overrides)
+            overrides = json_object_get(shared, "instances");
+        ac.instance_overrides = json_is_array(overrides) ? overrides : NULL;
+        ac.name = wa->name;
+        ac.client_id = wa->client_id;
+        ac.public_host = wa->hosts[0];
+        ac.seed = seed ^ ((uint64_t)(world->count + 1) * 0x9e3779b97f4a7c15ULL);
+        wa->app = hx_app_start(&ac, &err);
+        json_decref(knobs);
+        world->count++;
+        if (!wa->app) {
+            snprintf(run->start_error, sizeof(run->start_error), "%s: %s", name, err.message);
+            hx_run_note(run, "app", "%s refused to start: %s", name, err.message);
+            break;
+        }
+        wa->port = hx_app_port(wa->app);
+    }
+    json_decref(shared);
+    run->app = world->count ? world->apps[0].app : NULL;
+    if (world->count)
+        snprintf(run->app_origin, sizeof(run->app_origin), "%s", world->apps[0].origin);
+    run->browser.transport = hx_world_transport;
+    run->browser.transport_data = world;
+}
