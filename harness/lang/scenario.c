@@ -36,18 +36,11 @@ static bool string_array(const json_t *v)
 static enum idp_status check_idp(struct hx_check *check, const json_t *idp, const char *path)
 {
     static const char *const keys[] = {"settings", "api_keys", "clients", "organizations",
-                                       "users", "faults", "clock_offset", NULL};
+                                       "users", "faults", NULL};
     enum idp_status st = hx_check_keys(check, idp, path, keys, "idp");
     if (st)
         return st;
     char child[256];
-    const json_t *offset = json_object_get(idp, "clock_offset");
-    int64_t ms;
-    if (offset && !idp_duration_json(offset, true, &ms)) {
-        snprintf(child, sizeof(child), "%s/clock_offset", path);
-        return hx_check_fail(check, child, false,
-                             "clock_offset is a signed duration such as \"-30s\" or \"2m\"");
-    }
     const json_t *settings = json_object_get(idp, "settings");
     if (settings) {
         struct idp_settings s;
@@ -84,7 +77,6 @@ static enum idp_status check_idp(struct hx_check *check, const json_t *idp, cons
     json_t *config = json_deep_copy(idp);
     json_object_del(config, "settings");
     json_object_del(config, "faults");
-    json_object_del(config, "clock_offset");
     st = idp_store_configure(&store, config, 0, &e);
     json_decref(config);
     idp_store_cleanup(&store);
@@ -223,6 +215,11 @@ static enum idp_status check_apps(struct hx_check *check, const json_t *apps, co
             st = hx_check_fail(check, child, true,
                                "an app's name is lowercase letters, digits, '-' and '_'");
         json_t *rest = json_deep_copy(entry);
+        /* A variant may change an app partly; its hosts come from the base
+         * (checked once merged). */
+        if (strncmp(path, "/variants/", 10) == 0 && json_is_object(rest) &&
+            !json_object_get(rest, "hosts"))
+            json_object_set_new(rest, "hosts", json_pack("[s]", "from-the-base.test"));
         struct hx_world_app scratch;
         struct idp_error e;
         if (!st && hx_world_app_take_pieces(rest, &scratch, &e))
@@ -406,6 +403,10 @@ static void check_world(struct hx_check *check, const json_t *doc, const char *s
     json_t *seen = json_object();
     json_object_foreach((json_t *)apps, name, entry) {
         char child[400];
+        if (!json_object_get(entry, "hosts")) {
+            snprintf(child, sizeof(child), "%s/apps/%s", where, name);
+            hx_check_fail(check, child, true, "app %s has no \"hosts\"", name);
+        }
         size_t i;
         json_t *h;
         json_array_foreach(json_object_get(entry, "hosts"), i, h) {

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "defaults.h"
+#include "duration.h"
 #include "scenario.h"
 
 static void add_patterns(json_t *list, const char *host)
@@ -46,6 +47,39 @@ json_t *hx_run_apps_clients(const json_t *apps)
         json_object_set(c, "logout_uris", json_object_get(c, "redirect_uris"));
     }
     return clients;
+}
+
+void hx_run_note_clocks(struct hx_run *run)
+{
+    char text[1024] = "", part[400];
+    size_t used = 0;
+    int64_t b = run->browser.knobs.clock_offset_ms;
+    char d[32];
+    if (b) {
+        idp_duration_format(b < 0 ? -b : b, d);
+        used += (size_t)snprintf(text + used, sizeof(text) - used, "browser %s%s", b < 0 ? "-" : "+", d);
+    }
+    int64_t idp = 0;
+    /* The IdP's offset is its clock_offset setting. */
+    const json_t *setting = json_object_get(json_object_get(json_object_get(run->doc, "idp"), "settings"),
+                                            "clock_offset");
+    if (setting)
+        idp_duration_json(setting, true, &idp);
+    if (idp && used < sizeof(text)) {
+        idp_duration_format(idp < 0 ? -idp : idp, d);
+        used += (size_t)snprintf(text + used, sizeof(text) - used, "%sidp %s%s", used ? ", " : "",
+                                 idp < 0 ? "-" : "+", d);
+    }
+    for (int i = 0; i < (run->world.count ? run->world.count : 1) && used < sizeof(text); i++) {
+        struct hx_app *app = run->world.count ? run->world.apps[i].app : run->app;
+        if (!app)
+            continue;
+        hx_app_describe_clocks(app, part, sizeof(part));
+        if (part[0])
+            used += (size_t)snprintf(text + used, sizeof(text) - used, "%s%s", used ? ", " : "", part);
+    }
+    if (text[0])
+        hx_run_note(run, "clock", "offsets from the true time: %s", text);
 }
 
 void hx_run_start_apps(struct hx_run *run, const json_t *target, const struct hx_app_config *base,

@@ -19,4 +19,8 @@ json_t *hx_run_apps_clients(const json_t *apps);
 void hx_run_start_apps(struct hx_run *run, const json_t *target, const struct hx_app_config *base,
                        uint64_t seed);
 
+/* Writes the components' clock offsets (browser, IdP, each app instance,
+ * each backend) to the timeline when any is not zero ("clock" line). */
+void hx_run_note_clocks(struct hx_run *run);
+
 #endif

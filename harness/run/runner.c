@@ -15,6 +15,7 @@
 #include "shard.h"
 #include "steps.h"
 #include "target.h"
+#include "apps.h"
 
 /* Every variant starts at the same virtual instant: reports are stable. */
 #define RUN_EPOCH_MS 1768478400000LL /* 2026-01-15T12:00:00Z */
@@ -71,6 +72,7 @@ static void run_variant(const struct hx_scenario *sc, const struct hx_variant *v
 
     if (!hx_target_start(run, opt, result->seed))
         goto finish;
+    hx_run_note_clocks(run);
     if (!run->start_error[0]) {
         size_t i;
         json_t *step;

@@ -118,7 +118,6 @@ static json_t *idp_config_for(const json_t *doc, const char *app_host)
 {
     json_t *idp = json_object_get(doc, "idp");
     json_t *config = idp ? json_deep_copy(idp) : json_object();
-    json_object_del(config, "clock_offset"); /* the runner's, not a configuration key */
     if (!json_object_get(config, "clients") && json_object_get(doc, "apps")) {
         json_object_set_new(config, "clients", hx_run_apps_clients(json_object_get(doc, "apps")));
     } else if (!json_object_get(config, "clients")) {

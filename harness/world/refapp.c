@@ -21,6 +21,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "duration.h"
 #include "encoding.h"
 #include "http_client.h"
 #include "iron.h"
@@ -373,6 +374,22 @@ static void request_origin(const struct hx_app *app, const struct hx_app_knobs *
         snprintf(current_redirect_uri, sizeof(current_redirect_uri), "%s", k->redirect_uri);
     else
         snprintf(current_redirect_uri, sizeof(current_redirect_uri), "%s/callback", current_origin);
+}
+
+/* A line of the Convex-style backend: its own component in the timeline. */
+static void note_backend(struct hx_app *app, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void note_backend(struct hx_app *app, const char *fmt, ...)
+{
+    char text[1600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    char component[96];
+    snprintf(component, sizeof(component), "%s%sconvex", app->name, app->name[0] ? "/" : "");
+    hx_timeline_add_data(app->timeline, idp_clock_now_ms(app->clock), "app",
+                         json_pack("{s:s}", "component", component), "%s", text);
 }
 
 static void note(struct hx_app *app, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -1020,7 +1037,7 @@ static void route_convex(struct hx_app *app, const struct hx_app_knobs *k,
                  "NoAuthProvider: No auth provider found matching the given token. Check that "
                  "your JWT's issuer and audience match one of your configured providers: [%s]",
                  listing);
-        note(app, "convex: %s", message);
+        note_backend(app, "convex: %s", message);
         reply_json(r, 401, json_pack("{s:s, s:s}", "error", "AuthError", "message", message));
         json_decref(claims);
         return;
@@ -1034,7 +1051,7 @@ static void route_convex(struct hx_app *app, const struct hx_app_knobs *k,
                                        k->convex_leeway_ms, iss, app_id, &verified, why, sizeof(why));
     json_decref(claims);
     if (v != HX_VERIFY_OK) {
-        note(app, "convex: token rejected: %s", why);
+        note_backend(app, "convex: token rejected: %s", why);
         reply_json(r, 401, json_pack("{s:s, s:s}", "error", "AuthError", "message", why));
         return;
     }
@@ -1289,6 +1306,38 @@ int hx_app_port(const struct hx_app *app)
 const char *hx_app_origin(const struct hx_app *app)
 {
     return app->origin;
+}
+
+void hx_app_describe_clocks(struct hx_app *app, char *out, size_t size)
+{
+    out[0] = '\0';
+    size_t used = 0;
+    const char *label = app->name[0] ? app->name : "app";
+    pthread_mutex_lock(&app->lock);
+    int n = (int)app->knobs.instances;
+    for (int i = 0; i < n && used < size; i++) {
+        int64_t off = app->instances[i].knobs.clock_offset_ms;
+        if (!off)
+            continue;
+        char d[32], who[96];
+        idp_duration_format(off < 0 ? -off : off, d);
+        if (n > 1)
+            snprintf(who, sizeof(who), "%s#%d", label, i + 1);
+        else
+            snprintf(who, sizeof(who), "%s", label);
+        used += (size_t)snprintf(out + used, size - used, "%s%s %s%s", used ? ", " : "", who,
+                                 off < 0 ? "-" : "+", d);
+    }
+    int64_t off = app->knobs.convex_clock_offset_ms;
+    if ((off || app->knobs.convex_leeway_ms) && used < size) {
+        char d[32], l[32];
+        idp_duration_format(off < 0 ? -off : off, d);
+        idp_duration_format(app->knobs.convex_leeway_ms, l);
+        used += (size_t)snprintf(out + used, size - used, "%s%s%sconvex %s%s (leeway %s)",
+                                 used ? ", " : "", app->name, app->name[0] ? "/" : "",
+                                 off < 0 ? "-" : "+", d, l);
+    }
+    pthread_mutex_unlock(&app->lock);
 }
 
 void hx_app_stats(struct hx_app *app, json_t *out)

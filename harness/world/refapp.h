@@ -118,6 +118,9 @@ int hx_app_port(const struct hx_app *app);
 void hx_app_cookie_password(struct hx_app *app, char *out, size_t size);
 /* The origin the browser should use. */
 const char *hx_app_origin(const struct hx_app *app);
+/* The clock offsets of its instances and backend that are not zero, as
+ * "stg#2 +2m, stg/convex -30s (leeway 0s)" (empty when all are zero). */
+void hx_app_describe_clocks(struct hx_app *app, char *out, size_t size);
 /* Refreshes the app attempted / that failed, and cookies it refused to
  * write because they were too large. */
 void hx_app_stats(struct hx_app *app, json_t *out);
