@@ -865,6 +865,7 @@ static void route_login(struct hx_app *app, const struct hx_app_knobs *k, struct
         if (state && json_object_size(inst->states) < 1000)
             json_object_set(inst->states, state, state_json);
         pthread_mutex_unlock(&inst->lock);
+        note(app, "login: OAuth state kept in this process's memory");
     } else {
         state = idp_iron_seal_id(k->cookie_password, k->cookie_password_id,
                                  (unsigned char *)state_text, strlen(state_text), now, 600000, NULL);
