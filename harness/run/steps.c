@@ -241,8 +241,8 @@ static bool step_origin(struct hx_run *run, const json_t *step, char *out, size_
 static const char *sign_in_cause(const char *start_url, const struct hx_page *page)
 {
     struct hx_url start, end;
-    if (page->error[0])
-        return "";
+    if (page->error[0] || strstr(page->url, "/user_management/"))
+        return ""; /* the IdP itself answered */
     if (hx_url_parse(start_url, &start) && hx_url_parse(page->url, &end) &&
         strcmp(start.host, end.host) != 0 && page->status != 0)
         return ": the app redirected to another host than the one its cookie was set for "

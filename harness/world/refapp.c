@@ -387,7 +387,7 @@ static void note_backend(struct hx_app *app, const char *fmt, ...)
     vsnprintf(text, sizeof(text), fmt, ap);
     va_end(ap);
     char component[96];
-    snprintf(component, sizeof(component), "%s%sconvex", app->name, app->name[0] ? "/" : "");
+    snprintf(component, sizeof(component), "%s%sbackend", app->name, app->name[0] ? "/" : "");
     hx_timeline_add_data(app->timeline, idp_clock_now_ms(app->clock), "app",
                          json_pack("{s:s}", "component", component), "%s", text);
 }
@@ -1334,7 +1334,7 @@ void hx_app_describe_clocks(struct hx_app *app, char *out, size_t size)
         char d[32], l[32];
         idp_duration_format(off < 0 ? -off : off, d);
         idp_duration_format(app->knobs.convex_leeway_ms, l);
-        used += (size_t)snprintf(out + used, size - used, "%s%s%sconvex %s%s (leeway %s)",
+        used += (size_t)snprintf(out + used, size - used, "%s%s%sbackend %s%s (leeway %s)",
                                  used ? ", " : "", app->name, app->name[0] ? "/" : "",
                                  off < 0 ? "-" : "+", d, l);
     }

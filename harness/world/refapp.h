@@ -119,7 +119,7 @@ void hx_app_cookie_password(struct hx_app *app, char *out, size_t size);
 /* The origin the browser should use. */
 const char *hx_app_origin(const struct hx_app *app);
 /* The clock offsets of its instances and backend that are not zero, as
- * "stg#2 +2m, stg/convex -30s (leeway 0s)" (empty when all are zero). */
+ * "stg#2 +2m, stg/backend -30s (leeway 0s)" (empty when all are zero). */
 void hx_app_describe_clocks(struct hx_app *app, char *out, size_t size);
 /* Refreshes the app attempted / that failed, and cookies it refused to
  * write because they were too large. */
