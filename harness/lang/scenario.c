@@ -224,6 +224,8 @@ static enum idp_status check_apps(struct hx_check *check, const json_t *apps, co
         struct idp_error e;
         if (!st && hx_world_app_take_pieces(rest, &scratch, &e))
             st = hx_check_error(check, child, &e);
+        else if (!st)
+            hx_world_app_cleanup(&scratch);
         if (!st) {
             struct hx_app_knobs knobs;
             hx_app_knobs_defaults(&knobs);

@@ -103,6 +103,7 @@ void hx_run_start_apps(struct hx_run *run, const json_t *target, const struct hx
             hx_app_knobs_apply(&ac.knobs, shared, NULL, &err) ||
             hx_app_knobs_apply(&ac.knobs, knobs, NULL, &err)) {
             hx_run_broken(run, "apps.%s: %s", name, err.message);
+            hx_world_app_cleanup(wa);
             json_decref(knobs);
             break;
         }

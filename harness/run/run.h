@@ -115,6 +115,11 @@ void hx_run_sync_journal(struct hx_run *run);
  * signed_in_text in the body (default "\"signed_in\":true"), or, with
  * signed_in_field, a truthy JSON value at that dot path ("user.email"). */
 bool hx_run_is_signed_in(struct hx_run *run, long status, const char *body);
+/* Adds a barrier fault rule for n requests at fakeidp (hold n, replies 25 ms
+ * apart unless the rule says otherwise); its id goes to id ("" if refused).
+ * hx_run_barrier_remove takes it away again. */
+void hx_run_barrier_add(struct hx_run *run, const json_t *barrier, size_t n, char *id, size_t size);
+void hx_run_barrier_remove(struct hx_run *run, const char *id);
 /* A step's location as an absolute URL: "/path" on the target (the first
  * app), "name/path" on a named app's first host, a URL as it is. */
 bool hx_run_location(struct hx_run *run, const char *where, char *out, size_t size, char *why,

@@ -846,23 +846,8 @@ static bool r_parallel(struct hx_run *run, const json_t *v, const json_t *step)
 {
     const json_t *barrier = json_object_get(step, "barrier");
     char barrier_id[64] = "";
-    if (barrier) {
-        json_t *rule = json_deep_copy(barrier);
-        json_object_set_new(rule, "action", json_string("barrier"));
-        if (!json_object_get(rule, "hold"))
-            json_object_set_new(rule, "hold", json_integer((json_int_t)json_array_size(v)));
-        /* Replies leave fakeidp 25 ms apart unless told otherwise, so the
-         * browser applies them in the order fakeidp decided them. */
-        if (!json_object_get(rule, "gap"))
-            json_object_set_new(rule, "gap", json_string("25ms"));
-        long status = 0;
-        json_t *reply = hx_run_admin(run, "POST", "/_fakeidp/faults", rule, &status);
-        snprintf(barrier_id, sizeof(barrier_id), "%s",
-                 json_string_value(json_array_get(json_object_get(reply, "added"), 0))
-                     ? json_string_value(json_array_get(json_object_get(reply, "added"), 0)) : "");
-        json_decref(reply);
-        json_decref(rule);
-    }
+    if (barrier)
+        hx_run_barrier_add(run, barrier, json_array_size(v), barrier_id, sizeof(barrier_id));
     size_t n = json_array_size(v);
     pthread_t *threads = calloc(n, sizeof(*threads));
     struct parallel_job *jobs = calloc(n, sizeof(*jobs));
@@ -877,11 +862,7 @@ static bool r_parallel(struct hx_run *run, const json_t *v, const json_t *step)
             pthread_join(threads[i], NULL);
     free(threads);
     free(jobs);
-    if (barrier_id[0]) {
-        char path[128];
-        snprintf(path, sizeof(path), "/_fakeidp/faults/%s", barrier_id);
-        json_decref(hx_run_admin(run, "DELETE", path, NULL, NULL));
-    }
+    hx_run_barrier_remove(run, barrier_id);
     return true;
 }
 

@@ -11,11 +11,12 @@
 #include <strings.h>
 
 #include "duration.h"
+#include "faults.h"
 #include "http_client.h"
 #include "url.h"
 
 const char *const hx_world_app_keys[] = {"hosts", "client_id", "proxy", "cdn", "adapter",
-                                         "header_limit", NULL};
+                                         "header_limit", "fan_out", NULL};
 
 static const char *const adapters[] = {"passthrough", "keep_first", "keep_last", "fold_comma",
                                        NULL};
@@ -156,10 +157,52 @@ enum idp_status hx_world_app_take_pieces(json_t *entry, struct hx_world_app *out
         p->request_limit = rq ? (long)json_integer_value(rq) : 0;
         p->response_limit = rs ? (long)json_integer_value(rs) : 0;
     }
+    const json_t *fan = json_object_get(entry, "fan_out");
+    if (fan) {
+        static const char *const keys[] = {"paths", "barrier", NULL};
+        if (only_keys(fan, "fan_out", keys, err))
+            return IDP_INVALID;
+        const json_t *paths = json_object_get(fan, "paths");
+        if (!json_is_array(paths) || !json_array_size(paths) || json_array_size(paths) > 8)
+            return fail_at(err, "/fan_out/paths", "fan_out paths is an array of 1 to 8 paths (%s)",
+                           "\"/api/me\"");
+        json_array_foreach(paths, i, h) {
+            const char *path = json_string_value(h);
+            char pointer[40];
+            snprintf(pointer, sizeof(pointer), "/fan_out/paths/%zu", i);
+            if (!path || path[0] != '/' || strlen(path) >= sizeof(p->fan_out[0]))
+                return fail_at(err, pointer, "a fan_out path starts with '/'%s", "");
+            snprintf(p->fan_out[p->fan_out_count++], sizeof(p->fan_out[0]), "%s", path);
+        }
+        const json_t *barrier = json_object_get(fan, "barrier");
+        if (barrier) {
+            json_t *rule = json_is_object(barrier) ? json_deep_copy(barrier) : NULL;
+            struct idp_faults scratch;
+            idp_faults_init(&scratch);
+            struct idp_error inner;
+            enum idp_status st = IDP_INVALID;
+            if (rule) {
+                json_object_set_new(rule, "action", json_string("barrier"));
+                st = idp_faults_add(&scratch, rule, 0, NULL, 0, &inner);
+            }
+            idp_faults_cleanup(&scratch);
+            json_decref(rule);
+            if (st)
+                return fail_at(err, "/fan_out/barrier", "fan_out barrier: %s",
+                               rule ? inner.message : "a fault rule object");
+            p->fan_out_barrier = json_deep_copy(barrier);
+        }
+    }
     for (int k = 0; hx_world_app_keys[k]; k++)
         json_object_del(entry, hx_world_app_keys[k]);
     snprintf(out->origin, sizeof(out->origin), "%s://%s", p->tls ? "https" : "http", out->hosts[0]);
     return IDP_OK;
+}
+
+void hx_world_app_cleanup(struct hx_world_app *app)
+{
+    json_decref(app->pieces.fan_out_barrier);
+    app->pieces.fan_out_barrier = NULL;
 }
 
 void hx_world_init(struct hx_world *world, struct idp_clock *clock, struct hx_timeline *timeline)
@@ -180,6 +223,7 @@ void hx_world_cleanup(struct hx_world *world)
 {
     for (int i = 0; i < world->count; i++) {
         json_decref(world->apps[i].cache);
+        hx_world_app_cleanup(&world->apps[i]);
         world->apps[i].cache = NULL;
     }
     world->count = 0;

@@ -37,6 +37,9 @@ struct hx_pieces {
     int adapter;              /* enum hx_adapter: what survives of several Set-Cookie */
     long request_limit;       /* request header bytes the hop accepts (0: no limit) → 431 */
     long response_limit;      /* response header bytes the hop accepts (0: no limit) → 502 */
+    char fan_out[8][256];     /* paths a page load then fetches in parallel (prefetch, RSC) */
+    int fan_out_count;
+    json_t *fan_out_barrier;  /* a barrier rule lining their refreshes up at fakeidp, or NULL */
 };
 
 struct hx_world_app {
@@ -69,6 +72,8 @@ enum idp_status hx_world_app_take_pieces(json_t *entry, struct hx_world_app *out
 extern const char *const hx_world_app_keys[];
 
 void hx_world_init(struct hx_world *world, struct idp_clock *clock, struct hx_timeline *timeline);
+/* Frees what take_pieces allocated (the fan-out barrier). */
+void hx_world_app_cleanup(struct hx_world_app *app);
 /* Stops the apps from index `from` on (the first is the run's own app). */
 void hx_world_stop_apps(struct hx_world *world, int from);
 /* Frees the caches. */
