@@ -468,18 +468,33 @@ static bool r_idp_settings(struct hx_run *run, const json_t *v, const json_t *st
 
 static bool r_app(struct hx_run *run, const json_t *v, const json_t *step)
 {
-    if (!run->app) {
-        hx_run_fail(run, "the app step reconfigures the reference app only");
+    /* "at": a named app (by name, or a URL on one of its hosts). */
+    const char *at = json_string_value(json_object_get(step, "at"));
+    struct hx_app *app = run->app;
+    if (at) {
+        struct hx_url url;
+        char name[64];
+        snprintf(name, sizeof(name), "%.*s", (int)strcspn(at, "/"), at);
+        struct hx_world_app *wa = strstr(at, "://") ? (hx_url_parse(at, &url)
+                                                           ? hx_world_app_for_host(&run->world, url.host)
+                                                           : NULL)
+                                                    : hx_world_app_named(&run->world, name);
+        app = wa ? wa->app : NULL;
+    }
+    if (!app) {
+        hx_run_fail(run, "the app step reconfigures a reference app only%s%s", at ? ": no app " : "",
+                    at ? at : "");
         return false;
     }
     struct idp_error e;
     const char *bad = NULL;
-    if (hx_app_reconfigure(run->app, v, &bad, &e)) {
+    if (hx_app_reconfigure(app, v, &bad, &e)) {
         hx_run_fail(run, "app: %s", e.message);
         return false;
     }
     char *text = json_dumps(v, JSON_COMPACT);
-    hx_run_note(run, "step", "app restarted with %s", text ? text : "");
+    hx_run_note(run, "step", "app%s%s restarted with %s", at ? " " : "", at ? at : "",
+                text ? text : "");
     free(text);
     (void)step;
     return true;
@@ -939,8 +954,9 @@ enum idp_status hx_step_validate(struct hx_check *check, const json_t *step, con
     if (at) {
         char child[300];
         snprintf(child, sizeof(child), "%s/at", path);
-        if (strcmp(kind->name, "sign_in") != 0 && strcmp(kind->name, "sign_out") != 0)
-            return hx_check_fail(check, child, true, "at goes with sign_in and sign_out only");
+        if (strcmp(kind->name, "sign_in") != 0 && strcmp(kind->name, "sign_out") != 0 &&
+            strcmp(kind->name, "app") != 0)
+            return hx_check_fail(check, child, true, "at goes with sign_in, sign_out and app only");
         if (!json_is_string(at) || !hx_step_location_ok(json_string_value(at)))
             return hx_check_fail(check, child, false,
                                  "at is an app's name (\"stg\") or a URL (\"https://www.app.test\")");
