@@ -445,8 +445,18 @@ static void e_idp(struct hx_run *run, const json_t *v)
 static enum idp_status v_app(struct hx_check *c, const json_t *v, const char *path)
 {
     static const char *const keys[] = {"refreshes", "refresh_failures", "oversize_cookies",
-                                       "jwks_fetches", "convex_jwks_fetches", "app", NULL};
-    const json_t *app = json_object_get(v, "app");
+                                       "jwks_fetches", "convex_jwks_fetches", "app", "instance",
+                                       NULL};
+    const json_t *app = json_object_get(v, "app"), *instance = json_object_get(v, "instance");
+    if (instance && (!json_is_integer(instance) || json_integer_value(instance) < 1 ||
+                     json_integer_value(instance) > HX_APP_MAX_INSTANCES ||
+                     json_object_get(v, "oversize_cookies") || json_object_get(v, "convex_jwks_fetches"))) {
+        char child[300];
+        snprintf(child, sizeof(child), "%s/instance", path);
+        return hx_check_fail(c, child, false,
+                             "instance is 1 to %d, and an instance counts refreshes, "
+                             "refresh_failures and jwks_fetches", HX_APP_MAX_INSTANCES);
+    }
     if (app && (!json_is_string(app) || !json_string_length(app))) {
         char child[300];
         snprintf(child, sizeof(child), "%s/app", path);
@@ -454,6 +464,7 @@ static enum idp_status v_app(struct hx_check *c, const json_t *v, const char *pa
     }
     json_t *counts = json_deep_copy(v);
     json_object_del(counts, "app");
+    json_object_del(counts, "instance");
     enum idp_status st = hx_check_keys(c, v, path, keys, "app expectations");
     if (!st)
         st = hx_check_counts(c, counts, path, keys, "app expectations");
@@ -474,15 +485,32 @@ static void e_app(struct hx_run *run, const json_t *v)
     }
     json_t *stats = json_object();
     hx_app_stats(app, stats);
+    /* "instance": that instance's own counts. */
+    json_int_t instance = json_integer_value(json_object_get(v, "instance"));
+    json_t *of = stats;
+    if (instance) {
+        of = json_array_get(json_object_get(stats, "instances"), (size_t)(instance - 1));
+        if (!of) {
+            hx_run_fail(run, "app expectations: the app has no instance %lld", (long long)instance);
+            json_decref(stats);
+            return;
+        }
+    }
+    char who[96] = "";
+    if (name || instance)
+        snprintf(who, sizeof(who), "%s%s%.0lld ",
+                 name ? name : run->world.count ? run->world.apps[0].name : "app",
+                 instance ? "#" : "",
+                 (long long)instance);
     const char *key;
     json_t *spec;
     char want[64];
     json_object_foreach((json_t *)v, key, spec) {
-        if (strcmp(key, "app") == 0)
+        if (strcmp(key, "app") == 0 || strcmp(key, "instance") == 0)
             continue;
-        long long n = json_integer_value(json_object_get(stats, key));
+        long long n = json_integer_value(json_object_get(of, key));
         if (!count_holds(spec, n, want, sizeof(want)))
-            hx_run_fail(run, "app %s: %lld, expected %s", key, n, want);
+            hx_run_fail(run, "app %s%s: %lld, expected %s", who, key, n, want);
     }
     json_decref(stats);
 }

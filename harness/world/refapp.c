@@ -263,6 +263,7 @@ struct instance {
     struct hx_jwks_cache jwks;
     struct hx_app_knobs knobs; /* the app's knobs with this instance's overrides */
     json_t *states;            /* state_store "memory": state -> {codeVerifier, returnPathname} */
+    unsigned refreshes, refresh_failures; /* this instance's share (app->lock) */
 };
 
 struct hx_app {
@@ -681,6 +682,7 @@ static struct refresh_result *refresh(struct hx_app *app, const struct hx_app_kn
 {
     pthread_mutex_lock(&app->lock);
     app->refreshes++;
+    inst->refreshes++;
     pthread_mutex_unlock(&app->lock);
     if (!k->dedupe) {
         json_t *body = json_pack("{s:s, s:s}", "grant_type", "refresh_token", "refresh_token", token);
@@ -798,6 +800,7 @@ static enum auth middleware(struct hx_app *app, const struct hx_app_knobs *k, st
     }
     pthread_mutex_lock(&app->lock);
     app->refresh_failures++;
+    inst->refresh_failures++;
     pthread_mutex_unlock(&app->lock);
     bool transient = !res || res->kind == 1;
     note(app, "refresh failed: %ld %s (%s)", res ? res->status : 0L, res ? res->error : "no memory",
@@ -1352,6 +1355,13 @@ void hx_app_stats(struct hx_app *app, json_t *out)
         jwks += app->instances[i].jwks.fetches;
     json_object_set_new(out, "jwks_fetches", json_integer(jwks));
     json_object_set_new(out, "convex_jwks_fetches", json_integer(app->convex_jwks.fetches));
+    json_t *each = json_array();
+    for (int i = 0; i < (int)app->knobs.instances; i++)
+        json_array_append_new(each, json_pack("{s:i, s:i, s:i}", "refreshes",
+                                              (int)app->instances[i].refreshes, "refresh_failures",
+                                              (int)app->instances[i].refresh_failures, "jwks_fetches",
+                                              (int)app->instances[i].jwks.fetches));
+    json_object_set_new(out, "instances", each);
     pthread_mutex_unlock(&app->lock);
 }
 

@@ -122,7 +122,8 @@ const char *hx_app_origin(const struct hx_app *app);
  * "stg#2 +2m, stg/backend -30s (leeway 0s)" (empty when all are zero). */
 void hx_app_describe_clocks(struct hx_app *app, char *out, size_t size);
 /* Refreshes the app attempted / that failed, and cookies it refused to
- * write because they were too large. */
+ * write because they were too large; "instances": each instance's
+ * refreshes, refresh_failures and jwks_fetches. */
 void hx_app_stats(struct hx_app *app, json_t *out);
 /* Replaces the knobs (an app "restart" with new configuration); in-flight
  * state, caches and state kept in memory are dropped. An "instances" array
