@@ -127,9 +127,47 @@ json_t *hx_timeline_journal_fields(const json_t *e)
                      json_object_get(e, "token_hash"), "fault", json_object_get(e, "fault"));
 }
 
+/* The requests that ran at the same time as another (each began before the
+ * other finished), as an object "N" -> true: their lines carry "[rN]". */
+static json_t *overlapping_requests(const json_t *entries)
+{
+    json_t *out = json_object();
+    json_t *records = json_array();
+    size_t i;
+    json_t *e;
+    json_array_foreach(entries, i, e) {
+        const char *kind = json_string_value(json_object_get(e, "kind"));
+        if (kind && strcmp(kind, "request") == 0 && json_object_get(e, "finished"))
+            json_array_append(records, e);
+    }
+    size_t n = json_array_size(records);
+    for (size_t a = 0; a < n && n < 4000; a++) {
+        const json_t *ra = json_array_get(records, a);
+        json_int_t af = json_integer_value(json_object_get(ra, "finished"));
+        json_int_t ab = json_integer_value(json_object_get(ra, "finished_before"));
+        for (size_t b = 0; b < n; b++) {
+            const json_t *rb = json_array_get(records, b);
+            if (a == b)
+                continue;
+            json_int_t bf = json_integer_value(json_object_get(rb, "finished"));
+            json_int_t bb = json_integer_value(json_object_get(rb, "finished_before"));
+            if (bb < af && ab < bf) {
+                char key[24];
+                snprintf(key, sizeof(key), "%lld",
+                         (long long)json_integer_value(json_object_get(ra, "req")));
+                json_object_set_new(out, key, json_true());
+                break;
+            }
+        }
+    }
+    json_decref(records);
+    return out;
+}
+
 char *hx_timeline_text(struct hx_timeline *tl, const char *indent)
 {
     pthread_mutex_lock(&tl->lock);
+    json_t *parallel = overlapping_requests(tl->entries);
     size_t cap = 256, len = 0;
     char *out = malloc(cap);
     if (out)
@@ -146,8 +184,14 @@ char *hx_timeline_text(struct hx_timeline *tl, const char *indent)
         /* The world's name for the component when there is one ("stg#2",
          * "prod/cdn"), else the source. */
         const char *who = json_string_value(json_object_get(e, "component"));
-        int n = snprintf(line, sizeof(line), "%s%s%-8s %-7s %s\n", indent, t < 0 ? "-" : "+", at,
-                         who ? who : json_string_value(json_object_get(e, "source")),
+        /* A line of a request that ran in parallel with another names it. */
+        char tag[32] = "";
+        char key[24];
+        snprintf(key, sizeof(key), "%lld", (long long)json_integer_value(json_object_get(e, "req")));
+        if (json_object_get(e, "req") && json_object_get(parallel, key))
+            snprintf(tag, sizeof(tag), "[r%s] ", key);
+        int n = snprintf(line, sizeof(line), "%s%s%-8s %-7s %s%s\n", indent, t < 0 ? "-" : "+", at,
+                         who ? who : json_string_value(json_object_get(e, "source")), tag,
                          json_string_value(json_object_get(e, "text")));
         if (n < 0)
             continue;
@@ -167,5 +211,6 @@ char *hx_timeline_text(struct hx_timeline *tl, const char *indent)
         }
     }
     pthread_mutex_unlock(&tl->lock);
+    json_decref(parallel);
     return out;
 }
