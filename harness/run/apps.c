@@ -7,6 +7,7 @@
 #include "defaults.h"
 #include "duration.h"
 #include "scenario.h"
+#include "target.h"
 
 static void add_patterns(json_t *list, const char *host)
 {
@@ -88,6 +89,8 @@ void hx_run_start_apps(struct hx_run *run, const json_t *target, const struct hx
     struct hx_world *world = &run->world;
     world->routed = true;
     json_t *shared = hx_target_knobs(target);
+    json_t *settings = hx_run_admin(run, "GET", "/_fakeidp/settings", NULL, NULL);
+    const char *issuer_base = json_string_value(json_object_get(settings, "issuer_base"));
     const char *name;
     json_t *entry;
     json_object_foreach(json_object_get(run->doc, "apps"), name, entry) {
@@ -118,7 +121,14 @@ void hx_run_start_apps(struct hx_run *run, const json_t *target, const struct hx
         ac.client_id = wa->client_id;
         ac.public_host = wa->hosts[0];
         ac.seed = seed ^ ((uint64_t)(world->count + 1) * 0x9e3779b97f4a7c15ULL);
+        /* Its backend: its own providers or the target's, ${client_id} being
+         * the app's own client. */
+        json_t *providers = hx_target_resolve_providers(
+            wa->pieces.providers ? wa->pieces.providers : json_object_get(target, "providers"),
+            wa->client_id, issuer_base ? issuer_base : "https://api.workos.com");
+        ac.convex_providers = providers;
         wa->app = hx_app_start(&ac, &err);
+        json_decref(providers);
         json_decref(knobs);
         world->count++;
         if (!wa->app) {
@@ -129,6 +139,7 @@ void hx_run_start_apps(struct hx_run *run, const json_t *target, const struct hx
         wa->port = hx_app_port(wa->app);
     }
     json_decref(shared);
+    json_decref(settings);
     run->app = world->count ? world->apps[0].app : NULL;
     if (world->count)
         snprintf(run->app_origin, sizeof(run->app_origin), "%s", world->apps[0].origin);

@@ -560,7 +560,9 @@ static bool r_convex(struct hx_run *run, const json_t *v, const json_t *step)
 {
     bool is_static = strcmp(run->convex_adapter, "static_token") == 0;
     int authenticated = 0;
-    char error[512] = "";
+    char error[512] = "", origin[600];
+    if (!step_origin(run, step, origin, sizeof(origin))) /* "at": another app's client and backend */
+        return true;
     for (int attempt = 0; attempt < 3 && !authenticated; attempt++) {
         char token[8192] = "";
         if (is_static && run->convex_token[0]) {
@@ -571,9 +573,9 @@ static bool r_convex(struct hx_run *run, const json_t *v, const json_t *step)
             snprintf(url, sizeof(url), attempt ? "/token?force=1" : "/token");
             struct hx_page page;
             char full[700];
-            snprintf(full, sizeof(full), "%s%s", run->app_origin, url);
-            char initiator[600];
-            snprintf(initiator, sizeof(initiator), "%s/dashboard", run->app_origin);
+            snprintf(full, sizeof(full), "%s%s", origin, url);
+            char initiator[700];
+            snprintf(initiator, sizeof(initiator), "%s/dashboard", origin);
             struct hx_navigation nav = {.url = full, .subrequest = true, .initiator = initiator};
             hx_browser_go(&run->browser, &nav, &page);
             json_t *body = page.body ? json_loadb(page.body, strlen(page.body), 0, NULL) : NULL;
@@ -591,7 +593,7 @@ static bool r_convex(struct hx_run *run, const json_t *v, const json_t *step)
                 snprintf(run->convex_token, sizeof(run->convex_token), "%s", token);
         }
         char url[600], auth[8300];
-        snprintf(url, sizeof(url), "%s/convex/query", run->app_origin);
+        snprintf(url, sizeof(url), "%s/convex/query", origin);
         snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
         const char *headers[] = {auth, NULL};
         struct hx_navigation nav = {.url = url, .subrequest = true, .headers = headers};
@@ -955,8 +957,9 @@ enum idp_status hx_step_validate(struct hx_check *check, const json_t *step, con
         char child[300];
         snprintf(child, sizeof(child), "%s/at", path);
         if (strcmp(kind->name, "sign_in") != 0 && strcmp(kind->name, "sign_out") != 0 &&
-            strcmp(kind->name, "app") != 0)
-            return hx_check_fail(check, child, true, "at goes with sign_in, sign_out and app only");
+            strcmp(kind->name, "app") != 0 && strcmp(kind->name, "convex_query") != 0)
+            return hx_check_fail(check, child, true,
+                                 "at goes with sign_in, sign_out, app and convex_query only");
         if (!json_is_string(at) || !hx_step_location_ok(json_string_value(at)))
             return hx_check_fail(check, child, false,
                                  "at is an app's name (\"stg\") or a URL (\"https://www.app.test\")");

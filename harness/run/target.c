@@ -15,8 +15,7 @@
 #include "apps.h"
 #include "http_client.h"
 
-/* Replaces ${client_id} and ${issuer_base} in provider fields. */
-static json_t *resolve_providers(const json_t *providers, const char *client_id,
+json_t *hx_target_resolve_providers(const json_t *providers, const char *client_id,
                                  const char *issuer_base)
 {
     json_t *out = json_array();
@@ -226,7 +225,7 @@ static bool start_reference(struct hx_run *run, const json_t *target,
     json_decref(knobs);
     json_t *settings = hx_run_admin(run, "GET", "/_fakeidp/settings", NULL, NULL);
     const char *issuer_base = json_string_value(json_object_get(settings, "issuer_base"));
-    json_t *providers = resolve_providers(json_object_get(target, "providers"), run->client_id,
+    json_t *providers = hx_target_resolve_providers(json_object_get(target, "providers"), run->client_id,
                                           issuer_base ? issuer_base : "https://api.workos.com");
     json_decref(settings);
     const char *own_client = json_string_value(json_object_get(target, "client_id"));

@@ -14,6 +14,10 @@
  * reason is recorded (hx_run_broken when the run could not be carried out).
  * A target that refuses to start on purpose leaves run->start_error. */
 bool hx_target_start(struct hx_run *run, const struct hx_runner_options *opt, uint64_t seed);
+/* Convex-style providers with ${client_id} and ${issuer_base} replaced in
+ * their fields (a new array). */
+json_t *hx_target_resolve_providers(const json_t *providers, const char *client_id,
+                                    const char *issuer_base);
 /* Stops whatever hx_target_start started; safe after a partial start. */
 void hx_target_stop(struct hx_run *run);
 

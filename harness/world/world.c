@@ -16,7 +16,7 @@
 #include "url.h"
 
 const char *const hx_world_app_keys[] = {"hosts", "client_id", "proxy", "cdn", "adapter",
-                                         "header_limit", "fan_out", NULL};
+                                         "header_limit", "fan_out", "providers", NULL};
 
 static const char *const adapters[] = {"passthrough", "keep_first", "keep_last", "fold_comma",
                                        NULL};
@@ -193,6 +193,24 @@ enum idp_status hx_world_app_take_pieces(json_t *entry, struct hx_world_app *out
             p->fan_out_barrier = json_deep_copy(barrier);
         }
     }
+    const json_t *providers = json_object_get(entry, "providers");
+    if (providers) {
+        bool ok = json_is_array(providers);
+        json_array_foreach(providers, i, h) {
+            const char *key;
+            json_t *v;
+            ok = ok && json_is_object(h) && json_is_string(json_object_get(h, "issuer"));
+            json_object_foreach(h, key, v) ok = ok && json_is_string(v) &&
+                                               (strcmp(key, "issuer") == 0 ||
+                                                strcmp(key, "application_id") == 0);
+        }
+        if (!ok) {
+            hx_world_app_cleanup(out);
+            return fail_at(err, "/providers", "providers is an array of {%s}",
+                           "\"issuer\": …, \"application_id\"?: …");
+        }
+        p->providers = json_deep_copy(providers);
+    }
     for (int k = 0; hx_world_app_keys[k]; k++)
         json_object_del(entry, hx_world_app_keys[k]);
     snprintf(out->origin, sizeof(out->origin), "%s://%s", p->tls ? "https" : "http", out->hosts[0]);
@@ -203,6 +221,8 @@ void hx_world_app_cleanup(struct hx_world_app *app)
 {
     json_decref(app->pieces.fan_out_barrier);
     app->pieces.fan_out_barrier = NULL;
+    json_decref(app->pieces.providers);
+    app->pieces.providers = NULL;
 }
 
 void hx_world_init(struct hx_world *world, struct idp_clock *clock, struct hx_timeline *timeline)

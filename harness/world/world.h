@@ -40,6 +40,7 @@ struct hx_pieces {
     char fan_out[8][256];     /* paths a page load then fetches in parallel (prefetch, RSC) */
     int fan_out_count;
     json_t *fan_out_barrier;  /* a barrier rule lining their refreshes up at fakeidp, or NULL */
+    json_t *providers;        /* the app's own backend providers, or NULL: the target's */
 };
 
 struct hx_world_app {

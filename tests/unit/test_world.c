@@ -90,6 +90,8 @@ static void test_refusals_point_at_the_member(void **state)
                    "/fan_out/paths/0", "starts with '/'");
     expect_refused("{\"hosts\": [\"a.test\"], \"fan_out\": {\"paths\": [\"/a\"], "
                    "\"barrier\": {\"route\": \"nowhere\"}}}", "/fan_out/barrier", "fan_out barrier");
+    expect_refused("{\"hosts\": [\"a.test\"], \"providers\": [{\"iss\": \"x\"}]}", "/providers",
+                   "providers is an array");
 }
 
 static void test_locations_resolve(void **state)
