@@ -132,35 +132,44 @@ json_t *hx_timeline_journal_fields(const json_t *e)
 static json_t *overlapping_requests(const json_t *entries)
 {
     json_t *out = json_object();
-    json_t *records = json_array();
-    size_t i;
+    size_t n = 0, i;
     json_t *e;
     json_array_foreach(entries, i, e) {
         const char *kind = json_string_value(json_object_get(e, "kind"));
-        if (kind && strcmp(kind, "request") == 0 && json_object_get(e, "finished"))
-            json_array_append(records, e);
+        n += kind && strcmp(kind, "request") == 0 && json_object_get(e, "finished");
     }
-    size_t n = json_array_size(records);
-    for (size_t a = 0; a < n && n < 4000; a++) {
-        const json_t *ra = json_array_get(records, a);
-        json_int_t af = json_integer_value(json_object_get(ra, "finished"));
-        json_int_t ab = json_integer_value(json_object_get(ra, "finished_before"));
-        for (size_t b = 0; b < n; b++) {
-            const json_t *rb = json_array_get(records, b);
-            if (a == b)
+    /* begin (finished_before) and end (finished) ranks: a and b overlap when
+     * each began before the other finished. Only a request that some other
+     * request finished during (end - begin > 1) can overlap anything. */
+    long long *req = calloc(n ? n : 1, sizeof(*req)), *end = calloc(n ? n : 1, sizeof(*end)),
+              *begin = calloc(n ? n : 1, sizeof(*begin));
+    size_t k = 0;
+    json_array_foreach(entries, i, e) {
+        const char *kind = json_string_value(json_object_get(e, "kind"));
+        if (!req || !end || !begin || !kind || strcmp(kind, "request") != 0 ||
+            !json_object_get(e, "finished"))
+            continue;
+        req[k] = json_integer_value(json_object_get(e, "req"));
+        end[k] = json_integer_value(json_object_get(e, "finished"));
+        begin[k] = json_integer_value(json_object_get(e, "finished_before"));
+        k++;
+    }
+    for (size_t b = 0; b < k; b++) {
+        if (end[b] - begin[b] <= 1)
+            continue; /* nothing finished while it ran: it overlapped only longer ones */
+        for (size_t a = 0; a < k; a++) {
+            if (a == b || !(begin[a] < end[b] && begin[b] < end[a]))
                 continue;
-            json_int_t bf = json_integer_value(json_object_get(rb, "finished"));
-            json_int_t bb = json_integer_value(json_object_get(rb, "finished_before"));
-            if (bb < af && ab < bf) {
-                char key[24];
-                snprintf(key, sizeof(key), "%lld",
-                         (long long)json_integer_value(json_object_get(ra, "req")));
-                json_object_set_new(out, key, json_true());
-                break;
-            }
+            char key[24];
+            snprintf(key, sizeof(key), "%lld", req[a]);
+            json_object_set_new(out, key, json_true());
+            snprintf(key, sizeof(key), "%lld", req[b]);
+            json_object_set_new(out, key, json_true());
         }
     }
-    json_decref(records);
+    free(req);
+    free(end);
+    free(begin);
     return out;
 }
 
