@@ -169,6 +169,27 @@ out:
 char *idp_iron_seal(const char *password, const unsigned char *data, size_t len,
                     int64_t now_ms, int64_t ttl_ms, struct idp_error *err)
 {
+    return idp_iron_seal_id(password, IRON_PASSWORD_ID, data, len, now_ms, ttl_ms, err);
+}
+
+bool idp_iron_password_id(const char *sealed, char *out, size_t size)
+{
+    if (size)
+        out[0] = '\0';
+    if (!sealed || strncmp(sealed, IRON_PREFIX "*", strlen(IRON_PREFIX) + 1) != 0)
+        return false;
+    const char *id = sealed + strlen(IRON_PREFIX) + 1;
+    size_t len = strcspn(id, "*");
+    if (id[len] != '*' || len >= size)
+        return false;
+    memcpy(out, id, len);
+    out[len] = '\0';
+    return true;
+}
+
+char *idp_iron_seal_id(const char *password, const char *password_id, const unsigned char *data,
+                       size_t len, int64_t now_ms, int64_t ttl_ms, struct idp_error *err)
+{
     char *result = NULL;
     unsigned char key[IRON_KEY_BYTES];
     unsigned char iv[IRON_IV_BYTES];
@@ -181,6 +202,13 @@ char *idp_iron_seal(const char *password, const unsigned char *data, size_t len,
 
     if (check_password(password, err) != IDP_OK)
         goto out;
+    /* iron's password ids are [a-zA-Z0-9_]+ (passwordId in iron-webcrypto). */
+    if (!password_id || !password_id[0] || strlen(password_id) > 64 ||
+        strspn(password_id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") !=
+            strlen(password_id)) {
+        idp_fail(err, IDP_INVALID, "Invalid password id");
+        goto out;
+    }
     if (!data && len > 0) {
         idp_fail(err, IDP_INVALID, "Missing payload");
         goto out;
@@ -222,7 +250,7 @@ char *idp_iron_seal(const char *password, const unsigned char *data, size_t len,
         goto out;
     }
     /* Fields 1-6, which the MAC covers. */
-    size_t base_len = strlen(IRON_PREFIX "*" IRON_PASSWORD_ID "*") +
+    size_t base_len = strlen(IRON_PREFIX "**") + strlen(password_id) +
                       2 * IRON_SALT_BYTES + 1 + strlen(iv_b64) + 1 +
                       strlen(cipher_b64) + 1 + strlen(expiration);
     base = malloc(base_len + 1);
@@ -231,7 +259,7 @@ char *idp_iron_seal(const char *password, const unsigned char *data, size_t len,
         goto out;
     }
     snprintf(base, base_len + 1, "%s*%s*%s*%s*%s*%s", IRON_PREFIX,
-             IRON_PASSWORD_ID, enc_salt, iv_b64, cipher_b64, expiration);
+             password_id, enc_salt, iv_b64, cipher_b64, expiration);
     if (mac_digest(password, mac_salt, 2 * IRON_SALT_BYTES, base, base_len,
                    &mac, err) != IDP_OK)
         goto out;

@@ -8,6 +8,7 @@
 #ifndef IDP_IRON_H
 #define IDP_IRON_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,6 +24,16 @@
  * required)"; crypto or allocation failure). */
 char *idp_iron_seal(const char *password, const unsigned char *data, size_t len,
                     int64_t now_ms, int64_t ttl_ms, struct idp_error *err);
+
+/* The same, with the password's id in field 1 (iron's password rotation:
+ * a seal made with password {id, secret} is opened with the secret of that
+ * id). ids are [A-Za-z0-9_]+, at most 64 characters. */
+char *idp_iron_seal_id(const char *password, const char *password_id, const unsigned char *data,
+                       size_t len, int64_t now_ms, int64_t ttl_ms, struct idp_error *err);
+
+/* The password id of a seal (field 1) into out; false when the text is not
+ * an iron seal or the id does not fit. */
+bool idp_iron_password_id(const char *sealed, char *out, size_t size);
 
 /* Opens a seal. On success *out is a malloc'd NUL-terminated buffer of
  * *out_len bytes. A seal whose expiration is set and <= now_ms - 60000 fails

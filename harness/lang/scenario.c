@@ -18,6 +18,8 @@
 #include "spa.h"
 #include "steps.h"
 #include "store.h"
+#include "url.h"
+#include "world.h"
 
 static bool string_array(const json_t *v)
 {
@@ -193,6 +195,49 @@ static enum idp_status check_browser(struct hx_check *check, const json_t *brows
                                                                 : IDP_OK;
 }
 
+/* "apps": named apps, each with hosts, a client, pieces and knobs. */
+static enum idp_status check_apps(struct hx_check *check, const json_t *apps, const char *path)
+{
+    if (!json_is_object(apps) || !json_object_size(apps) ||
+        json_object_size(apps) > HX_WORLD_MAX_APPS)
+        return hx_check_fail(check, path, false,
+                             "apps is an object of 1 to %d named apps ({\"prod\": {\"hosts\": "
+                             "[\"app.test\"]}})", HX_WORLD_MAX_APPS);
+    const char *name;
+    json_t *entry;
+    enum idp_status first = IDP_OK;
+    json_object_foreach((json_t *)apps, name, entry) {
+        char child[300];
+        snprintf(child, sizeof(child), "%s/%s", path, name);
+        enum idp_status st = IDP_OK;
+        if (!name[0] || strlen(name) >= 48 ||
+            strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_-") != strlen(name))
+            st = hx_check_fail(check, child, true,
+                               "an app's name is lowercase letters, digits, '-' and '_'");
+        json_t *rest = json_deep_copy(entry);
+        /* A variant may change an app partly; its hosts come from the base
+         * (checked once merged). */
+        if (strncmp(path, "/variants/", 10) == 0 && json_is_object(rest) &&
+            !json_object_get(rest, "hosts"))
+            json_object_set_new(rest, "hosts", json_pack("[s]", "from-the-base.test"));
+        struct hx_world_app scratch;
+        struct idp_error e;
+        if (!st && hx_world_app_take_pieces(rest, &scratch, &e))
+            st = hx_check_error(check, child, &e);
+        else if (!st)
+            hx_world_app_cleanup(&scratch);
+        if (!st) {
+            struct hx_app_knobs knobs;
+            hx_app_knobs_defaults(&knobs);
+            if (hx_app_knobs_apply(&knobs, rest, NULL, &e))
+                st = hx_check_error(check, child, &e);
+        }
+        json_decref(rest);
+        first = first ? first : st;
+    }
+    return first;
+}
+
 /* Checks a document section by section (the base or a variant's overrides). */
 static enum idp_status check_sections(struct hx_check *check, const json_t *doc, const char *prefix)
 {
@@ -202,6 +247,7 @@ static enum idp_status check_sections(struct hx_check *check, const json_t *doc,
         enum idp_status (*check)(struct hx_check *, const json_t *, const char *);
     } sections[] = {
         {"idp", check_idp},       {"target", check_target},       {"browser", check_browser},
+        {"apps", check_apps},
         {"steps", hx_steps_validate}, {"expect", hx_expect_validate},
     };
     enum idp_status first = IDP_OK;
@@ -261,6 +307,174 @@ static void check_step_users(struct hx_check *check, const json_t *steps, const 
     }
 }
 
+/* The instances of the app a location reaches (0: no such app). */
+static int instances_at(const json_t *doc, const char *where)
+{
+    const json_t *apps = json_object_get(doc, "apps");
+    const json_t *entry = NULL;
+    if (!apps) {
+        entry = json_object_get(doc, "target");
+    } else if (where[0] == '/') {
+        const char *first;
+        json_t *e;
+        json_object_foreach((json_t *)apps, first, e) {
+            entry = e;
+            break;
+        }
+    } else if (strstr(where, "://")) {
+        struct hx_url url;
+        const char *name;
+        json_t *e;
+        if (hx_url_parse(where, &url))
+            json_object_foreach((json_t *)apps, name, e) {
+                size_t i;
+                json_t *h;
+                json_array_foreach(json_object_get(e, "hosts"), i, h)
+                    if (json_is_string(h) && strcmp(json_string_value(h), url.host) == 0)
+                        entry = e;
+            }
+    } else {
+        char name[64];
+        snprintf(name, sizeof(name), "%.*s", (int)strcspn(where, "/"), where);
+        entry = json_object_get(apps, name);
+    }
+    if (!entry)
+        return 0;
+    const json_t *n = json_object_get(entry, "instances");
+    if (!n)
+        n = json_object_get(json_object_get(doc, "target"), "instances");
+    return json_is_array(n) ? (int)json_array_size(n) : n ? (int)json_integer_value(n) : 1;
+}
+
+/* Every location a step names reaches an app of this variant's world, and
+ * every instance it names exists. */
+static void check_locations(struct hx_check *check, const json_t *doc, const json_t *steps,
+                            const char *path)
+{
+    const json_t *apps = json_object_get(doc, "apps");
+    const char *idp_host = json_string_value(
+        json_object_get(json_object_get(doc, "browser"), "idp_host"));
+    size_t i;
+    json_t *step;
+    json_array_foreach(steps, i, step) {
+        char child[400];
+        static const char *const kinds[] = {"load", "reload", "api", "at", NULL};
+        const char *where = NULL;
+        for (int k = 0; kinds[k]; k++)
+            if (json_is_string(json_object_get(step, kinds[k]))) {
+                where = json_string_value(json_object_get(step, kinds[k]));
+                snprintf(child, sizeof(child), "%s/%zu/%s", path, i, kinds[k]);
+            }
+        static const char *const with_path[] = {"navigate", "form_post", NULL};
+        for (int k = 0; with_path[k]; k++)
+            if (json_is_string(json_object_get(json_object_get(step, with_path[k]), "path"))) {
+                where = json_string_value(json_object_get(json_object_get(step, with_path[k]), "path"));
+                snprintf(child, sizeof(child), "%s/%zu/%s/path", path, i, with_path[k]);
+            }
+        if (where && where[0] != '/') {
+            bool url = strstr(where, "://") != NULL;
+            struct hx_url parsed;
+            if (!apps)
+                hx_check_fail(check, child, false,
+                              "%s: %s address named apps: declare them in \"apps\"", where,
+                              url ? "URLs" : "app names");
+            else if (!instances_at(doc, where) &&
+                     !(url && hx_url_parse(where, &parsed) && idp_host &&
+                       strcmp(parsed.host, idp_host) == 0))
+                hx_check_fail(check, child, false, url ? "%s: no app serves this host"
+                                                       : "%s: no such app in \"apps\"", where);
+        }
+        const json_t *instance = json_object_get(step, "instance");
+        if (instance) {
+            int n = instances_at(doc, where ? where : "/");
+            snprintf(child, sizeof(child), "%s/%zu/instance", path, i);
+            if (n && json_integer_value(instance) > n)
+                hx_check_fail(check, child, false, "instance %lld: the app has %d instance%s",
+                              (long long)json_integer_value(instance), n, n == 1 ? "" : "s");
+        }
+        snprintf(child, sizeof(child), "%s/%zu/parallel", path, i);
+        check_locations(check, doc, json_object_get(step, "parallel"), child);
+        snprintf(child, sizeof(child), "%s/%zu/repeat/steps", path, i);
+        check_locations(check, doc, json_object_get(json_object_get(step, "repeat"), "steps"),
+                        child);
+    }
+}
+
+/* Cross-checks of a variant's world: locations and instances, host names
+ * served by one app only, client ids fakeidp knows. */
+static void check_world(struct hx_check *check, const json_t *doc, const char *steps_path,
+                        const char *variant)
+{
+    check_locations(check, doc, json_object_get(doc, "steps"), steps_path);
+    const json_t *apps = json_object_get(doc, "apps");
+    const json_t *clients = json_object_get(json_object_get(doc, "idp"), "clients");
+    char where[300];
+    snprintf(where, sizeof(where), "%s%s", variant ? "/variants/" : "", variant ? variant : "");
+    const char *name;
+    json_t *entry;
+    json_t *seen = json_object();
+    json_object_foreach((json_t *)apps, name, entry) {
+        char child[400];
+        if (!json_object_get(entry, "hosts")) {
+            snprintf(child, sizeof(child), "%s/apps/%s", where, name);
+            hx_check_fail(check, child, true, "app %s has no \"hosts\"", name);
+        }
+        size_t i;
+        json_t *h;
+        json_array_foreach(json_object_get(entry, "hosts"), i, h) {
+            const char *host = json_string_value(h);
+            const char *other = json_string_value(json_object_get(seen, host ? host : ""));
+            snprintf(child, sizeof(child), "/apps/%s/hosts/%zu", name, i);
+            if (host && other)
+                hx_check_fail(check, child, false, "host %s is served by apps %s and %s", host,
+                              other, name);
+            else if (host)
+                json_object_set_new(seen, host, json_string(name));
+        }
+    }
+    json_decref(seen);
+    /* A client an app names must be one fakeidp has. */
+    const char *ids[HX_WORLD_MAX_APPS + 1] = {NULL};
+    char paths[HX_WORLD_MAX_APPS + 1][300];
+    int n = 0;
+    const char *target_id = json_string_value(json_object_get(json_object_get(doc, "target"), "client_id"));
+    const char *app = json_string_value(json_object_get(json_object_get(doc, "target"), "app"));
+    if (target_id && !(app && strcmp(app, "external") == 0)) {
+        ids[n] = target_id;
+        snprintf(paths[n++], sizeof(paths[0]), "/target/client_id");
+    }
+    json_object_foreach((json_t *)apps, name, entry) {
+        const char *id = json_string_value(json_object_get(entry, "client_id"));
+        if (id && n < HX_WORLD_MAX_APPS + 1) {
+            ids[n] = id;
+            snprintf(paths[n++], sizeof(paths[0]), "/apps/%s/client_id", name);
+        }
+    }
+    for (int k = 0; clients && k < n; k++) {
+        bool known = false;
+        size_t i;
+        json_t *c;
+        json_array_foreach(clients, i, c) {
+            const char *cid = json_string_value(json_object_get(c, "id"));
+            known = known || (cid && strcmp(cid, ids[k]) == 0);
+        }
+        if (!known)
+            hx_check_fail(check, paths[k], false, "client %s is not one of idp.clients", ids[k]);
+    }
+    const char *named = json_string_value(json_object_get(json_object_get(json_object_get(doc, "expect"), "app"), "app"));
+    if (named && !json_object_get(apps, named)) {
+        char child[400];
+        snprintf(child, sizeof(child), "%s/expect/app/app", where);
+        hx_check_fail(check, child, false, "expect app: no app named \"%s\" in \"apps\"", named);
+    }
+    if (apps && app && strcmp(app, "reference") != 0) {
+        char child[400];
+        snprintf(child, sizeof(child), "/target/app");
+        hx_check_fail(check, child, false,
+                      "apps are reference apps: a target \"%s\" cannot have \"apps\"", app);
+    }
+}
+
 /* Objects merge member by member; anything else replaces. A variant's
  * "expect" replaces the base's whole: each variant states its own outcome. */
 static bool merge(json_t *base, const json_t *over)
@@ -282,9 +496,9 @@ static bool merge(json_t *base, const json_t *over)
 static enum idp_status validate(struct hx_scenario *sc, struct hx_check *check)
 {
     static const char *const top[] = {"name", "description", "failure_mode", "sources", "tags",
-                                      "idp", "target", "browser", "steps", "expect", "variants",
-                                      "timeout", "engine_difference", NULL};
-    static const char *const variant_keys[] = {"description", "idp", "target", "browser",
+                                      "idp", "target", "browser", "apps", "steps", "expect",
+                                      "variants", "timeout", "engine_difference", NULL};
+    static const char *const variant_keys[] = {"description", "idp", "target", "browser", "apps",
                                                "steps", "expect", "tags", "engine_difference", NULL};
     json_t *root = sc->root;
     enum idp_status st = hx_check_keys(check, root, "", top, "a scenario");
@@ -368,6 +582,7 @@ static enum idp_status validate(struct hx_scenario *sc, struct hx_check *check)
                      own ? sc->variants[i].name : "");
             check_step_users(check, json_object_get(doc, "steps"), path,
                              json_object_get(json_object_get(doc, "idp"), "users"));
+            check_world(check, doc, path, variants ? sc->variants[i].name : NULL);
         }
     }
     if (check->count)

@@ -581,7 +581,7 @@ static void plain_entry(struct ctx *c, const json_t *e)
                                                 : tab_lane(&c->lanes, e);
         fprintf(f, "</div><div class=\"log\" style=\"grid-column:%d/-2\"><span class=\"who\">",
                 lane + 2);
-        esc(f, source);
+        esc(f, str(e, "component") ? str(e, "component") : source);
         fputs(":</span> ", f);
         esc(f, str(e, "text"));
         const char *token = str(e, "token");

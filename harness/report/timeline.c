@@ -149,9 +149,56 @@ json_t *hx_timeline_journal_fields(const json_t *e)
                      json_object_get(e, "token_hash"), "fault", json_object_get(e, "fault"));
 }
 
+/* The requests that ran at the same time as another (each began before the
+ * other finished), as an object "N" -> true: their lines carry "[rN]". */
+static json_t *overlapping_requests(const json_t *entries)
+{
+    json_t *out = json_object();
+    size_t n = 0, i;
+    json_t *e;
+    json_array_foreach(entries, i, e) {
+        const char *kind = json_string_value(json_object_get(e, "kind"));
+        n += kind && strcmp(kind, "request") == 0 && json_object_get(e, "finished");
+    }
+    /* begin (finished_before) and end (finished) ranks: a and b overlap when
+     * each began before the other finished. Only a request that some other
+     * request finished during (end - begin > 1) can overlap anything. */
+    long long *req = calloc(n ? n : 1, sizeof(*req)), *end = calloc(n ? n : 1, sizeof(*end)),
+              *begin = calloc(n ? n : 1, sizeof(*begin));
+    size_t k = 0;
+    json_array_foreach(entries, i, e) {
+        const char *kind = json_string_value(json_object_get(e, "kind"));
+        if (!req || !end || !begin || !kind || strcmp(kind, "request") != 0 ||
+            !json_object_get(e, "finished"))
+            continue;
+        req[k] = json_integer_value(json_object_get(e, "req"));
+        end[k] = json_integer_value(json_object_get(e, "finished"));
+        begin[k] = json_integer_value(json_object_get(e, "finished_before"));
+        k++;
+    }
+    for (size_t b = 0; b < k; b++) {
+        if (end[b] - begin[b] <= 1)
+            continue; /* nothing finished while it ran: it overlapped only longer ones */
+        for (size_t a = 0; a < k; a++) {
+            if (a == b || !(begin[a] < end[b] && begin[b] < end[a]))
+                continue;
+            char key[24];
+            snprintf(key, sizeof(key), "%lld", req[a]);
+            json_object_set_new(out, key, json_true());
+            snprintf(key, sizeof(key), "%lld", req[b]);
+            json_object_set_new(out, key, json_true());
+        }
+    }
+    free(req);
+    free(end);
+    free(begin);
+    return out;
+}
+
 char *hx_timeline_text(struct hx_timeline *tl, const char *indent)
 {
     pthread_mutex_lock(&tl->lock);
+    json_t *parallel = overlapping_requests(tl->entries);
     size_t cap = 256, len = 0;
     char *out = malloc(cap);
     if (out)
@@ -165,8 +212,17 @@ char *hx_timeline_text(struct hx_timeline *tl, const char *indent)
         json_int_t t = json_integer_value(json_object_get(e, "t"));
         idp_duration_format(t < 0 ? -t : t, at);
         char line[1400];
-        int n = snprintf(line, sizeof(line), "%s%s%-8s %-7s %s\n", indent, t < 0 ? "-" : "+", at,
-                         json_string_value(json_object_get(e, "source")),
+        /* The world's name for the component when there is one ("stg#2",
+         * "prod/cdn"), else the source. */
+        const char *who = json_string_value(json_object_get(e, "component"));
+        /* A line of a request that ran in parallel with another names it. */
+        char tag[32] = "";
+        char key[24];
+        snprintf(key, sizeof(key), "%lld", (long long)json_integer_value(json_object_get(e, "req")));
+        if (json_object_get(e, "req") && json_object_get(parallel, key))
+            snprintf(tag, sizeof(tag), "[r%s] ", key);
+        int n = snprintf(line, sizeof(line), "%s%s%-8s %-7s %s%s\n", indent, t < 0 ? "-" : "+", at,
+                         who ? who : json_string_value(json_object_get(e, "source")), tag,
                          json_string_value(json_object_get(e, "text")));
         if (n < 0)
             continue;
@@ -186,5 +242,6 @@ char *hx_timeline_text(struct hx_timeline *tl, const char *indent)
         }
     }
     pthread_mutex_unlock(&tl->lock);
+    json_decref(parallel);
     return out;
 }

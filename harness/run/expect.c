@@ -250,7 +250,7 @@ static void e_body_contains(struct hx_run *run, const json_t *v)
 static enum idp_status v_cookie(struct hx_check *c, const json_t *v, const char *path)
 {
     static const char *const keys[] = {"name", "present", "max_bytes", "count", "secure",
-                                       "http_only", "same_site", "domain", NULL};
+                                       "http_only", "same_site", "domain", "host", NULL};
     enum idp_status st = hx_check_keys(c, v, path, keys, "a cookie expectation");
     if (st)
         return st;
@@ -272,6 +272,14 @@ static enum idp_status v_cookie(struct hx_check *c, const json_t *v, const char 
         return hx_check_fail(c, path, false, "cookie domain is a string (\"\" for host-only)");
     if (max && (!json_is_integer(max) || json_integer_value(max) < 0))
         return hx_check_fail(c, path, false, "cookie max_bytes is a whole number");
+    const char *host = json_string_value(json_object_get(v, "host"));
+    struct hx_url url;
+    char text[400];
+    snprintf(text, sizeof(text), "%s%s", host && !strstr(host, "://") ? "https://" : "",
+             host ? host : "");
+    if (json_object_get(v, "host") && (!host || !hx_url_parse(text, &url)))
+        return hx_check_fail(c, path, false,
+                             "cookie host is a host name (\"stg.app.test\") or a URL");
     snprintf(child, sizeof(child), "%s/count", path);
     return json_object_get(v, "count") ? hx_check_count(c, json_object_get(v, "count"), child) : IDP_OK;
 }
@@ -280,8 +288,15 @@ static void e_cookie(struct hx_run *run, const json_t *v)
 {
     const char *name = json_string_value(json_object_get(v, "name"));
     int64_t now = idp_clock_now_ms(&run->clock);
+    /* "host": the cookie as that host sees it (the jar decides), else any. */
+    const char *host = json_string_value(json_object_get(v, "host"));
+    char text[400];
+    struct hx_url url;
+    snprintf(text, sizeof(text), "%s%s/", host && !strstr(host, "://") ? "https://" : "",
+             host ? host : "");
+    bool for_host = host && hx_url_parse(text, &url);
     pthread_mutex_lock(&run->browser.lock);
-    const struct hx_cookie *c = hx_jar_find(&run->browser.jar, name, NULL, now);
+    const struct hx_cookie *c = hx_jar_find(&run->browser.jar, name, for_host ? &url : NULL, now);
     size_t count = hx_jar_count(&run->browser.jar, name, now);
     size_t size = c ? strlen(c->name) + strlen(c->value) : 0;
     static const char *const same_sites[] = {"default", "lax", "strict", "none"};
@@ -303,8 +318,9 @@ static void e_cookie(struct hx_run *run, const json_t *v)
     }
     const json_t *present = json_object_get(v, "present");
     if (present && json_is_true(present) != (c != NULL))
-        hx_run_fail(run, "cookie %s: expected %s, it is %s", name,
-                    json_is_true(present) ? "present" : "absent", c ? "present" : "absent");
+        hx_run_fail(run, "cookie %s: expected %s%s%s, it is %s", name,
+                    json_is_true(present) ? "present" : "absent", for_host ? " for " : "",
+                    for_host ? url.host : "", c ? "present" : "absent");
     const json_t *max = json_object_get(v, "max_bytes");
     if (max && c && (long long)size > json_integer_value(max))
         hx_run_fail(run, "cookie %s: %zu bytes, over %lld", name, size, (long long)json_integer_value(max));
@@ -429,25 +445,72 @@ static void e_idp(struct hx_run *run, const json_t *v)
 static enum idp_status v_app(struct hx_check *c, const json_t *v, const char *path)
 {
     static const char *const keys[] = {"refreshes", "refresh_failures", "oversize_cookies",
-                                       "jwks_fetches", "convex_jwks_fetches", NULL};
-    return hx_check_counts(c, v, path, keys, "app expectations");
+                                       "jwks_fetches", "convex_jwks_fetches", "app", "instance",
+                                       NULL};
+    const json_t *app = json_object_get(v, "app"), *instance = json_object_get(v, "instance");
+    if (instance && (!json_is_integer(instance) || json_integer_value(instance) < 1 ||
+                     json_integer_value(instance) > HX_APP_MAX_INSTANCES ||
+                     json_object_get(v, "oversize_cookies") || json_object_get(v, "convex_jwks_fetches"))) {
+        char child[300];
+        snprintf(child, sizeof(child), "%s/instance", path);
+        return hx_check_fail(c, child, false,
+                             "instance is 1 to %d, and an instance counts refreshes, "
+                             "refresh_failures and jwks_fetches", HX_APP_MAX_INSTANCES);
+    }
+    if (app && (!json_is_string(app) || !json_string_length(app))) {
+        char child[300];
+        snprintf(child, sizeof(child), "%s/app", path);
+        return hx_check_fail(c, child, false, "app names one of the scenario's apps");
+    }
+    json_t *counts = json_deep_copy(v);
+    json_object_del(counts, "app");
+    json_object_del(counts, "instance");
+    enum idp_status st = hx_check_keys(c, v, path, keys, "app expectations");
+    if (!st)
+        st = hx_check_counts(c, counts, path, keys, "app expectations");
+    json_decref(counts);
+    return st;
 }
 
 static void e_app(struct hx_run *run, const json_t *v)
 {
-    if (!run->app) {
-        hx_run_fail(run, "app expectations need the reference app");
+    /* "app": one of the named apps; the first (the target) otherwise. */
+    const char *name = json_string_value(json_object_get(v, "app"));
+    struct hx_world_app *named = name ? hx_world_app_named(&run->world, name) : NULL;
+    struct hx_app *app = name ? (named ? named->app : NULL) : run->app;
+    if (!app) {
+        hx_run_fail(run, name ? "app expectations: no running app named %s"
+                              : "app expectations need the reference app%s", name ? name : "");
         return;
     }
     json_t *stats = json_object();
-    hx_app_stats(run->app, stats);
+    hx_app_stats(app, stats);
+    /* "instance": that instance's own counts. */
+    json_int_t instance = json_integer_value(json_object_get(v, "instance"));
+    json_t *of = stats;
+    if (instance) {
+        of = json_array_get(json_object_get(stats, "instances"), (size_t)(instance - 1));
+        if (!of) {
+            hx_run_fail(run, "app expectations: the app has no instance %lld", (long long)instance);
+            json_decref(stats);
+            return;
+        }
+    }
+    char who[96] = "";
+    if (name || instance)
+        snprintf(who, sizeof(who), "%s%s%.0lld ",
+                 name ? name : run->world.count ? run->world.apps[0].name : "app",
+                 instance ? "#" : "",
+                 (long long)instance);
     const char *key;
     json_t *spec;
     char want[64];
     json_object_foreach((json_t *)v, key, spec) {
-        long long n = json_integer_value(json_object_get(stats, key));
+        if (strcmp(key, "app") == 0 || strcmp(key, "instance") == 0)
+            continue;
+        long long n = json_integer_value(json_object_get(of, key));
         if (!count_holds(spec, n, want, sizeof(want)))
-            hx_run_fail(run, "app %s: %lld, expected %s", key, n, want);
+            hx_run_fail(run, "app %s%s: %lld, expected %s", who, key, n, want);
     }
     json_decref(stats);
 }

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "http_client.h"
+#include "url.h"
 
 json_t *hx_run_admin(struct hx_run *run, const char *method, const char *path, const json_t *body,
                      long *status)
@@ -261,12 +262,111 @@ bool hx_run_is_signed_in(struct hx_run *run, long status, const char *body)
     return strstr(body, marker ? marker : "\"signed_in\":true") != NULL;
 }
 
+void hx_run_barrier_add(struct hx_run *run, const json_t *barrier, size_t n, char *id, size_t size)
+{
+    json_t *rule = json_deep_copy(barrier);
+    json_object_set_new(rule, "action", json_string("barrier"));
+    if (!json_object_get(rule, "hold"))
+        json_object_set_new(rule, "hold", json_integer((json_int_t)n));
+    /* Replies leave fakeidp 25 ms apart unless told otherwise, so the
+     * browser applies them in the order fakeidp decided them. */
+    if (!json_object_get(rule, "gap"))
+        json_object_set_new(rule, "gap", json_string("25ms"));
+    long status = 0;
+    json_t *reply = hx_run_admin(run, "POST", "/_fakeidp/faults", rule, &status);
+    const char *added = json_string_value(json_array_get(json_object_get(reply, "added"), 0));
+    snprintf(id, size, "%s", added ? added : "");
+    json_decref(reply);
+    json_decref(rule);
+}
+
+void hx_run_barrier_remove(struct hx_run *run, const char *id)
+{
+    if (!id[0])
+        return;
+    char path[128];
+    snprintf(path, sizeof(path), "/_fakeidp/faults/%s", id);
+    json_decref(hx_run_admin(run, "DELETE", path, NULL, NULL));
+}
+
+struct fan_job {
+    struct hx_run *run;
+    char url[1200];
+    const char *initiator;
+};
+
+static void *fan_thread(void *arg)
+{
+    struct fan_job *job = arg;
+    struct hx_navigation nav = {.url = job->url, .subrequest = true, .initiator = job->initiator,
+                                .credentials = true};
+    struct hx_page page;
+    hx_browser_go(&job->run->browser, &nav, &page);
+    struct hx_url u;
+    hx_url_parse(job->url, &u);
+    hx_run_note(job->run, "step", "  fan-out fetch %s -> %ld%s", u.path, page.status,
+                hx_run_is_signed_in(job->run, page.status, page.body) ? " signed in" : "");
+    hx_page_cleanup(&page);
+    hx_http_client_thread_close();
+    return NULL;
+}
+
+/* A page of an app with a fan_out piece fetches its paths at once from the
+ * page, as a framework's prefetch and Server Component requests do. */
+static void fan_out(struct hx_run *run, const char *page_url)
+{
+    struct hx_url url;
+    struct hx_world_app *app = hx_url_parse(page_url, &url)
+                                   ? hx_world_app_for_host(&run->world, url.host) : NULL;
+    if (!app || !app->pieces.fan_out_count)
+        return;
+    int n = app->pieces.fan_out_count;
+    char origin[400], barrier_id[64] = "";
+    hx_url_origin(&url, origin, sizeof(origin));
+    if (app->pieces.fan_out_barrier)
+        hx_run_barrier_add(run, app->pieces.fan_out_barrier, (size_t)n, barrier_id,
+                           sizeof(barrier_id));
+    hx_timeline_add_data(&run->timeline, hx_run_now(run), "app",
+                         json_pack("{s:s}", "component", "page"),
+                         "%s%s fans out into %d parallel requests%s", origin, url.path, n,
+                         barrier_id[0] ? " (lined up by a barrier at fakeidp)" : "");
+    struct fan_job jobs[8];
+    pthread_t threads[8];
+    bool started[8] = {false};
+    for (int i = 0; i < n; i++) {
+        jobs[i].run = run;
+        jobs[i].initiator = page_url;
+        snprintf(jobs[i].url, sizeof(jobs[i].url), "%s%s", origin, app->pieces.fan_out[i]);
+        started[i] = pthread_create(&threads[i], NULL, fan_thread, &jobs[i]) == 0;
+        if (!started[i])
+            fan_thread(&jobs[i]);
+    }
+    for (int i = 0; i < n; i++)
+        if (started[i])
+            pthread_join(threads[i], NULL);
+    hx_run_barrier_remove(run, barrier_id);
+}
+
+bool hx_run_location(struct hx_run *run, const char *where, char *out, size_t size, char *why,
+                     size_t why_size)
+{
+    return hx_world_resolve(&run->world, run->app_origin, where, out, size, why, why_size);
+}
+
 void hx_run_load(struct hx_run *run, const char *path, bool subrequest, const char *method,
                  struct hx_observation *out)
 {
-    char url[1200], initiator[600];
-    snprintf(url, sizeof(url), "%s%s", run->app_origin, path);
-    snprintf(initiator, sizeof(initiator), "%s/", run->app_origin);
+    char url[1200], initiator[600], why[200];
+    if (!hx_run_location(run, path, url, sizeof(url), why, sizeof(why))) {
+        hx_run_fail(run, "load %s: %s", path, why);
+        return;
+    }
+    /* A fetch() comes from a page of the same origin. */
+    struct hx_url parsed;
+    char origin[400] = "";
+    if (hx_url_parse(url, &parsed))
+        hx_url_origin(&parsed, origin, sizeof(origin));
+    snprintf(initiator, sizeof(initiator), "%s/", origin[0] ? origin : run->app_origin);
     struct hx_navigation nav = {.method = method, .url = url, .subrequest = subrequest,
                                 .initiator = subrequest ? initiator : NULL, .credentials = true};
     hx_run_visit(run, &nav, subrequest ? "fetch" : "load", path, out);
@@ -297,5 +397,7 @@ void hx_run_visit(struct hx_run *run, const struct hx_navigation *nav, const cha
     if (!obs.signed_in && run->ever_signed_in && !run->lost_at_ms)
         run->lost_at_ms = hx_run_now(run);
     pthread_mutex_unlock(&run->lock);
+    if (!out && !nav->subrequest && page.status == 200 && run->world.routed)
+        fan_out(run, page.url);
     hx_page_cleanup(&page);
 }

@@ -18,6 +18,7 @@
 #include "server.h"
 #include "spa.h"
 #include "timeline.h"
+#include "world.h"
 
 struct hx_http_client;
 
@@ -44,7 +45,9 @@ struct hx_run {
     char idp_public_url[256];       /* as the browser reaches it */
     char admin_token[128];
     char client_id[96], api_key[128];
-    struct hx_app *app;             /* the reference app (NULL for external) */
+    struct hx_app *app;             /* the reference app (NULL for external); with "apps",
+                                       the first of them */
+    struct hx_world world;          /* the named apps and their pieces ("apps") */
     struct hx_external *external;   /* an external app the harness started, or NULL */
     char app_origin[256];
     char start_error[512];          /* the target refused to start */
@@ -124,7 +127,17 @@ void hx_run_sync_journal(struct hx_run *run);
  * signed_in_text in the body (default "\"signed_in\":true"), or, with
  * signed_in_field, a truthy JSON value at that dot path ("user.email"). */
 bool hx_run_is_signed_in(struct hx_run *run, long status, const char *body);
-/* Loads a path of the target in the browser and records the observation. */
+/* Adds a barrier fault rule for n requests at fakeidp (hold n, replies 25 ms
+ * apart unless the rule says otherwise); its id goes to id ("" if refused).
+ * hx_run_barrier_remove takes it away again. */
+void hx_run_barrier_add(struct hx_run *run, const json_t *barrier, size_t n, char *id, size_t size);
+void hx_run_barrier_remove(struct hx_run *run, const char *id);
+/* A step's location as an absolute URL: "/path" on the target (the first
+ * app), "name/path" on a named app's first host, a URL as it is. */
+bool hx_run_location(struct hx_run *run, const char *where, char *out, size_t size, char *why,
+                     size_t why_size);
+/* Loads a location in the browser and records the observation: a path of
+ * the target ("/dashboard"), "app/path" on a named app, or a URL. */
 void hx_run_load(struct hx_run *run, const char *path, bool subrequest, const char *method,
                  struct hx_observation *out);
 /* Runs a navigation (or fetch) and records what it showed, as hx_run_load

@@ -16,6 +16,7 @@
 #include "steps.h"
 #include "target.h"
 #include "url.h"
+#include "apps.h"
 
 /* Every variant starts at the same virtual instant: reports are stable. */
 #define RUN_EPOCH_MS 1768478400000LL /* 2026-01-15T12:00:00Z */
@@ -105,6 +106,7 @@ static void run_variant(const struct hx_scenario *sc, const struct hx_variant *v
     if (browser)
         hx_browser_knobs_apply(&bk, browser, NULL, NULL);
     hx_browser_init(&run->browser, &bk, &run->clock, &run->timeline);
+    hx_world_init(&run->world, &run->clock, &run->timeline);
 
     if (opt->browser_engine)
         run->browser.knobs.engine = strcmp(opt->browser_engine, "chromium") == 0 ? HX_ENGINE_CHROMIUM
@@ -114,6 +116,7 @@ static void run_variant(const struct hx_scenario *sc, const struct hx_variant *v
     if (!run->start_error[0] && run->browser.knobs.engine == HX_ENGINE_CHROMIUM &&
         !start_chromium(run))
         goto finish;
+    hx_run_note_clocks(run);
     if (!run->start_error[0]) {
         size_t i;
         json_t *step;
@@ -131,6 +134,7 @@ finish:
     result->timeline = hx_timeline_text(&run->timeline, "    ");
     result->timeline_json = json_incref(run->timeline.entries);
     hx_browser_cleanup(&run->browser);
+    hx_world_cleanup(&run->world);
     hx_timeline_cleanup(&run->timeline);
     idp_clock_cleanup(&run->clock);
     json_decref(run->totp_secrets);

@@ -31,10 +31,27 @@ struct step_kind {
 
 /* ---- validators ---------------------------------------------------- */
 
+bool hx_step_location_ok(const char *text)
+{
+    if (!text || !text[0])
+        return false;
+    if (text[0] == '/')
+        return true;
+    if (strncmp(text, "http://", 7) == 0 || strncmp(text, "https://", 8) == 0) {
+        struct hx_url url;
+        return hx_url_parse(text, &url);
+    }
+    size_t name = strspn(text, "abcdefghijklmnopqrstuvwxyz0123456789_-");
+    return name > 0 && (text[name] == '\0' || text[name] == '/');
+}
+
+/* A location: a path of the target ("/dashboard"), "app/path" on a named
+ * app ("stg/dashboard"), or a URL ("https://www.app.test/dashboard"). */
 static enum idp_status v_path(struct hx_check *c, const json_t *v, const char *path)
 {
-    if (!json_is_string(v) || json_string_value(v)[0] != '/')
-        return hx_check_fail(c, path, false, "expected a path starting with '/'");
+    if (!json_is_string(v) || !hx_step_location_ok(json_string_value(v)))
+        return hx_check_fail(c, path, false,
+                             "expected a path starting with '/', \"app/path\" or an http(s) URL");
     return IDP_OK;
 }
 
@@ -133,6 +150,16 @@ static enum idp_status v_browser_knobs(struct hx_check *c, const json_t *v, cons
     const char *bad = NULL;
     if (!json_is_object(v))
         return hx_check_fail(c, path, false, "expected an object of browser knobs");
+    static const char *const fixed[] = {"app_host", "idp_host", NULL};
+    for (int i = 0; fixed[i]; i++)
+        if (json_object_get(v, fixed[i])) {
+            char child[300];
+            snprintf(child, sizeof(child), "%s/%s", path, fixed[i]);
+            return hx_check_fail(c, child, true,
+                                 "%s cannot change mid-run: the origins are fixed when the variant "
+                                 "starts (declare the hosts in \"apps\" and address them by URL "
+                                 "or \"app/path\")", fixed[i]);
+        }
     return hx_browser_knobs_apply(&scratch, v, &bad, &e) ? hx_check_error(c, path, &e) : IDP_OK;
 }
 
@@ -236,14 +263,33 @@ static enum idp_status v_tamper(struct hx_check *c, const json_t *v, const char 
 
 /* ---- runners -------------------------------------------------------- */
 
+/* The origin a step works on: the target's, or its "at" (an app's name or
+ * a URL's origin). */
+static bool step_origin(struct hx_run *run, const json_t *step, char *out, size_t size)
+{
+    const char *at = json_string_value(json_object_get(step, "at"));
+    char url[1200], why[200];
+    struct hx_url parsed;
+    if (!at) {
+        snprintf(out, size, "%s", run->app_origin);
+        return true;
+    }
+    if (!hx_run_location(run, at, url, sizeof(url), why, sizeof(why)) || !hx_url_parse(url, &parsed)) {
+        hx_run_fail(run, "at %s: %s", at, why);
+        return false;
+    }
+    hx_url_origin(&parsed, out, (unsigned)size);
+    return true;
+}
+
 /* Why a sign-in flow that reached the app did not end signed in, when the
  * browser shows a known cause; "" otherwise. */
-static const char *sign_in_cause(struct hx_run *run, const struct hx_page *page)
+static const char *sign_in_cause(const char *start_url, const struct hx_page *page)
 {
     struct hx_url start, end;
-    if (page->error[0])
-        return "";
-    if (hx_url_parse(run->app_origin, &start) && hx_url_parse(page->url, &end) &&
+    if (page->error[0] || strstr(page->url, "/user_management/"))
+        return ""; /* the IdP itself answered */
+    if (hx_url_parse(start_url, &start) && hx_url_parse(page->url, &end) &&
         strcmp(start.host, end.host) != 0 && page->status != 0)
         return ": the app redirected to another host than the one its cookie was set for "
                "(localhost and 127.0.0.1 are two hosts to a browser)";
@@ -267,10 +313,11 @@ static void outbox_code(struct hx_run *run, const char *email, char *out, size_t
 }
 
 /* POSTs a form of a custom sign-in page. */
-static void post_form(struct hx_run *run, const char *path, json_t *form, struct hx_page *page)
+static void post_form(struct hx_run *run, const char *origin, const char *path, json_t *form,
+                      struct hx_page *page)
 {
-    char url[600];
-    snprintf(url, sizeof(url), "%s%s", run->app_origin, path);
+    char url[900];
+    snprintf(url, sizeof(url), "%s%s", origin, path);
     char *body = hx_form_encode(form);
     json_decref(form);
     const char *headers[] = {"Content-Type: application/x-www-form-urlencoded", NULL};
@@ -299,7 +346,7 @@ static const char *pick_organization(const json_t *orgs, const char *wanted)
  * from the outbox, an organization, a TOTP code from the authenticator the
  * user enrolled in this run) until the page is no longer one. */
 static void continue_sign_in(struct hx_run *run, const json_t *v, const char *email,
-                             struct hx_page *page)
+                             const char *origin, struct hx_page *page)
 {
     for (int round = 0; round < 5 && page->status == 200 && page->body; round++) {
         json_t *doc = json_loads(page->body, 0, NULL);
@@ -358,7 +405,7 @@ static void continue_sign_in(struct hx_run *run, const json_t *v, const char *em
             return; /* the page stays as it is */
         }
         json_decref(doc);
-        post_form(run, "/login/continue", form, page);
+        post_form(run, origin, "/login/continue", form, page);
     }
 }
 
@@ -378,27 +425,30 @@ static bool r_sign_in(struct hx_run *run, const json_t *v, const json_t *step)
             return false;
         }
     }
+    char origin[600];
+    if (!step_origin(run, step, origin, sizeof(origin)))
+        return false;
     const char *who = email ? email : IDP_DEFAULT_USER_EMAIL;
     struct hx_page page = {0};
     if (strcmp(method, "password") == 0) {
-        post_form(run, "/login/password",
+        post_form(run, origin, "/login/password",
                   json_pack("{s:s, s:s}", "email", who, "password",
                             json_string_value(json_object_get(v, "password"))),
                   &page);
     } else if (strcmp(method, "magic_auth") == 0) {
-        post_form(run, "/login/magic-auth", json_pack("{s:s}", "email", who), &page);
+        post_form(run, origin, "/login/magic-auth", json_pack("{s:s}", "email", who), &page);
         char code[16];
         outbox_code(run, who, code, sizeof(code));
-        post_form(run, "/login/magic-auth/verify", json_pack("{s:s, s:s}", "email", who, "code", code),
-                  &page);
+        post_form(run, origin, "/login/magic-auth/verify",
+                  json_pack("{s:s, s:s}", "email", who, "code", code), &page);
     } else {
-        char url[600];
+        char url[900];
         const char *login = json_string_value(json_object_get(json_object_get(run->doc, "target"), "login_path"));
-        snprintf(url, sizeof(url), "%s%s", run->app_origin, login ? login : "/login");
+        snprintf(url, sizeof(url), "%s%s", origin, login ? login : "/login");
         struct hx_navigation nav = {.url = url, .follow_login = true};
         hx_browser_go(&run->browser, &nav, &page);
     }
-    continue_sign_in(run, v, who, &page);
+    continue_sign_in(run, v, who, origin, &page);
     bool signed_in = hx_run_is_signed_in(run, page.status, page.body);
     hx_run_note(run, "step", "sign in as %s%s%s: %s (%ld)", email ? email : "default user",
                 strcmp(method, "authkit") ? " with " : "", strcmp(method, "authkit") ? method : "",
@@ -407,7 +457,7 @@ static bool r_sign_in(struct hx_run *run, const json_t *v, const json_t *step)
     bool may_fail = expected && strcmp(expected, "fails") == 0;
     if (!signed_in && !may_fail)
         hx_run_fail(run, "sign_in: the flow did not end signed in (%ld at %.*s)%s", page.status,
-                    (int)strcspn(page.url, "?#"), page.url, sign_in_cause(run, &page));
+                    (int)strcspn(page.url, "?#"), page.url, sign_in_cause(origin, &page));
     if (!signed_in) {
         pthread_mutex_lock(&run->lock);
         run->sign_in_failed = true;
@@ -554,8 +604,10 @@ static bool r_sign_out(struct hx_run *run, const json_t *v, const json_t *step)
     const char *method = json_string_value(json_object_get(v, "method"));
     const char *action = json_string_value(json_object_get(v, "next_action"));
     const json_t *form = json_object_get(v, "form");
-    char url[1200], action_header[300], *body = NULL;
-    snprintf(url, sizeof(url), "%s%s", run->app_origin, path ? path : "/logout");
+    char url[1200], action_header[300], *body = NULL, origin[600];
+    if (!step_origin(run, step, origin, sizeof(origin)))
+        return false;
+    snprintf(url, sizeof(url), "%s%s", origin, path ? path : "/logout");
     const char *headers[4] = {NULL};
     if (action) {
         method = "POST";
@@ -596,18 +648,33 @@ static bool r_idp_settings(struct hx_run *run, const json_t *v, const json_t *st
 
 static bool r_app(struct hx_run *run, const json_t *v, const json_t *step)
 {
-    if (!run->app) {
-        hx_run_fail(run, "the app step reconfigures the reference app only");
+    /* "at": a named app (by name, or a URL on one of its hosts). */
+    const char *at = json_string_value(json_object_get(step, "at"));
+    struct hx_app *app = run->app;
+    if (at) {
+        struct hx_url url;
+        char name[64];
+        snprintf(name, sizeof(name), "%.*s", (int)strcspn(at, "/"), at);
+        struct hx_world_app *wa = strstr(at, "://") ? (hx_url_parse(at, &url)
+                                                           ? hx_world_app_for_host(&run->world, url.host)
+                                                           : NULL)
+                                                    : hx_world_app_named(&run->world, name);
+        app = wa ? wa->app : NULL;
+    }
+    if (!app) {
+        hx_run_fail(run, "the app step reconfigures a reference app only%s%s", at ? ": no app " : "",
+                    at ? at : "");
         return false;
     }
     struct idp_error e;
     const char *bad = NULL;
-    if (hx_app_reconfigure(run->app, v, &bad, &e)) {
+    if (hx_app_reconfigure(app, v, &bad, &e)) {
         hx_run_fail(run, "app: %s", e.message);
         return false;
     }
     char *text = json_dumps(v, JSON_COMPACT);
-    hx_run_note(run, "step", "app restarted with %s", text ? text : "");
+    hx_run_note(run, "step", "app%s%s restarted with %s", at ? " " : "", at ? at : "",
+                text ? text : "");
     free(text);
     (void)step;
     return true;
@@ -689,7 +756,9 @@ static bool r_convex(struct hx_run *run, const json_t *v, const json_t *step)
 {
     bool is_static = strcmp(run->convex_adapter, "static_token") == 0;
     int authenticated = 0;
-    char error[512] = "";
+    char error[512] = "", origin[600];
+    if (!step_origin(run, step, origin, sizeof(origin))) /* "at": another app's client and backend */
+        return true;
     for (int attempt = 0; attempt < 3 && !authenticated; attempt++) {
         char token[8192] = "";
         if (is_static && run->convex_token[0]) {
@@ -700,9 +769,9 @@ static bool r_convex(struct hx_run *run, const json_t *v, const json_t *step)
             snprintf(url, sizeof(url), attempt ? "/token?force=1" : "/token");
             struct hx_page page;
             char full[700];
-            snprintf(full, sizeof(full), "%s%s", run->app_origin, url);
-            char initiator[600];
-            snprintf(initiator, sizeof(initiator), "%s/dashboard", run->app_origin);
+            snprintf(full, sizeof(full), "%s%s", origin, url);
+            char initiator[700];
+            snprintf(initiator, sizeof(initiator), "%s/dashboard", origin);
             struct hx_navigation nav = {.url = full, .subrequest = true, .initiator = initiator};
             hx_browser_go(&run->browser, &nav, &page);
             json_t *body = page.body ? json_loadb(page.body, strlen(page.body), 0, NULL) : NULL;
@@ -720,7 +789,7 @@ static bool r_convex(struct hx_run *run, const json_t *v, const json_t *step)
                 snprintf(run->convex_token, sizeof(run->convex_token), "%s", token);
         }
         char url[600], auth[8300];
-        snprintf(url, sizeof(url), "%s/convex/query", run->app_origin);
+        snprintf(url, sizeof(url), "%s/convex/query", origin);
         snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
         const char *headers[] = {auth, NULL};
         struct hx_navigation nav = {.url = url, .subrequest = true, .headers = headers};
@@ -993,23 +1062,8 @@ static bool r_parallel(struct hx_run *run, const json_t *v, const json_t *step)
 {
     const json_t *barrier = json_object_get(step, "barrier");
     char barrier_id[64] = "";
-    if (barrier) {
-        json_t *rule = json_deep_copy(barrier);
-        json_object_set_new(rule, "action", json_string("barrier"));
-        if (!json_object_get(rule, "hold"))
-            json_object_set_new(rule, "hold", json_integer((json_int_t)json_array_size(v)));
-        /* Replies leave fakeidp 25 ms apart unless told otherwise, so the
-         * browser applies them in the order fakeidp decided them. */
-        if (!json_object_get(rule, "gap"))
-            json_object_set_new(rule, "gap", json_string("25ms"));
-        long status = 0;
-        json_t *reply = hx_run_admin(run, "POST", "/_fakeidp/faults", rule, &status);
-        snprintf(barrier_id, sizeof(barrier_id), "%s",
-                 json_string_value(json_array_get(json_object_get(reply, "added"), 0))
-                     ? json_string_value(json_array_get(json_object_get(reply, "added"), 0)) : "");
-        json_decref(reply);
-        json_decref(rule);
-    }
+    if (barrier)
+        hx_run_barrier_add(run, barrier, json_array_size(v), barrier_id, sizeof(barrier_id));
     size_t n = json_array_size(v);
     pthread_t *threads = calloc(n, sizeof(*threads));
     struct parallel_job *jobs = calloc(n, sizeof(*jobs));
@@ -1024,11 +1078,7 @@ static bool r_parallel(struct hx_run *run, const json_t *v, const json_t *step)
             pthread_join(threads[i], NULL);
     free(threads);
     free(jobs);
-    if (barrier_id[0]) {
-        char path[128];
-        snprintf(path, sizeof(path), "/_fakeidp/faults/%s", barrier_id);
-        json_decref(hx_run_admin(run, "DELETE", path, NULL, NULL));
-    }
+    hx_run_barrier_remove(run, barrier_id);
     return true;
 }
 
@@ -1107,8 +1157,11 @@ static bool r_navigate(struct hx_run *run, const json_t *v, const json_t *step)
     const char *path = json_string_value(json_object_get(v, "path"));
     const char *from = json_string_value(json_object_get(v, "from"));
     const char *by = json_string_value(json_object_get(v, "by"));
-    char url[1200], page[600], what[128];
-    snprintf(url, sizeof(url), "%s%s", run->app_origin, path);
+    char url[1200], page[600], what[128], why[200];
+    if (!hx_run_location(run, path, url, sizeof(url), why, sizeof(why))) {
+        hx_run_fail(run, "navigate %s: %s", path, why);
+        return false;
+    }
     struct hx_navigation nav = {.url = url, .initiator = start_page(run, v, page, sizeof(page)),
                                 .by_script = by && strcmp(by, "script") == 0};
     snprintf(what, sizeof(what), "navigate (%s from %s)", by ? by : "link", from ? from : "app");
@@ -1126,8 +1179,12 @@ static bool r_form_post(struct hx_run *run, const json_t *v, const json_t *step)
     const json_t *form = json_object_get(v, "form");
     char *body = hx_form_encode(form ? form : empty);
     json_decref(empty);
-    char url[1200], page[600], what[128];
-    snprintf(url, sizeof(url), "%s%s", run->app_origin, path);
+    char url[1200], page[600], what[128], why[200];
+    if (!hx_run_location(run, path, url, sizeof(url), why, sizeof(why))) {
+        hx_run_fail(run, "form_post %s: %s", path, why);
+        free(body);
+        return false;
+    }
     static const char *const headers[] = {"Content-Type: application/x-www-form-urlencoded", NULL};
     struct hx_navigation nav = {.url = url, .method = "POST", .body = body ? body : "",
                                 .headers = headers, .initiator = start_page(run, v, page, sizeof(page))};
@@ -1187,7 +1244,8 @@ enum idp_status hx_step_validate(struct hx_check *check, const json_t *step, con
     const char *key, *kind_key = NULL;
     json_t *value;
     json_object_foreach((json_t *)step, key, value) {
-        if (strcmp(key, "note") == 0 || strcmp(key, "barrier") == 0)
+        if (strcmp(key, "note") == 0 || strcmp(key, "barrier") == 0 || strcmp(key, "at") == 0 ||
+            strcmp(key, "instance") == 0)
             continue;
         char child[300];
         snprintf(child, sizeof(child), "%s/%s", path, key);
@@ -1209,6 +1267,34 @@ enum idp_status hx_step_validate(struct hx_check *check, const json_t *step, con
         return hx_check_fail(check, path, false, "empty step: name a kind such as \"load\"");
     if (json_object_get(step, "note") && !json_is_string(json_object_get(step, "note")))
         return hx_check_fail(check, path, false, "note must be a string");
+    const json_t *at = json_object_get(step, "at"), *instance = json_object_get(step, "instance");
+    if (at) {
+        char child[300];
+        snprintf(child, sizeof(child), "%s/at", path);
+        if (strcmp(kind->name, "sign_in") != 0 && strcmp(kind->name, "sign_out") != 0 &&
+            strcmp(kind->name, "app") != 0 && strcmp(kind->name, "convex_query") != 0)
+            return hx_check_fail(check, child, true,
+                                 "at goes with sign_in, sign_out, app and convex_query only");
+        if (!json_is_string(at) || !hx_step_location_ok(json_string_value(at)))
+            return hx_check_fail(check, child, false,
+                                 "at is an app's name (\"stg\") or a URL (\"https://www.app.test\")");
+    }
+    if (instance) {
+        char child[300];
+        snprintf(child, sizeof(child), "%s/instance", path);
+        static const char *const with[] = {"load", "reload", "api", "sign_in", "sign_out", NULL};
+        bool ok = false;
+        for (int i = 0; with[i]; i++)
+            ok = ok || strcmp(kind->name, with[i]) == 0;
+        if (!ok)
+            return hx_check_fail(check, child, true,
+                                 "instance goes with load, reload, api, sign_in and sign_out only");
+        if (!json_is_integer(instance) || json_integer_value(instance) < 1 ||
+            json_integer_value(instance) > HX_APP_MAX_INSTANCES)
+            return hx_check_fail(check, child, false,
+                                 "instance is the app instance the balancer sends this step to, "
+                                 "1 to %d", HX_APP_MAX_INSTANCES);
+    }
     const json_t *barrier = json_object_get(step, "barrier");
     if (barrier) {
         char child[300];
@@ -1245,7 +1331,11 @@ bool hx_step_run(struct hx_run *run, const json_t *step, int index)
             bool spa = strncmp(k->name, "spa_", 4) == 0;
             if (spa)
                 pthread_mutex_lock(&run->spa_lock);
+            /* "instance": the balancer sends this step's requests there. */
+            int pinned = hx_browser_pin_instance(
+                (int)json_integer_value(json_object_get(step, "instance")));
             bool go_on = k->run(run, value, step);
+            hx_browser_pin_instance(pinned);
             if (spa)
                 pthread_mutex_unlock(&run->spa_lock);
             /* Leaf steps bring what fakeidp saw into the timeline. */

@@ -15,6 +15,8 @@ enum idp_status hx_step_validate(struct hx_check *check, const json_t *step, con
 /* Runs one step; failures are recorded in run->failures. Returns false when
  * the run cannot go on (the target is down, an expect step failed hard). */
 bool hx_step_run(struct hx_run *run, const json_t *step, int index);
+/* Whether text is a step location: "/path", "app/path", "app" or a URL. */
+bool hx_step_location_ok(const char *text);
 /* The step kinds, for docs and the schema (new reference). */
 json_t *hx_step_kinds(void);
 

@@ -12,10 +12,10 @@
 #include <string.h>
 
 #include "defaults.h"
+#include "apps.h"
 #include "http_client.h"
 
-/* Replaces ${client_id} and ${issuer_base} in provider fields. */
-static json_t *resolve_providers(const json_t *providers, const char *client_id,
+json_t *hx_target_resolve_providers(const json_t *providers, const char *client_id,
                                  const char *issuer_base)
 {
     json_t *out = json_array();
@@ -117,14 +117,20 @@ static json_t *idp_config_for(const json_t *doc, const char *app_host)
 {
     json_t *idp = json_object_get(doc, "idp");
     json_t *config = idp ? json_deep_copy(idp) : json_object();
-    if (!json_object_get(config, "clients")) {
+    if (!json_object_get(config, "clients") && json_object_get(doc, "apps")) {
+        json_object_set_new(config, "clients", hx_run_apps_clients(json_object_get(doc, "apps")));
+    } else if (!json_object_get(config, "clients")) {
         char http[200], https[200];
         snprintf(http, sizeof(http), "http://%s:*", app_host);
         snprintf(https, sizeof(https), "https://%s:*", app_host);
         json_t *patterns = json_pack("[s,s,s,s]", http, https, "http://localhost:*", "http://127.0.0.1:*");
-        json_object_set_new(config, "clients",
-                            json_pack("[{s:O, s:O, s:O}]", "redirect_uris", patterns,
-                                      "allowed_origins", patterns, "logout_uris", patterns));
+        json_t *client = json_pack("{s:O, s:O, s:O}", "redirect_uris", patterns,
+                                   "allowed_origins", patterns, "logout_uris", patterns);
+        /* target.client_id names the app's client (fakeidp's default one otherwise). */
+        const json_t *id = json_object_get(json_object_get(doc, "target"), "client_id");
+        if (json_is_string(id))
+            json_object_set(client, "id", (json_t *)id);
+        json_object_set_new(config, "clients", json_pack("[o]", client));
         json_decref(patterns);
     }
     return config;
@@ -258,9 +264,12 @@ static bool start_reference(struct hx_run *run, const json_t *target,
     json_decref(knobs);
     json_t *settings = hx_run_admin(run, "GET", "/_fakeidp/settings", NULL, NULL);
     const char *issuer_base = json_string_value(json_object_get(settings, "issuer_base"));
-    json_t *providers = resolve_providers(json_object_get(target, "providers"), run->client_id,
+    json_t *providers = hx_target_resolve_providers(json_object_get(target, "providers"), run->client_id,
                                           issuer_base ? issuer_base : "https://api.workos.com");
     json_decref(settings);
+    const char *own_client = json_string_value(json_object_get(target, "client_id"));
+    if (own_client)
+        snprintf(run->client_id, sizeof(run->client_id), "%s", own_client);
     ac.public_host = bk->app_host;
     ac.idp_url = run->idp_url;
     ac.idp_public_url = run->idp_public_url;
@@ -269,6 +278,13 @@ static bool start_reference(struct hx_run *run, const json_t *target,
     ac.convex_providers = providers;
     ac.clock = &run->clock;
     ac.timeline = &run->timeline;
+    if (json_object_get(run->doc, "apps")) {
+        hx_run_start_apps(run, target, &ac, seed);
+        json_decref(providers);
+        return true;
+    }
+    json_t *overrides = json_object_get(target, "instances");
+    ac.instance_overrides = json_is_array(overrides) ? overrides : NULL;
     run->app = hx_app_start(&ac, &err);
     json_decref(providers);
     if (!run->app) {
@@ -313,6 +329,7 @@ void hx_target_stop(struct hx_run *run)
 {
     hx_http_client_thread_close();
     hx_external_stop(&run->external);
+    hx_world_stop_apps(&run->world, 1);
     /* CivetWeb's mg_stop() polls in 10 ms steps: stop both servers at once. */
     pthread_t stopper;
     bool threaded = run->app && pthread_create(&stopper, NULL, stop_app_thread, &run->app) == 0;

@@ -90,6 +90,15 @@ int64_t hx_browser_now(struct hx_browser *b)
     return idp_clock_now_ms(b->clock) + b->knobs.clock_offset_ms;
 }
 
+static _Thread_local int pinned_instance;
+
+int hx_browser_pin_instance(int instance)
+{
+    int previous = pinned_instance;
+    pinned_instance = instance;
+    return previous;
+}
+
 void hx_page_cleanup(struct hx_page *page)
 {
     free(page->body);
@@ -447,9 +456,13 @@ void hx_browser_go(struct hx_browser *b, const struct hx_navigation *nav, struct
         int request = hx_timeline_request_begin(b->timeline);
         const char *headers[24];
         size_t h = 0;
-        char cookie_header[16384], origin_header[400], request_header[48];
+        char cookie_header[16384], origin_header[400], request_header[48], pin_header[48];
         snprintf(request_header, sizeof(request_header), "X-Request-ID: hxreq-%d", request);
         headers[h++] = request_header;
+        if (pinned_instance > 0) {
+            snprintf(pin_header, sizeof(pin_header), "X-Fakeidp-Instance: %d", pinned_instance);
+            headers[h++] = pin_header;
+        }
         if (cookie && cookie[0]) {
             snprintf(cookie_header, sizeof(cookie_header), "Cookie: %s", cookie);
             headers[h++] = cookie_header;

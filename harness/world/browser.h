@@ -97,6 +97,9 @@ int64_t hx_browser_now(struct hx_browser *b);
 /* Runs a navigation or subrequest; fills page (caller frees page->body). */
 void hx_browser_go(struct hx_browser *b, const struct hx_navigation *nav, struct hx_page *page);
 void hx_page_cleanup(struct hx_page *page);
+/* Pins this thread's requests to an app instance (1-based; 0: the
+ * balancer decides), sent as X-Fakeidp-Instance. Returns the previous pin. */
+int hx_browser_pin_instance(int instance);
 /* document.cookie of a page at url (malloc'd): no HttpOnly cookies. */
 char *hx_browser_document_cookie(struct hx_browser *b, const char *url);
 /* Whether a page at url is a secure context (https, a loopback host, or a

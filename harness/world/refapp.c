@@ -23,6 +23,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "duration.h"
 #include "encoding.h"
 #include "http_client.h"
 #include "iron.h"
@@ -36,6 +37,9 @@ static const char *const refresh_error_policies[] = {"delete_cookie", "keep_on_t
 static const char *const secure_modes[] = {"auto", "always", "never", NULL};
 static const char *const samesite_modes[] = {"lax", "strict", "none", NULL};
 static const char *const refresh_places[] = {"middleware", "render", NULL};
+static const char *const balancers[] = {"round_robin", "sticky", "random", "step", NULL};
+static const char *const state_stores[] = {"cookie", "memory", NULL};
+static const char *const cache_controls[] = {"none", "public", "private", NULL};
 
 #define KNOB(f) offsetof(struct hx_app_knobs, f), sizeof(((struct hx_app_knobs *)0)->f)
 static const struct idp_knob knob_table[] = {
@@ -65,6 +69,13 @@ static const struct idp_knob knob_table[] = {
     {"instances", IDP_KNOB_INTEGER, KNOB(instances), NULL},
     {"convex_jwks_cache", IDP_KNOB_DURATION, KNOB(convex_jwks_cache_ms), NULL},
     {"convex_refetch_unknown_kid", IDP_KNOB_BOOLEAN, KNOB(convex_refetch_unknown_kid), NULL},
+    {"convex_clock_offset", IDP_KNOB_SIGNED_DURATION, KNOB(convex_clock_offset_ms), NULL},
+    {"convex_leeway", IDP_KNOB_DURATION, KNOB(convex_leeway_ms), NULL},
+    {"balancer", IDP_KNOB_CHOICE, KNOB(balancer), balancers},
+    {"trust_proxy", IDP_KNOB_BOOLEAN, KNOB(trust_proxy), NULL},
+    {"redirect_uri", IDP_KNOB_TEXT, KNOB(redirect_uri), NULL},
+    {"state_store", IDP_KNOB_CHOICE, KNOB(state_store), state_stores},
+    {"cache_control", IDP_KNOB_CHOICE, KNOB(cache_control), cache_controls},
 };
 #undef KNOB
 #define KNOB_COUNT (sizeof(knob_table) / sizeof(knob_table[0]))
@@ -75,6 +86,7 @@ void hx_app_knobs_defaults(struct hx_app_knobs *k)
     snprintf(k->cookie_password, sizeof(k->cookie_password),
              "reference-app-cookie-password-at-least-32-chars");
     k->cookie_password_set = true;
+    snprintf(k->cookie_password_id, sizeof(k->cookie_password_id), "1");
     k->password_check = HX_PASSWORD_PER_REQUEST;
     k->refresh = HX_REFRESH_ON_FAILURE;
     k->dedupe = false;
@@ -94,6 +106,63 @@ void hx_app_knobs_defaults(struct hx_app_knobs *k)
     k->convex_refetch_unknown_kid = false;
 }
 
+/* {"1": "old…", "2": "new…"}: iron-session seals with the highest id and
+ * opens a seal with the password its id names. */
+static enum idp_status apply_password_map(struct hx_app_knobs *k, const json_t *map,
+                                          struct idp_error *err)
+{
+    size_t n = json_object_size(map);
+    if (n < 1 || n > HX_APP_MAX_PASSWORDS)
+        return idp_fail(err, IDP_INVALID,
+                        "target knob cookie_password: a password map has 1 to %d entries",
+                        HX_APP_MAX_PASSWORDS);
+    const char *id;
+    json_t *secret;
+    long best = -1;
+    k->password_count = 0;
+    json_object_foreach((json_t *)map, id, secret) {
+        char *end = NULL;
+        long number = strtol(id, &end, 10);
+        if (!id[0] || *end || number < 0 || strlen(id) >= sizeof(k->passwords[0].id))
+            return idp_fail(err, IDP_INVALID,
+                            "target knob cookie_password: password ids are whole numbers (\"%s\")",
+                            id);
+        if (!json_is_string(secret) || json_string_length(secret) >= sizeof(k->passwords[0].secret))
+            return idp_fail(err, IDP_INVALID,
+                            "target knob cookie_password: password %s must be a string under 256 "
+                            "bytes", id);
+        struct hx_app_password *p = &k->passwords[k->password_count++];
+        snprintf(p->id, sizeof(p->id), "%s", id);
+        snprintf(p->secret, sizeof(p->secret), "%s", json_string_value(secret));
+        if (number > best) {
+            best = number;
+            memcpy(k->cookie_password, p->secret, strlen(p->secret) + 1);
+            memcpy(k->cookie_password_id, p->id, strlen(p->id) + 1);
+        }
+    }
+    k->cookie_password_set = true;
+    return IDP_OK;
+}
+
+/* An instance's overrides: knobs, but not the ones that shape the set. */
+static enum idp_status check_instance_override(const struct hx_app_knobs *base, const json_t *o,
+                                               size_t index, struct idp_error *err)
+{
+    if (!json_is_object(o))
+        return idp_fail(err, IDP_INVALID, "target knob instances: entry %zu must be an object of "
+                                          "knobs for that instance", index);
+    if (json_object_get(o, "instances") || json_object_get(o, "balancer"))
+        return idp_fail(err, IDP_INVALID, "target knob instances: entry %zu: %s is set for the "
+                                          "whole app, not per instance", index,
+                        json_object_get(o, "instances") ? "instances" : "balancer");
+    struct hx_app_knobs scratch = *base;
+    struct idp_error inner;
+    if (hx_app_knobs_apply(&scratch, o, NULL, &inner))
+        return idp_fail(err, IDP_INVALID, "target knob instances: entry %zu: %s", index,
+                        inner.message);
+    return IDP_OK;
+}
+
 enum idp_status hx_app_knobs_apply(struct hx_app_knobs *knobs, const json_t *obj,
                                    const char **bad_key, struct idp_error *err)
 {
@@ -107,15 +176,42 @@ enum idp_status hx_app_knobs_apply(struct hx_app_knobs *knobs, const json_t *obj
     json_object_del(rest, "providers");
     struct hx_app_knobs copy = *knobs;
     json_t *password = json_object_get(rest, "cookie_password");
+    enum idp_status status = IDP_OK;
     if (json_is_null(password)) {
         copy.cookie_password_set = false;
         copy.cookie_password[0] = '\0';
+        copy.password_count = 0;
+        json_object_del(rest, "cookie_password");
+    } else if (json_is_object(password)) {
+        status = apply_password_map(&copy, password, err);
+        if (status && bad_key)
+            *bad_key = "cookie_password";
         json_object_del(rest, "cookie_password");
     } else if (password) {
         copy.cookie_password_set = true;
+        copy.password_count = 0;
+        snprintf(copy.cookie_password_id, sizeof(copy.cookie_password_id), "1");
     }
-    enum idp_status status = idp_knobs_apply(knob_table, KNOB_COUNT, &copy, sizeof(copy), rest,
-                                             "target knob", bad_key, err);
+    /* "instances": a count, or one object of knob overrides per instance. */
+    json_t *instances = json_incref(json_object_get(rest, "instances"));
+    if (json_is_array(instances)) {
+        json_object_set_new(rest, "instances", json_integer((json_int_t)json_array_size(instances)));
+    }
+    if (!status)
+        status = idp_knobs_apply(knob_table, KNOB_COUNT, &copy, sizeof(copy), rest, "target knob",
+                                 bad_key, err);
+    if (!status && json_is_array(instances) && json_array_size(instances) >= 1 &&
+        json_array_size(instances) <= HX_APP_MAX_INSTANCES) {
+        size_t i;
+        json_t *o;
+        json_array_foreach(instances, i, o) {
+            if (!status)
+                status = check_instance_override(&copy, o, i, err);
+        }
+        if (status && bad_key)
+            *bad_key = "instances";
+    }
+    json_decref(instances);
     if (!status && (copy.instances < 1 || copy.instances > HX_APP_MAX_INSTANCES)) {
         status = idp_fail(err, IDP_INVALID, "target knob instances: from 1 to %d",
                           HX_APP_MAX_INSTANCES);
@@ -168,6 +264,9 @@ struct instance {
     pthread_cond_t settled;
     struct inflight *inflight;
     struct hx_jwks_cache jwks;
+    struct hx_app_knobs knobs; /* the app's knobs with this instance's overrides */
+    json_t *states;            /* state_store "memory": state -> {codeVerifier, returnPathname} */
+    unsigned refreshes, refresh_failures; /* this instance's share (app->lock) */
 };
 
 struct hx_app {
@@ -183,6 +282,9 @@ struct hx_app {
     struct hx_app_knobs knobs;
     struct instance instances[HX_APP_MAX_INSTANCES];
     struct hx_jwks_cache convex_jwks;
+    json_t *overrides;    /* per-instance knob overrides (array) */
+    char name[64];        /* "" in the single-app form */
+    uint64_t rng;         /* the random balancer's state */
     unsigned next_instance;
     unsigned refreshes, refresh_failures, oversize_cookies;
 };
@@ -249,6 +351,50 @@ static int64_t app_now(struct hx_app *app, const struct hx_app_knobs *k)
 
 /* The instance handling this thread's request (0-based), -1 with one. */
 static _Thread_local int current_instance = -1;
+/* This request's view of the app's public origin and redirect URI. */
+static _Thread_local char current_origin[300];
+static _Thread_local char current_redirect_uri[300];
+
+/* The origin as the app derives it from the request: the Host header and
+ * plain http (the hop it was reached on), or, with trust_proxy, what the
+ * proxy forwarded in X-Forwarded-Proto / X-Forwarded-Host. The redirect URI
+ * is that origin's /callback unless one was baked in at build time. */
+static void request_origin(const struct hx_app *app, const struct hx_app_knobs *k,
+                           struct mg_connection *conn)
+{
+    const char *host = mg_get_header(conn, "Host");
+    const char *proto = "http";
+    const char *fwd_proto = k->trust_proxy ? mg_get_header(conn, "X-Forwarded-Proto") : NULL;
+    const char *fwd_host = k->trust_proxy ? mg_get_header(conn, "X-Forwarded-Host") : NULL;
+    if (fwd_proto && (strcmp(fwd_proto, "https") == 0 || strcmp(fwd_proto, "http") == 0))
+        proto = fwd_proto;
+    if (fwd_host && fwd_host[0])
+        host = fwd_host;
+    if (host && host[0] && !strpbrk(host, "/\\@ "))
+        snprintf(current_origin, sizeof(current_origin), "%s://%s", proto, host);
+    else
+        snprintf(current_origin, sizeof(current_origin), "%s", app->origin);
+    if (k->redirect_uri[0])
+        snprintf(current_redirect_uri, sizeof(current_redirect_uri), "%s", k->redirect_uri);
+    else
+        snprintf(current_redirect_uri, sizeof(current_redirect_uri), "%s/callback", current_origin);
+}
+
+/* A line of the Convex-style backend: its own component in the timeline. */
+static void note_backend(struct hx_app *app, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void note_backend(struct hx_app *app, const char *fmt, ...)
+{
+    char text[1600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    char component[96];
+    snprintf(component, sizeof(component), "%s%sbackend", app->name, app->name[0] ? "/" : "");
+    hx_timeline_add_data(app->timeline, idp_clock_now_ms(app->clock), "app",
+                         json_pack("{s:s}", "component", component), "%s", text);
+}
 
 static void note(struct hx_app *app, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void note(struct hx_app *app, const char *fmt, ...)
@@ -258,10 +404,19 @@ static void note(struct hx_app *app, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(text, sizeof(text), fmt, ap);
     va_end(ap);
-    hx_timeline_add_data(app->timeline, idp_clock_now_ms(app->clock), "app",
-                         current_instance >= 0 ? json_pack("{s:i}", "instance", current_instance)
-                                               : NULL,
-                         "%s", text);
+    json_t *data = current_instance >= 0 ? json_pack("{s:i}", "instance", current_instance) : NULL;
+    if (app->name[0]) {
+        /* The world's name for the component: "prod", or "stg#2" for an instance. */
+        char component[96];
+        if (current_instance >= 0)
+            snprintf(component, sizeof(component), "%s#%d", app->name, current_instance + 1);
+        else
+            snprintf(component, sizeof(component), "%s", app->name);
+        if (!data)
+            data = json_object();
+        json_object_set_new(data, "component", json_string(component));
+    }
+    hx_timeline_add_data(app->timeline, idp_clock_now_ms(app->clock), "app", data, "%s", text);
 }
 
 /* A record for the structured reporters (no text line): data (stolen)
@@ -312,7 +467,8 @@ static bool cookie_secure(const struct hx_app *app, const struct hx_app_knobs *k
     if (k->cookie_secure == HX_SECURE_NEVER)
         return false;
     /* authkit-nextjs: Secure when SameSite=None or the redirect URI is https. */
-    return k->cookie_samesite == HX_NONE || strncmp(app->origin, "https:", 6) == 0;
+    (void)app;
+    return k->cookie_samesite == HX_NONE || strncmp(current_redirect_uri, "https:", 6) == 0;
 }
 
 static void cookie_attributes(const struct hx_app *app, const struct hx_app_knobs *k,
@@ -408,6 +564,23 @@ static char *read_seal(struct mg_connection *conn, const struct hx_app_knobs *k)
     return seal;
 }
 
+/* Opens a seal with the password (any id), or with a password map's entry
+ * for the seal's id, as iron does ("Cannot find password: 3"). */
+static enum idp_status unseal(const struct hx_app_knobs *k, const char *seal, int64_t now,
+                              unsigned char **data, size_t *len, struct idp_error *err)
+{
+    if (!k->password_count)
+        return idp_iron_unseal(k->cookie_password, seal, now, data, len, err);
+    char id[32] = "";
+    idp_iron_password_id(seal, id, sizeof(id));
+    for (int i = 0; i < k->password_count; i++)
+        if (strcmp(k->passwords[i].id, id) == 0)
+            return idp_iron_unseal(k->passwords[i].secret, seal, now, data, len, err);
+    if (!id[0])
+        return idp_iron_unseal(k->cookie_password, seal, now, data, len, err);
+    return idp_fail(err, IDP_DENIED, "Cannot find password: %s", id);
+}
+
 static bool load_session(struct hx_app *app, const struct hx_app_knobs *k,
                          struct mg_connection *conn, struct session *s, char *why, size_t why_size)
 {
@@ -420,7 +593,7 @@ static bool load_session(struct hx_app *app, const struct hx_app_knobs *k,
     unsigned char *data = NULL;
     size_t len = 0;
     struct idp_error err;
-    enum idp_status st = idp_iron_unseal(k->cookie_password, seal, app_now(app, k), &data, &len, &err);
+    enum idp_status st = unseal(k, seal, app_now(app, k), &data, &len, &err);
     free(seal);
     if (st) {
         /* authkit-nextjs swallows unseal errors: the session is simply empty. */
@@ -451,8 +624,8 @@ static char *seal_session(const struct hx_app_knobs *k, const char *at, const ch
                                 "user", user, "impersonator", impersonator);
     char *text = json_dumps(payload, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(payload);
-    char *seal = text ? idp_iron_seal(k->cookie_password, (unsigned char *)text, strlen(text), now,
-                                      0, NULL)
+    char *seal = text ? idp_iron_seal_id(k->cookie_password, k->cookie_password_id,
+                                         (unsigned char *)text, strlen(text), now, 0, NULL)
                       : NULL;
     free(text);
     return seal;
@@ -544,6 +717,7 @@ static struct refresh_result *refresh(struct hx_app *app, const struct hx_app_kn
 {
     pthread_mutex_lock(&app->lock);
     app->refreshes++;
+    inst->refreshes++;
     pthread_mutex_unlock(&app->lock);
     if (!k->dedupe) {
         json_t *body = json_pack("{s:s, s:s}", "grant_type", "refresh_token", "refresh_token", token);
@@ -665,6 +839,7 @@ static enum auth middleware(struct hx_app *app, const struct hx_app_knobs *k, st
     }
     pthread_mutex_lock(&app->lock);
     app->refresh_failures++;
+    inst->refresh_failures++;
     pthread_mutex_unlock(&app->lock);
     bool transient = !res || res->kind == 1;
     note(app, "refresh failed: %ld %s (%s)", res ? res->status : 0L, res ? res->error : "no memory",
@@ -708,7 +883,7 @@ static char *encode(const char *text)
     return out;
 }
 
-static void route_login(struct hx_app *app, const struct hx_app_knobs *k,
+static void route_login(struct hx_app *app, const struct hx_app_knobs *k, struct instance *inst,
                         struct mg_connection *conn, struct reply *r)
 {
     const struct mg_request_info *ri = mg_get_request_info(conn);
@@ -722,12 +897,23 @@ static void route_login(struct hx_app *app, const struct hx_app_knobs *k,
                                    return_path ? return_path : "/dashboard");
     char *state_text = json_dumps(state_json, JSON_COMPACT);
     int64_t now = app_now(app, k);
-    char *state = idp_iron_seal(k->cookie_password, (unsigned char *)state_text,
-                                strlen(state_text), now, 600000, NULL);
+    char *state = NULL;
+    if (k->state_store == HX_STATE_MEMORY) {
+        /* The state and verifier stay in this process's memory. */
+        unsigned char id[16];
+        RAND_bytes(id, sizeof(id));
+        state = idp_base64url_encode(id, sizeof(id));
+        pthread_mutex_lock(&inst->lock);
+        if (state && json_object_size(inst->states) < 1000)
+            json_object_set(inst->states, state, state_json);
+        pthread_mutex_unlock(&inst->lock);
+        note(app, "login: OAuth state kept in this process's memory");
+    } else {
+        state = idp_iron_seal_id(k->cookie_password, k->cookie_password_id,
+                                 (unsigned char *)state_text, strlen(state_text), now, 600000, NULL);
+    }
     char *state_enc = state ? encode(state) : NULL;
-    char redirect_uri[400];
-    snprintf(redirect_uri, sizeof(redirect_uri), "%s/callback", app->origin);
-    char *redirect_enc = encode(redirect_uri);
+    char *redirect_enc = encode(current_redirect_uri);
     char location[6000];
     snprintf(location, sizeof(location),
              "%s/user_management/authorize?client_id=%s&code_challenge=%s&code_challenge_method=S256"
@@ -742,7 +928,9 @@ static void route_login(struct hx_app *app, const struct hx_app_knobs *k,
     char *lax = strstr(attrs, "SameSite=Strict");
     if (lax)
         memcpy(lax, "SameSite=Lax;  ", 15), memmove(lax + 12, lax + 15, strlen(lax + 15) + 1);
-    reply_header(r, "Set-Cookie", "wos-auth-verifier=%s; Max-Age=600%s", state ? state : "", attrs);
+    if (k->state_store == HX_STATE_COOKIE)
+        reply_header(r, "Set-Cookie", "wos-auth-verifier=%s; Max-Age=600%s", state ? state : "",
+                     attrs);
     free(verifier);
     free(challenge);
     free(return_path);
@@ -911,7 +1099,7 @@ static void route_sign_in_form(struct hx_app *app, const struct hx_app_knobs *k,
         free(f[i]);
 }
 
-static void route_callback(struct hx_app *app, const struct hx_app_knobs *k,
+static void route_callback(struct hx_app *app, const struct hx_app_knobs *k, struct instance *inst,
                            struct mg_connection *conn, struct reply *r)
 {
     const struct mg_request_info *ri = mg_get_request_info(conn);
@@ -922,9 +1110,22 @@ static void route_callback(struct hx_app *app, const struct hx_app_knobs *k,
     size_t state_len = 0;
     int64_t now = app_now(app, k);
     json_t *state_json = NULL;
-    if (!code || !state || !cookie || strcmp(state, cookie) != 0 ||
-        idp_iron_unseal(k->cookie_password, state, now, &state_data, &state_len, NULL) ||
-        !(state_json = json_loadb((char *)state_data, state_len, 0, NULL))) {
+    if (k->state_store == HX_STATE_MEMORY) {
+        pthread_mutex_lock(&inst->lock);
+        state_json = state ? json_incref(json_object_get(inst->states, state)) : NULL;
+        if (state_json)
+            json_object_del(inst->states, state);
+        pthread_mutex_unlock(&inst->lock);
+        if (!code || !state_json) {
+            note(app, "callback: %s", !code ? "no code"
+                                            : "Invalid OAuth state: this process never saw it "
+                                              "(state kept in memory)");
+            reply_json(r, 400, json_pack("{s:s}", "error", "Invalid OAuth state"));
+            goto out;
+        }
+    } else if (!code || !state || !cookie || strcmp(state, cookie) != 0 ||
+               unseal(k, state, now, &state_data, &state_len, NULL) ||
+               !(state_json = json_loadb((char *)state_data, state_len, 0, NULL))) {
         note(app, "callback: %s", !code ? "no code" : !cookie ? "no PKCE cookie" : "state does not match the PKCE cookie");
         reply_json(r, 500, json_pack("{s:s}", "error", "Couldn't sign in"));
         goto out;
@@ -934,9 +1135,12 @@ static void route_callback(struct hx_app *app, const struct hx_app_knobs *k,
                              json_string_value(json_object_get(state_json, "codeVerifier")));
     struct refresh_result *res = authenticate(app, k, body);
     json_decref(body);
+    /* As authkit-nextjs's callback route: the PKCE cookie is deleted first,
+     * then the session is saved. */
+    if (k->state_store == HX_STATE_COOKIE)
+        reply_header(r, "Set-Cookie", "wos-auth-verifier=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax");
     finish_sign_in(app, k, res, "code exchange",
                    json_string_value(json_object_get(state_json, "returnPathname")), 500, r);
-    reply_header(r, "Set-Cookie", "wos-auth-verifier=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax");
     result_free(res);
 out:
     json_decref(state_json);
@@ -961,7 +1165,7 @@ static void route_logout(struct hx_app *app, const struct hx_app_knobs *k,
         session_cleanup(&s);
     }
     char home[300];
-    snprintf(home, sizeof(home), "%s/", app->origin);
+    snprintf(home, sizeof(home), "%s/", current_origin);
     char *home_enc = encode(home);
     if (sid)
         snprintf(location, sizeof(location),
@@ -1020,7 +1224,7 @@ static void route_convex(struct hx_app *app, const struct hx_app_knobs *k,
                  "NoAuthProvider: No auth provider found matching the given token. Check that "
                  "your JWT's issuer and audience match one of your configured providers: [%s]",
                  listing);
-        note(app, "convex: %s", message);
+        note_backend(app, "convex: %s", message);
         reply_json(r, 401, json_pack("{s:s, s:s}", "error", "AuthError", "message", message));
         json_decref(claims);
         return;
@@ -1028,11 +1232,13 @@ static void route_convex(struct hx_app *app, const struct hx_app_knobs *k,
     char why[512];
     json_t *verified = NULL;
     const char *app_id = json_string_value(json_object_get(match, "application_id"));
-    enum hx_verify v = hx_verify_token(&app->convex_jwks, token, app_now(app, k), 0, iss, app_id,
-                                       &verified, why, sizeof(why));
+    /* The backend's own clock and leeway. */
+    enum hx_verify v = hx_verify_token(&app->convex_jwks, token,
+                                       idp_clock_now_ms(app->clock) + k->convex_clock_offset_ms,
+                                       k->convex_leeway_ms, iss, app_id, &verified, why, sizeof(why));
     json_decref(claims);
     if (v != HX_VERIFY_OK) {
-        note(app, "convex: token rejected: %s", why);
+        note_backend(app, "convex: token rejected: %s", why);
         reply_json(r, 401, json_pack("{s:s, s:s}", "error", "AuthError", "message", why));
         return;
     }
@@ -1042,17 +1248,60 @@ static void route_convex(struct hx_app *app, const struct hx_app_knobs *k,
     json_decref(verified);
 }
 
+/* The balancer in front of the instances (app->lock held): a step may
+ * name its instance (X-Fakeidp-Instance, 1-based); otherwise round-robin,
+ * sticky (the "lb-instance" cookie it sets, as an ALB's AWSALB), or seeded
+ * random. */
+static int choose_instance(struct hx_app *app, struct mg_connection *conn, bool *set_cookie)
+{
+    int n = (int)app->knobs.instances;
+    const char *pinned = mg_get_header(conn, "X-Fakeidp-Instance");
+    if (pinned && atoi(pinned) >= 1 && atoi(pinned) <= n)
+        return atoi(pinned) - 1;
+    if (app->knobs.balancer == HX_LB_STICKY) {
+        char *lb = read_cookie(conn, "lb-instance");
+        int chosen = lb ? atoi(lb) : 0;
+        free(lb);
+        if (chosen >= 1 && chosen <= n)
+            return chosen - 1;
+        *set_cookie = true;
+    }
+    if (app->knobs.balancer == HX_LB_RANDOM) {
+        app->rng ^= app->rng << 13;
+        app->rng ^= app->rng >> 7;
+        app->rng ^= app->rng << 17;
+        return (int)(app->rng % (uint64_t)n);
+    }
+    return (int)(app->next_instance++ % (unsigned)n);
+}
+
+/* Cache-Control on responses that read or write the session. */
+static void cache_headers(const struct hx_app_knobs *k, struct reply *r)
+{
+    if (k->cache_control == HX_CC_PUBLIC)
+        reply_header(r, "Cache-Control", "public, s-maxage=60");
+    else if (k->cache_control == HX_CC_PRIVATE) {
+        reply_header(r, "Cache-Control", "private, no-store");
+        reply_header(r, "Vary", "Cookie");
+    }
+}
+
 static int handle(struct mg_connection *conn, void *data)
 {
     struct hx_app *app = data;
     const struct mg_request_info *ri = mg_get_request_info(conn);
     const char *path = ri->local_uri ? ri->local_uri : "/";
     struct reply r = {0};
+    bool lb_cookie = false;
     pthread_mutex_lock(&app->lock);
-    struct hx_app_knobs k = app->knobs;
-    struct instance *inst = &app->instances[app->next_instance++ % (unsigned)k.instances];
+    int index = choose_instance(app, conn, &lb_cookie);
+    struct instance *inst = &app->instances[index];
+    struct hx_app_knobs k = inst->knobs;
     pthread_mutex_unlock(&app->lock);
-    request_begin(app, conn, (int)(inst - app->instances), (int)k.instances);
+    request_begin(app, conn, index, (int)k.instances);
+    request_origin(app, &k, conn);
+    if (lb_cookie)
+        reply_header(&r, "Set-Cookie", "lb-instance=%d; Path=/; HttpOnly; SameSite=Lax", index + 1);
     /* The body: kept for the sign-in forms, drained for the rest. */
     char form[16384];
     size_t form_len = 0;
@@ -1075,11 +1324,12 @@ static int handle(struct mg_connection *conn, void *data)
         /* The single-page app's static shell: it signs in in the browser. */
         reply_json(&r, 200, json_pack("{s:s}", "page", "spa"));
     } else if (strcmp(path, "/login") == 0) {
-        route_login(app, &k, conn, &r);
+        route_login(app, &k, inst, conn, &r);
     } else if (strncmp(path, "/login/", 7) == 0 && strcmp(ri->request_method, "POST") == 0) {
         route_sign_in_form(app, &k, path, form, form_len, &r);
     } else if (strcmp(path, "/callback") == 0) {
-        route_callback(app, &k, conn, &r);
+        route_callback(app, &k, inst, conn, &r);
+        cache_headers(&k, &r);
     } else if (strcmp(path, "/logout") == 0) {
         route_logout(app, &k, conn, &r);
     } else if (strcmp(path, "/convex/query") == 0) {
@@ -1105,6 +1355,7 @@ static int handle(struct mg_connection *conn, void *data)
             reply_redirect(&r, location);
         }
         session_cleanup(&s);
+        cache_headers(&k, &r);
     }
     char length[32];
     size_t body_len = r.body ? strlen(r.body) : 0;
@@ -1130,21 +1381,35 @@ static int quiet(const struct mg_connection *conn, const char *message)
     return 1;
 }
 
+/* Each instance's knobs (the app's, with its overrides), caches and
+ * in-memory state, fresh: a (re)started process. */
 static void init_caches(struct hx_app *app)
 {
     char jwks_url[400];
     snprintf(jwks_url, sizeof(jwks_url), "%s/sso/jwks/%s", app->idp_url, app->client_id);
-    for (int i = 0; i < HX_APP_MAX_INSTANCES; i++)
-        hx_jwks_cache_init(&app->instances[i].jwks, jwks_url, app->knobs.jwks_cache_ms,
-                           app->knobs.jwks_refetch_unknown_kid, app->knobs.jwks_cooldown_ms);
+    for (int i = 0; i < HX_APP_MAX_INSTANCES; i++) {
+        struct instance *inst = &app->instances[i];
+        inst->knobs = app->knobs;
+        const json_t *o = json_array_get(app->overrides, (size_t)i);
+        if (json_is_object(o))
+            hx_app_knobs_apply(&inst->knobs, o, NULL, NULL); /* checked by lint */
+        inst->knobs.instances = app->knobs.instances;
+        inst->knobs.balancer = app->knobs.balancer;
+        inst->states = json_object();
+        hx_jwks_cache_init(&inst->jwks, jwks_url, inst->knobs.jwks_cache_ms,
+                           inst->knobs.jwks_refetch_unknown_kid, inst->knobs.jwks_cooldown_ms);
+    }
     hx_jwks_cache_init(&app->convex_jwks, jwks_url, app->knobs.convex_jwks_cache_ms,
                        app->knobs.convex_refetch_unknown_kid, 300000);
 }
 
 static void cleanup_caches(struct hx_app *app)
 {
-    for (int i = 0; i < HX_APP_MAX_INSTANCES; i++)
+    for (int i = 0; i < HX_APP_MAX_INSTANCES; i++) {
         hx_jwks_cache_cleanup(&app->instances[i].jwks);
+        json_decref(app->instances[i].states);
+        app->instances[i].states = NULL;
+    }
     hx_jwks_cache_cleanup(&app->convex_jwks);
 }
 
@@ -1179,6 +1444,10 @@ struct hx_app *hx_app_start(const struct hx_app_config *config, struct idp_error
              config->public_host ? config->public_host : "localhost");
     app->convex_providers = config->convex_providers ? json_deep_copy(config->convex_providers)
                                                      : json_array();
+    app->overrides = json_is_array(config->instance_overrides)
+                         ? json_deep_copy(config->instance_overrides) : json_array();
+    snprintf(app->name, sizeof(app->name), "%s", config->name ? config->name : "");
+    app->rng = config->seed ? config->seed : 0x9e3779b97f4a7c15ULL;
     init_caches(app);
     const char *options[] = {"listening_ports", "127.0.0.1:0", "num_threads", "32", "tcp_nodelay", "1",
                              "enable_keep_alive", "yes", "request_timeout_ms", "30000", NULL};
@@ -1210,6 +1479,7 @@ void hx_app_stop(struct hx_app **papp)
         pthread_cond_destroy(&app->instances[i].settled);
     }
     json_decref(app->convex_providers);
+    json_decref(app->overrides);
     pthread_mutex_destroy(&app->lock);
     free(app);
     *papp = NULL;
@@ -1232,6 +1502,38 @@ const char *hx_app_origin(const struct hx_app *app)
     return app->origin;
 }
 
+void hx_app_describe_clocks(struct hx_app *app, char *out, size_t size)
+{
+    out[0] = '\0';
+    size_t used = 0;
+    const char *label = app->name[0] ? app->name : "app";
+    pthread_mutex_lock(&app->lock);
+    int n = (int)app->knobs.instances;
+    for (int i = 0; i < n && used < size; i++) {
+        int64_t off = app->instances[i].knobs.clock_offset_ms;
+        if (!off)
+            continue;
+        char d[32], who[96];
+        idp_duration_format(off < 0 ? -off : off, d);
+        if (n > 1)
+            snprintf(who, sizeof(who), "%s#%d", label, i + 1);
+        else
+            snprintf(who, sizeof(who), "%s", label);
+        used += (size_t)snprintf(out + used, size - used, "%s%s %s%s", used ? ", " : "", who,
+                                 off < 0 ? "-" : "+", d);
+    }
+    int64_t off = app->knobs.convex_clock_offset_ms;
+    if ((off || app->knobs.convex_leeway_ms) && used < size) {
+        char d[32], l[32];
+        idp_duration_format(off < 0 ? -off : off, d);
+        idp_duration_format(app->knobs.convex_leeway_ms, l);
+        used += (size_t)snprintf(out + used, size - used, "%s%s%sbackend %s%s (leeway %s)",
+                                 used ? ", " : "", app->name, app->name[0] ? "/" : "",
+                                 off < 0 ? "-" : "+", d, l);
+    }
+    pthread_mutex_unlock(&app->lock);
+}
+
 void hx_app_stats(struct hx_app *app, json_t *out)
 {
     pthread_mutex_lock(&app->lock);
@@ -1243,6 +1545,13 @@ void hx_app_stats(struct hx_app *app, json_t *out)
         jwks += app->instances[i].jwks.fetches;
     json_object_set_new(out, "jwks_fetches", json_integer(jwks));
     json_object_set_new(out, "convex_jwks_fetches", json_integer(app->convex_jwks.fetches));
+    json_t *each = json_array();
+    for (int i = 0; i < (int)app->knobs.instances; i++)
+        json_array_append_new(each, json_pack("{s:i, s:i, s:i}", "refreshes",
+                                              (int)app->instances[i].refreshes, "refresh_failures",
+                                              (int)app->instances[i].refresh_failures, "jwks_fetches",
+                                              (int)app->instances[i].jwks.fetches));
+    json_object_set_new(out, "instances", each);
     pthread_mutex_unlock(&app->lock);
 }
 
@@ -1254,7 +1563,12 @@ enum idp_status hx_app_reconfigure(struct hx_app *app, const json_t *changes, co
     enum idp_status status = hx_app_knobs_apply(&k, changes, bad_key, err);
     if (!status) {
         app->knobs = k;
-        /* A restarted process starts with empty caches. */
+        const json_t *instances = json_object_get(changes, "instances");
+        if (instances) {
+            json_decref(app->overrides);
+            app->overrides = json_is_array(instances) ? json_deep_copy(instances) : json_array();
+        }
+        /* A restarted process starts with empty caches and memory. */
         cleanup_caches(app);
         init_caches(app);
     }

@@ -22,11 +22,25 @@ enum hx_cookie_secure { HX_SECURE_AUTO, HX_SECURE_ALWAYS, HX_SECURE_NEVER };
 enum hx_same_site { HX_LAX, HX_STRICT, HX_NONE };
 enum hx_refresh_where { HX_REFRESH_IN_MIDDLEWARE, HX_REFRESH_IN_RENDER };
 
+enum hx_balancer { HX_LB_ROUND_ROBIN, HX_LB_STICKY, HX_LB_RANDOM, HX_LB_STEP };
+enum hx_state_store { HX_STATE_COOKIE, HX_STATE_MEMORY };
+enum hx_cache_control { HX_CC_NONE, HX_CC_PUBLIC, HX_CC_PRIVATE };
+
 #define HX_APP_MAX_INSTANCES 8
+#define HX_APP_MAX_PASSWORDS 4
+
+/* One entry of an iron password map ({"1": "old…", "2": "new…"}). */
+struct hx_app_password {
+    char id[16];
+    char secret[256];
+};
 
 struct hx_app_knobs {
-    char cookie_password[256];
+    char cookie_password[256];/* the password that seals (a map's newest) */
     bool cookie_password_set;
+    char cookie_password_id[16];                             /* its iron password id */
+    struct hx_app_password passwords[HX_APP_MAX_PASSWORDS]; /* a map: unseal by the seal's id */
+    int password_count;                                      /* 0: one password, any id */
     int password_check;       /* enum hx_password_check */
     int refresh;              /* enum hx_refresh_policy */
     int64_t refresh_buffer_ms;/* 0: 30 s for tokens of <= 5 min, else 60 s */
@@ -49,10 +63,17 @@ struct hx_app_knobs {
     char issuer[256];         /* expected iss; empty: not checked (SDK default) */
     int64_t clock_offset_ms;
     int64_t leeway_ms;
-    int64_t instances;        /* server processes behind round-robin */
+    int64_t instances;        /* server processes behind the balancer */
+    int balancer;             /* enum hx_balancer */
+    bool trust_proxy;         /* origin from X-Forwarded-Proto/-Host (Express "trust proxy") */
+    char redirect_uri[256];   /* "": built from the request; else baked at build time */
+    int state_store;          /* enum hx_state_store: where the PKCE state lives */
+    int cache_control;        /* enum hx_cache_control on responses that touch the session */
     /* Convex-style backend (GET /convex/query with a Bearer token) */
     int64_t convex_jwks_cache_ms;
     bool convex_refetch_unknown_kid;
+    int64_t convex_clock_offset_ms; /* the backend's clock minus the true time */
+    int64_t convex_leeway_ms;       /* the backend's clock tolerance for exp / nbf */
 };
 
 /* Fills knobs with the defaults: authkit-nextjs 3.x behaviour with a valid
@@ -78,6 +99,10 @@ struct hx_app_config {
     const json_t *convex_providers; /* [{issuer, application_id?, client_id?}] or NULL */
     struct idp_clock *clock;
     struct hx_timeline *timeline;
+    const char *name;               /* the world's name for the app (timeline component); NULL:
+                                       the single-app form, whose lines say "app" */
+    const json_t *instance_overrides; /* [{knobs…}, …] per instance, or NULL */
+    uint64_t seed;                  /* the "random" balancer's seed */
 };
 
 struct hx_app;
@@ -93,11 +118,16 @@ int hx_app_port(const struct hx_app *app);
 void hx_app_cookie_password(struct hx_app *app, char *out, size_t size);
 /* The origin the browser should use. */
 const char *hx_app_origin(const struct hx_app *app);
+/* The clock offsets of its instances and backend that are not zero, as
+ * "stg#2 +2m, stg/backend -30s (leeway 0s)" (empty when all are zero). */
+void hx_app_describe_clocks(struct hx_app *app, char *out, size_t size);
 /* Refreshes the app attempted / that failed, and cookies it refused to
- * write because they were too large. */
+ * write because they were too large; "instances": each instance's
+ * refreshes, refresh_failures and jwks_fetches. */
 void hx_app_stats(struct hx_app *app, json_t *out);
 /* Replaces the knobs (an app "restart" with new configuration); in-flight
- * state and caches are dropped. */
+ * state, caches and state kept in memory are dropped. An "instances" array
+ * in changes replaces the per-instance overrides. */
 enum idp_status hx_app_reconfigure(struct hx_app *app, const json_t *changes, const char **bad_key,
                                    struct idp_error *err);
 

@@ -197,6 +197,33 @@ static void test_binary_and_block_boundary_payloads_roundtrip(void **state)
     }
 }
 
+/* Password rotation: the seal names its password id; any id opens with the
+ * right secret (the caller picks the secret by id); bad ids are refused. */
+static void test_seal_with_password_id(void **state)
+{
+    (void)state;
+    char *sealed = idp_iron_seal_id(PASSWORD, "2", (const unsigned char *)PAYLOAD,
+                                    strlen(PAYLOAD), NOW, 0, NULL);
+    assert_non_null(sealed);
+    assert_true(strncmp(sealed, "Fe26.2*2*", 9) == 0);
+    char id[16];
+    assert_true(idp_iron_password_id(sealed, id, sizeof(id)));
+    assert_string_equal(id, "2");
+    unsigned char *out = NULL;
+    size_t len = 0;
+    assert_int_equal(idp_iron_unseal(PASSWORD, sealed, NOW, &out, &len, NULL), IDP_OK);
+    assert_memory_equal(out, PAYLOAD, strlen(PAYLOAD));
+    free(out);
+    assert_int_not_equal(idp_iron_unseal(OTHER_PASSWORD, sealed, NOW, &out, &len, NULL), IDP_OK);
+    free(sealed);
+    struct idp_error err;
+    assert_null(idp_iron_seal_id(PASSWORD, "a*b", (const unsigned char *)"x", 1, NOW, 0, &err));
+    assert_string_equal(err.message, "Invalid password id");
+    assert_null(idp_iron_seal_id(PASSWORD, "", (const unsigned char *)"x", 1, NOW, 0, &err));
+    assert_false(idp_iron_password_id("not-a-seal", id, sizeof(id)));
+    assert_false(idp_iron_password_id("Fe26.2*12345678901234567890*x", id, 8));
+}
+
 static void test_field_lengths_match_iron(void **state)
 {
     /* 23 bytes of payload -> 32 bytes of ciphertext -> 43 base64url chars. */
@@ -606,6 +633,7 @@ int main(void)
         cmocka_unit_test(test_seal_then_unseal_roundtrips),
         cmocka_unit_test(test_binary_and_block_boundary_payloads_roundtrip),
         cmocka_unit_test(test_field_lengths_match_iron),
+        cmocka_unit_test(test_seal_with_password_id),
         cmocka_unit_test(test_seal_with_ttl_writes_now_plus_ttl),
         cmocka_unit_test(test_seals_of_same_payload_differ),
         cmocka_unit_test(test_expiry_within_skew_accepted),
