@@ -404,7 +404,7 @@ async function spaState(tab) {
 }
 
 async function spaReady(tab) {
-  await frameOf(tab).waitForFunction(() => window.__fakeidp && window.__fakeidp.ready, { timeout: 20000 });
+  await frameOf(tab).waitForFunction(() => window.__fakeidp && window.__fakeidp.ready, { timeout: 45000 });
   return spaState(tab);
 }
 

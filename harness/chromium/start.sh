@@ -8,7 +8,7 @@
 set -u
 case $0 in */*) here=${0%/*} ;; *) here=. ;; esac
 here=$(cd "$here" && pwd)
-home=${FAKEIDP_CHROMIUM_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/fakeidp/chromium-engine}
+home=${FAKEIDP_CHROMIUM_HOME:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/fakeidp/chromium-engine}
 fail() {
     printf '{"error": "%s"}\n' "$1"
     exit 3

@@ -171,6 +171,12 @@ static json_t *cookie_json(const struct hx_cookie *c)
                      "same_site", same_site_name(c->same_site), "expires", -1.0);
 }
 
+static const char *text_of(const json_t *item, const char *key, const char *fallback)
+{
+    const char *text = json_string_value(json_object_get(item, key));
+    return text ? text : fallback;
+}
+
 /* Replaces the jar with Chromium's cookies. Chromium expires cookies on the
  * real clock; the jar keeps each cookie's expiry on the virtual clock (a
  * cookie first seen now with Max-Age m expires at virtual now + m), and
@@ -187,8 +193,8 @@ static void mirror_jar(struct hx_browser *b, const json_t *cookies)
         memset(&c, 0, sizeof(c));
         const char *domain = json_string_value(json_object_get(item, "domain"));
         const char *site = json_string_value(json_object_get(item, "same_site"));
-        c.name = strdup(json_string_value(json_object_get(item, "name")) ? json_string_value(json_object_get(item, "name")) : "");
-        c.value = strdup(json_string_value(json_object_get(item, "value")) ? json_string_value(json_object_get(item, "value")) : "");
+        c.name = strdup(text_of(item, "name", ""));
+        c.value = strdup(text_of(item, "value", ""));
         if (!c.name || !c.value || !domain) {
             free(c.name);
             free(c.value);
@@ -196,7 +202,7 @@ static void mirror_jar(struct hx_browser *b, const json_t *cookies)
         }
         c.host_only = domain[0] != '.';
         snprintf(c.domain, sizeof(c.domain), "%s", domain + !c.host_only);
-        snprintf(c.path, sizeof(c.path), "%s", json_string_value(json_object_get(item, "path")) ? json_string_value(json_object_get(item, "path")) : "/");
+        snprintf(c.path, sizeof(c.path), "%s", text_of(item, "path", "/"));
         c.secure = json_is_true(json_object_get(item, "secure"));
         c.http_only = json_is_true(json_object_get(item, "http_only"));
         c.same_site = !site ? HX_SAMESITE_DEFAULT : strcmp(site, "Lax") == 0 ? HX_SAMESITE_LAX
@@ -262,14 +268,13 @@ json_t *hx_browser_engine_call(struct hx_browser *b, json_t *request, char *why,
     json_object_set_new(request, "expire", expire);
     json_t *answer = hx_chromium_call(b->engine, request, why, why_size);
     json_decref(request);
-    json_t *state = answer;
-    if (state) {
+    if (answer) {
         pthread_mutex_lock(&b->lock);
-        mirror_jar(b, json_object_get(state, "cookies"));
+        mirror_jar(b, json_object_get(answer, "cookies"));
         pthread_mutex_unlock(&b->lock);
         size_t i;
         json_t *note;
-        json_array_foreach(json_object_get(state, "notes"), i, note)
+        json_array_foreach(json_object_get(answer, "notes"), i, note)
             hx_timeline_add(b->timeline, idp_clock_now_ms(b->clock), "browser", "%s", json_string_value(note));
     }
     return answer;

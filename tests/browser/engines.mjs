@@ -20,10 +20,16 @@ if (!fakeidp || !files.length) {
 }
 const work = mkdtempSync(path.join(os.tmpdir(), 'fakeidp-engines-'));
 
+// Chromium's variants mostly wait (for the browser to start, for the SDK's
+// once-a-second timer): four at a time keep two cores busy without
+// overloading them (FAKEIDP_ENGINES_JOBS overrides).
+const chromiumJobs = process.env.FAKEIDP_ENGINES_JOBS || '4';
+
 function run(engine) {
   const report = path.join(work, `${engine}.json`);
   const started = Date.now();
-  const r = spawnSync(fakeidp, ['run', '--seed', '1', '-j', '2', '--browser', engine, '--json', report, ...files],
+  const jobs = engine === 'chromium' ? chromiumJobs : '2';
+  const r = spawnSync(fakeidp, ['run', '--seed', '1', '-j', jobs, '--browser', engine, '--json', report, ...files],
     { encoding: 'utf8', maxBuffer: 256 << 20 });
   if (r.status !== 0 && r.status !== 1 && r.status !== 3) {
     console.error(`fakeidp run --browser ${engine} exited with ${r.status}:\n${r.stderr}`);
