@@ -1,0 +1,106 @@
+/* The SPA client's testable surface without a run: its knobs (defaults,
+ * applying JSON, names). The SPA steps need a whole run and are covered by
+ * the spa scenarios. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "spa.h"
+
+static enum idp_status apply(struct hx_spa_knobs *k, const char *text, const char **bad,
+                             struct idp_error *err)
+{
+    json_t *obj = json_loads(text, 0, NULL);
+    assert_non_null(obj);
+    *bad = NULL;
+    enum idp_status st = hx_spa_knobs_apply(k, obj, bad, err);
+    json_decref(obj);
+    return st;
+}
+
+static void test_defaults(void **state)
+{
+    (void)state;
+    struct hx_spa_knobs k;
+    memset(&k, 0x5a, sizeof(k));
+    hx_spa_knobs_defaults(&k);
+    assert_int_equal(k.dev_mode, HX_SPA_DEV_AUTO);
+    assert_int_equal(k.refresh_buffer_ms, 10000);
+    assert_true(k.lock);
+    assert_true(k.transient_keeps);
+    assert_true(k.relative_expiry);
+    assert_true(k.pause_hidden);
+    assert_true(k.refresh_on_focus);
+    assert_int_equal(k.loading_guard, 0);
+    assert_int_equal(k.token_errors, 0);
+}
+
+static void test_apply(void **state)
+{
+    (void)state;
+    struct hx_spa_knobs k;
+    struct idp_error err;
+    const char *bad;
+    hx_spa_knobs_defaults(&k);
+    assert_int_equal(apply(&k, "{\"dev_mode\": \"off\", \"refresh_buffer\": \"30s\", \"lock\": false,"
+                               " \"transient_keeps_session\": false, \"loading_guard\": \"buggy\","
+                               " \"token_errors\": \"null\"}", &bad, &err),
+                     IDP_OK);
+    assert_int_equal(k.dev_mode, HX_SPA_DEV_OFF);
+    assert_int_equal(k.refresh_buffer_ms, 30000);
+    assert_false(k.lock);
+    assert_false(k.transient_keeps);
+    assert_int_equal(k.loading_guard, 1);
+    assert_int_equal(k.token_errors, 1);
+    /* Knobs not named keep their values. */
+    assert_true(k.pause_hidden);
+    assert_int_equal(apply(&k, "{}", &bad, &err), IDP_OK);
+    assert_int_equal(k.dev_mode, HX_SPA_DEV_OFF);
+}
+
+static void test_apply_rejects(void **state)
+{
+    (void)state;
+    struct hx_spa_knobs k;
+    struct idp_error err;
+    const char *bad;
+    hx_spa_knobs_defaults(&k);
+    assert_int_equal(apply(&k, "{\"dev_mode\": \"sometimes\"}", &bad, &err), IDP_INVALID);
+    assert_string_equal(bad, "dev_mode");
+    assert_non_null(strstr(err.message, "auto, on, off"));
+    assert_int_equal(apply(&k, "{\"lock\": \"yes\"}", &bad, &err), IDP_INVALID);
+    assert_string_equal(bad, "lock");
+    assert_int_equal(apply(&k, "{\"refresh_buffer\": \"soon\"}", &bad, &err), IDP_INVALID);
+    assert_string_equal(bad, "refresh_buffer");
+    assert_int_equal(apply(&k, "{\"loking\": true}", &bad, &err), IDP_INVALID);
+    assert_non_null(strstr(err.message, "loking"));
+    /* The refused values were not stored. */
+    assert_int_equal(k.dev_mode, HX_SPA_DEV_AUTO);
+    assert_true(k.lock);
+    assert_int_equal(k.refresh_buffer_ms, 10000);
+}
+
+static void test_names(void **state)
+{
+    (void)state;
+    json_t *names = hx_spa_knob_names();
+    assert_int_equal(json_array_size(names), 9);
+    assert_string_equal(json_string_value(json_array_get(names, 0)), "dev_mode");
+    assert_string_equal(json_string_value(json_array_get(names, 8)), "token_errors");
+    json_decref(names);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_apply),
+        cmocka_unit_test(test_apply_rejects),
+        cmocka_unit_test(test_names),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
