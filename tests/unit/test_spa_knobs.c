@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -16,8 +17,12 @@ static enum idp_status apply(struct hx_spa_knobs *k, const char *text, const cha
 {
     json_t *obj = json_loads(text, 0, NULL);
     assert_non_null(obj);
-    *bad = NULL;
-    enum idp_status st = hx_spa_knobs_apply(k, obj, bad, err);
+    /* bad points into obj: keep a copy past the decref. */
+    static char bad_copy[64];
+    const char *key = NULL;
+    enum idp_status st = hx_spa_knobs_apply(k, obj, &key, err);
+    snprintf(bad_copy, sizeof(bad_copy), "%s", key ? key : "");
+    *bad = key ? bad_copy : NULL;
     json_decref(obj);
     return st;
 }
