@@ -218,6 +218,40 @@ static void test_every_error(void **state)
     json_decref(messages);
 }
 
+/* Misspelled names get the closest known one: settings, target and browser
+ * knobs, steps, expectations (each section checked, all errors listed).
+ * Unknown keys of fixed objects (the top level, a variant, sign_in) list
+ * the keys allowed instead. */
+static void test_did_you_mean(void **state)
+{
+    (void)state;
+    struct idp_error err;
+    json_t *messages = json_array();
+    assert_null(load("typos.json",
+                     "{\"name\": \"k\",\n"
+                     " \"idp\": {\"settings\": {\"acess_ttl\": \"5m\"}},\n"
+                     " \"target\": {\"dedup\": true},\n"
+                     " \"browser\": {\"ofline\": true},\n"
+                     " \"steps\": [{\"sign_in\": {\"usr\": \"a@example.com\"}}],\n"
+                     " \"expect\": {\"signed_ni\": true}}\n",
+                     &err, messages));
+    assert_int_equal(json_array_size(messages), 5);
+    static const char *const want[] = {
+        "typos.json:2:23: unknown setting \"acess_ttl\" (did you mean \"access_ttl\"?)",
+        "typos.json:3:13: unknown target knob \"dedup\" (did you mean \"dedupe\"?)",
+        "typos.json:4:14: unknown browser knob \"ofline\" (did you mean \"offline\"?)",
+        "typos.json:5:25: unknown key \"usr\" in sign_in (expected: user, method, password, organization)",
+        "typos.json:6:13: unknown expectation \"signed_ni\" (did you mean \"signed_in\"?)",
+    };
+    for (size_t i = 0; i < 5; i++) {
+        const char *m = json_string_value(json_array_get(messages, i));
+        const char *tail = m ? strstr(m, "typos.json:") : NULL;
+        if (!tail || strncmp(tail, want[i], strlen(want[i])) != 0)
+            fail_msg("message %zu: \"%s\", expected it to end with \"%s…\"", i, m ? m : "(none)", want[i]);
+    }
+    json_decref(messages);
+}
+
 static void test_read_and_parse_errors(void **state)
 {
     (void)state;
@@ -336,7 +370,7 @@ int main(void)
         cmocka_unit_test(test_missing_expect),    cmocka_unit_test(test_unknown_top_key),
         cmocka_unit_test(test_every_error),       cmocka_unit_test(test_read_and_parse_errors),
         cmocka_unit_test(test_field_errors),      cmocka_unit_test(test_users),
-        cmocka_unit_test(test_target_knobs),
+        cmocka_unit_test(test_target_knobs),      cmocka_unit_test(test_did_you_mean),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
