@@ -80,6 +80,89 @@ static void test_timeline_hash(void **state)
     assert_string_not_equal(a, c);
 }
 
+/* Requests are numbered per timeline; entries made while one is current
+ * carry it (and the current tab); the end record says which had finished. */
+static void test_timeline_requests(void **state)
+{
+    (void)state;
+    struct hx_timeline tl;
+    hx_timeline_init(&tl, 0);
+    int first = hx_timeline_request_begin(&tl);
+    assert_int_equal(first, 1);
+    assert_int_equal(hx_timeline_request_current(), 1);
+    hx_timeline_tab_set("t2");
+    hx_timeline_add(&tl, 10, "app", "in request one");
+    hx_timeline_request_end(&tl, 20, json_pack("{s:s, s:i}", "path", "/a", "status", 200));
+    int second = hx_timeline_request_begin(&tl);
+    assert_int_equal(second, 2);
+    hx_timeline_request_set(0);
+    hx_timeline_tab_set(NULL);
+    hx_timeline_add(&tl, 30, "step", "outside");
+    /* data may say "no request" with req 0. */
+    hx_timeline_request_set(2);
+    hx_timeline_add_data(&tl, 40, "idp", json_pack("{s:i}", "req", 0), "not the browser's");
+    hx_timeline_request_set(0);
+
+    assert_int_equal(json_array_size(tl.entries), 4);
+    const json_t *e0 = json_array_get(tl.entries, 0), *e1 = json_array_get(tl.entries, 1);
+    const json_t *e2 = json_array_get(tl.entries, 2), *e3 = json_array_get(tl.entries, 3);
+    assert_int_equal(json_integer_value(json_object_get(e0, "req")), 1);
+    assert_string_equal(json_string_value(json_object_get(e0, "tab")), "t2");
+    assert_string_equal(json_string_value(json_object_get(e1, "kind")), "request");
+    assert_int_equal(json_integer_value(json_object_get(e1, "finished")), 1);
+    assert_int_equal(json_integer_value(json_object_get(e1, "finished_before")), 0);
+    assert_int_equal(json_integer_value(json_object_get(e1, "t")), 20);
+    assert_null(json_object_get(e2, "req"));
+    assert_null(json_object_get(e2, "tab"));
+    assert_null(json_object_get(e3, "req"));
+    hx_timeline_cleanup(&tl);
+
+    /* A timeline with no entries array (cleaned up) takes nothing. */
+    struct hx_timeline gone;
+    hx_timeline_init(&gone, 0);
+    hx_timeline_cleanup(&gone);
+    assert_int_equal(hx_timeline_request_begin(&gone), 0);
+    hx_timeline_add_data(&gone, 0, "app", json_object(), "dropped");
+}
+
+/* At most 5000 entries: a runaway loop cannot eat memory. */
+static void test_timeline_bounded(void **state)
+{
+    (void)state;
+    struct hx_timeline tl;
+    hx_timeline_init(&tl, 0);
+    for (int i = 0; i < 5100; i++)
+        hx_timeline_add(&tl, i, "step", "entry %d", i);
+    assert_int_equal(json_array_size(tl.entries), 5000);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(tl.entries, 4999), "text")),
+                        "entry 4999");
+    hx_timeline_cleanup(&tl);
+}
+
+static void test_journal_fields(void **state)
+{
+    (void)state;
+    json_t *entry = json_pack("{s:s, s:s, s:s, s:i, s:s, s:s, s:s}", "request_id", "hxreq-12",
+                              "method", "POST", "route", "authenticate", "status", 400, "grant_type",
+                              "refresh_token", "outcome", "replayed", "token_hash", "ab12cd34");
+    json_t *fields = hx_timeline_journal_fields(entry);
+    assert_string_equal(json_string_value(json_object_get(fields, "kind")), "idp");
+    assert_int_equal(json_integer_value(json_object_get(fields, "req")), 12);
+    assert_string_equal(json_string_value(json_object_get(fields, "route")), "authenticate");
+    assert_int_equal(json_integer_value(json_object_get(fields, "status")), 400);
+    assert_string_equal(json_string_value(json_object_get(fields, "token")), "ab12cd34");
+    /* Absent fields are null. */
+    assert_true(json_is_null(json_object_get(fields, "fault")));
+    json_decref(fields);
+    json_decref(entry);
+    /* A request id that is not the harness's gives req 0 (no request). */
+    entry = json_pack("{s:s}", "request_id", "req_01ABC");
+    fields = hx_timeline_journal_fields(entry);
+    assert_int_equal(json_integer_value(json_object_get(fields, "req")), 0);
+    json_decref(fields);
+    json_decref(entry);
+}
+
 /* Two scenarios: one with a failing variant whose texts need escaping, one
  * passing with no failure list or timeline at all. */
 struct fixture {
@@ -249,7 +332,7 @@ static char *capture(void (*report)(const struct hx_results *, FILE *), const st
     return buf;
 }
 
-static void console_verbose(const struct hx_results *r, FILE *f)
+static void console_quiet(const struct hx_results *r, FILE *f)
 {
     hx_report_console(r, f, false);
 }
@@ -266,7 +349,7 @@ static void test_tap_and_console(void **state)
     assert_contains(tap, "ok 2 - a<b>&\"c\"/grace\n");
     assert_contains(tap, "ok 3 - healthy/default#2\n");
     free(tap);
-    char *console = capture(console_verbose, &fx->results);
+    char *console = capture(console_quiet, &fx->results);
     assert_contains(console, "    replay: fakeidp run --seed 42 --filter 'a<b>&\"c\"/strict' scenarios/a&b.json\n");
     assert_contains(console, "2 passed, 1 failed (3 variants in 2.50 s, seed 42)\n");
     /* Passing variants show no replay line when not verbose. */
@@ -279,6 +362,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_timeline_text),
         cmocka_unit_test(test_timeline_hash),
+        cmocka_unit_test(test_timeline_requests),
+        cmocka_unit_test(test_timeline_bounded),
+        cmocka_unit_test(test_journal_fields),
         cmocka_unit_test_setup_teardown(test_junit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_junit_html_link, setup, teardown),
         cmocka_unit_test_setup_teardown(test_json, setup, teardown),
