@@ -207,6 +207,40 @@ static void test_sign_in_sets_cookie(void **state)
     json_decref(stats);
 }
 
+/* An expired access token is refreshed by the middleware: the page still
+ * shows the user, a new session cookie is written, and the app counts one
+ * refresh; the renewed cookie then needs none. */
+static void test_expired_token_refreshes(void **state)
+{
+    struct fixture *f = *state;
+    char session[8192], renewed[8192];
+    sign_in(f, "wos-session", session, sizeof(session));
+    idp_clock_advance(&f->clock, 6 * 60 * 1000);
+    struct hx_http_response resp;
+    assert_int_equal(get(f, "/api/me", session, &resp), 200);
+    set_cookie(&resp, "wos-session", renewed, sizeof(renewed));
+    if (strlen(renewed) <= strlen("wos-session="))
+        fail_msg("the refresh wrote no new session cookie");
+    assert_string_not_equal(renewed, session);
+    hx_http_response_cleanup(&resp);
+    json_t *stats = json_object();
+    hx_app_stats(f->app, stats);
+    assert_int_equal(json_integer_value(json_object_get(stats, "refreshes")), 1);
+    assert_int_equal(json_integer_value(json_object_get(stats, "refresh_failures")), 0);
+    json_decref(stats);
+    char *text = hx_timeline_text(&f->timeline, "");
+    assert_non_null(strstr(text, "-> refresh"));
+    free(text);
+
+    /* The renewed cookie works without another refresh. */
+    assert_int_equal(get(f, "/api/me", renewed, &resp), 200);
+    hx_http_response_cleanup(&resp);
+    stats = json_object();
+    hx_app_stats(f->app, stats);
+    assert_int_equal(json_integer_value(json_object_get(stats, "refreshes")), 1);
+    json_decref(stats);
+}
+
 static void test_signed_out(void **state)
 {
     struct fixture *f = *state;
@@ -350,6 +384,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_sign_in_sets_cookie, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_expired_token_refreshes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_signed_out, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tampered_cookie, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reconfigure, setup, teardown),
