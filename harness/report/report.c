@@ -176,12 +176,12 @@ bool hx_report_json(const struct hx_results *results, const char *path)
         char replay[1200];
         replay_command(results, r, replay, sizeof(replay));
         json_array_append_new(
-            list, json_pack("{s:s, s:s, s:s, s:i, s:b, s:f, s:s, s:O, s:O}", "scenario",
+            list, json_pack("{s:s, s:s, s:s, s:i, s:b, s:f, s:s, s:o, s:o}", "scenario",
                             r->scenario->name, "variant", r->variant->name, "file", r->scenario->file,
                             "repeat", r->repeat_index, "passed", r->passed, "duration_ms",
                             r->duration_ms, "replay", replay, "failures",
-                            r->failures ? r->failures : json_array(), "timeline",
-                            r->timeline_json ? r->timeline_json : json_array()));
+                            r->failures ? json_incref(r->failures) : json_array(), "timeline",
+                            r->timeline_json ? json_incref(r->timeline_json) : json_array()));
     }
     json_t *doc = json_pack("{s:I, s:I, s:I, s:f, s:I, s:o}", "total", (json_int_t)results->count,
                             "passed", (json_int_t)results->passed, "failed",

@@ -68,7 +68,7 @@ static void test_frozen_clock_stands_still(void **state)
     assert_true(idp_clock_is_frozen(clock));
     int64_t before = idp_clock_now_ms(clock);
     sleep_ms(30);
-    assert_true(idp_clock_now_ms(clock) == before);
+    assert_int_equal(idp_clock_now_ms(clock), before);
 }
 
 static void test_freeze_keeps_current_instant(void **state)
@@ -88,7 +88,7 @@ static void test_freezing_twice_does_not_move_time(void **state)
     idp_clock_set(clock, T0);
     sleep_ms(10);
     idp_clock_freeze(clock, true);
-    assert_true(idp_clock_now_ms(clock) == T0);
+    assert_int_equal(idp_clock_now_ms(clock), T0);
     assert_true(idp_clock_is_frozen(clock));
 }
 
@@ -98,9 +98,9 @@ static void test_advance_while_frozen_is_exact(void **state)
     idp_clock_freeze(clock, true);
     idp_clock_set(clock, T0);
     idp_clock_advance(clock, 6 * 60 * 1000);
-    assert_true(idp_clock_now_ms(clock) == T0 + 360000);
+    assert_int_equal(idp_clock_now_ms(clock), T0 + 360000);
     idp_clock_advance(clock, 1);
-    assert_true(idp_clock_now_ms(clock) == T0 + 360001);
+    assert_int_equal(idp_clock_now_ms(clock), T0 + 360001);
 }
 
 static void test_negative_advance_moves_back(void **state)
@@ -109,7 +109,7 @@ static void test_negative_advance_moves_back(void **state)
     idp_clock_freeze(clock, true);
     idp_clock_set(clock, T0);
     idp_clock_advance(clock, -5000);
-    assert_true(idp_clock_now_ms(clock) == T0 - 5000);
+    assert_int_equal(idp_clock_now_ms(clock), T0 - 5000);
 }
 
 static void test_advance_while_running_shifts_time(void **state)
@@ -128,10 +128,10 @@ static void test_set_while_frozen_is_exact_and_stays_frozen(void **state)
     struct idp_clock *clock = *state;
     idp_clock_freeze(clock, true);
     idp_clock_set(clock, T0);
-    assert_true(idp_clock_now_ms(clock) == T0);
+    assert_int_equal(idp_clock_now_ms(clock), T0);
     assert_true(idp_clock_is_frozen(clock));
     sleep_ms(10);
-    assert_true(idp_clock_now_ms(clock) == T0);
+    assert_int_equal(idp_clock_now_ms(clock), T0);
 }
 
 static void test_set_while_running_keeps_running(void **state)
@@ -150,9 +150,9 @@ static void test_set_to_the_past_is_allowed(void **state)
     struct idp_clock *clock = *state;
     idp_clock_freeze(clock, true);
     idp_clock_set(clock, 0);
-    assert_true(idp_clock_now_ms(clock) == 0);
+    assert_int_equal(idp_clock_now_ms(clock), 0);
     idp_clock_set(clock, -86400000);
-    assert_true(idp_clock_now_ms(clock) == -86400000);
+    assert_int_equal(idp_clock_now_ms(clock), -86400000);
 }
 
 static void test_unfreeze_resumes_from_frozen_instant(void **state)
@@ -203,7 +203,7 @@ static void test_concurrent_advances_are_not_lost(void **state)
         assert_int_equal(pthread_create(&threads[i], NULL, advance_many, &a), 0);
     for (int i = 0; i < 4; i++)
         pthread_join(threads[i], NULL);
-    assert_true(idp_clock_now_ms(clock) == T0 + 4 * 20000);
+    assert_int_equal(idp_clock_now_ms(clock), T0 + 4 * 20000);
 }
 
 /* --- ISO-8601 ------------------------------------------------------------- */
@@ -269,7 +269,7 @@ static void test_advance_by_zero_changes_nothing(void **state)
     idp_clock_freeze(clock, true);
     idp_clock_set(clock, T0);
     idp_clock_advance(clock, 0);
-    assert_true(idp_clock_now_ms(clock) == T0);
+    assert_int_equal(idp_clock_now_ms(clock), T0);
     assert_true(idp_clock_is_frozen(clock));
 }
 

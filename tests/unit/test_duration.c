@@ -32,33 +32,33 @@ static void expect_rejected(const char *text)
 static void test_parse_documented_forms(void **state)
 {
     (void)state;
-    assert_true(parse_ok("300s") == 300000);
-    assert_true(parse_ok("5m") == 300000);
-    assert_true(parse_ok("1h30m") == 5400000);
-    assert_true(parse_ok("8d") == 8LL * 86400000);
-    assert_true(parse_ok("250ms") == 250);
+    assert_int_equal(parse_ok("300s"), 300000);
+    assert_int_equal(parse_ok("5m"), 300000);
+    assert_int_equal(parse_ok("1h30m"), 5400000);
+    assert_int_equal(parse_ok("8d"), 8LL * 86400000);
+    assert_int_equal(parse_ok("250ms"), 250);
 }
 
 static void test_parse_bare_number_is_seconds(void **state)
 {
     (void)state;
-    assert_true(parse_ok("300") == 300000);
-    assert_true(parse_ok("1") == 1000);
-    assert_true(parse_ok("0") == 0);
+    assert_int_equal(parse_ok("300"), 300000);
+    assert_int_equal(parse_ok("1"), 1000);
+    assert_int_equal(parse_ok("0"), 0);
 }
 
 static void test_parse_zero_with_unit(void **state)
 {
     (void)state;
-    assert_true(parse_ok("0s") == 0);
-    assert_true(parse_ok("0ms") == 0);
+    assert_int_equal(parse_ok("0s"), 0);
+    assert_int_equal(parse_ok("0ms"), 0);
 }
 
 static void test_parse_compound_sums_every_part(void **state)
 {
     (void)state;
-    assert_true(parse_ok("1d2h3m4s5ms") ==
-                86400000LL + 2 * 3600000LL + 3 * 60000LL + 4 * 1000LL + 5);
+    assert_int_equal(parse_ok("1d2h3m4s5ms"),
+                     86400000LL + 2 * 3600000LL + 3 * 60000LL + 4 * 1000LL + 5);
 }
 
 /* --- parsing: rejected forms ------------------------------------------- */

@@ -76,7 +76,7 @@ static void test_ticking_writes_an_offset_that_never_goes_back_unless_asked(void
     assert_true(hx_faketime_open(&ft, HX_CLOCK_TICKING, "/lib/libfaketime.so.1", now_ms + 360000));
     read_rc(&ft, text, sizeof(text));
     double offset = atof(text);
-    assert_true(text[0] == '+');
+    assert_int_equal(text[0], '+');
     assert_true(offset > 359.0 && offset < 361.0);
     /* Back by a minute: ignored, the file keeps the larger offset. */
     assert_true(hx_faketime_set(&ft, now_ms + 300000, false));

@@ -70,8 +70,8 @@ static void test_add_assigns_increasing_seq_from_one(void **state)
     for (uint64_t want = 1; want <= 5; want++) {
         struct idp_journal_entry e = entry("/x", 200);
         e.seq = 999;
-        assert_true(idp_journal_add(&j, &e) == want);
-        assert_true(e.seq == want);
+        assert_int_equal(idp_journal_add(&j, &e), want);
+        assert_int_equal(e.seq, want);
     }
     idp_journal_cleanup(&j);
 }
@@ -247,7 +247,7 @@ static void test_clear_empties_but_never_reuses_seq(void **state)
     idp_journal_clear(&j);
     expect_seqs(&j, 0, NULL, 0);
     struct idp_journal_entry e = entry("/after", 200);
-    assert_true(idp_journal_add(&j, &e) == 4);
+    assert_int_equal(idp_journal_add(&j, &e), 4);
     const uint64_t want[] = {4};
     expect_seqs(&j, 0, want, 1);
     idp_journal_cleanup(&j);

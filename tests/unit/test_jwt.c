@@ -144,7 +144,7 @@ static void expect_parse_error(const char *token)
             idp_jwt_cleanup(&jwt);
         fail_msg("decoding \"%s\": status %d, expected IDP_PARSE", token, (int)st);
     }
-    assert_true(err.message[0] != '\0');
+    assert_string_not_equal(err.message, "");
 }
 
 /* --- positive ----------------------------------------------------------------- */
@@ -524,7 +524,7 @@ static void test_jwk_public_key_rejects_unusable_jwks(void **state)
             EVP_PKEY_free(k);
             fail_msg("JWK case %zu accepted", i);
         }
-        assert_true(err.message[0] != '\0');
+        assert_string_not_equal(err.message, "");
         json_decref(cases[i]);
     }
     json_decref(good);

@@ -286,7 +286,7 @@ static void test_old_key_retires_retire_after_once_new_key_signs(void **state)
     struct idp_keyset set;
     rotated_set(&set);
     const struct idp_key *old = key_of(&set, rsa_key);
-    assert_true(old->retire_at_ms == T + LEAD + RETIRE);
+    assert_int_equal(old->retire_at_ms, T + LEAD + RETIRE);
     assert_true(idp_key_published(old, T + LEAD + RETIRE - 1));
     assert_false(idp_key_published(old, T + LEAD + RETIRE));
     size_t count = 0;
@@ -309,7 +309,7 @@ static void test_rotate_with_zero_lead_signs_immediately(void **state)
     assert_int_equal(idp_keyset_rotate(&set, variant[0], T, 0, RETIRE, &err), IDP_OK);
     assert_ptr_equal(idp_keyset_signer(&set, T), key_of(&set, variant[0]));
     assert_ptr_equal(idp_keyset_signer(&set, T - 1), key_of(&set, rsa_key));
-    assert_true(key_of(&set, rsa_key)->retire_at_ms == T + RETIRE);
+    assert_int_equal(key_of(&set, rsa_key)->retire_at_ms, T + RETIRE);
     idp_keyset_cleanup(&set);
 }
 
@@ -342,8 +342,8 @@ static void test_rotate_drops_keys_retired_before_now(void **state)
     assert_null(idp_keyset_find(&set, old_kid));
     assert_int_equal(set.count, 2);
     /* The key signing at the second rotation now retires in turn. */
-    assert_true(key_of(&set, variant[0])->retire_at_ms ==
-                T + LEAD + RETIRE + 1 + LEAD + RETIRE);
+    assert_int_equal(key_of(&set, variant[0])->retire_at_ms,
+                     T + LEAD + RETIRE + 1 + LEAD + RETIRE);
     idp_keyset_cleanup(&set);
 }
 
@@ -394,8 +394,8 @@ static void test_find_returns_key_by_kid(void **state)
     const struct idp_key *k = idp_keyset_find(&set, kid);
     assert_non_null(k);
     assert_string_equal(k->kid, kid);
-    assert_true(k->publish_at_ms == T);
-    assert_true(k->sign_from_ms == T + LEAD);
+    assert_int_equal(k->publish_at_ms, T);
+    assert_int_equal(k->sign_from_ms, T + LEAD);
     idp_keyset_cleanup(&set);
 }
 
@@ -407,12 +407,12 @@ static void test_key_init_rejects_missing_and_non_rsa_keys(void **state)
     struct idp_key key;
     struct idp_error err = {0};
     assert_int_not_equal(idp_key_init(&key, NULL, &err), IDP_OK);
-    assert_true(err.message[0] != '\0');
+    assert_string_not_equal(err.message, "");
     EVP_PKEY *ec = EVP_EC_gen("P-256");
     assert_non_null(ec);
     err.message[0] = '\0';
     assert_int_not_equal(idp_key_init(&key, ec, &err), IDP_OK);
-    assert_true(err.message[0] != '\0');
+    assert_string_not_equal(err.message, "");
     struct idp_keyset set;
     idp_keyset_init(&set);
     assert_int_not_equal(idp_keyset_add(&set, ec, 0, 0, IDP_TIME_NEVER, &err), IDP_OK);
@@ -431,7 +431,7 @@ static void test_full_keyset_rejects_another_key(void **state)
     err.message[0] = '\0';
     assert_int_not_equal(
         idp_keyset_add(&set, variant[IDP_KEYS_MAX], 0, 0, IDP_TIME_NEVER, &err), IDP_OK);
-    assert_true(err.message[0] != '\0');
+    assert_string_not_equal(err.message, "");
     assert_int_equal(set.count, IDP_KEYS_MAX);
     assert_null(key_of(&set, variant[IDP_KEYS_MAX]));
     idp_keyset_cleanup(&set);
@@ -450,7 +450,7 @@ static void test_rotate_into_full_set_fails_and_keeps_the_schedule(void **state)
     assert_int_not_equal(idp_keyset_rotate(&set, rsa_key, T, LEAD, RETIRE, &err), IDP_OK);
     assert_int_equal(set.count, IDP_KEYS_MAX);
     /* The current signer was not scheduled to retire by the failed rotation. */
-    assert_true(signer->retire_at_ms == IDP_TIME_NEVER);
+    assert_int_equal(signer->retire_at_ms, IDP_TIME_NEVER);
     assert_ptr_equal(idp_keyset_signer(&set, T + LEAD + RETIRE), signer);
     idp_keyset_cleanup(&set);
 }
@@ -464,13 +464,13 @@ static void test_duplicate_kid_is_rejected(void **state)
     assert_int_equal(idp_keyset_add(&set, rsa_key, 0, 0, IDP_TIME_NEVER, &err), IDP_OK);
     err.message[0] = '\0';
     assert_int_not_equal(idp_keyset_add(&set, rsa_key, 0, 5, IDP_TIME_NEVER, &err), IDP_OK);
-    assert_true(err.message[0] != '\0');
+    assert_string_not_equal(err.message, "");
     /* The same public key as a separate object is the same kid too. */
     EVP_PKEY *same = public_with_exponent(65537);
     assert_int_not_equal(idp_keyset_add(&set, same, 0, 5, IDP_TIME_NEVER, &err), IDP_OK);
     EVP_PKEY_free(same);
     assert_int_equal(set.count, 1);
-    assert_true(set.keys[0].sign_from_ms == 0);
+    assert_int_equal(set.keys[0].sign_from_ms, 0);
     idp_keyset_cleanup(&set);
 }
 
@@ -485,7 +485,7 @@ static void test_rotate_to_a_key_already_in_the_set_fails_without_retiring(void 
                      IDP_OK);
     assert_int_not_equal(idp_keyset_rotate(&set, rsa_key, T, LEAD, RETIRE, &err), IDP_OK);
     assert_int_equal(set.count, 1);
-    assert_true(set.keys[0].retire_at_ms == IDP_TIME_NEVER);
+    assert_int_equal(set.keys[0].retire_at_ms, IDP_TIME_NEVER);
     assert_ptr_equal(idp_keyset_signer(&set, T + LEAD + RETIRE), &set.keys[0]);
     idp_keyset_cleanup(&set);
 }
@@ -641,7 +641,7 @@ static void test_pem_load_of_garbage_fails(void **state)
             fail_msg("garbage case %zu loaded as a key", i);
         }
         assert_int_not_equal(err.status, IDP_OK);
-        assert_true(err.message[0] != '\0');
+        assert_string_not_equal(err.message, "");
     }
 }
 
@@ -670,7 +670,7 @@ static void test_pem_load_of_non_rsa_key_fails(void **state)
     struct idp_error err = {0};
     assert_null(idp_pem_load(path, &err));
     assert_int_not_equal(err.status, IDP_OK);
-    assert_true(err.message[0] != '\0');
+    assert_string_not_equal(err.message, "");
 }
 
 static void test_jwk_and_jwks_never_carry_private_parameters(void **state)
@@ -719,8 +719,8 @@ static void test_rotate_does_not_retire_keys_that_are_not_signing(void **state)
     assert_int_equal(idp_keyset_add(&set, variant[0], 0, 0, IDP_TIME_NEVER, &err), IDP_OK);
     assert_int_equal(idp_keyset_add(&set, variant[1], 0, T * 2, IDP_TIME_NEVER, &err), IDP_OK);
     assert_int_equal(idp_keyset_rotate(&set, variant[2], T, LEAD, RETIRE, &err), IDP_OK);
-    assert_true(key_of(&set, variant[0])->retire_at_ms == T + LEAD + RETIRE);
-    assert_true(key_of(&set, variant[1])->retire_at_ms == IDP_TIME_NEVER);
+    assert_int_equal(key_of(&set, variant[0])->retire_at_ms, T + LEAD + RETIRE);
+    assert_int_equal(key_of(&set, variant[1])->retire_at_ms, IDP_TIME_NEVER);
     idp_keyset_cleanup(&set);
 }
 

@@ -23,7 +23,7 @@ static void test_same_seed_gives_same_u64_sequence(void **state)
     idp_random_init(&x, 42);
     idp_random_init(&y, 42);
     for (int i = 0; i < 1000; i++)
-        assert_true(idp_random_u64(&x) == idp_random_u64(&y));
+        assert_int_equal(idp_random_u64(&x), idp_random_u64(&y));
     idp_random_cleanup(&x);
     idp_random_cleanup(&y);
 }
@@ -56,7 +56,7 @@ static void test_seed_is_recorded_for_replay(void **state)
     (void)state;
     struct idp_random rng;
     idp_random_init(&rng, 12345);
-    assert_true(rng.seed == 12345);
+    assert_int_equal(rng.seed, 12345);
     idp_random_cleanup(&rng);
 }
 
@@ -80,15 +80,15 @@ static void test_seed_zero_picks_a_fresh_nonzero_seed(void **state)
     struct idp_random x, y;
     idp_random_init(&x, 0);
     idp_random_init(&y, 0);
-    assert_true(x.seed != 0);
-    assert_true(y.seed != 0);
+    assert_int_not_equal(x.seed, 0);
+    assert_int_not_equal(y.seed, 0);
     /* Two OS-picked seeds coincide with probability 2^-64. */
-    assert_true(x.seed != y.seed);
+    assert_int_not_equal(x.seed, y.seed);
     /* ...and the recorded seed replays the sequence. */
     struct idp_random replay;
     idp_random_init(&replay, x.seed);
     for (int i = 0; i < 10; i++)
-        assert_true(idp_random_u64(&x) == idp_random_u64(&replay));
+        assert_int_equal(idp_random_u64(&x), idp_random_u64(&replay));
     idp_random_cleanup(&x);
     idp_random_cleanup(&y);
     idp_random_cleanup(&replay);
@@ -101,7 +101,7 @@ static void test_sequence_does_not_repeat_quickly(void **state)
     idp_random_init(&rng, 99);
     uint64_t first = idp_random_u64(&rng);
     for (int i = 0; i < 10000; i++)
-        assert_true(idp_random_u64(&rng) != first);
+        assert_int_not_equal(idp_random_u64(&rng), first);
     idp_random_cleanup(&rng);
 }
 

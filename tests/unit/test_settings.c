@@ -53,8 +53,8 @@ static void test_defaults_are_production(void **state)
     struct idp_settings s;
     memset(&s, 0x5a, sizeof(s));
     idp_settings_defaults(&s);
-    assert_true(s.access_ttl_ms == 300000);
-    assert_true(s.refresh_grace_ms == 30000);
+    assert_int_equal(s.access_ttl_ms, 300000);
+    assert_int_equal(s.refresh_grace_ms, 30000);
     assert_int_equal(s.issuer_mode, IDP_ISSUER_PER_CLIENT);
     assert_int_equal(s.refresh_mode, IDP_REFRESH_GRACE);
 }
@@ -86,16 +86,16 @@ static void test_apply_sets_every_kind_of_value(void **state)
                                 " \"aud\":\"client_id\"}",
                                 &err),
                      IDP_OK);
-    assert_true(s.access_ttl_ms == 5400000);
-    assert_true(s.refresh_grace_ms == 5000); /* a bare number is seconds */
+    assert_int_equal(s.access_ttl_ms, 5400000);
+    assert_int_equal(s.refresh_grace_ms, 5000); /* a bare number is seconds */
     assert_int_equal(s.refresh_mode, IDP_REFRESH_REVOKE_FAMILY);
     assert_int_equal(s.issuer_mode, IDP_ISSUER_CUSTOM);
     assert_string_equal(s.issuer_url, "https://auth.example.com");
     assert_false(s.refresh_cookie);
-    assert_true(s.journal_size == 42);
+    assert_int_equal(s.journal_size, 42);
     assert_int_equal(s.aud_mode, IDP_AUD_CLIENT_ID);
     /* Untouched settings keep their values. */
-    assert_true(s.code_ttl_ms == 600000);
+    assert_int_equal(s.code_ttl_ms, 600000);
     assert_string_equal(s.issuer_base, "https://api.workos.com");
 }
 
@@ -120,11 +120,11 @@ static void test_zero_durations_are_accepted(void **state)
     idp_settings_defaults(&s);
     struct idp_error err = {0};
     assert_int_equal(apply_text(&s, "{\"session_max_age\":\"8d\"}", &err), IDP_OK);
-    assert_true(s.session_max_age_ms == 8LL * 86400000);
+    assert_int_equal(s.session_max_age_ms, 8LL * 86400000);
     assert_int_equal(apply_text(&s, "{\"session_max_age\":0, \"refresh_ttl\":\"0s\"}", &err),
                      IDP_OK);
-    assert_true(s.session_max_age_ms == 0);
-    assert_true(s.refresh_ttl_ms == 0);
+    assert_int_equal(s.session_max_age_ms, 0);
+    assert_int_equal(s.refresh_ttl_ms, 0);
 }
 
 static void test_text_setting_up_to_capacity_is_accepted(void **state)
@@ -167,16 +167,16 @@ static void test_to_json_roundtrips_through_apply(void **state)
     assert_int_equal(idp_settings_apply(&back, printed, &err), IDP_OK);
     json_t *reprinted = idp_settings_to_json(&back);
     assert_true(json_equal(printed, reprinted));
-    assert_true(back.access_ttl_ms == 90000);
-    assert_true(back.refresh_ttl_ms == 1500);
-    assert_true(back.inactivity_timeout_ms == 5400000);
+    assert_int_equal(back.access_ttl_ms, 90000);
+    assert_int_equal(back.refresh_ttl_ms, 1500);
+    assert_int_equal(back.inactivity_timeout_ms, 5400000);
     assert_int_equal(back.refresh_mode, IDP_REFRESH_CONCURRENT_429);
     assert_int_equal(back.issuer_mode, IDP_ISSUER_LEGACY);
     assert_int_equal(back.aud_mode, IDP_AUD_VALUE);
     assert_string_equal(back.aud_value, "api://x");
     assert_string_equal(back.jwks_cache_control, "max-age=60");
     assert_false(back.refresh_cookie);
-    assert_true(back.max_body_bytes == 4096);
+    assert_int_equal(back.max_body_bytes, 4096);
     json_decref(printed);
     json_decref(reprinted);
 }
@@ -192,7 +192,7 @@ static void test_defaults_roundtrip_through_apply(void **state)
     back.access_ttl_ms = 1; /* must be overwritten by the printed value */
     struct idp_error err = {0};
     assert_int_equal(idp_settings_apply(&back, printed, &err), IDP_OK);
-    assert_true(back.access_ttl_ms == 300000);
+    assert_int_equal(back.access_ttl_ms, 300000);
     json_decref(printed);
 }
 
@@ -370,7 +370,7 @@ static void test_integer_seconds_that_overflow_are_rejected(void **state)
     if (st == IDP_OK)
         fail_msg("overflowing access_ttl accepted: access_ttl_ms = %lld", (long long)ttl);
     assert_non_null(strstr(message, "access_ttl"));
-    assert_true(ttl == 300000);
+    assert_int_equal(ttl, 300000);
 }
 
 int main(void)

@@ -42,8 +42,8 @@ static void test_lpt_balances_known_durations(void **state)
     int out[9], rr[9];
     hx_shard_plan(ms, 9, 3, out);
     hx_shard_plan(NULL, 9, 3, rr);
-    assert_true(max_load(ms, 9, 3, rr) == 300);
-    assert_true(max_load(ms, 9, 3, out) == 102); /* the optimum */
+    assert_int_equal(max_load(ms, 9, 3, rr), 300);
+    assert_int_equal(max_load(ms, 9, 3, out), 102); /* the optimum */
 }
 
 static void test_lpt_classic_case(void **state)
@@ -52,7 +52,7 @@ static void test_lpt_classic_case(void **state)
     double ms[] = {3, 7, 4, 6, 3, 5};
     int out[6];
     hx_shard_plan(ms, 6, 2, out);
-    assert_true(max_load(ms, 6, 2, out) == 14);
+    assert_int_equal(max_load(ms, 6, 2, out), 14);
 }
 
 static void test_plan_is_deterministic_with_ties(void **state)
@@ -78,7 +78,7 @@ static void test_unknown_durations_count_as_median(void **state)
     hx_shard_plan(ms, 5, 2, out);
     hx_shard_plan(as_median, 5, 2, expect);
     assert_memory_equal(out, expect, sizeof(out));
-    assert_true(max_load(as_median, 5, 2, out) == 50);
+    assert_int_equal(max_load(as_median, 5, 2, out), 50);
 }
 
 static void test_more_shards_than_jobs(void **state)
@@ -165,8 +165,8 @@ static void test_timings_from_a_report(void **state)
     char error[256];
     json_t *t = hx_shard_timings_load(path, error, sizeof(error));
     assert_non_null(t);
-    assert_true(json_real_value(json_object_get(t, "a/x")) == 20); /* mean of repeats */
-    assert_true(json_real_value(json_object_get(t, "b/y")) == 5);
+    assert_float_equal(json_real_value(json_object_get(t, "a/x")), 20, 0); /* mean of repeats */
+    assert_float_equal(json_real_value(json_object_get(t, "b/y")), 5, 0);
     json_decref(t);
     f = fopen(path, "w");
     fputs("{\"total\": 1}", f);

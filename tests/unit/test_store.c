@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "../assert_prefix.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -223,7 +225,7 @@ static void test_full_config_users(void **state)
     assert_int_equal(alice->membership_count, 2);
     struct idp_user *bob = idp_store_user_by_email(s, "bob@example.com");
     assert_non_null(bob);
-    assert_true(bob->id[0] != '\0');
+    assert_string_not_equal(bob->id, "");
     assert_ptr_equal(idp_store_user(s, bob->id), bob);
     assert_int_equal(bob->membership_count, 0);
 }
@@ -527,7 +529,7 @@ static void test_tickets_are_found_by_kind_and_expire(void **state)
     struct idp_ticket *magic = idp_store_ticket_new(&f->store, &f->rng, IDP_TICKET_MAGIC_AUTH,
                                                     "magic_auth_", NOW, 1000);
     assert_non_null(magic);
-    assert_true(strncmp(magic->id, "magic_auth_01", 13) == 0);
+    assert_string_prefix(magic->id, "magic_auth_01");
     assert_int_equal(strlen(magic->code), 6);
     char id[IDP_ID_SIZE];
     snprintf(id, sizeof(id), "%s", magic->id);
@@ -584,7 +586,7 @@ static void test_new_code_can_be_found_and_deleted(void **state)
     struct idp_code *code = idp_store_code_new(&f->store, &f->rng, NOW, 600000);
     assert_non_null(code);
     assert_true(strlen(code->code) >= 16);
-    assert_true(code->expires_ms == NOW + 600000);
+    assert_int_equal(code->expires_ms, NOW + 600000);
     assert_ptr_equal(idp_store_code(&f->store, code->code), code);
     char copy[IDP_ID_SIZE];
     snprintf(copy, sizeof(copy), "%s", code->code);
@@ -653,7 +655,7 @@ static void test_new_session_is_findable_and_listed_newest_first(void **state)
     assert_int_equal(strlen(a->id), 8 + 26);
     assert_string_not_equal(a->id, b->id);
     assert_ptr_equal(idp_store_session(&f->store, a->id), a);
-    assert_true(a->created_ms == NOW);
+    assert_int_equal(a->created_ms, NOW);
 
     json_t *all = idp_store_sessions_json(&f->store, NULL);
     json_t *data = json_object_get(all, "data");
@@ -704,7 +706,7 @@ static void test_refresh_token_belongs_to_its_session(void **state)
     assert_string_equal(r->session_id, s->id);
     assert_string_equal(r->org_id, "org_acme");
     assert_int_equal(r->state, IDP_RT_ACTIVE);
-    assert_true(r->issued_ms == NOW + 5);
+    assert_int_equal(r->issued_ms, NOW + 5);
     assert_int_equal(s->token_count, 1);
     assert_ptr_equal(s->tokens[0], r);
 }

@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "../assert_prefix.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,7 +153,7 @@ static void test_request_id_is_generated_and_echoed_when_sent(void **state)
     ts_post_json(ts, NULL, AUTHENTICATE, NULL, json_pack("{}"), &resp);
     char first[128];
     snprintf(first, sizeof(first), "%s", ts_header(&resp, "X-Request-ID"));
-    assert_true(strncmp(first, "req_", 4) == 0);
+    assert_string_prefix(first, "req_");
     hx_http_response_cleanup(&resp);
     ts_post_json(ts, NULL, AUTHENTICATE, NULL, json_pack("{}"), &resp);
     assert_string_not_equal(ts_header(&resp, "X-Request-ID"), first);
@@ -222,11 +224,11 @@ static void test_access_token_default_claims_and_header(void **state)
     ts_sign_in(ts, NULL, &s);
     assert_string_equal(claim_str(s.header, "alg"), "RS256");
     assert_string_equal(claim_str(s.header, "typ"), "JWT");
-    assert_true(strncmp(claim_str(s.header, "kid"), "sso_oidc_key_pair_", 18) == 0);
+    assert_string_prefix(claim_str(s.header, "kid"), "sso_oidc_key_pair_");
     assert_string_equal(claim_str(s.claims, "iss"),
                         "https://api.workos.com/user_management/" TS_CLIENT);
     assert_string_equal(claim_str(s.claims, "sub"), TS_ALICE);
-    assert_true(strncmp(s.sid, "session_", 8) == 0);
+    assert_string_prefix(s.sid, "session_");
     assert_int_equal(strlen(claim_str(s.claims, "jti")), 26);
     json_int_t iat = json_integer_value(json_object_get(s.claims, "iat"));
     json_int_t exp = json_integer_value(json_object_get(s.claims, "exp"));
@@ -604,7 +606,7 @@ static void test_step_up_email_verification_is_403(void **state)
     assert_true(strlen(claim_str(body, "message")) > 0);
     assert_true(strlen(claim_str(body, "pending_authentication_token")) > 0);
     assert_string_equal(claim_str(body, "email"), "verify@example.com");
-    assert_true(strncmp(claim_str(body, "email_verification_id"), "email_verification_", 19) == 0);
+    assert_string_prefix(claim_str(body, "email_verification_id"), "email_verification_");
     json_decref(body);
     json_t *entry = ts_journal_last(ts, "authenticate");
     assert_string_equal(ts_entry_str(entry, "outcome"), "email_verification_required");

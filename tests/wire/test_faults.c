@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "../assert_prefix.h"
+
 #include <openssl/hmac.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -387,7 +389,7 @@ static void test_fault_malformed_json_is_cut_mid_document(void **state)
     assert_non_null(strstr(ts_header(&resp, "Content-Type"), "application/json"));
     assert_int_equal(strtoul(ts_header(&resp, "Content-Length"), NULL, 10), resp.body_len);
     assert_true(resp.body_len > 10);
-    assert_true(resp.body[0] == '{');
+    assert_int_equal(resp.body[0], '{');
     assert_null(ts_json(&resp));
     hx_http_response_cleanup(&resp);
     ts_session_cleanup(&s);
@@ -624,7 +626,7 @@ static void test_fault_token_signed_by_unpublished_key(void **state)
     struct ts_session s;
     sign_in_with_token_fault(ts, "\"sign\":\"unpublished\"", &s);
     const char *kid = json_string_value(json_object_get(s.header, "kid"));
-    assert_true(strncmp(kid, "sso_oidc_key_pair_", 18) == 0);
+    assert_string_prefix(kid, "sso_oidc_key_pair_");
     char why[256];
     assert_false(ts_verify_with_jwks(ts, s.access_token, why, sizeof(why)));
     assert_non_null(strstr(why, "0 JWKS keys match"));

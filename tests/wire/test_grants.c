@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "../assert_prefix.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -486,7 +488,7 @@ static void test_mfa_enrollment_then_challenge_with_totp(void **state)
     json_t *challenge = json_object_get(enrolled, "authentication_challenge");
     assert_string_equal(str(factor, "type"), "totp");
     const char *secret = str(json_object_get(factor, "totp"), "secret");
-    assert_true(strncmp(str(json_object_get(factor, "totp"), "uri"), "otpauth://totp/Acme:", 20) == 0);
+    assert_string_prefix(str(json_object_get(factor, "totp"), "uri"), "otpauth://totp/Acme:");
     assert_string_equal(str(challenge, "authentication_factor_id"), str(factor, "id"));
 
     char code[7];
