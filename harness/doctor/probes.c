@@ -87,7 +87,7 @@ const size_t dr_family_count = sizeof(dr_families) / sizeof(dr_families[0]);
 #define PARALLEL3(hold)                                                                            \
     "{'parallel': [{'api': '@api'}, {'api': '@api'}, {'api': '@api'}],"                            \
     " 'barrier': {'route': 'authenticate', 'grant_type': 'refresh_token', 'hold': " hold           \
-    ", 'gap': '100ms', 'timeout': '2s'}}"
+    ", 'gap': '100ms', 'timeout': '5s'}}"
 /* A refresh that meets a fault, then one more page once it is over. */
 #define REFRESH_FAULT(rule)                                                                        \
     "[" SIGN_IN ", {'advance': '6m'}, {'fault': " rule "},"                                        \
