@@ -24,6 +24,10 @@ struct hx_runner_options {
     EVP_PKEY *key;          /* signing key shared by every fakeidp (borrowed) */
     const char *rotation_key_dir; /* where rotation keys are cached, or NULL */
     FILE *progress;         /* progress lines while running, or NULL */
+    bool fresh_worlds;      /* a new fakeidp and app for every variant (default: each
+                               worker keeps one pair and resets it between variants) */
+    uint64_t order_seed;    /* 0: jobs in file order; else a shuffle seeded with this */
+    bool keep_journal;      /* each result keeps fakeidp's whole journal (tests) */
 };
 
 struct hx_result {
@@ -37,6 +41,7 @@ struct hx_result {
     json_t *failures;       /* array of strings */
     char *timeline;         /* text, for failures */
     json_t *timeline_json;
+    json_t *journal;        /* fakeidp's journal entries at the end, with keep_journal */
 };
 
 struct hx_results {

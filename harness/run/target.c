@@ -190,6 +190,71 @@ static bool start_external(struct hx_run *run, const json_t *target)
     return true;
 }
 
+struct hx_world {
+    struct idp_server *idp;
+    struct hx_app *app;
+    unsigned variants; /* run in this world so far */
+};
+
+struct hx_world *hx_world_new(void)
+{
+    return calloc(1, sizeof(struct hx_world));
+}
+
+void hx_world_free(struct hx_world **pworld)
+{
+    struct hx_world *world = *pworld;
+    if (!world)
+        return;
+    hx_app_stop(&world->app);
+    idp_server_stop(&world->idp);
+    free(world);
+    *pworld = NULL;
+}
+
+/* The world's fakeidp, reset for this run, or a new one (kept in the world
+ * when there is one). A fakeidp that cannot be reset is replaced. */
+static struct idp_server *world_idp(struct hx_run *run, const struct idp_server_options *so,
+                                    struct idp_error *err)
+{
+    struct hx_world *world = run->world;
+    if (world && world->idp) {
+        struct idp_error why = {0};
+        if (!idp_server_reuse(world->idp, so, &why))
+            return world->idp;
+        hx_run_note(run, "runner", "fakeidp could not be reset (%s): starting a new one", why.message);
+        idp_server_stop(&world->idp);
+    }
+    struct idp_server *idp = idp_server_start(so, err);
+    if (world)
+        world->idp = idp;
+    return idp;
+}
+
+/* The world's reference app, reset for this run, or a new one. An app that
+ * refuses this configuration is stopped (as a new one would not start). */
+static struct hx_app *world_app(struct hx_run *run, const struct hx_app_config *ac,
+                                struct idp_error *err)
+{
+    struct hx_world *world = run->world;
+    if (world && world->app) {
+        struct idp_error why = {0};
+        enum idp_status status = hx_app_reuse(world->app, ac, &why);
+        if (!status)
+            return world->app;
+        hx_app_stop(&world->app);
+        if (status == IDP_INVALID) {
+            *err = why;
+            return NULL;
+        }
+        hx_run_note(run, "runner", "the app could not be reset (%s): starting a new one", why.message);
+    }
+    struct hx_app *app = hx_app_start(ac, err);
+    if (world)
+        world->app = app;
+    return app;
+}
+
 /* The reference app (or the SPA model's pages) with an in-process fakeidp. */
 static bool start_reference(struct hx_run *run, const json_t *target,
                             const struct hx_runner_options *opt, uint64_t seed)
@@ -201,7 +266,7 @@ static bool start_reference(struct hx_run *run, const json_t *target,
                                     .clock = &run->clock, .seed = seed, .threads = 24,
                                     .log = getenv("FAKEIDP_TRACE") ? stderr : NULL,
                                     .rotation_key_dir = opt->rotation_key_dir};
-    run->idp = idp_server_start(&so, &err);
+    run->idp = world_idp(run, &so, &err);
     if (!run->idp) {
         hx_run_broken(run, "fakeidp did not start: %s", err.message);
         return false;
@@ -230,7 +295,7 @@ static bool start_reference(struct hx_run *run, const json_t *target,
     ac.convex_providers = providers;
     ac.clock = &run->clock;
     ac.timeline = &run->timeline;
-    run->app = hx_app_start(&ac, &err);
+    run->app = world_app(run, &ac, &err);
     json_decref(providers);
     if (!run->app) {
         snprintf(run->start_error, sizeof(run->start_error), "%s", err.message);
@@ -274,6 +339,20 @@ void hx_target_stop(struct hx_run *run)
 {
     hx_http_client_thread_close();
     hx_external_stop(&run->external);
+    struct hx_world *world = run->world;
+    if (world && (run->idp || run->app)) {
+        /* Kept for the next variant, unless this one could not be carried
+         * out or ran out of time: then nothing it left behind is trusted. */
+        bool keep = !run->broken && !run->timed_out;
+        world->variants++;
+        if (keep) {
+            run->idp = NULL;
+            run->app = NULL;
+        } else {
+            world->idp = NULL;
+            world->app = NULL;
+        }
+    }
     /* CivetWeb's mg_stop() polls in 10 ms steps: stop both servers at once. */
     pthread_t stopper;
     bool threaded = run->app && pthread_create(&stopper, NULL, stop_app_thread, &run->app) == 0;

@@ -8,13 +8,22 @@
 #include "run.h"
 #include "runner.h"
 
+/* A runner worker's reference world: its fakeidp and reference app, kept
+ * running between variants and reset (idp_server_reuse, hx_app_reuse) to
+ * the state a fresh start gives. */
+struct hx_world;
+struct hx_world *hx_world_new(void);
+/* Stops what the world holds and frees it. Accepts NULL. */
+void hx_world_free(struct hx_world **world);
+
 /* Starts the variant's target: the reference app with an in-process fakeidp
  * (seeded with seed), or an external app with its fakeidp elsewhere (reset
  * and set to the run's start). Returns false when the steps cannot run; the
  * reason is recorded (hx_run_broken when the run could not be carried out).
  * A target that refuses to start on purpose leaves run->start_error. */
 bool hx_target_start(struct hx_run *run, const struct hx_runner_options *opt, uint64_t seed);
-/* Stops whatever hx_target_start started; safe after a partial start. */
+/* Stops whatever hx_target_start started; safe after a partial start. A
+ * reference target of a run with a world is left running in the world. */
 void hx_target_stop(struct hx_run *run);
 
 #endif

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "encoding.h"
@@ -182,6 +183,8 @@ struct hx_app {
     struct hx_jwks_cache convex_jwks;
     unsigned next_instance;
     unsigned refreshes, refresh_failures, oversize_cookies;
+    int active_requests;  /* requests inside handle() */
+    pthread_cond_t idle;  /* broadcast when active_requests drops to 0 */
 };
 
 struct session {
@@ -866,6 +869,7 @@ static int handle(struct mg_connection *conn, void *data)
     const char *path = ri->local_uri ? ri->local_uri : "/";
     struct reply r = {0};
     pthread_mutex_lock(&app->lock);
+    app->active_requests++;
     struct hx_app_knobs k = app->knobs;
     struct instance *inst = &app->instances[app->next_instance++ % (unsigned)k.instances];
     pthread_mutex_unlock(&app->lock);
@@ -930,6 +934,10 @@ static int handle(struct mg_connection *conn, void *data)
     free(r.body);
     hx_timeline_request_set(0);
     current_instance = -1;
+    pthread_mutex_lock(&app->lock);
+    if (--app->active_requests == 0)
+        pthread_cond_broadcast(&app->idle);
+    pthread_mutex_unlock(&app->lock);
     return r.status ? r.status : 500;
 }
 
@@ -958,26 +966,22 @@ static void cleanup_caches(struct hx_app *app)
     hx_jwks_cache_cleanup(&app->convex_jwks);
 }
 
-struct hx_app *hx_app_start(const struct hx_app_config *config, struct idp_error *err)
+/* The app's refusal to start (password_check "startup" without a valid
+ * password), as the fixed build reports it. */
+static enum idp_status refuses_to_start(const struct hx_app_knobs *k, struct idp_error *err)
 {
-    const struct hx_app_knobs *k = &config->knobs;
-    if (!password_ok(k) && k->password_check == HX_PASSWORD_AT_START) {
-        idp_fail(err, IDP_INVALID,
-                 "WORKOS_COOKIE_PASSWORD %s: it must be at least 32 characters (refusing to start)",
-                 k->cookie_password_set ? "is too short" : "is not set");
-        return NULL;
-    }
-    struct hx_app *app = calloc(1, sizeof(*app));
-    if (!app) {
-        idp_fail(err, IDP_NOMEM, "out of memory");
-        return NULL;
-    }
-    pthread_mutex_init(&app->lock, NULL);
-    for (int i = 0; i < HX_APP_MAX_INSTANCES; i++) {
-        pthread_mutex_init(&app->instances[i].lock, NULL);
-        pthread_cond_init(&app->instances[i].settled, NULL);
-    }
-    app->knobs = *k;
+    if (!password_ok(k) && k->password_check == HX_PASSWORD_AT_START)
+        return idp_fail(err, IDP_INVALID,
+                        "WORKOS_COOKIE_PASSWORD %s: it must be at least 32 characters (refusing to start)",
+                        k->cookie_password_set ? "is too short" : "is not set");
+    return IDP_OK;
+}
+
+/* Takes config's knobs, addresses, credentials, clock and timeline (lock
+ * held, or before the server starts); empty caches and counters. */
+static void take_config(struct hx_app *app, const struct hx_app_config *config)
+{
+    app->knobs = config->knobs;
     app->clock = config->clock;
     app->timeline = config->timeline;
     snprintf(app->idp_url, sizeof(app->idp_url), "%s", config->idp_url);
@@ -987,9 +991,32 @@ struct hx_app *hx_app_start(const struct hx_app_config *config, struct idp_error
     snprintf(app->api_key, sizeof(app->api_key), "%s", config->api_key);
     snprintf(app->public_host, sizeof(app->public_host), "%s",
              config->public_host ? config->public_host : "localhost");
+    json_decref(app->convex_providers);
     app->convex_providers = config->convex_providers ? json_deep_copy(config->convex_providers)
                                                      : json_array();
+    app->next_instance = 0;
+    app->refreshes = app->refresh_failures = app->oversize_cookies = 0;
+    if (app->port)
+        snprintf(app->origin, sizeof(app->origin), "http://%s:%d", app->public_host, app->port);
     init_caches(app);
+}
+
+struct hx_app *hx_app_start(const struct hx_app_config *config, struct idp_error *err)
+{
+    if (refuses_to_start(&config->knobs, err))
+        return NULL;
+    struct hx_app *app = calloc(1, sizeof(*app));
+    if (!app) {
+        idp_fail(err, IDP_NOMEM, "out of memory");
+        return NULL;
+    }
+    pthread_mutex_init(&app->lock, NULL);
+    pthread_cond_init(&app->idle, NULL);
+    for (int i = 0; i < HX_APP_MAX_INSTANCES; i++) {
+        pthread_mutex_init(&app->instances[i].lock, NULL);
+        pthread_cond_init(&app->instances[i].settled, NULL);
+    }
+    take_config(app, config);
     const char *options[] = {"listening_ports", "127.0.0.1:0", "num_threads", "32", "tcp_nodelay", "1",
                              "enable_keep_alive", "yes", "request_timeout_ms", "30000", NULL};
     struct mg_callbacks callbacks = {0};
@@ -1001,10 +1028,33 @@ struct hx_app *hx_app_start(const struct hx_app_config *config, struct idp_error
         hx_app_stop(&app);
         return NULL;
     }
-    mg_set_request_handler(app->ctx, "/", handle, app);
     app->port = port.port;
     snprintf(app->origin, sizeof(app->origin), "http://%s:%d", app->public_host, app->port);
+    mg_set_request_handler(app->ctx, "/", handle, app);
     return app;
+}
+
+enum idp_status hx_app_reuse(struct hx_app *app, const struct hx_app_config *config,
+                             struct idp_error *err)
+{
+    enum idp_status status = refuses_to_start(&config->knobs, err);
+    if (status)
+        return status;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 2;
+    pthread_mutex_lock(&app->lock);
+    while (app->active_requests > 0)
+        if (pthread_cond_timedwait(&app->idle, &app->lock, &until) != 0 && app->active_requests > 0)
+            break;
+    if (app->active_requests > 0) {
+        pthread_mutex_unlock(&app->lock);
+        return idp_fail(err, IDP_IO, "requests of the previous run are still in flight");
+    }
+    cleanup_caches(app);
+    take_config(app, config);
+    pthread_mutex_unlock(&app->lock);
+    return IDP_OK;
 }
 
 void hx_app_stop(struct hx_app **papp)
@@ -1020,6 +1070,7 @@ void hx_app_stop(struct hx_app **papp)
         pthread_cond_destroy(&app->instances[i].settled);
     }
     json_decref(app->convex_providers);
+    pthread_cond_destroy(&app->idle);
     pthread_mutex_destroy(&app->lock);
     free(app);
     *papp = NULL;
