@@ -255,6 +255,41 @@ static struct hx_app *world_app(struct hx_run *run, const struct hx_app_config *
     return app;
 }
 
+/* Whether a fault in doc (configured or added by a step) may cut a request
+ * without a complete reply: any string, or key, naming such an action, in
+ * the JSON or in the compact form ("action=reset"). Errs on the side of
+ * yes. */
+static bool may_cut_requests(const json_t *doc)
+{
+    static const char *const cutting[] = {"reset", "close", "hang", "garbage", "truncated",
+                                          "dribble", NULL};
+    if (json_is_string(doc)) {
+        const char *text = json_string_value(doc);
+        for (int i = 0; cutting[i]; i++) {
+            const char *at = strstr(text, cutting[i]);
+            if (at && (at == text || at[-1] == '=' || at[-1] == ',') &&
+                (at[strlen(cutting[i])] == '\0' || at[strlen(cutting[i])] == ','))
+                return true;
+        }
+        return false;
+    }
+    const char *key;
+    json_t *value;
+    size_t i;
+    if (json_is_object(doc)) {
+        json_object_foreach((json_t *)doc, key, value) {
+            for (int c = 0; cutting[c]; c++)
+                if (strcmp(key, cutting[c]) == 0)
+                    return true;
+            if (may_cut_requests(value))
+                return true;
+        }
+    }
+    if (json_is_array(doc))
+        json_array_foreach(doc, i, value) if (may_cut_requests(value)) return true;
+    return false;
+}
+
 /* The reference app (or the SPA model's pages) with an in-process fakeidp. */
 static bool start_reference(struct hx_run *run, const json_t *target,
                             const struct hx_runner_options *opt, uint64_t seed)
@@ -295,6 +330,7 @@ static bool start_reference(struct hx_run *run, const json_t *target,
     ac.convex_providers = providers;
     ac.clock = &run->clock;
     ac.timeline = &run->timeline;
+    ac.idp_keep_alive = !may_cut_requests(run->doc);
     run->app = world_app(run, &ac, &err);
     json_decref(providers);
     if (!run->app) {

@@ -145,6 +145,8 @@ json_t *hx_app_knobs_json(const struct hx_app_knobs *knobs)
 
 /* ------------------------------------------------------------------ */
 
+#define HX_APP_IDLE_CLIENTS 8
+
 struct inflight {
     char token[128];
     bool done;
@@ -184,6 +186,11 @@ struct hx_app {
     unsigned next_instance;
     unsigned refreshes, refresh_failures, oversize_cookies;
     int active_requests;  /* requests inside handle() */
+    /* Kept-alive clients to fakeidp (idp_keep_alive), at most one per
+     * request in flight; guarded by lock. */
+    bool idp_keep_alive;
+    struct hx_http_client *idle_clients[HX_APP_IDLE_CLIENTS];
+    int idle_count;
     pthread_cond_t idle;  /* broadcast when active_requests drops to 0 */
 };
 
@@ -448,6 +455,36 @@ static void result_free(struct refresh_result *r)
     free(r);
 }
 
+/* A client for a call to fakeidp: a kept-alive one when no fault of the
+ * run can cut a request (curl re-sends a request whose reused connection
+ * dies before a reply, which would hide the fault), else a new connection. */
+static struct hx_http_client *idp_client(struct hx_app *app)
+{
+    struct hx_http_client *client = NULL;
+    pthread_mutex_lock(&app->lock);
+    if (app->idp_keep_alive && app->idle_count > 0)
+        client = app->idle_clients[--app->idle_count];
+    pthread_mutex_unlock(&app->lock);
+    return client ? client : hx_http_client_new();
+}
+
+static void idp_client_done(struct hx_app *app, struct hx_http_client *client)
+{
+    pthread_mutex_lock(&app->lock);
+    if (client && app->idp_keep_alive && app->idle_count < HX_APP_IDLE_CLIENTS) {
+        app->idle_clients[app->idle_count++] = client;
+        client = NULL;
+    }
+    pthread_mutex_unlock(&app->lock);
+    hx_http_client_free(&client);
+}
+
+static void idle_clients_close(struct hx_app *app)
+{
+    while (app->idle_count > 0)
+        hx_http_client_free(&app->idle_clients[--app->idle_count]);
+}
+
 static struct refresh_result *authenticate(struct hx_app *app, const struct hx_app_knobs *k,
                                            json_t *body)
 {
@@ -464,7 +501,7 @@ static struct refresh_result *authenticate(struct hx_app *app, const struct hx_a
     snprintf(request_id, sizeof(request_id), "X-Request-ID: hxreq-%d", hx_timeline_request_current());
     const char *headers[] = {"Content-Type: application/json", "Accept: application/json", auth,
                              hx_timeline_request_current() ? request_id : NULL, NULL};
-    struct hx_http_client *client = hx_http_client_new();
+    struct hx_http_client *client = idp_client(app);
     for (int attempt = 0; attempt < 2; attempt++) {
         struct hx_http_response resp = {0};
         bool got = client && text &&
@@ -500,7 +537,7 @@ static struct refresh_result *authenticate(struct hx_app *app, const struct hx_a
         note(app, "refresh got 429; retrying after %lldms", (long long)wait);
         usleep((useconds_t)wait * 1000);
     }
-    hx_http_client_free(&client);
+    idp_client_done(app, client);
     free(text);
     return res;
 }
@@ -996,6 +1033,9 @@ static void take_config(struct hx_app *app, const struct hx_app_config *config)
                                                      : json_array();
     app->next_instance = 0;
     app->refreshes = app->refresh_failures = app->oversize_cookies = 0;
+    app->idp_keep_alive = config->idp_keep_alive;
+    if (!app->idp_keep_alive)
+        idle_clients_close(app);
     if (app->port)
         snprintf(app->origin, sizeof(app->origin), "http://%s:%d", app->public_host, app->port);
     init_caches(app);
@@ -1065,6 +1105,7 @@ void hx_app_stop(struct hx_app **papp)
     if (app->ctx)
         idp_mg_stop_fast(app->ctx, app->port, 0);
     cleanup_caches(app);
+    idle_clients_close(app);
     for (int i = 0; i < HX_APP_MAX_INSTANCES; i++) {
         pthread_mutex_destroy(&app->instances[i].lock);
         pthread_cond_destroy(&app->instances[i].settled);

@@ -78,6 +78,7 @@ struct hx_app_config {
     const json_t *convex_providers; /* [{issuer, application_id?, client_id?}] or NULL */
     struct idp_clock *clock;
     struct hx_timeline *timeline;
+    bool idp_keep_alive;         /* calls to fakeidp may reuse connections: no fault can cut one */
 };
 
 struct hx_app;

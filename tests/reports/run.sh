@@ -9,7 +9,7 @@ trap 'rm -rf "$out"' EXIT
 passed=0
 failed=0
 mask() {
-  sed -E -e 's/[0-9]+\.[0-9]+ ?(ms|s)/T/g' -e 's/time="[0-9.]+"/time="T"/g' \
+  sed -E -e 's/ *[0-9]+\.[0-9]+ ?(ms|s)/ T/g' -e 's/time="[0-9.]+"/time="T"/g' \
          -e 's/"(duration_ms|wall_ms)": [0-9.e+-]+/"\1": T/g' -e "s|$dir/||g"
 }
 check() {
