@@ -957,17 +957,27 @@ static int handle(struct mg_connection *conn, void *data)
         }
         session_cleanup(&s);
     }
-    char length[32];
+    /* The whole response in one write: CivetWeb's header functions send
+     * every header line on its own (a system call and a packet apiece). */
     size_t body_len = r.body ? strlen(r.body) : 0;
-    snprintf(length, sizeof(length), "%zu", body_len);
-    mg_response_header_start(conn, r.status ? r.status : 500);
-    mg_response_header_add(conn, "Content-Type", r.content_type[0] ? r.content_type : "text/plain", -1);
-    mg_response_header_add(conn, "Content-Length", length, -1);
-    if (r.headers_len)
-        mg_response_header_add_lines(conn, r.headers);
-    mg_response_header_send(conn);
-    if (body_len)
-        mg_write(conn, r.body, body_len);
+    int status = r.status ? r.status : 500;
+    const char *type = r.content_type[0] ? r.content_type : "text/plain";
+#define APP_HEAD "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%.*s\r\n"
+#define APP_HEAD_ARGS status, mg_get_response_code_text(conn, status), type, body_len, \
+                      (int)r.headers_len, r.headers
+    int head_len = snprintf(NULL, 0, APP_HEAD, APP_HEAD_ARGS);
+    char *out = head_len > 0 ? malloc((size_t)head_len + body_len + 1) : NULL;
+    if (out) {
+        snprintf(out, (size_t)head_len + 1, APP_HEAD, APP_HEAD_ARGS);
+        if (body_len)
+            memcpy(out + head_len, r.body, body_len);
+        mg_write(conn, out, (size_t)head_len + body_len);
+        free(out);
+    } else {
+        mg_disable_connection_keep_alive(conn);
+    }
+#undef APP_HEAD
+#undef APP_HEAD_ARGS
     free(r.body);
     hx_timeline_request_set(0);
     current_instance = -1;
