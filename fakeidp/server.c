@@ -870,6 +870,14 @@ void idp_server_stop(struct idp_server **pserver)
     *pserver = NULL;
 }
 
+json_t *idp_server_journal(struct idp_server *server, uint64_t since)
+{
+    pthread_mutex_lock(&server->lock);
+    json_t *body = idp_journal_json(&server->journal, since);
+    pthread_mutex_unlock(&server->lock);
+    return body;
+}
+
 const char *idp_server_url(const struct idp_server *server)
 {
     return server->url;

@@ -55,6 +55,9 @@ void idp_server_stop(struct idp_server **server);
  * On failure the server should be stopped, not used. */
 enum idp_status idp_server_reuse(struct idp_server *server,
                                  const struct idp_server_options *options, struct idp_error *err);
+/* What GET /_fakeidp/journal?since=SINCE answers (a new reference), read
+ * in-process without a request. */
+json_t *idp_server_journal(struct idp_server *server, uint64_t since);
 /* "http://127.0.0.1:8787" */
 const char *idp_server_url(const struct idp_server *server);
 /* The route names requests are journalled and faults matched by, from the
