@@ -7,10 +7,13 @@
  * Normalised, because they legitimately differ between any two runs: the
  * journal's wall_time and duration_ms (wall clock), and port numbers in
  * any string (":12345" -> ":PORT": fresh worlds listen on new ephemeral
- * ports). A variant whose reused run differs is run fresh four more times: it passes when the
- * reused run equals one of the fresh ones, or, when the fresh runs differ
- * among themselves (parallel steps race by design: which request gets the
- * 429, which id), when the sorted request lines and the verdict agree.
+ * ports). The scenarios of a variant whose reused run differs run four more
+ * times each way (fresh and reused): the variant passes when some reused
+ * outcome equals some fresh one, or, when the outcomes vary between runs
+ * of the same kind (parallel steps race by design: which request gets the
+ * 429, which id), when the verdict and the sorted request lines ("method
+ * route grant status outcome fault") agree. A deterministic variant gives
+ * one outcome each way, and the two must be equal.
  *
  * usage: test_world_reuse SCENARIO_DIR [ORDER_SEED] */
 #include <dirent.h>
@@ -145,11 +148,11 @@ int main(int argc, char **argv)
     }
     char *names[256];
     size_t name_count = 0;
-    struct dirent *d;
-    while ((d = readdir(dir)) && name_count < 256) {
-        size_t len = strlen(d->d_name);
-        if (len > 5 && strcmp(d->d_name + len - 5, ".json") == 0 && strcmp(d->d_name, "schema.json") != 0)
-            names[name_count++] = strdup(d->d_name);
+    struct dirent *ent;
+    while ((ent = readdir(dir)) && name_count < 256) {
+        size_t len = strlen(ent->d_name);
+        if (len > 5 && strcmp(ent->d_name + len - 5, ".json") == 0 && strcmp(ent->d_name, "schema.json") != 0)
+            names[name_count++] = strdup(ent->d_name);
     }
     closedir(dir);
     qsort(names, name_count, sizeof(char *), compare_names);
@@ -203,42 +206,57 @@ int main(int argc, char **argv)
         free(ta);
         free(tb);
     }
+    struct hx_results d = {0};
     if (again_count) {
         struct hx_runner_options more = fresh;
         more.repeat = RERUNS;
         hx_runner_run(again, again_count, &more, &c);
+        struct hx_runner_options more_reused = reused;
+        more_reused.repeat = RERUNS;
+        hx_runner_run(again, again_count, &more_reused, &d);
     }
     for (size_t i = 0; i < a.count && again_count; i++) {
         const struct hx_result *ra = &a.items[i], *rb = find(&b, ra);
         if (!ra->journal || !rb)
             continue;
-        char *ta = strict_text(ra), *tb = strict_text(rb);
-        bool same = strcmp(ta, tb) == 0, fresh_differs = false;
-        for (size_t j = 0; j < c.count && !same; j++) {
-            if (c.items[j].variant != ra->variant)
-                continue;
-            char *tc = strict_text(&c.items[j]);
-            same = strcmp(tb, tc) == 0;
-            fresh_differs = fresh_differs || strcmp(ta, tc) != 0;
-            free(tc);
-        }
+        /* Every outcome seen fresh against every outcome seen reused. */
+        char *fresh_texts[1 + RERUNS], *reused_texts[1 + RERUNS];
+        size_t nf = 0, nr = 0;
+        fresh_texts[nf++] = strict_text(ra);
+        reused_texts[nr++] = strict_text(rb);
+        for (size_t j = 0; j < c.count && nf < 1 + RERUNS; j++)
+            if (c.items[j].variant == ra->variant)
+                fresh_texts[nf++] = strict_text(&c.items[j]);
+        for (size_t j = 0; j < d.count && nr < 1 + RERUNS; j++)
+            if (d.items[j].variant == ra->variant)
+                reused_texts[nr++] = strict_text(&d.items[j]);
+        bool same = false, varies = false;
+        for (size_t x = 0; x < nf; x++)
+            for (size_t y = 0; y < nr; y++)
+                same = same || strcmp(fresh_texts[x], reused_texts[y]) == 0;
+        for (size_t x = 1; x < nf; x++)
+            varies = varies || strcmp(fresh_texts[0], fresh_texts[x]) != 0;
+        for (size_t y = 1; y < nr; y++)
+            varies = varies || strcmp(reused_texts[0], reused_texts[y]) != 0;
         if (!same) {
             char *ca = coarse_text(ra), *cb = coarse_text(rb);
-            if (fresh_differs && strcmp(ca, cb) == 0) {
+            if (varies && strcmp(ca, cb) == 0) {
                 racy++;
-                fprintf(stderr, "%s/%s: fresh runs differ among themselves too (parallel steps); "
+                fprintf(stderr, "%s/%s: runs differ among themselves (parallel steps); "
                                 "same verdict and requests\n", ra->scenario->name, ra->variant->name);
             } else {
                 bad++;
                 fprintf(stderr, "%s/%s: the reused world differs from a fresh one\n--- fresh\n%s\n--- reused\n%s\n",
-                        ra->scenario->name, ra->variant->name, fresh_differs ? ca : ta,
-                        fresh_differs ? cb : tb);
+                        ra->scenario->name, ra->variant->name, varies ? ca : fresh_texts[0],
+                        varies ? cb : reused_texts[0]);
             }
             free(ca);
             free(cb);
         }
-        free(ta);
-        free(tb);
+        for (size_t x = 0; x < nf; x++)
+            free(fresh_texts[x]);
+        for (size_t y = 0; y < nr; y++)
+            free(reused_texts[y]);
     }
     printf("%d variants compared (order seed %llu): %d identical, %d nondeterministic by design "
            "(same verdict and requests), %d different\n",
@@ -250,6 +268,7 @@ int main(int argc, char **argv)
     hx_results_cleanup(&a);
     hx_results_cleanup(&b);
     hx_results_cleanup(&c);
+    hx_results_cleanup(&d);
     for (size_t i = 0; i < count; i++)
         hx_scenario_free(&scenarios[i]);
     EVP_PKEY_free(key);
