@@ -218,6 +218,13 @@ static struct idp_server *world_idp(struct hx_run *run, const struct idp_server_
                                     struct idp_error *err)
 {
     struct hx_world *world = run->world;
+    /* The app first: a request of the previous run still in it could call
+     * fakeidp after fakeidp's reset. One that does not finish (held by a
+     * fault until fakeidp's reset releases it) costs the app its reuse. */
+    if (world && world->app && !hx_app_idle(world->app)) {
+        hx_run_note(run, "runner", "the app was still busy: starting a new one");
+        hx_app_stop(&world->app);
+    }
     if (world && world->idp) {
         struct idp_error why = {0};
         if (!idp_server_reuse(world->idp, so, &why))

@@ -1084,20 +1084,34 @@ struct hx_app *hx_app_start(const struct hx_app_config *config, struct idp_error
     return app;
 }
 
+/* Waits (lock held) until no request is in flight; false after seconds. */
+static bool wait_idle(struct hx_app *app, int seconds)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += seconds;
+    while (app->active_requests > 0)
+        if (pthread_cond_timedwait(&app->idle, &app->lock, &until) != 0 && app->active_requests > 0)
+            break;
+    return app->active_requests == 0;
+}
+
+bool hx_app_idle(struct hx_app *app)
+{
+    pthread_mutex_lock(&app->lock);
+    bool idle = wait_idle(app, 2);
+    pthread_mutex_unlock(&app->lock);
+    return idle;
+}
+
 enum idp_status hx_app_reuse(struct hx_app *app, const struct hx_app_config *config,
                              struct idp_error *err)
 {
     enum idp_status status = refuses_to_start(&config->knobs, err);
     if (status)
         return status;
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += 2;
     pthread_mutex_lock(&app->lock);
-    while (app->active_requests > 0)
-        if (pthread_cond_timedwait(&app->idle, &app->lock, &until) != 0 && app->active_requests > 0)
-            break;
-    if (app->active_requests > 0) {
+    if (!wait_idle(app, 2)) {
         pthread_mutex_unlock(&app->lock);
         return idp_fail(err, IDP_IO, "requests of the previous run are still in flight");
     }

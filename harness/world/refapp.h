@@ -96,6 +96,9 @@ void hx_app_stop(struct hx_app **app);
  * start; the app should then be stopped. */
 enum idp_status hx_app_reuse(struct hx_app *app, const struct hx_app_config *config,
                              struct idp_error *err);
+/* Waits up to 2 s until the app has no request in flight; false if it
+ * still has one. */
+bool hx_app_idle(struct hx_app *app);
 int hx_app_port(const struct hx_app *app);
 /* The cookie password the app seals with (for scenarios that forge cookies). */
 void hx_app_cookie_password(struct hx_app *app, char *out, size_t size);
