@@ -206,6 +206,7 @@ void hx_world_free(struct hx_world **pworld)
     struct hx_world *world = *pworld;
     if (!world)
         return;
+    hx_http_client_thread_close(); /* an idle kept-alive connection holds a server thread */
     hx_app_stop(&world->app);
     idp_server_stop(&world->idp);
     free(world);
@@ -230,6 +231,7 @@ static struct idp_server *world_idp(struct hx_run *run, const struct idp_server_
         if (!idp_server_reuse(world->idp, so, &why))
             return world->idp;
         hx_run_note(run, "runner", "fakeidp could not be reset (%s): starting a new one", why.message);
+        hx_http_client_thread_close();
         idp_server_stop(&world->idp);
     }
     struct idp_server *idp = idp_server_start(so, err);
@@ -380,13 +382,15 @@ static void *stop_app_thread(void *arg)
 
 void hx_target_stop(struct hx_run *run)
 {
-    hx_http_client_thread_close();
     hx_external_stop(&run->external);
     struct hx_world *world = run->world;
+    /* Kept for the next variant, unless this one could not be carried out
+     * or ran out of time: then nothing it left behind is trusted. The
+     * runner's kept-alive admin connection stays with a kept fakeidp. */
+    bool keep = world && (run->idp || run->app) && !run->broken && !run->timed_out;
+    if (!keep)
+        hx_http_client_thread_close();
     if (world && (run->idp || run->app)) {
-        /* Kept for the next variant, unless this one could not be carried
-         * out or ran out of time: then nothing it left behind is trusted. */
-        bool keep = !run->broken && !run->timed_out;
         world->variants++;
         if (keep) {
             run->idp = NULL;
