@@ -20,7 +20,7 @@
 #include "timeline.h"
 
 struct hx_http_client;
-struct hx_world;
+struct hx_kept;
 
 /* What a page load / API call last showed. */
 struct hx_observation {
@@ -46,7 +46,7 @@ struct hx_run {
     char admin_token[128];
     char client_id[96], api_key[128];
     struct hx_app *app;             /* the reference app (NULL for external) */
-    struct hx_world *world;         /* the worker's reusable fakeidp and app, or NULL (fresh) */
+    struct hx_kept *kept;           /* the worker's reusable fakeidp and app, or NULL (fresh) */
     struct hx_external *external;   /* an external app the harness started, or NULL */
     char app_origin[256];
     char start_error[512];          /* the target refused to start */

@@ -30,7 +30,7 @@ static uint64_t mix(uint64_t seed, const char *a, const char *b, int n)
 
 static void run_variant(const struct hx_scenario *sc, const struct hx_variant *variant, int repeat,
                         const struct hx_runner_options *opt, uint64_t base_seed,
-                        struct hx_world *world, struct hx_result *result)
+                        struct hx_kept *world, struct hx_result *result)
 {
     double started = hx_wall_ms();
     struct hx_run *run = calloc(1, sizeof(*run));
@@ -44,7 +44,7 @@ static void run_variant(const struct hx_scenario *sc, const struct hx_variant *v
     }
     run->scenario = sc;
     run->variant = variant;
-    run->world = world;
+    run->kept = world;
     run->key = opt->key;
     run->doc = variant->doc;
     run->failures = json_array();
@@ -125,13 +125,13 @@ struct pool {
 static void *worker(void *arg)
 {
     struct pool *pool = arg;
-    struct hx_world *world = pool->options->fresh_worlds ? NULL : hx_world_new();
+    struct hx_kept *world = pool->options->fresh_worlds ? NULL : hx_kept_new();
     for (;;) {
         pthread_mutex_lock(&pool->lock);
         size_t i = pool->next++;
         pthread_mutex_unlock(&pool->lock);
         if (i >= pool->count) {
-            hx_world_free(&world);
+            hx_kept_free(&world);
             return NULL;
         }
         struct job *job = &pool->jobs[i];

@@ -190,27 +190,27 @@ static bool start_external(struct hx_run *run, const json_t *target)
     return true;
 }
 
-struct hx_world {
+struct hx_kept {
     struct idp_server *idp;
     struct hx_app *app;
     unsigned variants; /* run in this world so far */
 };
 
-struct hx_world *hx_world_new(void)
+struct hx_kept *hx_kept_new(void)
 {
-    return calloc(1, sizeof(struct hx_world));
+    return calloc(1, sizeof(struct hx_kept));
 }
 
-void hx_world_free(struct hx_world **pworld)
+void hx_kept_free(struct hx_kept **pkept)
 {
-    struct hx_world *world = *pworld;
+    struct hx_kept *world = *pkept;
     if (!world)
         return;
     hx_http_client_thread_close(); /* an idle kept-alive connection holds a server thread */
     hx_app_stop(&world->app);
     idp_server_stop(&world->idp);
     free(world);
-    *pworld = NULL;
+    *pkept = NULL;
 }
 
 /* The world's fakeidp, reset for this run, or a new one (kept in the world
@@ -218,7 +218,7 @@ void hx_world_free(struct hx_world **pworld)
 static struct idp_server *world_idp(struct hx_run *run, const struct idp_server_options *so,
                                     struct idp_error *err)
 {
-    struct hx_world *world = run->world;
+    struct hx_kept *world = run->kept;
     /* The app first: a request of the previous run still in it could call
      * fakeidp after fakeidp's reset. One that does not finish (held by a
      * fault until fakeidp's reset releases it) costs the app its reuse. */
@@ -245,7 +245,7 @@ static struct idp_server *world_idp(struct hx_run *run, const struct idp_server_
 static struct hx_app *world_app(struct hx_run *run, const struct hx_app_config *ac,
                                 struct idp_error *err)
 {
-    struct hx_world *world = run->world;
+    struct hx_kept *world = run->kept;
     if (world && world->app) {
         struct idp_error why = {0};
         enum idp_status status = hx_app_reuse(world->app, ac, &why);
@@ -383,7 +383,7 @@ static void *stop_app_thread(void *arg)
 void hx_target_stop(struct hx_run *run)
 {
     hx_external_stop(&run->external);
-    struct hx_world *world = run->world;
+    struct hx_kept *world = run->kept;
     /* Kept for the next variant, unless this one could not be carried out
      * or ran out of time: then nothing it left behind is trusted. The
      * runner's kept-alive admin connection stays with a kept fakeidp. */

@@ -11,10 +11,10 @@
 /* A runner worker's reference world: its fakeidp and reference app, kept
  * running between variants and reset (idp_server_reuse, hx_app_reuse) to
  * the state a fresh start gives. */
-struct hx_world;
-struct hx_world *hx_world_new(void);
+struct hx_kept;
+struct hx_kept *hx_kept_new(void);
 /* Stops what the world holds and frees it. Accepts NULL. */
-void hx_world_free(struct hx_world **world);
+void hx_kept_free(struct hx_kept **kept);
 
 /* Starts the variant's target: the reference app with an in-process fakeidp
  * (seeded with seed), or an external app with its fakeidp elsewhere (reset
