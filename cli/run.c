@@ -22,7 +22,8 @@ static void run_usage(FILE *out)
     fprintf(out,
             "usage: fakeidp run [options] PATH...\n\n"
             "Runs scenario files (PATH may be a folder: every *.json in it, recursively).\n"
-            "Each variant gets a fresh fakeidp and reference app on ephemeral ports.\n\n"
+            "Each variant starts from a fresh fakeidp and reference app: every worker keeps\n"
+            "one pair on ephemeral ports and resets it between variants.\n\n"
             "options:\n"
             "  -j, --jobs N        variants run in parallel (default: the core count)\n"
             "  --filter TEXT       only variants whose \"scenario/variant\" contains TEXT\n"
@@ -34,6 +35,8 @@ static void run_usage(FILE *out)
             "  --shard-timings FILE  balance the shards by the durations in FILE, a previous\n"
             "                      --json report (missing variants count as the median)\n"
             "  --timeout DURATION  per variant, wall clock (default 60s)\n"
+            "  --fresh-worlds      start a new fakeidp and app for every variant instead of\n"
+            "                      resetting the worker's pair (slower; the same results)\n"
             "  --junit FILE        write a JUnit XML report\n"
             "  --json FILE         write the full results as JSON\n"
             "  --html FILE         write a self-contained HTML report (swimlane diagrams)\n"
@@ -201,6 +204,7 @@ int cli_run(int argc, char **argv)
         {"key", required_argument, NULL, 'k'},     {"verbose", no_argument, NULL, 'v'},
         {"html", required_argument, NULL, 'H'},    {"browser", required_argument, NULL, 'B'},
         {"help", no_argument, NULL, 'h'},          {"shard-timings", required_argument, NULL, 'D'},
+        {"fresh-worlds", no_argument, NULL, 'W'},
         {NULL, 0, NULL, 0}};
     struct hx_runner_options opt = {.jobs = (int)sysconf(_SC_NPROCESSORS_ONLN), .repeat = 1,
                                     .timeout_ms = 60000};
@@ -264,6 +268,7 @@ int cli_run(int argc, char **argv)
             opt.browser_engine = optarg;
             break;
         case 'P': tap = true; break;
+        case 'W': opt.fresh_worlds = true; break;
         case 'k': key_path = optarg; break;
         case 'v': verbose = true; break;
         case 'h': run_usage(stdout); return 0;

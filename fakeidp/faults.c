@@ -634,7 +634,16 @@ static EVP_PKEY *stray_key(struct idp_server *server)
     pthread_mutex_unlock(&server->lock);
     if (key)
         return key;
-    key = idp_rsa_generate(NULL);
+    /* Generating a key takes 0.1-2 s: with a rotation key cache, the stray
+     * key is cached there too, in a file of its own (never a rotation key,
+     * so never published). */
+    if (server->rotation_key_dir[0]) {
+        char path[1100];
+        snprintf(path, sizeof(path), "%s/stray-key.pem", server->rotation_key_dir);
+        key = idp_pem_load_or_generate(path, NULL);
+    } else {
+        key = idp_rsa_generate(NULL);
+    }
     if (!key)
         return NULL;
     pthread_mutex_lock(&server->lock);

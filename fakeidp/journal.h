@@ -30,8 +30,12 @@ struct idp_journal_entry {
     int status;
 };
 
+/* An entry as the ring keeps it: the numbers, and the text fields packed
+ * back to back, each as long as it is (journal.c). */
+struct idp_journal_record;
+
 struct idp_journal {
-    struct idp_journal_entry *entries;
+    struct idp_journal_record **entries; /* ring of records, NULL where out of memory */
     size_t capacity;
     size_t count;
     uint64_t next_seq;
@@ -43,7 +47,8 @@ void idp_journal_clear(struct idp_journal *journal);
 /* Changes the capacity, keeping the newest entries that fit and the
  * sequence numbers. False (and nothing changed) when out of memory. */
 bool idp_journal_resize(struct idp_journal *journal, size_t capacity);
-/* Copies entry in, assigning its sequence number (returned). */
+/* Copies entry in (its text fields only as long as they are), assigning its
+ * sequence number (returned). */
 uint64_t idp_journal_add(struct idp_journal *journal, struct idp_journal_entry *entry);
 /* {"entries":[…],"next":N,"dropped":N} with entries of seq >= since. */
 json_t *idp_journal_json(const struct idp_journal *journal, uint64_t since);

@@ -436,7 +436,7 @@ static void refresh_grant(struct idp_server *server, struct idp_request *req,
         return;
     }
     rt->state = IDP_RT_PENDING;
-    idp_session_forget_replies(session, now, s->refresh_grace_ms);
+    idp_store_forget_replies(&server->store, now, s->refresh_grace_ms);
     session->last_activity_ms = now;
     session->refresh_count++;
     struct grant g = {0};
@@ -453,8 +453,7 @@ static void refresh_grant(struct idp_server *server, struct idp_request *req,
          * one stays PENDING (in flight) until idp_refresh_settle, with its
          * reply cached for the replays that wait for it. */
         rt->rotated_ms = now;
-        free(rt->cached_body);
-        rt->cached_body = body ? strdup(body) : NULL;
+        idp_store_reply_set(&server->store, rt, body ? strdup(body) : NULL);
         if (body)
             snprintf(req->refresh_in_flight, sizeof(req->refresh_in_flight), "%s", token);
         else

@@ -370,6 +370,13 @@ static int handle(struct mg_connection *conn, void *data)
     req.path = req.info->local_uri ? req.info->local_uri : "/";
     req.query = req.info->query_string;
     req.wall_start_ms = idp_wall_now_ms();
+    /* Counted in flight (idp_server_reuse waits for none), and ordered
+     * after a reuse's new configuration by the lock. */
+    int64_t limit;
+    pthread_mutex_lock(&server->lock);
+    server->active_requests++;
+    limit = server->settings.max_body_bytes;
+    pthread_mutex_unlock(&server->lock);
     req.now_ms = idp_clock_now_ms(server->clock);
 
     const char *given_id = idp_request_header(&req, "X-Request-ID");
@@ -389,11 +396,6 @@ static int handle(struct mg_connection *conn, void *data)
                                                &method_mismatch);
     req.path_arg = arg;
     snprintf(e->route, sizeof(e->route), "%s", route ? route->name : IDP_ROUTE_NONE);
-
-    int64_t limit;
-    pthread_mutex_lock(&server->lock);
-    limit = server->settings.max_body_bytes;
-    pthread_mutex_unlock(&server->lock);
 
     enum idp_fault_outcome outcome = IDP_FAULT_CONTINUE;
     if (conflicting_lengths(req.info)) {
@@ -465,6 +467,10 @@ static int handle(struct mg_connection *conn, void *data)
     json_decref(req.params);
     free(req.body);
     idp_response_reset(&resp);
+    pthread_mutex_lock(&server->lock);
+    if (--server->active_requests == 0)
+        pthread_cond_broadcast(&server->idle);
+    pthread_mutex_unlock(&server->lock);
     return status ? status : 1;
 }
 
@@ -647,6 +653,7 @@ struct idp_server *idp_server_start(const struct idp_server_options *options,
     }
     pthread_mutex_init(&server->lock, NULL);
     pthread_cond_init(&server->refresh_done, NULL);
+    pthread_cond_init(&server->idle, NULL);
     idp_clock_init(&server->own_clock);
     server->clock = options->clock ? options->clock : &server->own_clock;
     idp_random_init(&server->rng, options->seed);
@@ -770,6 +777,71 @@ struct idp_server *idp_server_start(const struct idp_server_options *options,
     return server;
 }
 
+/* Waits (lock held) until no request is in flight, releasing whatever
+ * faults hold; false after timeout_ms of wall time. */
+static bool wait_idle(struct idp_server *server, int timeout_ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    idp_faults_release_all(&server->faults);
+    pthread_cond_broadcast(&server->refresh_done);
+    while (server->active_requests > 0)
+        if (pthread_cond_timedwait(&server->idle, &server->lock, &until) != 0 &&
+            server->active_requests > 0)
+            break;
+    server->faults.shutting_down = false;
+    return server->active_requests == 0;
+}
+
+enum idp_status idp_server_reuse(struct idp_server *server, const struct idp_server_options *options,
+                                 struct idp_error *err)
+{
+    if (!options->key)
+        return idp_fail(err, IDP_INVALID, "no signing key");
+    enum idp_status status = check_config_keys(options->config, err);
+    if (status)
+        return status;
+    json_t *config = options->config ? json_deep_copy(options->config) : json_object();
+    if (!config)
+        return idp_fail(err, IDP_NOMEM, "out of memory");
+    pthread_mutex_lock(&server->lock);
+    if (!wait_idle(server, 2000)) {
+        pthread_mutex_unlock(&server->lock);
+        json_decref(config);
+        return idp_fail(err, IDP_IO, "requests of the previous run are still in flight");
+    }
+    json_decref(server->config);
+    server->config = config;
+    server->clock = options->clock ? options->clock : &server->own_clock;
+    if (!options->clock) {
+        idp_clock_cleanup(&server->own_clock);
+        idp_clock_init(&server->own_clock);
+    }
+    idp_random_cleanup(&server->rng);
+    idp_random_init(&server->rng, options->seed);
+    /* Faults are numbered from 1 again, as on a new server; the stray key
+     * (a key no JWKS publishes) is kept: any key nobody publishes will do. */
+    idp_faults_clear(&server->faults);
+    server->faults.next_id = 1;
+    idp_keyset_cleanup(&server->keys);
+    idp_keyset_init(&server->keys);
+    server->keys_version++;
+    free(server->jwks_body);
+    server->jwks_body = NULL;
+    status = idp_server_reset_locked(server, err);
+    if (!status)
+        status = idp_keyset_add(&server->keys, options->key, IDP_TIME_ALWAYS, IDP_TIME_ALWAYS,
+                                IDP_TIME_NEVER, err);
+    pthread_mutex_unlock(&server->lock);
+    return status;
+}
+
 void idp_server_stop(struct idp_server **pserver)
 {
     struct idp_server *server = *pserver;
@@ -792,9 +864,18 @@ void idp_server_stop(struct idp_server **pserver)
     json_decref(server->config);
     free(server->jwks_body);
     pthread_cond_destroy(&server->refresh_done);
+    pthread_cond_destroy(&server->idle);
     pthread_mutex_destroy(&server->lock);
     free(server);
     *pserver = NULL;
+}
+
+json_t *idp_server_journal(struct idp_server *server, uint64_t since)
+{
+    pthread_mutex_lock(&server->lock);
+    json_t *body = idp_journal_json(&server->journal, since);
+    pthread_mutex_unlock(&server->lock);
+    return body;
 }
 
 const char *idp_server_url(const struct idp_server *server)

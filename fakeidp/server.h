@@ -46,6 +46,18 @@ struct idp_server *idp_server_start(const struct idp_server_options *options,
 /* Stops the server, waits for its threads and frees it. Accepts NULL. */
 void idp_server_stop(struct idp_server **server);
 
+/* Brings a running server back to what idp_server_start(options) would have
+ * made, without a restart: waits for requests in flight (releasing what
+ * faults hold; an error after 2 s), then takes options' configuration,
+ * clock, seed and key, and starts over with the configured store, settings,
+ * faults (numbered from 1 again), journal and key set. Listening address,
+ * threads, timeouts, admin token, log and TLS stay as they were started.
+ * On failure the server should be stopped, not used. */
+enum idp_status idp_server_reuse(struct idp_server *server,
+                                 const struct idp_server_options *options, struct idp_error *err);
+/* What GET /_fakeidp/journal?since=SINCE answers (a new reference), read
+ * in-process without a request. */
+json_t *idp_server_journal(struct idp_server *server, uint64_t since);
 /* "http://127.0.0.1:8787" */
 const char *idp_server_url(const struct idp_server *server);
 /* The route names requests are journalled and faults matched by, from the

@@ -41,6 +41,8 @@ struct idp_server {
      * replaced (reset): waiters then look the token up again. Outlives
      * every store, so a reset never destroys it under a waiter. */
     pthread_cond_t refresh_done;
+    int active_requests;       /* requests inside the handler */
+    pthread_cond_t idle;       /* broadcast when active_requests drops to 0 */
     struct idp_keyset keys;
     struct idp_journal journal;
     struct idp_faults faults;

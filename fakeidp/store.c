@@ -43,6 +43,8 @@ static void code_free(void *p)
     free(c);
 }
 
+static void reply_unlink(struct idp_store *store, struct idp_refresh *r);
+
 static void refresh_free(void *p)
 {
     struct idp_refresh *r = p;
@@ -696,6 +698,7 @@ static void session_delete(struct idp_store *store, struct idp_session *s)
 {
     for (size_t i = 0; i < s->token_count; i++) {
         idp_map_remove(&store->refresh, s->tokens[i]->token);
+        reply_unlink(store, s->tokens[i]);
         refresh_free(s->tokens[i]);
     }
     if (s->older)
@@ -779,6 +782,7 @@ struct idp_refresh *idp_store_refresh_new(struct idp_store *store, struct idp_se
          * unknown, which gets the same invalid_grant). */
         struct idp_refresh *old = session->tokens[0];
         idp_map_remove(&store->refresh, old->token);
+        reply_unlink(store, old);
         refresh_free(old);
         memmove(session->tokens, session->tokens + 1,
                 (IDP_SESSION_TOKENS - 1) * sizeof(session->tokens[0]));
@@ -800,14 +804,44 @@ struct idp_refresh *idp_store_refresh_new(struct idp_store *store, struct idp_se
     return r;
 }
 
-void idp_session_forget_replies(struct idp_session *session, int64_t now_ms, int64_t grace_ms)
+static void reply_unlink(struct idp_store *store, struct idp_refresh *r)
 {
-    for (size_t i = 0; i < session->token_count; i++) {
-        struct idp_refresh *r = session->tokens[i];
-        if (r->state == IDP_RT_ROTATED && r->cached_body && now_ms - r->rotated_ms > grace_ms) {
-            free(r->cached_body);
-            r->cached_body = NULL;
-        }
+    if (r->reply_older)
+        r->reply_older->reply_newer = r->reply_newer;
+    else if (store->replies_oldest == r)
+        store->replies_oldest = r->reply_newer;
+    if (r->reply_newer)
+        r->reply_newer->reply_older = r->reply_older;
+    else if (store->replies_newest == r)
+        store->replies_newest = r->reply_older;
+    r->reply_older = r->reply_newer = NULL;
+}
+
+void idp_store_reply_set(struct idp_store *store, struct idp_refresh *r, char *body)
+{
+    reply_unlink(store, r);
+    free(r->cached_body);
+    r->cached_body = body;
+    if (!body)
+        return;
+    r->reply_older = store->replies_newest;
+    if (store->replies_newest)
+        store->replies_newest->reply_newer = r;
+    else
+        store->replies_oldest = r;
+    store->replies_newest = r;
+}
+
+void idp_store_forget_replies(struct idp_store *store, int64_t now_ms, int64_t grace_ms)
+{
+    /* Oldest first; a reply still in flight (not yet rotated) or inside its
+     * grace ends the sweep (the next one goes on from there). */
+    struct idp_refresh *r;
+    while ((r = store->replies_oldest) && r->state == IDP_RT_ROTATED &&
+           now_ms - r->rotated_ms > grace_ms) {
+        reply_unlink(store, r);
+        free(r->cached_body);
+        r->cached_body = NULL;
     }
 }
 

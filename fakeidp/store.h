@@ -76,6 +76,10 @@ struct idp_refresh {
     bool expired; /* expired on cue by a fault */
     int64_t rotated_ms;
     char *cached_body; /* the response a replay within the grace gets */
+    /* Tokens with a cached reply, in the order the replies were cached
+     * (idp_store_reply_set), so replies past the grace go wherever their
+     * session is. */
+    struct idp_refresh *reply_older, *reply_newer;
 };
 
 struct idp_session {
@@ -135,6 +139,7 @@ struct idp_store {
     size_t user_count;
     struct idp_code *codes_oldest, *codes_newest;
     struct idp_session *sessions_oldest, *sessions_newest;
+    struct idp_refresh *replies_oldest, *replies_newest;
 };
 
 void idp_store_init(struct idp_store *store);
@@ -184,7 +189,11 @@ struct idp_refresh *idp_store_refresh_new(struct idp_store *store, struct idp_se
 struct idp_refresh *idp_store_refresh(struct idp_store *store, const char *token);
 /* Frees the cached replies of the session's tokens rotated more than
  * grace_ms before now: past the replay window they can only be refused. */
-void idp_session_forget_replies(struct idp_session *session, int64_t now_ms, int64_t grace_ms);
+/* Caches body (taken; NULL: none) as r's reply for grace replays. */
+void idp_store_reply_set(struct idp_store *store, struct idp_refresh *r, char *body);
+/* Frees the cached replies of rotated tokens, in any session, whose grace
+ * window (rotated more than grace_ms before now_ms) has passed. */
+void idp_store_forget_replies(struct idp_store *store, int64_t now_ms, int64_t grace_ms);
 
 /* A new ticket with a random id "<prefix><ULID>" (pending tokens: 25
  * random characters) living ttl_ms; NULL when out of memory. */

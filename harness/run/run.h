@@ -21,6 +21,7 @@
 #include "world.h"
 
 struct hx_http_client;
+struct hx_kept;
 
 /* What a page load / API call last showed. */
 struct hx_observation {
@@ -48,6 +49,7 @@ struct hx_run {
     struct hx_app *app;             /* the reference app (NULL for external); with "apps",
                                        the first of them */
     struct hx_world world;          /* the named apps and their pieces ("apps") */
+    struct hx_kept *kept;           /* the worker's reusable fakeidp and app, or NULL (fresh) */
     struct hx_external *external;   /* an external app the harness started, or NULL */
     char app_origin[256];
     char start_error[512];          /* the target refused to start */

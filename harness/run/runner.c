@@ -67,7 +67,7 @@ static bool start_chromium(struct hx_run *run)
 
 static void run_variant(const struct hx_scenario *sc, const struct hx_variant *variant, int repeat,
                         const struct hx_runner_options *opt, uint64_t base_seed,
-                        struct hx_result *result)
+                        struct hx_kept *world, struct hx_result *result)
 {
     double started = hx_wall_ms();
     struct hx_run *run = calloc(1, sizeof(*run));
@@ -81,6 +81,7 @@ static void run_variant(const struct hx_scenario *sc, const struct hx_variant *v
     }
     run->scenario = sc;
     run->variant = variant;
+    run->kept = world;
     run->key = opt->key;
     run->doc = variant->doc;
     run->failures = json_array();
@@ -125,6 +126,11 @@ static void run_variant(const struct hx_scenario *sc, const struct hx_variant *v
                 break;
     }
     hx_expect_evaluate(run, json_object_get(run->doc, "expect"));
+    if (opt->keep_journal && run->idp_url[0]) {
+        json_t *journal = hx_run_admin(run, "GET", "/_fakeidp/journal", NULL, NULL);
+        result->journal = json_incref(json_object_get(journal, "entries"));
+        json_decref(journal);
+    }
 finish:
     hx_chromium_free(&run->browser.engine);
     hx_target_stop(run);
@@ -169,12 +175,15 @@ struct pool {
 static void *worker(void *arg)
 {
     struct pool *pool = arg;
+    struct hx_kept *world = pool->options->fresh_worlds ? NULL : hx_kept_new();
     for (;;) {
         pthread_mutex_lock(&pool->lock);
         size_t i = pool->next++;
         pthread_mutex_unlock(&pool->lock);
-        if (i >= pool->count)
+        if (i >= pool->count) {
+            hx_kept_free(&world);
             return NULL;
+        }
         struct job *job = &pool->jobs[i];
         const char *app = json_string_value(
             json_object_get(json_object_get(job->variant->doc, "target"), "app"));
@@ -182,7 +191,7 @@ static void *worker(void *arg)
         if (external)
             pthread_mutex_lock(&pool->external_turn);
         run_variant(job->scenario, job->variant, job->repeat, pool->options, pool->seed,
-                    &pool->results->items[i]);
+                    external ? NULL : world, &pool->results->items[i]);
         if (external)
             pthread_mutex_unlock(&pool->external_turn);
         pthread_mutex_lock(&pool->lock);
@@ -244,6 +253,19 @@ void hx_runner_run(struct hx_scenario *const *scenarios, size_t count,
                     pool.jobs[pool.count++] = (struct job){scenarios[s], &scenarios[s]->variants[v], r};
             }
     free(shard);
+    if (opt->order_seed) { /* Fisher-Yates with a seeded splitmix64 */
+        uint64_t x = opt->order_seed;
+        for (size_t i = pool.count; i > 1; i--) {
+            uint64_t z = (x += 0x9e3779b97f4a7c15ULL);
+            z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+            z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+            z ^= z >> 31;
+            size_t j = (size_t)(z % i);
+            struct job t = pool.jobs[i - 1];
+            pool.jobs[i - 1] = pool.jobs[j];
+            pool.jobs[j] = t;
+        }
+    }
     results->items = calloc(pool.count ? pool.count : 1, sizeof(*results->items));
     if (!pool.jobs || !results->items) {
         free(pool.jobs);
@@ -299,6 +321,7 @@ void hx_results_cleanup(struct hx_results *results)
     for (size_t i = 0; i < results->count; i++) {
         json_decref(results->items[i].failures);
         json_decref(results->items[i].timeline_json);
+        json_decref(results->items[i].journal);
         free(results->items[i].timeline);
     }
     free(results->items);

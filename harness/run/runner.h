@@ -26,6 +26,10 @@ struct hx_runner_options {
     FILE *progress;         /* progress lines while running, or NULL */
     const char *browser_engine; /* "model" or "chromium" for every variant, or NULL: each
                                    variant's browser.engine knob */
+    bool fresh_worlds;      /* a new fakeidp and app for every variant (default: each
+                               worker keeps one pair and resets it between variants) */
+    uint64_t order_seed;    /* 0: jobs in file order; else a shuffle seeded with this */
+    bool keep_journal;      /* each result keeps fakeidp's whole journal (tests) */
 };
 
 struct hx_result {
@@ -39,6 +43,7 @@ struct hx_result {
     json_t *failures;       /* array of strings */
     char *timeline;         /* text, for failures */
     json_t *timeline_json;
+    json_t *journal;        /* fakeidp's journal entries at the end, with keep_journal */
 };
 
 struct hx_results {

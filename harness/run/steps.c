@@ -905,7 +905,18 @@ static EVP_PKEY *stray;
 
 static void make_stray(void)
 {
-    stray = idp_rsa_generate(NULL); /* lives for the process: one per run, shared */
+    /* Lives for the process: one per run, shared. Cached next to the
+     * rotation keys (generating one takes 0.1-2 s), the file fakeidp's own
+     * forged-token faults use: a key no JWKS publishes. */
+    char path[1100];
+    idp_default_key_cache_path(path, sizeof(path));
+    char *slash = strrchr(path, '/');
+    if (slash) {
+        snprintf(slash + 1, sizeof(path) - (size_t)(slash + 1 - path), "stray-key.pem");
+        stray = idp_pem_load_or_generate(path, NULL);
+    }
+    if (!stray)
+        stray = idp_rsa_generate(NULL);
 }
 
 /* A genuine access token of the signed-in session, forged per spec. */

@@ -235,6 +235,115 @@ bool hx_target_restart(struct hx_run *run, const json_t *env, char *why, size_t 
     return true;
 }
 
+struct hx_kept {
+    struct idp_server *idp;
+    struct hx_app *app;
+    unsigned variants; /* run in this world so far */
+};
+
+struct hx_kept *hx_kept_new(void)
+{
+    return calloc(1, sizeof(struct hx_kept));
+}
+
+void hx_kept_free(struct hx_kept **pkept)
+{
+    struct hx_kept *world = *pkept;
+    if (!world)
+        return;
+    hx_http_client_thread_close(); /* an idle kept-alive connection holds a server thread */
+    hx_app_stop(&world->app);
+    idp_server_stop(&world->idp);
+    free(world);
+    *pkept = NULL;
+}
+
+/* The world's fakeidp, reset for this run, or a new one (kept in the world
+ * when there is one). A fakeidp that cannot be reset is replaced. */
+static struct idp_server *world_idp(struct hx_run *run, const struct idp_server_options *so,
+                                    struct idp_error *err)
+{
+    struct hx_kept *world = run->kept;
+    /* The app first: a request of the previous run still in it could call
+     * fakeidp after fakeidp's reset. One that does not finish (held by a
+     * fault until fakeidp's reset releases it) costs the app its reuse. */
+    if (world && world->app && !hx_app_idle(world->app)) {
+        hx_run_note(run, "runner", "the app was still busy: starting a new one");
+        hx_app_stop(&world->app);
+    }
+    if (world && world->idp) {
+        struct idp_error why = {0};
+        if (!idp_server_reuse(world->idp, so, &why))
+            return world->idp;
+        hx_run_note(run, "runner", "fakeidp could not be reset (%s): starting a new one", why.message);
+        hx_http_client_thread_close();
+        idp_server_stop(&world->idp);
+    }
+    struct idp_server *idp = idp_server_start(so, err);
+    if (world)
+        world->idp = idp;
+    return idp;
+}
+
+/* The world's reference app, reset for this run, or a new one. An app that
+ * refuses this configuration is stopped (as a new one would not start). */
+static struct hx_app *world_app(struct hx_run *run, const struct hx_app_config *ac,
+                                struct idp_error *err)
+{
+    struct hx_kept *world = run->kept;
+    if (world && world->app) {
+        struct idp_error why = {0};
+        enum idp_status status = hx_app_reuse(world->app, ac, &why);
+        if (!status)
+            return world->app;
+        hx_app_stop(&world->app);
+        if (status == IDP_INVALID) {
+            *err = why;
+            return NULL;
+        }
+        hx_run_note(run, "runner", "the app could not be reset (%s): starting a new one", why.message);
+    }
+    struct hx_app *app = hx_app_start(ac, err);
+    if (world)
+        world->app = app;
+    return app;
+}
+
+/* Whether a fault in doc (configured or added by a step) may cut a request
+ * without a complete reply: any string, or key, naming such an action, in
+ * the JSON or in the compact form ("action=reset"). Errs on the side of
+ * yes. */
+static bool may_cut_requests(const json_t *doc)
+{
+    static const char *const cutting[] = {"reset", "close", "hang", "garbage", "truncated",
+                                          "dribble", NULL};
+    if (json_is_string(doc)) {
+        const char *text = json_string_value(doc);
+        for (int i = 0; cutting[i]; i++) {
+            const char *at = strstr(text, cutting[i]);
+            if (at && (at == text || at[-1] == '=' || at[-1] == ',') &&
+                (at[strlen(cutting[i])] == '\0' || at[strlen(cutting[i])] == ','))
+                return true;
+        }
+        return false;
+    }
+    const char *key;
+    json_t *value;
+    size_t i;
+    if (json_is_object(doc)) {
+        json_object_foreach((json_t *)doc, key, value) {
+            for (int c = 0; cutting[c]; c++)
+                if (strcmp(key, cutting[c]) == 0)
+                    return true;
+            if (may_cut_requests(value))
+                return true;
+        }
+    }
+    if (json_is_array(doc))
+        json_array_foreach(doc, i, value) if (may_cut_requests(value)) return true;
+    return false;
+}
+
 /* The reference app (or the SPA model's pages) with an in-process fakeidp. */
 static bool start_reference(struct hx_run *run, const json_t *target,
                             const struct hx_runner_options *opt, uint64_t seed)
@@ -246,7 +355,7 @@ static bool start_reference(struct hx_run *run, const json_t *target,
                                     .clock = &run->clock, .seed = seed, .threads = 24,
                                     .log = getenv("FAKEIDP_TRACE") ? stderr : NULL,
                                     .rotation_key_dir = opt->rotation_key_dir};
-    run->idp = idp_server_start(&so, &err);
+    run->idp = world_idp(run, &so, &err);
     if (!run->idp) {
         hx_run_broken(run, "fakeidp did not start: %s", err.message);
         return false;
@@ -285,7 +394,10 @@ static bool start_reference(struct hx_run *run, const json_t *target,
     }
     json_t *overrides = json_object_get(target, "instances");
     ac.instance_overrides = json_is_array(overrides) ? overrides : NULL;
-    run->app = hx_app_start(&ac, &err);
+    ac.idp_keep_alive = !may_cut_requests(run->doc);
+    /* Instances with overrides of their own start fresh; the rest reuse the
+     * worker's app. */
+    run->app = ac.instance_overrides ? hx_app_start(&ac, &err) : world_app(run, &ac, &err);
     json_decref(providers);
     if (!run->app) {
         snprintf(run->start_error, sizeof(run->start_error), "%s", err.message);
@@ -327,9 +439,25 @@ static void *stop_app_thread(void *arg)
 
 void hx_target_stop(struct hx_run *run)
 {
-    hx_http_client_thread_close();
     hx_external_stop(&run->external);
     hx_world_stop_apps(&run->world, 1);
+    struct hx_kept *world = run->kept;
+    /* Kept for the next variant, unless this one could not be carried out
+     * or ran out of time: then nothing it left behind is trusted. The
+     * runner's kept-alive admin connection stays with a kept fakeidp. */
+    bool keep = world && (run->idp || run->app) && !run->broken && !run->timed_out;
+    if (!keep)
+        hx_http_client_thread_close();
+    if (world && (run->idp || run->app)) {
+        world->variants++;
+        if (keep) {
+            run->idp = NULL;
+            run->app = NULL;
+        } else {
+            world->idp = NULL;
+            world->app = NULL;
+        }
+    }
     /* CivetWeb's mg_stop() polls in 10 ms steps: stop both servers at once. */
     pthread_t stopper;
     bool threaded = run->app && pthread_create(&stopper, NULL, stop_app_thread, &run->app) == 0;

@@ -8,6 +8,14 @@
 #include "run.h"
 #include "runner.h"
 
+/* A runner worker's reference world: its fakeidp and reference app, kept
+ * running between variants and reset (idp_server_reuse, hx_app_reuse) to
+ * the state a fresh start gives. */
+struct hx_kept;
+struct hx_kept *hx_kept_new(void);
+/* Stops what the world holds and frees it. Accepts NULL. */
+void hx_kept_free(struct hx_kept **kept);
+
 /* Starts the variant's target: the reference app with an in-process fakeidp
  * (seeded with seed), or an external app with its fakeidp elsewhere (reset
  * and set to the run's start). Returns false when the steps cannot run; the
@@ -23,7 +31,8 @@ bool hx_target_restart(struct hx_run *run, const json_t *env, char *why, size_t 
  * their fields (a new array). */
 json_t *hx_target_resolve_providers(const json_t *providers, const char *client_id,
                                     const char *issuer_base);
-/* Stops whatever hx_target_start started; safe after a partial start. */
+/* Stops whatever hx_target_start started; safe after a partial start. A
+ * reference target of a run with a world is left running in the world. */
 void hx_target_stop(struct hx_run *run);
 
 #endif

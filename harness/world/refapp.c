@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "duration.h"
@@ -242,6 +243,8 @@ json_t *hx_app_knobs_json(const struct hx_app_knobs *knobs)
 
 /* ------------------------------------------------------------------ */
 
+#define HX_APP_IDLE_CLIENTS 8
+
 struct inflight {
     char token[128];
     bool done;
@@ -287,6 +290,13 @@ struct hx_app {
     uint64_t rng;         /* the random balancer's state */
     unsigned next_instance;
     unsigned refreshes, refresh_failures, oversize_cookies;
+    int active_requests;  /* requests inside handle() */
+    /* Kept-alive clients to fakeidp (idp_keep_alive), at most one per
+     * request in flight; guarded by lock. */
+    bool idp_keep_alive;
+    struct hx_http_client *idle_clients[HX_APP_IDLE_CLIENTS];
+    int idle_count;
+    pthread_cond_t idle;  /* broadcast when active_requests drops to 0 */
 };
 
 struct session {
@@ -645,6 +655,36 @@ static void result_free(struct refresh_result *r)
     free(r);
 }
 
+/* A client for a call to fakeidp: a kept-alive one when no fault of the
+ * run can cut a request (curl re-sends a request whose reused connection
+ * dies before a reply, which would hide the fault), else a new connection. */
+static struct hx_http_client *idp_client(struct hx_app *app)
+{
+    struct hx_http_client *client = NULL;
+    pthread_mutex_lock(&app->lock);
+    if (app->idp_keep_alive && app->idle_count > 0)
+        client = app->idle_clients[--app->idle_count];
+    pthread_mutex_unlock(&app->lock);
+    return client ? client : hx_http_client_new();
+}
+
+static void idp_client_done(struct hx_app *app, struct hx_http_client *client)
+{
+    pthread_mutex_lock(&app->lock);
+    if (client && app->idp_keep_alive && app->idle_count < HX_APP_IDLE_CLIENTS) {
+        app->idle_clients[app->idle_count++] = client;
+        client = NULL;
+    }
+    pthread_mutex_unlock(&app->lock);
+    hx_http_client_free(&client);
+}
+
+static void idle_clients_close(struct hx_app *app)
+{
+    while (app->idle_count > 0)
+        hx_http_client_free(&app->idle_clients[--app->idle_count]);
+}
+
 static struct refresh_result *authenticate(struct hx_app *app, const struct hx_app_knobs *k,
                                            json_t *body)
 {
@@ -661,7 +701,7 @@ static struct refresh_result *authenticate(struct hx_app *app, const struct hx_a
     snprintf(request_id, sizeof(request_id), "X-Request-ID: hxreq-%d", hx_timeline_request_current());
     const char *headers[] = {"Content-Type: application/json", "Accept: application/json", auth,
                              hx_timeline_request_current() ? request_id : NULL, NULL};
-    struct hx_http_client *client = hx_http_client_new();
+    struct hx_http_client *client = idp_client(app);
     for (int attempt = 0; attempt < 2; attempt++) {
         struct hx_http_response resp = {0};
         bool got = client && text &&
@@ -705,7 +745,7 @@ static struct refresh_result *authenticate(struct hx_app *app, const struct hx_a
         note(app, "refresh got 429; retrying after %lldms", (long long)wait);
         usleep((useconds_t)wait * 1000);
     }
-    hx_http_client_free(&client);
+    idp_client_done(app, client);
     free(text);
     return res;
 }
@@ -1294,6 +1334,7 @@ static int handle(struct mg_connection *conn, void *data)
     struct reply r = {0};
     bool lb_cookie = false;
     pthread_mutex_lock(&app->lock);
+    app->active_requests++;
     int index = choose_instance(app, conn, &lb_cookie);
     struct instance *inst = &app->instances[index];
     struct hx_app_knobs k = inst->knobs;
@@ -1357,20 +1398,34 @@ static int handle(struct mg_connection *conn, void *data)
         session_cleanup(&s);
         cache_headers(&k, &r);
     }
-    char length[32];
+    /* The whole response in one write: CivetWeb's header functions send
+     * every header line on its own (a system call and a packet apiece). */
     size_t body_len = r.body ? strlen(r.body) : 0;
-    snprintf(length, sizeof(length), "%zu", body_len);
-    mg_response_header_start(conn, r.status ? r.status : 500);
-    mg_response_header_add(conn, "Content-Type", r.content_type[0] ? r.content_type : "text/plain", -1);
-    mg_response_header_add(conn, "Content-Length", length, -1);
-    if (r.headers_len)
-        mg_response_header_add_lines(conn, r.headers);
-    mg_response_header_send(conn);
-    if (body_len)
-        mg_write(conn, r.body, body_len);
+    int status = r.status ? r.status : 500;
+    const char *type = r.content_type[0] ? r.content_type : "text/plain";
+#define APP_HEAD "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%.*s\r\n"
+#define APP_HEAD_ARGS status, mg_get_response_code_text(conn, status), type, body_len, \
+                      (int)r.headers_len, r.headers
+    int head_len = snprintf(NULL, 0, APP_HEAD, APP_HEAD_ARGS);
+    char *out = head_len > 0 ? malloc((size_t)head_len + body_len + 1) : NULL;
+    if (out) {
+        snprintf(out, (size_t)head_len + 1, APP_HEAD, APP_HEAD_ARGS);
+        if (body_len)
+            memcpy(out + head_len, r.body, body_len);
+        mg_write(conn, out, (size_t)head_len + body_len);
+        free(out);
+    } else {
+        mg_disable_connection_keep_alive(conn);
+    }
+#undef APP_HEAD
+#undef APP_HEAD_ARGS
     free(r.body);
     hx_timeline_request_set(0);
     current_instance = -1;
+    pthread_mutex_lock(&app->lock);
+    if (--app->active_requests == 0)
+        pthread_cond_broadcast(&app->idle);
+    pthread_mutex_unlock(&app->lock);
     return r.status ? r.status : 500;
 }
 
@@ -1396,6 +1451,7 @@ static void init_caches(struct hx_app *app)
         inst->knobs.instances = app->knobs.instances;
         inst->knobs.balancer = app->knobs.balancer;
         inst->states = json_object();
+        inst->refreshes = inst->refresh_failures = 0;
         hx_jwks_cache_init(&inst->jwks, jwks_url, inst->knobs.jwks_cache_ms,
                            inst->knobs.jwks_refetch_unknown_kid, inst->knobs.jwks_cooldown_ms);
     }
@@ -1413,26 +1469,22 @@ static void cleanup_caches(struct hx_app *app)
     hx_jwks_cache_cleanup(&app->convex_jwks);
 }
 
-struct hx_app *hx_app_start(const struct hx_app_config *config, struct idp_error *err)
+/* The app's refusal to start (password_check "startup" without a valid
+ * password), as the fixed build reports it. */
+static enum idp_status refuses_to_start(const struct hx_app_knobs *k, struct idp_error *err)
 {
-    const struct hx_app_knobs *k = &config->knobs;
-    if (!password_ok(k) && k->password_check == HX_PASSWORD_AT_START) {
-        idp_fail(err, IDP_INVALID,
-                 "WORKOS_COOKIE_PASSWORD %s: it must be at least 32 characters (refusing to start)",
-                 k->cookie_password_set ? "is too short" : "is not set");
-        return NULL;
-    }
-    struct hx_app *app = calloc(1, sizeof(*app));
-    if (!app) {
-        idp_fail(err, IDP_NOMEM, "out of memory");
-        return NULL;
-    }
-    pthread_mutex_init(&app->lock, NULL);
-    for (int i = 0; i < HX_APP_MAX_INSTANCES; i++) {
-        pthread_mutex_init(&app->instances[i].lock, NULL);
-        pthread_cond_init(&app->instances[i].settled, NULL);
-    }
-    app->knobs = *k;
+    if (!password_ok(k) && k->password_check == HX_PASSWORD_AT_START)
+        return idp_fail(err, IDP_INVALID,
+                        "WORKOS_COOKIE_PASSWORD %s: it must be at least 32 characters (refusing to start)",
+                        k->cookie_password_set ? "is too short" : "is not set");
+    return IDP_OK;
+}
+
+/* Takes config's knobs, addresses, credentials, clock and timeline (lock
+ * held, or before the server starts); empty caches and counters. */
+static void take_config(struct hx_app *app, const struct hx_app_config *config)
+{
+    app->knobs = config->knobs;
     app->clock = config->clock;
     app->timeline = config->timeline;
     snprintf(app->idp_url, sizeof(app->idp_url), "%s", config->idp_url);
@@ -1442,13 +1494,40 @@ struct hx_app *hx_app_start(const struct hx_app_config *config, struct idp_error
     snprintf(app->api_key, sizeof(app->api_key), "%s", config->api_key);
     snprintf(app->public_host, sizeof(app->public_host), "%s",
              config->public_host ? config->public_host : "localhost");
+    json_decref(app->convex_providers);
     app->convex_providers = config->convex_providers ? json_deep_copy(config->convex_providers)
                                                      : json_array();
+    json_decref(app->overrides);
     app->overrides = json_is_array(config->instance_overrides)
                          ? json_deep_copy(config->instance_overrides) : json_array();
     snprintf(app->name, sizeof(app->name), "%s", config->name ? config->name : "");
     app->rng = config->seed ? config->seed : 0x9e3779b97f4a7c15ULL;
+    app->next_instance = 0;
+    app->refreshes = app->refresh_failures = app->oversize_cookies = 0;
+    app->idp_keep_alive = config->idp_keep_alive;
+    if (!app->idp_keep_alive)
+        idle_clients_close(app);
+    if (app->port)
+        snprintf(app->origin, sizeof(app->origin), "http://%s:%d", app->public_host, app->port);
     init_caches(app);
+}
+
+struct hx_app *hx_app_start(const struct hx_app_config *config, struct idp_error *err)
+{
+    if (refuses_to_start(&config->knobs, err))
+        return NULL;
+    struct hx_app *app = calloc(1, sizeof(*app));
+    if (!app) {
+        idp_fail(err, IDP_NOMEM, "out of memory");
+        return NULL;
+    }
+    pthread_mutex_init(&app->lock, NULL);
+    pthread_cond_init(&app->idle, NULL);
+    for (int i = 0; i < HX_APP_MAX_INSTANCES; i++) {
+        pthread_mutex_init(&app->instances[i].lock, NULL);
+        pthread_cond_init(&app->instances[i].settled, NULL);
+    }
+    take_config(app, config);
     const char *options[] = {"listening_ports", "127.0.0.1:0", "num_threads", "32", "tcp_nodelay", "1",
                              "enable_keep_alive", "yes", "request_timeout_ms", "30000", NULL};
     struct mg_callbacks callbacks = {0};
@@ -1460,10 +1539,47 @@ struct hx_app *hx_app_start(const struct hx_app_config *config, struct idp_error
         hx_app_stop(&app);
         return NULL;
     }
-    mg_set_request_handler(app->ctx, "/", handle, app);
     app->port = port.port;
     snprintf(app->origin, sizeof(app->origin), "http://%s:%d", app->public_host, app->port);
+    mg_set_request_handler(app->ctx, "/", handle, app);
     return app;
+}
+
+/* Waits (lock held) until no request is in flight; false after seconds. */
+static bool wait_idle(struct hx_app *app, int seconds)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += seconds;
+    while (app->active_requests > 0)
+        if (pthread_cond_timedwait(&app->idle, &app->lock, &until) != 0 && app->active_requests > 0)
+            break;
+    return app->active_requests == 0;
+}
+
+bool hx_app_idle(struct hx_app *app)
+{
+    pthread_mutex_lock(&app->lock);
+    bool idle = wait_idle(app, 2);
+    pthread_mutex_unlock(&app->lock);
+    return idle;
+}
+
+enum idp_status hx_app_reuse(struct hx_app *app, const struct hx_app_config *config,
+                             struct idp_error *err)
+{
+    enum idp_status status = refuses_to_start(&config->knobs, err);
+    if (status)
+        return status;
+    pthread_mutex_lock(&app->lock);
+    if (!wait_idle(app, 2)) {
+        pthread_mutex_unlock(&app->lock);
+        return idp_fail(err, IDP_IO, "requests of the previous run are still in flight");
+    }
+    cleanup_caches(app);
+    take_config(app, config);
+    pthread_mutex_unlock(&app->lock);
+    return IDP_OK;
 }
 
 void hx_app_stop(struct hx_app **papp)
@@ -1474,12 +1590,14 @@ void hx_app_stop(struct hx_app **papp)
     if (app->ctx)
         idp_mg_stop_fast(app->ctx, app->port, 0);
     cleanup_caches(app);
+    idle_clients_close(app);
     for (int i = 0; i < HX_APP_MAX_INSTANCES; i++) {
         pthread_mutex_destroy(&app->instances[i].lock);
         pthread_cond_destroy(&app->instances[i].settled);
     }
     json_decref(app->convex_providers);
     json_decref(app->overrides);
+    pthread_cond_destroy(&app->idle);
     pthread_mutex_destroy(&app->lock);
     free(app);
     *papp = NULL;

@@ -103,6 +103,7 @@ struct hx_app_config {
                                        the single-app form, whose lines say "app" */
     const json_t *instance_overrides; /* [{knobs…}, …] per instance, or NULL */
     uint64_t seed;                  /* the "random" balancer's seed */
+    bool idp_keep_alive;         /* calls to fakeidp may reuse connections: no fault can cut one */
 };
 
 struct hx_app;
@@ -113,6 +114,16 @@ struct hx_app;
  * clear start-up error. */
 struct hx_app *hx_app_start(const struct hx_app_config *config, struct idp_error *err);
 void hx_app_stop(struct hx_app **app);
+/* Brings a running app back to what hx_app_start(config) would have made,
+ * on the same port: waits for requests in flight (an error after 2 s),
+ * then takes config's knobs, addresses, clock and timeline with empty
+ * caches and counters. Fails as hx_app_start does when the knobs refuse to
+ * start; the app should then be stopped. */
+enum idp_status hx_app_reuse(struct hx_app *app, const struct hx_app_config *config,
+                             struct idp_error *err);
+/* Waits up to 2 s until the app has no request in flight; false if it
+ * still has one. */
+bool hx_app_idle(struct hx_app *app);
 int hx_app_port(const struct hx_app *app);
 /* The cookie password the app seals with (for scenarios that forge cookies). */
 void hx_app_cookie_password(struct hx_app *app, char *out, size_t size);

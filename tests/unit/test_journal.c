@@ -302,10 +302,46 @@ static void test_entries_never_exceed_capacity(void **state)
     }
 }
 
+/* Entries are kept as long as their fields are: every field, full to its
+ * limit or empty, comes back exactly. */
+static void test_fields_come_back_exactly_full_or_empty(void **state)
+{
+    (void)state;
+    struct idp_journal j;
+    idp_journal_init(&j, 4);
+    struct idp_journal_entry e;
+    memset(&e, 0, sizeof(e));
+#define FILL(name, ch) memset(e.name, ch, sizeof(e.name) - 1)
+    FILL(method, 'M'); FILL(path, 'p'); FILL(route, 'r'); FILL(grant_type, 'g');
+    FILL(client_id, 'c'); FILL(session_id, 's'); FILL(user_id, 'u'); FILL(token_hash, 'h');
+    FILL(outcome, 'o'); FILL(fault, 'f'); FILL(request_id, 'q');
+#undef FILL
+    e.status = 503;
+    e.duration_ms = 1.5;
+    idp_journal_add(&j, &e);
+    struct idp_journal_entry empty = entry("/x", 200);
+    empty.method[0] = '\0';
+    idp_journal_add(&j, &empty);
+    json_t *view = idp_journal_json(&j, 0);
+    json_t *first = json_array_get(json_object_get(view, "entries"), 0);
+    json_t *expected = idp_journal_entry_json(&e);
+    json_object_del(expected, "seq");
+    json_object_del(first, "seq");
+    assert_true(json_equal(first, expected));
+    json_t *second = json_array_get(json_object_get(view, "entries"), 1);
+    assert_string_equal(json_string_value(json_object_get(second, "method")), "");
+    assert_true(json_is_null(json_object_get(second, "fault")));
+    assert_string_equal(json_string_value(json_object_get(second, "path")), "/x");
+    json_decref(expected);
+    json_decref(view);
+    idp_journal_cleanup(&j);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_add_assigns_increasing_seq_from_one),
+        cmocka_unit_test(test_fields_come_back_exactly_full_or_empty),
         cmocka_unit_test(test_json_lists_entries_oldest_first),
         cmocka_unit_test(test_ring_drops_oldest_entries_first),
         cmocka_unit_test(test_ring_wraps_many_times),

@@ -886,6 +886,42 @@ static void test_wrong_type_of_organization_name_is_rejected(void **state)
                         "organizations[0].name");
 }
 
+/* Cached replies leave after their grace window, in any session (not only
+ * the one refreshing), oldest first; a reply still in flight stays, and an
+ * evicted token takes its reply out of the list. */
+static void test_replies_past_the_grace_are_forgotten_in_every_session(void **state)
+{
+    struct fixture *f = *state;
+    struct idp_session *a = idp_store_session_new(&f->store, &f->rng, NOW, 100);
+    struct idp_session *b = idp_store_session_new(&f->store, &f->rng, NOW, 100);
+    struct idp_refresh *ra = idp_store_refresh_new(&f->store, a, &f->rng, NOW);
+    struct idp_refresh *rb = idp_store_refresh_new(&f->store, b, &f->rng, NOW);
+    struct idp_refresh *rc = idp_store_refresh_new(&f->store, b, &f->rng, NOW);
+    ra->state = rb->state = IDP_RT_ROTATED;
+    rc->state = IDP_RT_PENDING; /* in flight */
+    ra->rotated_ms = NOW;
+    rb->rotated_ms = NOW + 10000;
+    rc->rotated_ms = NOW + 10000;
+    idp_store_reply_set(&f->store, ra, strdup("{\"a\":1}"));
+    idp_store_reply_set(&f->store, rb, strdup("{\"b\":1}"));
+    idp_store_reply_set(&f->store, rc, strdup("{\"c\":1}"));
+    idp_store_forget_replies(&f->store, NOW + 30000, 30000); /* nothing is past 30 s yet */
+    assert_non_null(ra->cached_body);
+    idp_store_forget_replies(&f->store, NOW + 30001, 30000);
+    assert_null(ra->cached_body);
+    assert_non_null(rb->cached_body);
+    idp_store_forget_replies(&f->store, NOW + 60000, 30000);
+    assert_null(rb->cached_body);
+    assert_non_null(rc->cached_body); /* still pending */
+    rc->state = IDP_RT_ROTATED;
+    /* Replacing a reply moves it to the newest end; eviction unlinks it. */
+    idp_store_reply_set(&f->store, rc, strdup("{\"c\":2}"));
+    for (int i = 0; i < IDP_SESSION_TOKENS; i++)
+        assert_non_null(idp_store_refresh_new(&f->store, b, &f->rng, NOW + 60000));
+    assert_null(f->store.replies_oldest); /* rb and rc were evicted from b's ring */
+    assert_null(f->store.replies_newest);
+}
+
 int main(void)
 {
 #define EMPTY(f) cmocka_unit_test_setup_teardown(f, setup_empty, teardown)
@@ -926,6 +962,7 @@ int main(void)
         EMPTY(test_outbox_keeps_the_newest_and_forget_activity_empties_it),
         EMPTY(test_expired_codes_are_dropped_and_live_ones_kept),
         EMPTY(test_new_session_is_findable_and_listed_newest_first),
+        EMPTY(test_replies_past_the_grace_are_forgotten_in_every_session),
         EMPTY(test_sessions_are_evicted_oldest_first_past_max_sessions),
         EMPTY(test_refresh_token_belongs_to_its_session),
         EMPTY(test_session_keeps_only_its_last_tokens),
