@@ -10,7 +10,7 @@
 /* The text fields of an entry, in the order a record packs them. */
 #define TEXT_FIELDS(X) X(method) X(path) X(route) X(grant_type) X(client_id) X(session_id) \
     X(user_id) X(token_hash) X(outcome) X(fault) X(request_id)
-#define COUNT_FIELD(name) +1
+#define COUNT_FIELD(name) +1 /* NOLINT(bugprone-macro-parentheses): a term of a sum */
 enum { TEXT_COUNT = 0 TEXT_FIELDS(COUNT_FIELD) };
 
 struct idp_journal_record {
@@ -64,7 +64,7 @@ static void record_unpack(const struct idp_journal_record *r, struct idp_journal
 void idp_journal_init(struct idp_journal *journal, size_t capacity)
 {
     journal->capacity = capacity ? capacity : 1;
-    journal->entries = calloc(journal->capacity, sizeof(*journal->entries));
+    journal->entries = calloc(journal->capacity, sizeof(struct idp_journal_record *));
     if (!journal->entries)
         journal->capacity = 0;
     journal->count = 0;
@@ -95,7 +95,7 @@ bool idp_journal_resize(struct idp_journal *journal, size_t capacity)
         capacity = 1;
     if (capacity == journal->capacity)
         return true;
-    struct idp_journal_record **entries = calloc(capacity, sizeof(*entries));
+    struct idp_journal_record **entries = calloc(capacity, sizeof(struct idp_journal_record *));
     if (!entries)
         return false;
     size_t keep = journal->count < capacity ? journal->count : capacity;

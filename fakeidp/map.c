@@ -54,7 +54,7 @@ void *idp_map_get(const struct idp_map *map, const char *key)
 static bool grow(struct idp_map *map)
 {
     size_t new_count = map->bucket_count ? map->bucket_count * 2 : 16;
-    struct idp_map_entry **buckets = calloc(new_count, sizeof(*buckets));
+    struct idp_map_entry **buckets = calloc(new_count, sizeof(struct idp_map_entry *));
     if (!buckets)
         return false;
     for (size_t i = 0; i < map->bucket_count; i++) {

@@ -785,7 +785,7 @@ struct idp_refresh *idp_store_refresh_new(struct idp_store *store, struct idp_se
         reply_unlink(store, old);
         refresh_free(old);
         memmove(session->tokens, session->tokens + 1,
-                (IDP_SESSION_TOKENS - 1) * sizeof(session->tokens[0]));
+                (IDP_SESSION_TOKENS - 1) * sizeof(struct idp_refresh *));
         session->token_count--;
     }
     struct idp_refresh *r = calloc(1, sizeof(*r));

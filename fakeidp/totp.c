@@ -35,7 +35,7 @@ static bool base32_decode(const char *text, unsigned char *out, size_t size, siz
     for (const char *p = text; *p; p++) {
         if (*p == '=' || *p == ' ')
             continue;
-        char c = *p >= 'a' && *p <= 'z' ? (char)(*p - 32) : *p;
+        char c = (char)(*p >= 'a' && *p <= 'z' ? *p - 32 : *p);
         const char *at = strchr(alphabet, c);
         if (!at || !c)
             return false;

@@ -28,7 +28,7 @@ static enum idp_status fail_at(struct idp_error *err, const char *pointer, const
     char text[300];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(text, sizeof(text), fmt, ap);
+    vsnprintf(text, sizeof(text), fmt, ap); /* NOLINT(clang-analyzer-valist.Uninitialized): started above */
     va_end(ap);
     idp_fail(err, IDP_INVALID, "%s", text);
     snprintf(err->pointer, sizeof(err->pointer), "%s", pointer);
@@ -300,7 +300,7 @@ static void piece_note(struct hx_world *world, const struct hx_world_app *app, c
     char text[700], component[96];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(text, sizeof(text), fmt, ap);
+    vsnprintf(text, sizeof(text), fmt, ap); /* NOLINT(clang-analyzer-valist.Uninitialized): started above */
     va_end(ap);
     snprintf(component, sizeof(component), "%s/%s", app->name, piece);
     hx_timeline_add_data(world->timeline, idp_clock_now_ms(world->clock), "app",
@@ -550,7 +550,7 @@ bool hx_world_transport(void *data, const char *method, const char *url_text,
                 app->cache = json_object();
             json_object_set_new(app->cache, public_url,
                                 json_pack("{s:I, s:i, s:s, s:s}", "expires",
-                                          (json_int_t)(idp_clock_now_ms(world->clock) + ttl),
+                                          (json_int_t)idp_clock_now_ms(world->clock) + (json_int_t)ttl,
                                           "status", (int)resp->status, "headers",
                                           lines ? lines : "", "body", resp->body ? resp->body : ""));
             pthread_mutex_unlock(&world->lock);
