@@ -1645,9 +1645,8 @@ void hx_app_describe_clocks(struct hx_app *app, char *out, size_t size)
         char d[32], l[32];
         idp_duration_format(off < 0 ? -off : off, d);
         idp_duration_format(app->knobs.convex_leeway_ms, l);
-        used += (size_t)snprintf(out + used, size - used, "%s%s%sbackend %s%s (leeway %s)",
-                                 used ? ", " : "", app->name, app->name[0] ? "/" : "",
-                                 off < 0 ? "-" : "+", d, l);
+        snprintf(out + used, size - used, "%s%s%sbackend %s%s (leeway %s)", used ? ", " : "",
+                 app->name, app->name[0] ? "/" : "", off < 0 ? "-" : "+", d, l);
     }
     pthread_mutex_unlock(&app->lock);
 }

@@ -28,7 +28,7 @@ static enum idp_status fail_at(struct idp_error *err, const char *pointer, const
     char text[300];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(text, sizeof(text), fmt, ap); /* NOLINT(clang-analyzer-valist.Uninitialized): started above */
+    vsnprintf(text, sizeof(text), fmt, ap);
     va_end(ap);
     idp_fail(err, IDP_INVALID, "%s", text);
     snprintf(err->pointer, sizeof(err->pointer), "%s", pointer);
@@ -300,7 +300,7 @@ static void piece_note(struct hx_world *world, const struct hx_world_app *app, c
     char text[700], component[96];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(text, sizeof(text), fmt, ap); /* NOLINT(clang-analyzer-valist.Uninitialized): started above */
+    vsnprintf(text, sizeof(text), fmt, ap);
     va_end(ap);
     snprintf(component, sizeof(component), "%s/%s", app->name, piece);
     hx_timeline_add_data(world->timeline, idp_clock_now_ms(world->clock), "app",
