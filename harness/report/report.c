@@ -45,7 +45,10 @@ void hx_report_console(const struct hx_results *results, FILE *out, bool verbose
             (unsigned long long)results->seed);
 }
 
-static void xml_escape(FILE *f, const char *text)
+/* Text for XML and HTML, in content and in quoted attributes: the markup
+ * characters as entities, other control characters (but newline and tab) as
+ * numeric references ('?' for all but CR, which XML cannot hold raw). */
+void hx_report_escape(FILE *f, const char *text)
 {
     for (const unsigned char *p = (const unsigned char *)(text ? text : ""); *p; p++) {
         switch (*p) {
@@ -53,6 +56,7 @@ static void xml_escape(FILE *f, const char *text)
         case '>': fputs("&gt;", f); break;
         case '&': fputs("&amp;", f); break;
         case '"': fputs("&quot;", f); break;
+        case '\'': fputs("&#39;", f); break;
         default:
             if (*p < 0x20 && *p != '\n' && *p != '\t')
                 fprintf(f, "&#x%02x;", *p == '\r' ? 0x0d : 0x3f);
@@ -67,9 +71,9 @@ static void junit_link(FILE *f, const struct hx_result *r, const char *html)
     char id[700];
     hx_report_html_anchor(r, id, sizeof(id));
     fprintf(f, "      <properties><property name=\"html_report\" value=\"");
-    xml_escape(f, html);
+    hx_report_escape(f, html);
     fprintf(f, "#%s\"/></properties>\n      <system-out>HTML report: ", id);
-    xml_escape(f, html);
+    hx_report_escape(f, html);
     fprintf(f, "#%s</system-out>\n", id);
 }
 
@@ -92,18 +96,18 @@ bool hx_report_junit(const struct hx_results *results, const char *path, const c
             failures += !results->items[j].passed;
         }
         fprintf(f, "  <testsuite name=\"");
-        xml_escape(f, r->scenario->name);
+        hx_report_escape(f, r->scenario->name);
         fprintf(f, "\" tests=\"%zu\" failures=\"%zu\" file=\"", tests, failures);
-        xml_escape(f, r->scenario->file);
+        hx_report_escape(f, r->scenario->file);
         fprintf(f, "\">\n");
         for (size_t j = i; j < results->count && results->items[j].scenario == r->scenario; j++) {
             const struct hx_result *c = &results->items[j];
             char name[600];
             variant_name(c, name, sizeof(name));
             fprintf(f, "    <testcase classname=\"");
-            xml_escape(f, c->scenario->name);
+            hx_report_escape(f, c->scenario->name);
             fprintf(f, "\" name=\"");
-            xml_escape(f, name);
+            hx_report_escape(f, name);
             fprintf(f, "\" time=\"%.3f\"", c->duration_ms / 1000.0);
             if (c->passed && !html) {
                 fprintf(f, "/>\n");
@@ -117,20 +121,20 @@ bool hx_report_junit(const struct hx_results *results, const char *path, const c
                 continue;
             }
             fprintf(f, "      <failure message=\"");
-            xml_escape(f, json_string_value(json_array_get(c->failures, 0)));
+            hx_report_escape(f, json_string_value(json_array_get(c->failures, 0)));
             fprintf(f, "\">");
             size_t k;
             json_t *m;
             json_array_foreach(c->failures, k, m) {
-                xml_escape(f, json_string_value(m));
+                hx_report_escape(f, json_string_value(m));
                 fputc('\n', f);
             }
             char replay[1200];
             replay_command(results, c, replay, sizeof(replay));
             fprintf(f, "replay: ");
-            xml_escape(f, replay);
+            hx_report_escape(f, replay);
             fprintf(f, "\ntimeline:\n");
-            xml_escape(f, c->timeline);
+            hx_report_escape(f, c->timeline);
             fprintf(f, "</failure>\n    </testcase>\n");
         }
         fprintf(f, "  </testsuite>\n");

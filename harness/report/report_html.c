@@ -20,23 +20,6 @@
 #include "duration.h"
 #include "runner.h"
 
-static void esc(FILE *f, const char *text)
-{
-    for (const unsigned char *p = (const unsigned char *)(text ? text : ""); *p; p++) {
-        switch (*p) {
-        case '<': fputs("&lt;", f); break;
-        case '>': fputs("&gt;", f); break;
-        case '&': fputs("&amp;", f); break;
-        case '"': fputs("&quot;", f); break;
-        case '\'': fputs("&#39;", f); break;
-        default:
-            if (*p < 0x20 && *p != '\n' && *p != '\t')
-                fputc('?', f);
-            else
-                fputc(*p, f);
-        }
-    }
-}
 
 /* An id usable in a URL fragment: "v-" and the name with anything but
  * [A-Za-z0-9-_] replaced. */
@@ -112,9 +95,9 @@ static void token_chip(FILE *f, const struct ctx *c, const char *kind, const cha
     json_int_t times = c ? json_integer_value(json_object_get(c->lanes.presentations, hash)) : 0;
     bool spent = strcmp(kind, "RT") == 0 || strcmp(kind, "code") == 0;
     fprintf(f, "<span class=\"tok%s\" data-token=\"", spent && times > 1 ? " again" : "");
-    esc(f, hash);
+    hx_report_escape(f, hash);
     fprintf(f, "\" style=\"background:hsl(%lu,70%%,82%%)\" title=\"%s hash\">%s ", h % 360, kind, kind);
-    esc(f, hash);
+    hx_report_escape(f, hash);
     if (spent && times > 1)
         fprintf(f, " \u00d7%lld", (long long)times);
     fputs("</span>", f);
@@ -179,12 +162,12 @@ static void jar_print(FILE *f, struct jar *jar)
         if (c->deleted && !c->changed)
             continue;
         fprintf(f, "<div class=\"ck%s%s\">", c->changed ? " chg" : "", c->deleted ? " del" : "");
-        esc(f, c->name);
+        hx_report_escape(f, c->name);
         if (c->deleted)
             fputs(" <b>deleted</b>", f);
         else {
             fputs(" <small>", f);
-            esc(f, c->detail);
+            hx_report_escape(f, c->detail);
             fputs("</small>", f);
             if (c->changed)
                 fputs(" <b>changed</b>", f);
@@ -373,13 +356,13 @@ static void idp_call_label(FILE *f, const struct ctx *c, const json_t *e, bool w
 {
     const char *grant = str(e, "grant_type"), *token = str(e, "token");
     if (with_route) {
-        esc(f, str(e, "method"));
+        hx_report_escape(f, str(e, "method"));
         fputc(' ', f);
-        esc(f, str(e, "route"));
+        hx_report_escape(f, str(e, "route"));
     }
     if (grant) {
         fputc(' ', f);
-        esc(f, grant);
+        hx_report_escape(f, grant);
     }
     if (token) {
         fputc(' ', f);
@@ -391,10 +374,10 @@ static void idp_answer_label(FILE *f, const json_t *e)
 {
     const char *fault = str(e, "fault");
     fputc(' ', f);
-    esc(f, str(e, "outcome"));
+    hx_report_escape(f, str(e, "outcome"));
     if (fault) {
         fputs(" <span class=\"fault\">fault ", f);
-        esc(f, fault);
+        hx_report_escape(f, fault);
         fputs("</span>", f);
     }
 }
@@ -429,7 +412,7 @@ static void fail_box(struct ctx *c, const json_t *e)
     fprintf(c->f, "<div class=\"fail\" style=\"grid-column:1/-1\">%s",
             c->failed_shown ? "expectation failed: " : "FIRST FAILED EXPECTATION: ");
     c->failed_shown = true;
-    esc(c->f, str(e, "text"));
+    hx_report_escape(c->f, str(e, "text"));
     fputs("</div>", c->f);
 }
 
@@ -458,9 +441,9 @@ static void request_block(struct ctx *c, const json_t *rec, const json_t *idp_ho
     if (!label_open(&l))
         return;
     fprintf(l.f, "<b>#%lld</b> ", (long long)req);
-    esc(l.f, str(rec, "method"));
+    hx_report_escape(l.f, str(rec, "method"));
     fputc(' ', l.f);
-    esc(l.f, str(rec, "path"));
+    hx_report_escape(l.f, str(rec, "path"));
     /* The access token this request showed: a bearer header, or the one in
      * the session cookie as the app read it. */
     const char *at = str(rec, "access_token");
@@ -494,7 +477,7 @@ static void request_block(struct ctx *c, const json_t *rec, const json_t *idp_ho
             int lane = to == c->lanes.backend ? to : app_lane(&c->lanes, e);
             fprintf(f, "<div class=\"log\" style=\"grid-column:%d/-1\"><span class=\"who\">%s:</span> ",
                     lane + 1, c->lanes.names[lane]);
-            esc(f, str(e, "text"));
+            hx_report_escape(f, str(e, "text"));
             fputs("</div>", f);
         } else if (strcmp(source, "browser") == 0 && str(e, "cookie")) {
             jar_apply(c->jar, e);
@@ -504,9 +487,9 @@ static void request_block(struct ctx *c, const json_t *rec, const json_t *idp_ho
         } else if (str(e, "text")) {
             int lane = str(e, "tab") ? tab_lane(&c->lanes, e) : 0;
             fprintf(f, "<div class=\"log\" style=\"grid-column:%d/-1\"><span class=\"who\">", lane + 1);
-            esc(f, source);
+            hx_report_escape(f, source);
             fputs(":</span> ", f);
-            esc(f, str(e, "text"));
+            hx_report_escape(f, str(e, "text"));
             fputs("</div>", f);
         }
     }
@@ -526,9 +509,9 @@ static void request_block(struct ctx *c, const json_t *rec, const json_t *idp_ho
             continue;
         const char *change = str(e, "change");
         fprintf(f, "<div class=\"setck %s\" style=\"grid-column:1/-1\" data-cookie=\"", change);
-        esc(f, str(e, "cookie"));
+        hx_report_escape(f, str(e, "cookie"));
         fprintf(f, "\" data-change=\"%s\">Set-Cookie ", change);
-        esc(f, str(e, "text") + 7); /* after "cookie " */
+        hx_report_escape(f, str(e, "text") + 7); /* after "cookie " */
         fputs("</div>", f);
     }
 }
@@ -538,7 +521,7 @@ static void lane_heads(FILE *f, const struct lanes *ln)
     fputs("<div class=\"hd\">time</div>", f);
     for (int l = 0; l < ln->count; l++) {
         fprintf(f, "<div class=\"hd lane-%d\">", l);
-        esc(f, ln->names[l]);
+        hx_report_escape(f, ln->names[l]);
         fputs("</div>", f);
     }
     fputs("<div class=\"hd\">cookie jar</div>", f);
@@ -574,16 +557,16 @@ static void plain_entry(struct ctx *c, const json_t *e)
     time_label(f, t);
     if (strcmp(source, "step") == 0) {
         fputs("</div><div class=\"step\" style=\"grid-column:2/-2\">step: ", f);
-        esc(f, str(e, "text"));
+        hx_report_escape(f, str(e, "text"));
     } else {
         int lane = strcmp(source, "idp") == 0   ? c->lanes.idp
                    : strcmp(source, "app") == 0 ? app_lane(&c->lanes, e)
                                                 : tab_lane(&c->lanes, e);
         fprintf(f, "</div><div class=\"log\" style=\"grid-column:%d/-2\"><span class=\"who\">",
                 lane + 2);
-        esc(f, str(e, "component") ? str(e, "component") : source);
+        hx_report_escape(f, str(e, "component") ? str(e, "component") : source);
         fputs(":</span> ", f);
-        esc(f, str(e, "text"));
+        hx_report_escape(f, str(e, "text"));
         const char *token = str(e, "token");
         if (token && strcmp(source, "idp") == 0) {
             fputc(' ', f);
@@ -772,18 +755,18 @@ static void tags_text(FILE *f, const struct hx_scenario *sc)
     json_array_foreach(sc->tags, i, t) {
         if (i)
             fputc(' ', f);
-        esc(f, json_string_value(t));
+        hx_report_escape(f, json_string_value(t));
     }
 }
 
 static void replay(FILE *f, const struct hx_results *results, const struct hx_result *r)
 {
     fprintf(f, "fakeidp run --seed %llu --filter '", (unsigned long long)results->seed);
-    esc(f, r->scenario->name);
+    hx_report_escape(f, r->scenario->name);
     fputc('/', f);
-    esc(f, r->variant->name);
+    hx_report_escape(f, r->variant->name);
     fputs("' ", f);
-    esc(f, r->scenario->file);
+    hx_report_escape(f, r->scenario->file);
 }
 
 bool hx_report_html(const struct hx_results *results, const char *path)
@@ -808,7 +791,7 @@ bool hx_report_html(const struct hx_results *results, const char *path)
             continue;
         json_object_set_new(files, file, json_true());
         fputc(' ', f);
-        esc(f, file);
+        hx_report_escape(f, file);
     }
     json_decref(files);
     fputs("</code>. Times in the diagrams are virtual.</p>\n", f);
@@ -827,7 +810,7 @@ bool hx_report_html(const struct hx_results *results, const char *path)
     json_t *unused;
     json_object_foreach(all_tags, tag, unused) {
         fputs("<option>", f);
-        esc(f, tag);
+        hx_report_escape(f, tag);
         fputs("</option>", f);
     }
     json_decref(all_tags);
@@ -842,18 +825,18 @@ bool hx_report_html(const struct hx_results *results, const char *path)
         fprintf(f, "<tr data-verdict=\"%s\" data-tags=\"", r->passed ? "pass" : "fail");
         tags_text(f, r->scenario);
         fprintf(f, "\"><td><a href=\"#%s\">", id);
-        esc(f, r->scenario->name);
+        hx_report_escape(f, r->scenario->name);
         fputc('/', f);
-        esc(f, r->variant->name);
+        hx_report_escape(f, r->variant->name);
         if (r->repeat_index)
             fprintf(f, " #%d", r->repeat_index + 1);
         fprintf(f, "</a></td><td class=\"%s\">%s</td><td>%.1f ms</td><td>", r->passed ? "PASS" : "FAIL",
                 r->passed ? "PASS" : "FAIL", r->duration_ms);
-        esc(f, json_string_value(json_object_get(r->scenario->root, "failure_mode")));
+        hx_report_escape(f, json_string_value(json_object_get(r->scenario->root, "failure_mode")));
         fputs("</td><td>", f);
         tags_text(f, r->scenario);
         fputs("</td><td>", f);
-        esc(f, json_string_value(json_array_get(r->failures, 0)));
+        hx_report_escape(f, json_string_value(json_array_get(r->failures, 0)));
         fputs("</td></tr>\n", f);
     }
     fputs("</tbody></table>\n", f);
@@ -865,9 +848,9 @@ bool hx_report_html(const struct hx_results *results, const char *path)
                 r->passed ? "pass" : "fail");
         tags_text(f, r->scenario);
         fputs("\"><h2>", f);
-        esc(f, r->scenario->name);
+        hx_report_escape(f, r->scenario->name);
         fputc('/', f);
-        esc(f, r->variant->name);
+        hx_report_escape(f, r->variant->name);
         fprintf(f, " <span class=\"%s\">%s</span></h2>\n<p>%.1f ms · replay: <code>",
                 r->passed ? "PASS" : "FAIL", r->passed ? "PASS" : "FAIL", r->duration_ms);
         replay(f, results, r);
@@ -878,7 +861,7 @@ bool hx_report_html(const struct hx_results *results, const char *path)
             json_t *m;
             json_array_foreach(r->failures, j, m) {
                 fputs("<li>", f);
-                esc(f, json_string_value(m));
+                hx_report_escape(f, json_string_value(m));
                 fputs("</li>", f);
             }
             fputs("</ul>\n", f);

@@ -485,7 +485,6 @@ static bool r_sign_in(struct hx_run *run, const json_t *v, const json_t *step)
     pthread_mutex_unlock(&run->lock);
     json_decref(journal);
     hx_page_cleanup(&page);
-    (void)step;
     return true;
 }
 

@@ -246,7 +246,7 @@ static void test_junit(void **state)
     assert_contains(xml, "<failure message=\"session: expected survives, got &lt;lost&gt; &amp; "
                          "&quot;gone&quot;\">");
     assert_contains(xml, "control &#x3f; and &#x0d; here");
-    assert_contains(xml, "replay: fakeidp run --seed 42 --filter 'a&lt;b&gt;&amp;&quot;c&quot;/strict' "
+    assert_contains(xml, "replay: fakeidp run --seed 42 --filter &#39;a&lt;b&gt;&amp;&quot;c&quot;/strict&#39; "
                          "scenarios/a&amp;b.json");
     assert_contains(xml, "+0s step load &lt;/testcase&gt;");
     /* The passing variants are empty testcases; the repeat is numbered. */
