@@ -395,9 +395,7 @@ static bool start_reference(struct hx_run *run, const json_t *target,
     json_t *overrides = json_object_get(target, "instances");
     ac.instance_overrides = json_is_array(overrides) ? overrides : NULL;
     ac.idp_keep_alive = !may_cut_requests(run->doc);
-    /* Instances with overrides of their own start fresh; the rest reuse the
-     * worker's app. */
-    run->app = ac.instance_overrides ? hx_app_start(&ac, &err) : world_app(run, &ac, &err);
+    run->app = world_app(run, &ac, &err);
     json_decref(providers);
     if (!run->app) {
         snprintf(run->start_error, sizeof(run->start_error), "%s", err.message);
