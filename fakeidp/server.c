@@ -777,9 +777,9 @@ struct idp_server *idp_server_start(const struct idp_server_options *options,
     return server;
 }
 
-/* Waits (lock held) until no request is in flight, releasing whatever
- * faults hold; false after timeout_ms of wall time. */
-static bool wait_idle(struct idp_server *server, int timeout_ms)
+/* Waits (lock held) until no request is in flight; false after timeout_ms
+ * of wall time. */
+static bool wait_no_requests(struct idp_server *server, int timeout_ms)
 {
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
@@ -789,14 +789,30 @@ static bool wait_idle(struct idp_server *server, int timeout_ms)
         until.tv_sec++;
         until.tv_nsec -= 1000000000L;
     }
-    idp_faults_release_all(&server->faults);
-    pthread_cond_broadcast(&server->refresh_done);
     while (server->active_requests > 0)
         if (pthread_cond_timedwait(&server->idle, &server->lock, &until) != 0 &&
             server->active_requests > 0)
             break;
-    server->faults.shutting_down = false;
     return server->active_requests == 0;
+}
+
+/* Waits (lock held) until no request is in flight, releasing whatever
+ * faults hold; false after timeout_ms of wall time. */
+static bool wait_idle(struct idp_server *server, int timeout_ms)
+{
+    idp_faults_release_all(&server->faults);
+    pthread_cond_broadcast(&server->refresh_done);
+    bool idle = wait_no_requests(server, timeout_ms);
+    server->faults.shutting_down = false;
+    return idle;
+}
+
+bool idp_server_wait_quiet(struct idp_server *server, int timeout_ms)
+{
+    pthread_mutex_lock(&server->lock);
+    bool quiet = wait_no_requests(server, timeout_ms);
+    pthread_mutex_unlock(&server->lock);
+    return quiet;
 }
 
 enum idp_status idp_server_reuse(struct idp_server *server, const struct idp_server_options *options,

@@ -58,6 +58,11 @@ enum idp_status idp_server_reuse(struct idp_server *server,
 /* What GET /_fakeidp/journal?since=SINCE answers (a new reference), read
  * in-process without a request. */
 json_t *idp_server_journal(struct idp_server *server, uint64_t since);
+/* Waits up to timeout_ms of wall time until no request is inside the
+ * server's handlers, without releasing what faults hold; true when none is.
+ * For a caller that models a wait (Retry-After) and may end it early once
+ * nothing it could wait for is still going on. */
+bool idp_server_wait_quiet(struct idp_server *server, int timeout_ms);
 /* "http://127.0.0.1:8787" */
 const char *idp_server_url(const struct idp_server *server);
 /* The route names requests are journalled and faults matched by, from the

@@ -313,6 +313,11 @@ static struct hx_app *world_app(struct hx_run *run, const struct hx_app_config *
  * without a complete reply: any string, or key, naming such an action, in
  * the JSON or in the compact form ("action=reset"). Errs on the side of
  * yes. */
+static bool idp_quiet(void *idp, int timeout_ms)
+{
+    return idp_server_wait_quiet(idp, timeout_ms);
+}
+
 static bool may_cut_requests(const json_t *doc)
 {
     static const char *const cutting[] = {"reset", "close", "hang", "garbage", "truncated",
@@ -387,6 +392,8 @@ static bool start_reference(struct hx_run *run, const json_t *target,
     ac.convex_providers = providers;
     ac.clock = &run->clock;
     ac.timeline = &run->timeline;
+    ac.idp_wait_quiet = idp_quiet;
+    ac.idp_quiet_ctx = run->idp;
     if (json_object_get(run->doc, "apps")) {
         hx_run_start_apps(run, target, &ac, seed);
         json_decref(providers);

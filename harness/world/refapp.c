@@ -294,6 +294,8 @@ struct hx_app {
     /* Kept-alive clients to fakeidp (idp_keep_alive), at most one per
      * request in flight; guarded by lock. */
     bool idp_keep_alive;
+    bool (*wait_quiet)(void *ctx, int timeout_ms); /* config's idp_wait_quiet */
+    void *quiet_ctx;
     struct hx_http_client *idle_clients[HX_APP_IDLE_CLIENTS];
     int idle_count;
     pthread_cond_t idle;  /* broadcast when active_requests drops to 0 */
@@ -743,7 +745,15 @@ static struct refresh_result *authenticate(struct hx_app *app, const struct hx_a
         if (wait > k->retry_429_max_ms)
             wait = k->retry_429_max_ms;
         note(app, "refresh got 429; retrying after %lldms", (long long)wait);
-        usleep((useconds_t)wait * 1000);
+        /* The wait ends early once the IdP has no request in flight: what
+         * the retry waits for (the first exchange's reply leaving) has then
+         * happened, nothing else can happen at the IdP before the retry, and
+         * the virtual clock stands still during the wait either way. So a
+         * Retry-After of seconds costs the time the IdP needs, not seconds. */
+        if (app->wait_quiet)
+            app->wait_quiet(app->quiet_ctx, (int)wait);
+        else
+            usleep((useconds_t)wait * 1000);
     }
     idp_client_done(app, client);
     free(text);
@@ -1505,6 +1515,8 @@ static void take_config(struct hx_app *app, const struct hx_app_config *config)
     app->next_instance = 0;
     app->refreshes = app->refresh_failures = app->oversize_cookies = 0;
     app->idp_keep_alive = config->idp_keep_alive;
+    app->wait_quiet = config->idp_wait_quiet;
+    app->quiet_ctx = config->idp_quiet_ctx;
     if (!app->idp_keep_alive)
         idle_clients_close(app);
     if (app->port)

@@ -104,6 +104,11 @@ struct hx_app_config {
     const json_t *instance_overrides; /* [{knobs…}, …] per instance, or NULL */
     uint64_t seed;                  /* the "random" balancer's seed */
     bool idp_keep_alive;         /* calls to fakeidp may reuse connections: no fault can cut one */
+    /* Waits up to timeout_ms until the IdP has no request in flight (true
+     * when it has none), or NULL: waits for Retry-After take their whole
+     * time. See the retry in refapp.c. */
+    bool (*idp_wait_quiet)(void *ctx, int timeout_ms);
+    void *idp_quiet_ctx;
 };
 
 struct hx_app;
