@@ -6,6 +6,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,17 @@ enum idp_status hx_spa_knobs_apply(struct hx_spa_knobs *knobs, const json_t *obj
 }
 
 /* ---- helpers --------------------------------------------------------- */
+
+void hx_spa_note(struct hx_run *run, const char *tab, const char *fmt, ...)
+{
+    char text[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    json_t *data = tab ? json_pack("{s:s, s:o}", "tab", tab, "component", json_sprintf("spa/%s", tab)) : NULL;
+    hx_timeline_add_data(&run->timeline, idp_clock_now_ms(&run->clock), "spa", data, "%s", text);
+}
 
 static struct hx_spa_tab *tab_named(struct hx_run *run, const char *name, bool create)
 {
@@ -173,7 +185,7 @@ static enum refresh_outcome refresh_in_tab(struct hx_run *run, struct hx_spa_tab
     if (run->spa.dev_mode) {
         if (!token) {
             json_decref(body);
-            hx_run_note(run, "spa", "%s: no refresh token in localStorage", tab->name);
+            hx_spa_note(run, tab->name, "no refresh token in localStorage");
             tab->authenticated = false;
             return TERMINAL;
         }
@@ -188,12 +200,12 @@ static enum refresh_outcome refresh_in_tab(struct hx_run *run, struct hx_spa_tab
     if (status == 200 && json_string_value(json_object_get(reply, "access_token"))) {
         take_tokens(run, tab, reply);
         outcome = REFRESHED;
-        hx_run_note(run, "spa", "%s: refreshed", tab->name);
+        hx_spa_note(run, tab->name, "refreshed");
     } else if (status == 0 || status == 408 || status == 429 || status >= 500) {
         outcome = TRANSIENT;
-        hx_run_note(run, "spa", "%s: refresh failed %ld %s (transient)", tab->name, status, error);
+        hx_spa_note(run, tab->name, "refresh failed %ld %s (transient)", status, error);
         if (!run->spa.knobs.transient_keeps) {
-            hx_run_note(run, "spa", "%s: RefreshError: session data removed", tab->name);
+            hx_spa_note(run, tab->name, "RefreshError: session data removed");
             tab->authenticated = false;
             tab->access_token[0] = '\0';
             if (run->spa.dev_mode)
@@ -203,8 +215,8 @@ static enum refresh_outcome refresh_in_tab(struct hx_run *run, struct hx_spa_tab
     } else {
         const char *e = json_string_value(json_object_get(reply, "error"));
         const char *d = json_string_value(json_object_get(reply, "error_description"));
-        hx_run_note(run, "spa", "%s: refresh failed %ld %s %s: session data removed", tab->name,
-                    status, e ? e : "", d ? d : "");
+        hx_spa_note(run, tab->name, "refresh failed %ld %s %s: session data removed", status,
+                    e ? e : "", d ? d : "");
         tab->authenticated = false;
         tab->access_token[0] = '\0';
         if (run->spa.dev_mode)
@@ -264,15 +276,15 @@ static void boot_in_tab(struct hx_run *run, struct hx_spa_tab *tab)
     }
     bool try_refresh = run->spa.dev_mode ? storage_get(run) != NULL : has_session_marker(run);
     if (!try_refresh) {
-        hx_run_note(run, "spa", "%s: loaded signed out (%s)", tab->name,
+        hx_spa_note(run, tab->name, "loaded signed out (%s)",
                     run->spa.dev_mode ? "no refresh token in localStorage"
                                       : "no workos-has-session cookie visible to the app");
         return;
     }
     if (run->spa.knobs.loading_guard == 1) {
         run->spa.degraded = true;
-        hx_run_note(run, "spa", "%s: adapter reported {isLoading:false, isAuthenticated:false} while the "
-                    "first token was in flight: the guard redirected to sign-in", tab->name);
+        hx_spa_note(run, tab->name, "adapter reported {isLoading:false, isAuthenticated:false} while the "
+                    "first token was in flight: the guard redirected to sign-in");
         refresh(run, tab);
         tab->authenticated = false;
         return;
@@ -317,7 +329,7 @@ static bool sign_in(struct hx_run *run, const json_t *value)
      * is not a secure context does not have: sign-in throws before it
      * leaves the page. */
     if (!hx_browser_secure_context(&run->browser, run->app_origin)) {
-        hx_run_note(run, "spa", "sign in (%s mode): TypeError: crypto.subtle is undefined on %s (not a "
+        hx_spa_note(run, "main", "sign in (%s mode): TypeError: crypto.subtle is undefined on %s (not a "
                     "secure context: neither https nor loopback), authkit-js cannot start sign-in",
                     run->spa.dev_mode ? "devMode" : "cookie", run->app_origin);
         return true;
@@ -363,7 +375,7 @@ static bool sign_in(struct hx_run *run, const json_t *value)
         run->journal_mark = (uint64_t)json_integer_value(json_object_get(journal, "next"));
         json_decref(journal);
     }
-    hx_run_note(run, "spa", "sign in (%s mode): %s", run->spa.dev_mode ? "devMode" : "cookie",
+    hx_spa_note(run, "main", "sign in (%s mode): %s", run->spa.dev_mode ? "devMode" : "cookie",
                 status == 200 ? "signed in" : error[0] ? error : "code exchange failed");
     json_decref(reply);
     free(verifier);
@@ -390,7 +402,7 @@ bool hx_spa_reload(struct hx_run *run, const json_t *value)
     if (!tab)
         return false;
     boot(run, tab);
-    hx_run_note(run, "spa", "%s reloaded: %s", tab->name, tab->authenticated ? "signed in" : "signed out");
+    hx_spa_note(run, tab->name, "reloaded: %s", tab->authenticated ? "signed in" : "signed out");
     observe(run, tab);
     return true;
 }
@@ -410,12 +422,12 @@ bool hx_spa_tab_step(struct hx_run *run, const json_t *value)
             return false;
         }
         boot(run, tab);
-        hx_run_note(run, "spa", "tab %s opened: %s", open, tab->authenticated ? "signed in" : "signed out");
+        hx_spa_note(run, open, "opened: %s", tab->authenticated ? "signed in" : "signed out");
     }
     struct hx_spa_tab *tab = tab_named(run, hide ? hide : show ? show : close ? close : "", false);
     if (tab && hide) {
         tab->hidden = true;
-        hx_run_note(run, "spa", "tab %s hidden", hide);
+        hx_spa_note(run, hide, "hidden");
     }
     if (tab && close)
         tab->open = false;
@@ -425,12 +437,12 @@ bool hx_spa_tab_step(struct hx_run *run, const json_t *value)
         if (stale && !run->spa.knobs.refresh_on_focus) {
             /* The socket resumes with the stale token before the refresh lands. */
             run->spa.degraded = true;
-            hx_run_note(run, "spa", "tab %s shown with an expired token: queries ran unauthenticated "
-                        "until the refresh landed", show);
+            hx_spa_note(run, show, "shown with an expired token: queries ran unauthenticated until the "
+                        "refresh landed");
         }
         if (stale)
             refresh(run, tab);
-        hx_run_note(run, "spa", "tab %s shown: %s", show, tab->authenticated ? "signed in" : "signed out");
+        hx_spa_note(run, show, "shown: %s", tab->authenticated ? "signed in" : "signed out");
         observe(run, tab);
     }
     return true;
@@ -502,7 +514,7 @@ bool hx_spa_wait(struct hx_run *run, const json_t *value)
             for (int i = 0; i < n; i++)
                 refresh(run, jobs[i].tab); /* under the lock each reads the latest token */
         } else {
-            hx_run_note(run, "spa", "%d tabs refresh at once without a lock", n);
+            hx_spa_note(run, NULL, "%d tabs refresh at once without a lock", n);
             json_t *rule = json_pack("{s:s, s:s, s:s, s:i, s:s}", "action", "barrier", "route",
                                      "authenticate", "grant_type", "refresh_token", "hold", n, "gap", "25ms");
             json_t *added = hx_run_admin(run, "POST", "/_fakeidp/faults", rule, NULL);
@@ -562,7 +574,7 @@ static bool call_in_tab(struct hx_run *run, struct hx_spa_tab *tab)
          * the refresh token another tab left in localStorage in devMode
          * (authkit-js 0.20.3 #shouldRefresh; measured in Chromium). */
         have = refresh(run, tab) == REFRESHED;
-        hx_run_note(run, "spa", "%s: getAccessToken() on a tab that loaded signed out: %s", tab->name,
+        hx_spa_note(run, tab->name, "getAccessToken() on a tab that loaded signed out: %s",
                     !have ? "no session"
                     : run->spa.dev_mode ? "the refresh token in localStorage refreshed, signed in"
                                         : "the session cookie refreshed, signed in");
@@ -572,7 +584,7 @@ static bool call_in_tab(struct hx_run *run, struct hx_spa_tab *tab)
             /* The adapter turned the error into null: Convex signs out, and
              * nothing retries later (convex-backend #523). */
             run->spa.convex_signed_out = true;
-            hx_run_note(run, "spa", "getAccessToken failed: the adapter returned null, Convex signed out");
+            hx_spa_note(run, tab->name, "getAccessToken failed: the adapter returned null, Convex signed out");
         }
         have = tab->authenticated && r == REFRESHED;
         if (r == TRANSIENT && tab->authenticated && run->spa.knobs.token_errors == 0)
@@ -594,7 +606,7 @@ static bool call_in_tab(struct hx_run *run, struct hx_spa_tab *tab)
             run->spa.expired_calls++;
         hx_page_cleanup(&page);
     }
-    hx_run_note(run, "spa", "%s: backend call %s", tab->name,
+    hx_spa_note(run, tab->name, "backend call %s",
                 authenticated ? "authenticated" : "without identity");
     pthread_mutex_lock(&run->lock);
     run->convex_authenticated = authenticated;

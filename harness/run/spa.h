@@ -71,6 +71,11 @@ bool hx_spa_chromium_reload(struct hx_run *run, const json_t *value);
 bool hx_spa_chromium_wait(struct hx_run *run, const json_t *value);
 bool hx_spa_chromium_tab(struct hx_run *run, const json_t *value);
 bool hx_spa_chromium_call(struct hx_run *run, const json_t *value);
+/* A timeline line of the SPA (source "spa"): with a tab, it carries the tab
+ * and is named "spa/<tab>" (a lane of its own in the HTML report); NULL for
+ * a line about several tabs. */
+void hx_spa_note(struct hx_run *run, const char *tab, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* The state of a tab for expectations: 1 authenticated, 0 not, -1 no tab. */
 int hx_spa_tab_authenticated(struct hx_run *run, const char *tab);
 
