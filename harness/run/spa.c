@@ -109,6 +109,17 @@ void hx_spa_note(struct hx_run *run, const char *tab, const char *fmt, ...)
     hx_timeline_add_data(&run->timeline, idp_clock_now_ms(&run->clock), "spa", data, "%s", text);
 }
 
+/* The SPA degraded (spa_degraded): the first reason is kept for the
+ * expectation's message. */
+static void degrade(struct hx_run *run, const char *tab, const char *why)
+{
+    pthread_mutex_lock(&run->lock);
+    if (!run->spa.degraded)
+        snprintf(run->spa.degraded_why, sizeof(run->spa.degraded_why), "%s: %s", tab, why);
+    run->spa.degraded = true;
+    pthread_mutex_unlock(&run->lock);
+}
+
 static struct hx_spa_tab *tab_named(struct hx_run *run, const char *name, bool create)
 {
     struct hx_spa *spa = &run->spa;
@@ -376,7 +387,7 @@ static void boot_in_tab(struct hx_run *run, struct hx_spa_tab *tab)
         return;
     }
     if (run->spa.knobs.loading_guard == 1) {
-        run->spa.degraded = true;
+        degrade(run, tab->name, "the guard redirected to sign-in while the first token was in flight");
         hx_spa_note(run, tab->name, "adapter reported {isLoading:false, isAuthenticated:false} while the "
                     "first token was in flight: the guard redirected to sign-in");
         refresh(run, tab);
@@ -535,7 +546,7 @@ bool hx_spa_tab_step(struct hx_run *run, const json_t *value)
         bool stale = tab->authenticated && local_now(run) >= tab->expires_at;
         if (stale && !run->spa.knobs.refresh_on_focus) {
             /* The socket resumes with the stale token before the refresh lands. */
-            run->spa.degraded = true;
+            degrade(run, show, "queries ran unauthenticated until the refresh landed");
             hx_spa_note(run, show, "shown with an expired token: queries ran unauthenticated until the "
                         "refresh landed");
         }
@@ -599,7 +610,7 @@ static bool note_expiry(struct hx_run *run, int64_t offset, int64_t limit)
         if (!expires_unrefreshed(run, t) || t->expires_at - offset > at)
             continue;
         t->expiry_noted = true;
-        run->spa.degraded = true;
+        degrade(run, t->name, "it held an expired access token before a refresh replaced it");
         char late[33];
         signed_duration(t->timer_at - t->expires_at, late);
         if (t->timer_armed)

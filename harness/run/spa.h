@@ -88,6 +88,7 @@ struct hx_spa {
     bool dev_mode;
     bool convex_signed_out;  /* a null token made Convex sign out (sticky) */
     bool degraded;           /* an unauthenticated flash, or a tab holding an expired token */
+    char degraded_why[160];  /* the first time it degraded: "<tab>: what happened" */
     unsigned expired_calls;  /* API calls sent with an expired token */
     unsigned refreshes;
 };
