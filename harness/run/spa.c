@@ -100,13 +100,12 @@ void hx_spa_timer_fired(const struct hx_spa_knobs *knobs, struct hx_spa_tab *tab
 
 void hx_spa_note(struct hx_run *run, const char *tab, const char *fmt, ...)
 {
-    char text[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(text, sizeof(text), fmt, ap);
+    hx_run_vnote(run, "spa",
+                 tab ? json_pack("{s:s, s:o}", "tab", tab, "component", json_sprintf("spa/%s", tab)) : NULL,
+                 fmt, ap);
     va_end(ap);
-    json_t *data = tab ? json_pack("{s:s, s:o}", "tab", tab, "component", json_sprintf("spa/%s", tab)) : NULL;
-    hx_timeline_add_data(&run->timeline, idp_clock_now_ms(&run->clock), "spa", data, "%s", text);
 }
 
 /* The SPA degraded (spa_degraded): the first reason is kept for the
@@ -226,9 +225,10 @@ static void arm_timer(struct hx_run *run, struct hx_spa_tab *tab)
     int64_t delay = tab->expires_at - k->refresh_buffer_ms - now;
     struct hx_spa_timer plan = hx_spa_timer_arm(k, tab, now);
     bool short_lived = plan.kind == HX_SPA_TIMER_ON_TIME && delay <= 0 && tab->lifetime_ms <= k->refresh_buffer_ms;
-    /* What is worth telling, told again only when it changes: a storm of
+    /* What is worth telling (a kind other than ON_TIME, or -1: due at once
+     * for a short-lived token), told again only when it changes: a storm of
      * refreshes arms the timer the same way every second. */
-    int told = plan.kind != HX_SPA_TIMER_ON_TIME ? (int)plan.kind + 1 : short_lived ? 9 : 0;
+    int told = short_lived ? -1 : (int)plan.kind;
     bool tell = told && told != tab->timer_told;
     tab->timer_told = told;
     if (!tell)

@@ -49,7 +49,7 @@ enum idp_status hx_spa_knobs_apply(struct hx_spa_knobs *knobs, const json_t *obj
 #define HX_SPA_TIMER_MAX_MS INT64_C(2147483647)
 
 enum hx_spa_timer_kind {
-    HX_SPA_TIMER_ON_TIME, /* fires after the delay, or at once when it is not positive */
+    HX_SPA_TIMER_ON_TIME = 0, /* fires after the delay, or at once when it is not positive */
     HX_SPA_TIMER_CLAMPED, /* the delay was below min_delay: it waits min_delay */
     HX_SPA_TIMER_WRAPPED, /* over HX_SPA_TIMER_MAX_MS, timer_overflow buggy: the wrapped delay */
     HX_SPA_TIMER_CAPPED,  /* over HX_SPA_TIMER_MAX_MS, timer_overflow fixed: capped, re-armed, on time */
