@@ -487,7 +487,7 @@ static void request_block(struct ctx *c, const json_t *rec, const json_t *idp_ho
         } else if (str(e, "text")) {
             int lane = str(e, "tab") ? tab_lane(&c->lanes, e) : 0;
             fprintf(f, "<div class=\"log\" style=\"grid-column:%d/-1\"><span class=\"who\">", lane + 1);
-            hx_report_escape(f, source);
+            hx_report_escape(f, str(e, "component") ? str(e, "component") : source);
             fputs(":</span> ", f);
             hx_report_escape(f, str(e, "text"));
             fputs("</div>", f);

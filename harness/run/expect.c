@@ -652,10 +652,11 @@ static void e_spa(struct hx_run *run, const json_t *v)
 
 static void e_spa_degraded(struct hx_run *run, const json_t *v)
 {
-    if (run->spa.degraded != json_is_true(v))
-        hx_run_fail(run, "spa_degraded: expected %s, %s", json_is_true(v) ? "a signed-out flash" : "none",
-                    run->spa.degraded ? "the UI showed signed out while a token was pending"
-                                      : "the UI never showed signed out");
+    if (run->spa.degraded && !json_is_true(v))
+        hx_run_fail(run, "spa_degraded: expected none, but %s", run->spa.degraded_why);
+    else if (!run->spa.degraded && json_is_true(v))
+        hx_run_fail(run, "spa_degraded: expected a signed-out flash or an expired token held, the SPA "
+                    "never degraded");
 }
 
 static void e_spa_counts(struct hx_run *run, const json_t *v)
@@ -689,7 +690,8 @@ static const struct expect_kind kinds[] = {
     {"app", "counts from the reference app", v_app, e_app},
     {"convex", "the Convex client's state after convex_query / spa_call steps", v_convex, e_convex},
     {"spa", "the SPA's main tab: authenticated or unauthenticated", v_convex, e_spa},
-    {"spa_degraded", "the SPA showed signed out while a token was pending", v_bool, e_spa_degraded},
+    {"spa_degraded", "the SPA showed signed out while a token was pending, or held an expired one", v_bool,
+     e_spa_degraded},
     {"spa_counts", "{refreshes, expired_calls} of the SPA client", v_spa_counts, e_spa_counts},
     {"convex_error", "text of the Convex client's last AuthError", v_string, e_convex_error},
     {"lost_after", "the session was first seen lost no earlier than this", v_duration, e_lost_after},

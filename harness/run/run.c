@@ -81,14 +81,19 @@ void hx_run_broken(struct hx_run *run, const char *fmt, ...)
     hx_run_fail(run, "%s", text);
 }
 
-void hx_run_note(struct hx_run *run, const char *source, const char *fmt, ...)
+void hx_run_vnote(struct hx_run *run, const char *source, json_t *data, const char *fmt, va_list ap)
 {
     char text[1024];
+    vsnprintf(text, sizeof(text), fmt, ap);
+    hx_timeline_add_data(&run->timeline, idp_clock_now_ms(&run->clock), source, data, "%s", text);
+}
+
+void hx_run_note(struct hx_run *run, const char *source, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(text, sizeof(text), fmt, ap);
+    hx_run_vnote(run, source, NULL, fmt, ap);
     va_end(ap);
-    hx_timeline_add(&run->timeline, idp_clock_now_ms(&run->clock), source, "%s", text);
 }
 
 double hx_wall_ms(void)

@@ -7,6 +7,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -101,6 +102,10 @@ void hx_run_broken(struct hx_run *run, const char *fmt, ...) __attribute__((form
 void hx_run_fail(struct hx_run *run, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void hx_run_note(struct hx_run *run, const char *source, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* The same with extra fields for the entry (data is stolen, may be NULL:
+ * "tab", "component") and the arguments as a va_list. */
+void hx_run_vnote(struct hx_run *run, const char *source, json_t *data, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
 int64_t hx_run_now(struct hx_run *run);
 /* Monotonic wall-clock milliseconds. */
 double hx_wall_ms(void);

@@ -6,6 +6,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,9 @@ static const struct idp_knob knob_table[] = {
     {"refresh_on_focus", IDP_KNOB_BOOLEAN, KNOB(refresh_on_focus), NULL},
     {"loading_guard", IDP_KNOB_CHOICE, KNOB(loading_guard), guards},
     {"token_errors", IDP_KNOB_CHOICE, KNOB(token_errors), token_error_modes},
+    {"reschedule", IDP_KNOB_BOOLEAN, KNOB(reschedule), NULL},
+    {"timer_overflow", IDP_KNOB_CHOICE, KNOB(timer_overflow), guards},
+    {"min_delay", IDP_KNOB_DURATION, KNOB(min_delay_ms), NULL},
 };
 #undef KNOB
 
@@ -44,6 +48,7 @@ void hx_spa_knobs_defaults(struct hx_spa_knobs *k)
     k->relative_expiry = true;
     k->pause_hidden = true;
     k->refresh_on_focus = true;
+    k->reschedule = true;
 }
 
 json_t *hx_spa_knob_names(void)
@@ -58,7 +63,61 @@ enum idp_status hx_spa_knobs_apply(struct hx_spa_knobs *knobs, const json_t *obj
                            sizeof(*knobs), obj, "spa knob", bad_key, err);
 }
 
+struct hx_spa_timer hx_spa_timer_plan(const struct hx_spa_knobs *knobs, int64_t delay_ms)
+{
+    struct hx_spa_timer plan = {HX_SPA_TIMER_ON_TIME, delay_ms > 0 ? delay_ms : 0};
+    if (knobs->min_delay_ms > 0 && delay_ms < knobs->min_delay_ms)
+        plan = (struct hx_spa_timer){HX_SPA_TIMER_CLAMPED, knobs->min_delay_ms};
+    if (plan.fire_in_ms <= HX_SPA_TIMER_MAX_MS)
+        return plan;
+    if (knobs->timer_overflow == 0) {
+        plan.kind = HX_SPA_TIMER_CAPPED; /* fires at the cap, sees it is early, arms again */
+        return plan;
+    }
+    /* setTimeout's delay is a WebIDL long: the value modulo 2^32, the upper
+     * half read as negative, and a negative delay is 0 (HTML timer steps). */
+    uint32_t low = (uint32_t)((uint64_t)plan.fire_in_ms & 0xffffffffu);
+    plan.kind = HX_SPA_TIMER_WRAPPED;
+    plan.fire_in_ms = low > (uint32_t)HX_SPA_TIMER_MAX_MS ? 0 : (int64_t)low;
+    return plan;
+}
+
+struct hx_spa_timer hx_spa_timer_arm(const struct hx_spa_knobs *knobs, struct hx_spa_tab *tab, int64_t now_ms)
+{
+    struct hx_spa_timer plan = hx_spa_timer_plan(knobs, tab->expires_at - knobs->refresh_buffer_ms - now_ms);
+    tab->timer_armed = true;
+    tab->timer_at = now_ms + plan.fire_in_ms;
+    tab->timer_late = plan.fire_in_ms > 0 && tab->timer_at > tab->expires_at;
+    return plan;
+}
+
+void hx_spa_timer_fired(const struct hx_spa_knobs *knobs, struct hx_spa_tab *tab)
+{
+    tab->timer_armed = knobs->reschedule;
+}
+
 /* ---- helpers --------------------------------------------------------- */
+
+void hx_spa_note(struct hx_run *run, const char *tab, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    hx_run_vnote(run, "spa",
+                 tab ? json_pack("{s:s, s:o}", "tab", tab, "component", json_sprintf("spa/%s", tab)) : NULL,
+                 fmt, ap);
+    va_end(ap);
+}
+
+/* The SPA degraded (spa_degraded): the first reason is kept for the
+ * expectation's message. */
+static void degrade(struct hx_run *run, const char *tab, const char *why)
+{
+    pthread_mutex_lock(&run->lock);
+    if (!run->spa.degraded)
+        snprintf(run->spa.degraded_why, sizeof(run->spa.degraded_why), "%s: %s", tab, why);
+    run->spa.degraded = true;
+    pthread_mutex_unlock(&run->lock);
+}
 
 static struct hx_spa_tab *tab_named(struct hx_run *run, const char *name, bool create)
 {
@@ -149,6 +208,56 @@ static long idp_post(struct hx_run *run, json_t *body, json_t **reply, char *err
     return status;
 }
 
+/* A signed duration for the timeline ("-5s", "15s"). */
+static void signed_duration(int64_t ms, char out[33])
+{
+    char text[32];
+    idp_duration_format(ms < 0 ? -ms : ms, text);
+    snprintf(out, 33, "%s%s", ms < 0 ? "-" : "", text);
+}
+
+/* Arms the tab's refresh timer for the token it holds; the timeline says
+ * what the timer did when that is more than waiting for the due time. */
+static void arm_timer(struct hx_run *run, struct hx_spa_tab *tab)
+{
+    const struct hx_spa_knobs *k = &run->spa.knobs;
+    int64_t now = local_now(run);
+    int64_t delay = tab->expires_at - k->refresh_buffer_ms - now;
+    struct hx_spa_timer plan = hx_spa_timer_arm(k, tab, now);
+    bool short_lived = plan.kind == HX_SPA_TIMER_ON_TIME && delay <= 0 && tab->lifetime_ms <= k->refresh_buffer_ms;
+    /* What is worth telling (a kind other than ON_TIME, or -1: due at once
+     * for a short-lived token), told again only when it changes: a storm of
+     * refreshes arms the timer the same way every second. */
+    int told = short_lived ? -1 : (int)plan.kind;
+    bool tell = told && told != tab->timer_told;
+    tab->timer_told = told;
+    if (!tell)
+        return;
+    char wanted[33], fires[33], floor[33], late[33];
+    signed_duration(delay, wanted);
+    signed_duration(plan.fire_in_ms, fires);
+    signed_duration(k->min_delay_ms, floor);
+    signed_duration(tab->timer_at - tab->expires_at, late);
+    if (plan.kind == HX_SPA_TIMER_WRAPPED)
+        hx_spa_note(run, tab->name, "timer: delay %s (%lld ms) exceeds 2^31-1 ms: setTimeout wraps it to "
+                    "%lld ms%s", wanted, (long long)delay, (long long)plan.fire_in_ms,
+                    plan.fire_in_ms ? "" : ", fires at once");
+    else if (plan.kind == HX_SPA_TIMER_CAPPED)
+        hx_spa_note(run, tab->name, "timer: delay %s (%lld ms) exceeds 2^31-1 ms: capped and armed again "
+                    "until due, fires in %s", wanted, (long long)delay, fires);
+    else if (plan.kind == HX_SPA_TIMER_CLAMPED)
+        hx_spa_note(run, tab->name, "timer: delay %s is below min_delay %s: waits %s%s%s%s", wanted, floor,
+                    fires, tab->timer_late ? " (the token expires " : "", tab->timer_late ? late : "",
+                    tab->timer_late ? " before it fires)" : "");
+    else {
+        char lives[33], buffer[33];
+        signed_duration(tab->lifetime_ms, lives);
+        signed_duration(k->refresh_buffer_ms, buffer);
+        hx_spa_note(run, tab->name, "timer: the token lives %s, no longer than refresh_buffer %s: due at "
+                    "once, every second", lives, buffer);
+    }
+}
+
 static void take_tokens(struct hx_run *run, struct hx_spa_tab *tab, const json_t *reply)
 {
     const char *at = json_string_value(json_object_get(reply, "access_token"));
@@ -158,10 +267,14 @@ static void take_tokens(struct hx_run *run, struct hx_spa_tab *tab, const json_t
     json_int_t exp = json_integer_value(json_object_get(claims, "exp"));
     json_int_t iat = json_integer_value(json_object_get(claims, "iat"));
     json_decref(claims);
-    tab->expires_at = run->spa.knobs.relative_expiry ? local_now(run) + (exp - iat) * 1000 : exp * 1000;
+    tab->lifetime_ms = (exp - iat) * 1000;
+    tab->expires_at = run->spa.knobs.relative_expiry ? local_now(run) + tab->lifetime_ms : exp * 1000;
+    tab->expiry_noted = false;
     tab->authenticated = true;
     if (run->spa.dev_mode && rt)
         storage_set(run, rt);
+    if (tab->timer_armed)
+        arm_timer(run, tab);
 }
 
 enum refresh_outcome { REFRESHED, TRANSIENT, TERMINAL };
@@ -173,7 +286,7 @@ static enum refresh_outcome refresh_in_tab(struct hx_run *run, struct hx_spa_tab
     if (run->spa.dev_mode) {
         if (!token) {
             json_decref(body);
-            hx_run_note(run, "spa", "%s: no refresh token in localStorage", tab->name);
+            hx_spa_note(run, tab->name, "no refresh token in localStorage");
             tab->authenticated = false;
             return TERMINAL;
         }
@@ -186,14 +299,14 @@ static enum refresh_outcome refresh_in_tab(struct hx_run *run, struct hx_spa_tab
     run->spa.refreshes++;
     enum refresh_outcome outcome;
     if (status == 200 && json_string_value(json_object_get(reply, "access_token"))) {
+        hx_spa_note(run, tab->name, "refreshed");
         take_tokens(run, tab, reply);
         outcome = REFRESHED;
-        hx_run_note(run, "spa", "%s: refreshed", tab->name);
     } else if (status == 0 || status == 408 || status == 429 || status >= 500) {
         outcome = TRANSIENT;
-        hx_run_note(run, "spa", "%s: refresh failed %ld %s (transient)", tab->name, status, error);
+        hx_spa_note(run, tab->name, "refresh failed %ld %s (transient)", status, error);
         if (!run->spa.knobs.transient_keeps) {
-            hx_run_note(run, "spa", "%s: RefreshError: session data removed", tab->name);
+            hx_spa_note(run, tab->name, "RefreshError: session data removed");
             tab->authenticated = false;
             tab->access_token[0] = '\0';
             if (run->spa.dev_mode)
@@ -203,8 +316,8 @@ static enum refresh_outcome refresh_in_tab(struct hx_run *run, struct hx_spa_tab
     } else {
         const char *e = json_string_value(json_object_get(reply, "error"));
         const char *d = json_string_value(json_object_get(reply, "error_description"));
-        hx_run_note(run, "spa", "%s: refresh failed %ld %s %s: session data removed", tab->name,
-                    status, e ? e : "", d ? d : "");
+        hx_spa_note(run, tab->name, "refresh failed %ld %s %s: session data removed", status,
+                    e ? e : "", d ? d : "");
         tab->authenticated = false;
         tab->access_token[0] = '\0';
         if (run->spa.dev_mode)
@@ -263,16 +376,20 @@ static void boot_in_tab(struct hx_run *run, struct hx_spa_tab *tab)
         pthread_mutex_unlock(&run->browser.lock);
     }
     bool try_refresh = run->spa.dev_mode ? storage_get(run) != NULL : has_session_marker(run);
+    /* A page load starts the refresh timer afresh (authkit-js initialize()):
+     * a timer that stopped after its refresh (reschedule false) runs again. */
+    tab->timer_armed = try_refresh;
+    tab->timer_told = 0;
     if (!try_refresh) {
-        hx_run_note(run, "spa", "%s: loaded signed out (%s)", tab->name,
+        hx_spa_note(run, tab->name, "loaded signed out (%s)",
                     run->spa.dev_mode ? "no refresh token in localStorage"
                                       : "no workos-has-session cookie visible to the app");
         return;
     }
     if (run->spa.knobs.loading_guard == 1) {
-        run->spa.degraded = true;
-        hx_run_note(run, "spa", "%s: adapter reported {isLoading:false, isAuthenticated:false} while the "
-                    "first token was in flight: the guard redirected to sign-in", tab->name);
+        degrade(run, tab->name, "the guard redirected to sign-in while the first token was in flight");
+        hx_spa_note(run, tab->name, "adapter reported {isLoading:false, isAuthenticated:false} while the "
+                    "first token was in flight: the guard redirected to sign-in");
         refresh(run, tab);
         tab->authenticated = false;
         return;
@@ -317,7 +434,7 @@ static bool sign_in(struct hx_run *run, const json_t *value)
      * is not a secure context does not have: sign-in throws before it
      * leaves the page. */
     if (!hx_browser_secure_context(&run->browser, run->app_origin)) {
-        hx_run_note(run, "spa", "sign in (%s mode): TypeError: crypto.subtle is undefined on %s (not a "
+        hx_spa_note(run, "main", "sign in (%s mode): TypeError: crypto.subtle is undefined on %s (not a "
                     "secure context: neither https nor loopback), authkit-js cannot start sign-in",
                     run->spa.dev_mode ? "devMode" : "cookie", run->app_origin);
         return true;
@@ -354,6 +471,7 @@ static bool sign_in(struct hx_run *run, const json_t *value)
     long status = idp_post(run, body, &reply, error, sizeof(error));
     json_decref(body);
     if (status == 200) {
+        tab->timer_armed = false; /* started below, once the sign-in is told */
         take_tokens(run, tab, reply);
         pthread_mutex_lock(&run->lock);
         run->ever_signed_in = true;
@@ -363,8 +481,12 @@ static bool sign_in(struct hx_run *run, const json_t *value)
         run->journal_mark = (uint64_t)json_integer_value(json_object_get(journal, "next"));
         json_decref(journal);
     }
-    hx_run_note(run, "spa", "sign in (%s mode): %s", run->spa.dev_mode ? "devMode" : "cookie",
+    hx_spa_note(run, "main", "sign in (%s mode): %s", run->spa.dev_mode ? "devMode" : "cookie",
                 status == 200 ? "signed in" : error[0] ? error : "code exchange failed");
+    if (status == 200) {
+        tab->timer_told = 0;
+        arm_timer(run, tab); /* authkit-js schedules its refresh after the code exchange */
+    }
     json_decref(reply);
     free(verifier);
     free(challenge);
@@ -390,7 +512,7 @@ bool hx_spa_reload(struct hx_run *run, const json_t *value)
     if (!tab)
         return false;
     boot(run, tab);
-    hx_run_note(run, "spa", "%s reloaded: %s", tab->name, tab->authenticated ? "signed in" : "signed out");
+    hx_spa_note(run, tab->name, "reloaded: %s", tab->authenticated ? "signed in" : "signed out");
     observe(run, tab);
     return true;
 }
@@ -410,12 +532,12 @@ bool hx_spa_tab_step(struct hx_run *run, const json_t *value)
             return false;
         }
         boot(run, tab);
-        hx_run_note(run, "spa", "tab %s opened: %s", open, tab->authenticated ? "signed in" : "signed out");
+        hx_spa_note(run, open, "opened: %s", tab->authenticated ? "signed in" : "signed out");
     }
     struct hx_spa_tab *tab = tab_named(run, hide ? hide : show ? show : close ? close : "", false);
     if (tab && hide) {
         tab->hidden = true;
-        hx_run_note(run, "spa", "tab %s hidden", hide);
+        hx_spa_note(run, hide, "hidden");
     }
     if (tab && close)
         tab->open = false;
@@ -424,13 +546,13 @@ bool hx_spa_tab_step(struct hx_run *run, const json_t *value)
         bool stale = tab->authenticated && local_now(run) >= tab->expires_at;
         if (stale && !run->spa.knobs.refresh_on_focus) {
             /* The socket resumes with the stale token before the refresh lands. */
-            run->spa.degraded = true;
-            hx_run_note(run, "spa", "tab %s shown with an expired token: queries ran unauthenticated "
-                        "until the refresh landed", show);
+            degrade(run, show, "queries ran unauthenticated until the refresh landed");
+            hx_spa_note(run, show, "shown with an expired token: queries ran unauthenticated until the "
+                        "refresh landed");
         }
         if (stale)
             refresh(run, tab);
-        hx_run_note(run, "spa", "tab %s shown: %s", show, tab->authenticated ? "signed in" : "signed out");
+        hx_spa_note(run, show, "shown: %s", tab->authenticated ? "signed in" : "signed out");
         observe(run, tab);
     }
     return true;
@@ -450,6 +572,57 @@ static void *refresh_thread(void *arg)
     return NULL;
 }
 
+/* A tab whose refresh timer runs: open, signed in, armed, and not paused
+ * because it is hidden. */
+static bool timer_runs(const struct hx_run *run, const struct hx_spa_tab *t)
+{
+    return t->open && t->authenticated && t->timer_armed && !(t->hidden && run->spa.knobs.pause_hidden);
+}
+
+/* A visible tab whose token will expire before any timer replaces it (none
+ * runs, or it fires after the expiry), not yet told in the timeline. A
+ * hidden tab with a paused timer is refresh_on_focus's story (F8). */
+static bool expires_unrefreshed(const struct hx_run *run, const struct hx_spa_tab *t)
+{
+    return t->open && t->authenticated && !t->expiry_noted && (!t->timer_armed || t->timer_late) &&
+           !(t->hidden && run->spa.knobs.pause_hidden);
+}
+
+/* The first expiry of such a tab up to limit (true time): moves the clock
+ * there and says that the tab now holds an expired token, which the app's
+ * calls carry without identity (a degraded session, as a signed-out flash).
+ * False when none is due by limit. */
+static bool note_expiry(struct hx_run *run, int64_t offset, int64_t limit)
+{
+    int64_t now = hx_run_now(run), at = INT64_MAX;
+    for (int i = 0; i < HX_SPA_TABS; i++) {
+        const struct hx_spa_tab *t = &run->spa.tabs[i];
+        int64_t expiry = t->expires_at - offset;
+        if (expires_unrefreshed(run, t) && (expiry > now ? expiry : now) < at)
+            at = expiry > now ? expiry : now;
+    }
+    if (at == INT64_MAX || at > limit)
+        return false;
+    if (at > now)
+        hx_run_advance(run, at - now);
+    for (int i = 0; i < HX_SPA_TABS; i++) {
+        struct hx_spa_tab *t = &run->spa.tabs[i];
+        if (!expires_unrefreshed(run, t) || t->expires_at - offset > at)
+            continue;
+        t->expiry_noted = true;
+        degrade(run, t->name, "it held an expired access token before a refresh replaced it");
+        char late[33];
+        signed_duration(t->timer_at - t->expires_at, late);
+        if (t->timer_armed)
+            hx_spa_note(run, t->name, "the access token expired %s before its refresh timer fires: calls "
+                        "with it run without identity meanwhile", late);
+        else
+            hx_spa_note(run, t->name, "the access token expired and no refresh timer runs: calls with it "
+                        "run without identity until something refreshes");
+    }
+    return true;
+}
+
 /* Advances virtual time, firing each tab's refresh timer when it is due.
  * Tabs due at the same instant refresh one after the other under the lock,
  * or all at once without it (each having read the same stored token). */
@@ -466,19 +639,18 @@ bool hx_spa_wait(struct hx_run *run, const json_t *value)
     for (int guard = 0; guard < 20000; guard++) {
         int64_t offset = run->browser.knobs.clock_offset_ms;
         int64_t due = INT64_MAX;
+        /* A timer is set on the tab's clock; in true time it fires at
+         * timer_at - offset. */
         for (int i = 0; i < HX_SPA_TABS; i++) {
-            struct hx_spa_tab *t = &run->spa.tabs[i];
-            if (!t->open || !t->authenticated || (t->hidden && run->spa.knobs.pause_hidden))
-                continue;
-            /* A tab's timer compares its clock with its expiry; in true time
-             * that is expiry - buffer - offset. */
-            int64_t at = t->expires_at - run->spa.knobs.refresh_buffer_ms - offset;
-            if (at < due)
-                due = at;
+            const struct hx_spa_tab *t = &run->spa.tabs[i];
+            if (timer_runs(run, t) && t->timer_at - offset < due)
+                due = t->timer_at - offset;
         }
-        int64_t now = hx_run_now(run);
         if (due < next_tick)
             due = next_tick;
+        if (note_expiry(run, offset, due < end ? due : end))
+            continue;
+        int64_t now = hx_run_now(run);
         if (due == INT64_MAX || due > end)
             break;
         next_tick = due + 1000;
@@ -489,12 +661,11 @@ bool hx_spa_wait(struct hx_run *run, const json_t *value)
         const char *stored = storage_get(run);
         for (int i = 0; i < HX_SPA_TABS; i++) {
             struct hx_spa_tab *t = &run->spa.tabs[i];
-            if (!t->open || !t->authenticated || (t->hidden && run->spa.knobs.pause_hidden))
-                continue;
-            if (t->expires_at - run->spa.knobs.refresh_buffer_ms - offset <= due) {
+            if (timer_runs(run, t) && t->timer_at - offset <= due) {
                 jobs[n] = (struct concurrent_refresh){.run = run, .tab = t, .have_token = stored != NULL};
                 if (stored)
                     snprintf(jobs[n].token, sizeof(jobs[n].token), "%s", stored);
+                hx_spa_timer_fired(&run->spa.knobs, t); /* before the refresh re-arms it */
                 n++;
             }
         }
@@ -502,7 +673,7 @@ bool hx_spa_wait(struct hx_run *run, const json_t *value)
             for (int i = 0; i < n; i++)
                 refresh(run, jobs[i].tab); /* under the lock each reads the latest token */
         } else {
-            hx_run_note(run, "spa", "%d tabs refresh at once without a lock", n);
+            hx_spa_note(run, NULL, "%d tabs refresh at once without a lock", n);
             json_t *rule = json_pack("{s:s, s:s, s:s, s:i, s:s}", "action", "barrier", "route",
                                      "authenticate", "grant_type", "refresh_token", "hold", n, "gap", "25ms");
             json_t *added = hx_run_admin(run, "POST", "/_fakeidp/faults", rule, NULL);
@@ -518,6 +689,9 @@ bool hx_spa_wait(struct hx_run *run, const json_t *value)
             json_decref(hx_run_admin(run, "DELETE", path, NULL, NULL));
             json_decref(added);
         }
+        for (int i = 0; i < n && !run->spa.knobs.reschedule; i++)
+            hx_spa_note(run, jobs[i].tab->name, "timer: not armed again after its refresh (reschedule false): "
+                        "no timer runs until the page loads again");
         bool any_failed = false;
         for (int i = 0; i < n; i++)
             any_failed = any_failed || !jobs[i].tab->authenticated;
@@ -560,9 +734,12 @@ static bool call_in_tab(struct hx_run *run, struct hx_spa_tab *tab)
         /* getAccessToken() on a tab that loaded signed out (its client still
          * INITIAL) refreshes: with the session cookie in cookie mode, with
          * the refresh token another tab left in localStorage in devMode
-         * (authkit-js 0.20.3 #shouldRefresh; measured in Chromium). */
+         * (authkit-js 0.20.3 #shouldRefresh; measured in Chromium). The
+         * model runs the tab's refresh timer from then on, though
+         * authkit-js 0.20 schedules none on this path (docs/reference-app.md). */
+        tab->timer_armed = true;
         have = refresh(run, tab) == REFRESHED;
-        hx_run_note(run, "spa", "%s: getAccessToken() on a tab that loaded signed out: %s", tab->name,
+        hx_spa_note(run, tab->name, "getAccessToken() on a tab that loaded signed out: %s",
                     !have ? "no session"
                     : run->spa.dev_mode ? "the refresh token in localStorage refreshed, signed in"
                                         : "the session cookie refreshed, signed in");
@@ -572,7 +749,7 @@ static bool call_in_tab(struct hx_run *run, struct hx_spa_tab *tab)
             /* The adapter turned the error into null: Convex signs out, and
              * nothing retries later (convex-backend #523). */
             run->spa.convex_signed_out = true;
-            hx_run_note(run, "spa", "getAccessToken failed: the adapter returned null, Convex signed out");
+            hx_spa_note(run, tab->name, "getAccessToken failed: the adapter returned null, Convex signed out");
         }
         have = tab->authenticated && r == REFRESHED;
         if (r == TRANSIENT && tab->authenticated && run->spa.knobs.token_errors == 0)
@@ -594,7 +771,7 @@ static bool call_in_tab(struct hx_run *run, struct hx_spa_tab *tab)
             run->spa.expired_calls++;
         hx_page_cleanup(&page);
     }
-    hx_run_note(run, "spa", "%s: backend call %s", tab->name,
+    hx_spa_note(run, tab->name, "backend call %s",
                 authenticated ? "authenticated" : "without identity");
     pthread_mutex_lock(&run->lock);
     run->convex_authenticated = authenticated;

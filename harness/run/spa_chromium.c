@@ -89,10 +89,10 @@ static void note_signed_out(struct hx_run *run, const char *tab, const json_t *s
         return;
     const char *error = json_string_value(json_object_get(state, "sdk_error"));
     if (error && *error)
-        hx_run_note(run, "spa", "%s: authkit-js: %s", tab, error);
+        hx_spa_note(run, tab, "authkit-js: %s", error);
     else if (!json_is_true(json_object_get(state, "has_session_cookie")))
-        hx_run_note(run, "spa", "%s: loaded signed out (no workos-has-session cookie visible to the app, "
-                    "and no refresh token in localStorage)", tab);
+        hx_spa_note(run, tab, "loaded signed out (no workos-has-session cookie visible to the app, "
+                    "and no refresh token in localStorage)");
 }
 
 bool hx_spa_chromium_sign_in(struct hx_run *run, const json_t *value)
@@ -108,12 +108,12 @@ bool hx_spa_chromium_sign_in(struct hx_run *run, const json_t *value)
         return false;
     const char *error = json_string_value(json_object_get(state, "sdk_error"));
     if (error && *error && !json_is_true(json_object_get(state, "secure_context")))
-        hx_run_note(run, "spa", "sign in: TypeError: crypto.subtle is undefined on %s (not a secure "
+        hx_spa_note(run, tab->name, "sign in: TypeError: crypto.subtle is undefined on %s (not a secure "
                     "context), authkit-js cannot start sign-in (%s)", run->app_origin, error);
     else if (error && *error)
-        hx_run_note(run, "spa", "sign in: %s", error);
+        hx_spa_note(run, tab->name, "sign in: %s", error);
     take_state(run, tab, state);
-    hx_run_note(run, "spa", "sign in (authkit-js in Chromium): %s",
+    hx_spa_note(run, tab->name, "sign in (authkit-js in Chromium): %s",
                 tab->authenticated ? "signed in" : "not signed in");
     if (tab->authenticated) {
         json_t *journal = hx_run_admin(run, "GET", "/_fakeidp/journal", NULL, NULL);
@@ -133,7 +133,7 @@ bool hx_spa_chromium_reload(struct hx_run *run, const json_t *value)
         return false;
     take_state(run, tab, state);
     note_signed_out(run, name, state);
-    hx_run_note(run, "spa", "%s reloaded: %s", name, tab->authenticated ? "signed in" : "signed out");
+    hx_spa_note(run, name, "reloaded: %s", tab->authenticated ? "signed in" : "signed out");
     json_decref(state);
     return true;
 }
@@ -162,7 +162,11 @@ bool hx_spa_chromium_tab(struct hx_run *run, const json_t *value)
         if (strcmp(op, "open") == 0)
             note_signed_out(run, name, state);
     }
-    hx_run_note(run, "spa", "tab %s %s%s", name, strcmp(op, "open") == 0 ? "opened" : op,
+    const char *done = strcmp(op, "open") == 0   ? "opened"
+                       : strcmp(op, "hide") == 0 ? "hidden"
+                       : strcmp(op, "show") == 0 ? "shown"
+                                                 : "closed";
+    hx_spa_note(run, name, "%s%s", done,
                 tab && tab->open ? (tab->authenticated ? ": signed in" : ": signed out") : "");
     json_decref(state);
     return true;
@@ -220,14 +224,14 @@ bool hx_spa_chromium_call(struct hx_run *run, const json_t *value)
                      (strcmp(app.host, "localhost") == 0 || strcmp(app.host, "127.0.0.1") == 0);
         int mode = run->spa.knobs.dev_mode;
         bool dev = mode == HX_SPA_DEV_ON || (mode == HX_SPA_DEV_AUTO && local); /* authkit-js's default */
-        hx_run_note(run, "spa", "%s: getAccessToken() on a tab that loaded signed out: %s", name,
+        hx_spa_note(run, name, "getAccessToken() on a tab that loaded signed out: %s",
                     !token ? "no session"
                     : dev  ? "the refresh token in localStorage refreshed, signed in"
                            : "the session cookie refreshed, signed in");
     }
     const char *token_error = json_string_value(json_object_get(answer, "token_error"));
     if (token_error)
-        hx_run_note(run, "spa", "%s: getAccessToken(): %s", name, token_error);
+        hx_spa_note(run, name, "getAccessToken(): %s", token_error);
     int authenticated = 0;
     if (token) {
         char url[600], *auth = malloc(strlen(token) + 32);
@@ -242,7 +246,7 @@ bool hx_spa_chromium_call(struct hx_run *run, const json_t *value)
         hx_page_cleanup(&page);
         free(auth);
     }
-    hx_run_note(run, "spa", "%s: backend call %s", name, authenticated ? "authenticated" : "without identity");
+    hx_spa_note(run, name, "backend call %s", authenticated ? "authenticated" : "without identity");
     json_t *state = spa_call(run, "state", name);
     if (state)
         take_state(run, tab, state);
