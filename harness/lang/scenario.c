@@ -7,6 +7,7 @@
 
 #include <strings.h>
 
+#include "backend.h"
 #include "browser.h"
 #include "defaults.h"
 #include "duration.h"
@@ -238,6 +239,46 @@ static enum idp_status check_apps(struct hx_check *check, const json_t *apps, co
     return first;
 }
 
+/* Timeline sources a backend's name would be mistaken for. */
+static const char *const reserved_backend_names[] = {"app", "backend", "browser", "clock", "expect",
+                                                     "idp", "note", "runner", "spa", "step", NULL};
+
+/* "backends": named Convex-style backends, each {app, providers, settings}. */
+static enum idp_status check_backends(struct hx_check *check, const json_t *backends,
+                                      const char *path)
+{
+    if (!json_is_object(backends) || !json_object_size(backends) ||
+        json_object_size(backends) > HX_MAX_BACKENDS)
+        return hx_check_fail(check, path, false,
+                             "backends is an object of 1 to %d named backends ({\"billing\": "
+                             "{\"leeway\": \"0s\"}})", HX_MAX_BACKENDS);
+    const char *name;
+    json_t *entry;
+    enum idp_status first = IDP_OK;
+    json_object_foreach((json_t *)backends, name, entry) {
+        char child[300];
+        snprintf(child, sizeof(child), "%s/%s", path, name);
+        enum idp_status st = IDP_OK;
+        bool reserved = false;
+        for (int i = 0; reserved_backend_names[i]; i++)
+            reserved = reserved || strcmp(name, reserved_backend_names[i]) == 0;
+        if (!hx_backend_name_ok(name))
+            st = hx_check_fail(check, child, true,
+                               "a backend's name is 1 to 47 lowercase letters, digits, '-' and '_'");
+        else if (reserved)
+            st = hx_check_fail(check, child, true,
+                               "a backend cannot be called \"%s\": the timeline uses that name "
+                               "for something else", name);
+        struct hx_backend_settings scratch;
+        struct idp_error e;
+        hx_backend_settings_defaults(&scratch);
+        if (!st && hx_backend_entry_apply(&scratch, entry, &e))
+            st = hx_check_error(check, child, &e);
+        first = first ? first : st;
+    }
+    return first;
+}
+
 /* Checks a document section by section (the base or a variant's overrides). */
 static enum idp_status check_sections(struct hx_check *check, const json_t *doc, const char *prefix)
 {
@@ -247,7 +288,7 @@ static enum idp_status check_sections(struct hx_check *check, const json_t *doc,
         enum idp_status (*check)(struct hx_check *, const json_t *, const char *);
     } sections[] = {
         {"idp", check_idp},       {"target", check_target},       {"browser", check_browser},
-        {"apps", check_apps},
+        {"apps", check_apps},         {"backends", check_backends},
         {"steps", hx_steps_validate}, {"expect", hx_expect_validate},
     };
     enum idp_status first = IDP_OK;
@@ -475,6 +516,110 @@ static void check_world(struct hx_check *check, const json_t *doc, const char *s
     }
 }
 
+/* The backends a variant declares, as a NULL-terminated list for "did you
+ * mean" (at most HX_MAX_BACKENDS, as lint allows). */
+static void backend_names(const json_t *doc, const char *names[HX_MAX_BACKENDS + 1])
+{
+    int n = 0;
+    const char *name;
+    json_t *entry;
+    json_object_foreach(json_object_get(doc, "backends"), name, entry) if (n < HX_MAX_BACKENDS)
+        names[n++] = name;
+    names[n] = NULL;
+}
+
+static void unknown_backend(struct hx_check *check, const json_t *doc, const char *path,
+                            const char *name)
+{
+    const char *names[HX_MAX_BACKENDS + 1];
+    backend_names(doc, names);
+    if (!names[0])
+        hx_check_fail(check, path, false, "backend %s: the scenario declares no \"backends\"", name);
+    else
+        hx_check_unknown(check, path, "backend", "backends", name, names);
+}
+
+/* Every backend an expect object names (its "backend" keys) is declared. */
+static void check_expect_backends(struct hx_check *check, const json_t *doc, const json_t *expect,
+                                  const char *path)
+{
+    const char *name;
+    json_t *spec;
+    json_object_foreach(json_object_get(expect, "backend"), name, spec) {
+        char child[400];
+        snprintf(child, sizeof(child), "%s/backend/%s", path, name);
+        if (!json_object_get(json_object_get(doc, "backends"), name))
+            unknown_backend(check, doc, child, name);
+    }
+}
+
+/* Every backend a step (inside parallel and repeat too) or an expect step
+ * names is declared. */
+static void check_step_backends(struct hx_check *check, const json_t *doc, const json_t *steps,
+                                const char *path)
+{
+    size_t i;
+    json_t *step;
+    json_array_foreach(steps, i, step) {
+        char child[400];
+        const char *name = json_string_value(json_object_get(step, "backend"));
+        snprintf(child, sizeof(child), "%s/%zu/backend", path, i);
+        if (name && !json_object_get(json_object_get(doc, "backends"), name))
+            unknown_backend(check, doc, child, name);
+        snprintf(child, sizeof(child), "%s/%zu/expect", path, i);
+        check_expect_backends(check, doc, json_object_get(step, "expect"), child);
+        snprintf(child, sizeof(child), "%s/%zu/parallel", path, i);
+        check_step_backends(check, doc, json_object_get(step, "parallel"), child);
+        snprintf(child, sizeof(child), "%s/%zu/repeat/steps", path, i);
+        check_step_backends(check, doc, json_object_get(json_object_get(step, "repeat"), "steps"),
+                            child);
+    }
+}
+
+/* Cross-checks of a variant's backends: each is served by a reference app
+ * it names (or the target), its name is not an app's, and every step and
+ * expectation names a declared one. own is the variant's own section (NULL
+ * for the base or a file without variants): errors point into it where it
+ * says the thing. */
+static void check_backend_refs(struct hx_check *check, const json_t *doc, const json_t *own,
+                               const char *variant)
+{
+    char base[300], at[400];
+    snprintf(base, sizeof(base), "%s%s", variant ? "/variants/" : "", variant ? variant : "");
+    const json_t *backends = json_object_get(doc, "backends");
+    const json_t *apps = json_object_get(doc, "apps");
+    const char *app = json_string_value(json_object_get(json_object_get(doc, "target"), "app"));
+    if (backends && app && strcmp(app, "external") == 0) {
+        snprintf(at, sizeof(at), "%s/backends", json_object_get(own, "backends") ? base : "");
+        hx_check_fail(check, at, true, "backends are served by the reference app: a target "
+                                       "\"external\" cannot have \"backends\"");
+        return;
+    }
+    const char *name;
+    json_t *entry;
+    json_object_foreach((json_t *)backends, name, entry) {
+        const json_t *mine = json_object_get(json_object_get(own, "backends"), name);
+        const char *served_by = json_string_value(json_object_get(entry, "app"));
+        snprintf(at, sizeof(at), "%s/backends/%s/app",
+                 json_object_get(mine, "app") ? base : "", name);
+        if (served_by && !apps)
+            hx_check_fail(check, at, false,
+                          "backend %s: app \"%s\": the scenario has no \"apps\" (without apps "
+                          "a backend receives the target's tokens: leave app out)", name, served_by);
+        else if (served_by && !json_object_get(apps, served_by))
+            hx_check_fail(check, at, false, "backend %s: no app named \"%s\" in \"apps\"", name,
+                          served_by);
+        snprintf(at, sizeof(at), "%s/backends/%s", mine ? base : "", name);
+        if (json_object_get(apps, name))
+            hx_check_fail(check, at, true, "backend %s: an app has this name (the timeline "
+                                           "would mix them up)", name);
+    }
+    snprintf(at, sizeof(at), "%s/steps", json_object_get(own, "steps") ? base : "");
+    check_step_backends(check, doc, json_object_get(doc, "steps"), at);
+    snprintf(at, sizeof(at), "%s/expect", json_object_get(own, "expect") ? base : "");
+    check_expect_backends(check, doc, json_object_get(doc, "expect"), at);
+}
+
 /* Objects merge member by member; anything else replaces. A variant's
  * "expect" replaces the base's whole: each variant states its own outcome. */
 static bool merge(json_t *base, const json_t *over)
@@ -496,10 +641,11 @@ static bool merge(json_t *base, const json_t *over)
 static enum idp_status validate(struct hx_scenario *sc, struct hx_check *check)
 {
     static const char *const top[] = {"name", "description", "failure_mode", "sources", "tags",
-                                      "idp", "target", "browser", "apps", "steps", "expect",
-                                      "variants", "timeout", "engine_difference", NULL};
+                                      "idp", "target", "browser", "apps", "backends", "steps",
+                                      "expect", "variants", "timeout", "engine_difference", NULL};
     static const char *const variant_keys[] = {"description", "idp", "target", "browser", "apps",
-                                               "steps", "expect", "tags", "engine_difference", NULL};
+                                               "backends", "steps", "expect", "tags",
+                                               "engine_difference", NULL};
     json_t *root = sc->root;
     enum idp_status st = hx_check_keys(check, root, "", top, "a scenario");
     if (st)
@@ -574,6 +720,8 @@ static enum idp_status validate(struct hx_scenario *sc, struct hx_check *check)
         /* Users named by steps exist at the fake (an in-process one: an
          * external fake has users of its own). */
         const json_t *doc = sc->variants[i].doc;
+        check_backend_refs(check, doc, variants ? json_object_get(variants, sc->variants[i].name) : NULL,
+                           variants ? sc->variants[i].name : NULL);
         const char *app = json_string_value(json_object_get(json_object_get(doc, "target"), "app"));
         if (!(app && strcmp(app, "external") == 0)) {
             const json_t *own = variants ? json_object_get(json_object_get(variants, sc->variants[i].name), "steps") : NULL;

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "apps.h"
+#include "backend.h"
 #include "cookies.h"
 #include "duration.h"
 #include "verifier.h"
@@ -538,6 +540,88 @@ static void e_convex(struct hx_run *run, const json_t *v)
                     got ? "authenticated" : "unauthenticated", error[0] ? ": " : "", error);
 }
 
+/* {"<backend>": {"last", "reason", "accepted", "rejected", "anonymous",
+ * "jwks_fetches"}}: the named backends' outcomes and counters. */
+static enum idp_status v_backend(struct hx_check *c, const json_t *v, const char *path)
+{
+    static const char *const keys[] = {"last", "reason", "accepted", "rejected", "anonymous",
+                                       "jwks_fetches", NULL};
+    static const char *const counts[] = {"accepted", "rejected", "anonymous", "jwks_fetches",
+                                         NULL};
+    if (!json_is_object(v) || !json_object_size(v))
+        return hx_check_fail(c, path, false,
+                             "backend maps backend names to expectations ({\"billing\": "
+                             "{\"last\": \"rejected\", \"reason\": \"expired\"}})");
+    const char *name;
+    json_t *spec;
+    enum idp_status first = IDP_OK;
+    json_object_foreach((json_t *)v, name, spec) {
+        char child[300], member[340];
+        snprintf(child, sizeof(child), "%s/%s", path, name);
+        enum idp_status st = hx_check_keys(c, spec, child, keys, "a backend's expectations");
+        const char *last = json_string_value(json_object_get(spec, "last"));
+        const json_t *reason = json_object_get(spec, "reason");
+        snprintf(member, sizeof(member), "%s/last", child);
+        if (!st && json_object_get(spec, "last") &&
+            (!last || (strcmp(last, "accepted") && strcmp(last, "rejected") && strcmp(last, "anonymous"))))
+            st = hx_check_fail(c, member, false,
+                               "last is \"accepted\", \"rejected\" or \"anonymous\" (no token)");
+        snprintf(member, sizeof(member), "%s/reason", child);
+        if (!st && reason && !json_is_string(reason))
+            st = hx_check_fail(c, member, false, "reason is a rejection reason (a string)");
+        if (!st && reason && !hx_backend_reason_known(json_string_value(reason)))
+            st = hx_check_unknown(c, member, "rejection reason", "reasons",
+                                  json_string_value(reason), hx_backend_reason_names());
+        if (!st) {
+            json_t *numbers = json_deep_copy(spec);
+            json_object_del(numbers, "last");
+            json_object_del(numbers, "reason");
+            st = hx_check_counts(c, numbers, child, counts, "a backend's expectations");
+            json_decref(numbers);
+        }
+        first = first ? first : st;
+    }
+    return first;
+}
+
+static void e_backend(struct hx_run *run, const json_t *v)
+{
+    const char *name;
+    json_t *spec;
+    json_object_foreach((json_t *)v, name, spec) {
+        char origin[600];
+        struct hx_app *app = hx_run_backend_app(run, name, origin, sizeof(origin));
+        json_t *stats = app ? hx_app_backend_stats(app, name) : NULL;
+        if (!stats) {
+            hx_run_fail(run, "backend %s: no such backend is running", name);
+            continue;
+        }
+        const char *last = json_string_value(json_object_get(stats, "last"));
+        const char *reason = json_string_value(json_object_get(stats, "reason"));
+        const char *want_last = json_string_value(json_object_get(spec, "last"));
+        const char *want_reason = json_string_value(json_object_get(spec, "reason"));
+        bool rejected = strcmp(last, "rejected") == 0;
+        if (want_last && strcmp(want_last, last) != 0)
+            hx_run_fail(run, "backend %s last: expected %s, its last query was %s%s%s", name,
+                        want_last, last[0] ? last : "none (it answered no query)",
+                        rejected ? ": " : "", rejected ? reason : "");
+        if (want_reason && strcmp(want_reason, reason) != 0)
+            hx_run_fail(run, "backend %s reason: expected %s, %s%s", name, want_reason,
+                        reason[0] ? "its last rejection was " : "it rejected nothing", reason);
+        const char *key;
+        json_t *count;
+        char want[64];
+        json_object_foreach(spec, key, count) {
+            if (strcmp(key, "last") == 0 || strcmp(key, "reason") == 0)
+                continue;
+            long long n = json_integer_value(json_object_get(stats, key));
+            if (!count_holds(count, n, want, sizeof(want)))
+                hx_run_fail(run, "backend %s %s: %lld, expected %s", name, key, n, want);
+        }
+        json_decref(stats);
+    }
+}
+
 static void e_convex_error(struct hx_run *run, const json_t *v)
 {
     pthread_mutex_lock(&run->lock);
@@ -688,6 +772,7 @@ static const struct expect_kind kinds[] = {
     {"idp", "counts from fakeidp's journal", v_idp, e_idp},
     {"app", "counts from the reference app", v_app, e_app},
     {"convex", "the Convex client's state after convex_query / spa_call steps", v_convex, e_convex},
+    {"backend", "{name: {last, reason, accepted, rejected, anonymous, jwks_fetches}} of named backends", v_backend, e_backend},
     {"spa", "the SPA's main tab: authenticated or unauthenticated", v_convex, e_spa},
     {"spa_degraded", "the SPA showed signed out while a token was pending", v_bool, e_spa_degraded},
     {"spa_counts", "{refreshes, expired_calls} of the SPA client", v_spa_counts, e_spa_counts},

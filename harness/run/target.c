@@ -372,10 +372,12 @@ static bool start_reference(struct hx_run *run, const json_t *target,
         hx_run_fail(run, "target: %s", err.message); /* lint checks this; never silent */
     json_decref(knobs);
     json_t *settings = hx_run_admin(run, "GET", "/_fakeidp/settings", NULL, NULL);
-    const char *issuer_base = json_string_value(json_object_get(settings, "issuer_base"));
-    json_t *providers = hx_target_resolve_providers(json_object_get(target, "providers"), run->client_id,
-                                          issuer_base ? issuer_base : "https://api.workos.com");
+    char issuer_base[256];
+    const char *base = json_string_value(json_object_get(settings, "issuer_base"));
+    snprintf(issuer_base, sizeof(issuer_base), "%s", base ? base : "https://api.workos.com");
     json_decref(settings);
+    json_t *providers = hx_target_resolve_providers(json_object_get(target, "providers"), run->client_id,
+                                                    issuer_base);
     const char *own_client = json_string_value(json_object_get(target, "client_id"));
     if (own_client)
         snprintf(run->client_id, sizeof(run->client_id), "%s", own_client);
@@ -395,7 +397,12 @@ static bool start_reference(struct hx_run *run, const json_t *target,
     json_t *overrides = json_object_get(target, "instances");
     ac.instance_overrides = json_is_array(overrides) ? overrides : NULL;
     ac.idp_keep_alive = !may_cut_requests(run->doc);
+    struct hx_backend_spec specs[HX_MAX_BACKENDS];
+    ac.backend_count = hx_run_backend_specs(run->doc, NULL, true, run->client_id, issuer_base,
+                                            specs);
+    ac.backends = specs;
     run->app = world_app(run, &ac, &err);
+    hx_run_backend_specs_cleanup(specs, ac.backend_count);
     json_decref(providers);
     if (!run->app) {
         snprintf(run->start_error, sizeof(run->start_error), "%s", err.message);

@@ -25,6 +25,12 @@ static const struct idp_knob setting_table[] = {
 /* Keys of an entry that are not settings. */
 static const char *const entry_keys[] = {"app", "providers", NULL};
 
+bool hx_backend_name_ok(const char *name)
+{
+    size_t len = strlen(name);
+    return len > 0 && len < 48 && strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_-") == len;
+}
+
 void hx_backend_settings_defaults(struct hx_backend_settings *s)
 {
     memset(s, 0, sizeof(*s));

@@ -56,6 +56,9 @@ struct hx_backend {
     char last_reason[24];     /* the last rejection's reason (hx_backend_reason_names) */
 };
 
+/* A backend's name: 1 to 47 lowercase letters, digits, '-' and '_' (its
+ * timeline name and the last part of its path). */
+bool hx_backend_name_ok(const char *name);
 /* The settings of a named backend before its entry applies: Convex's
  * (a 10-minute JWKS cache, no refetch on an unknown kid, a 5-minute
  * cooldown, the true time, no leeway). */
