@@ -211,7 +211,7 @@ static enum idp_status v_claims(struct hx_check *c, const json_t *v, const char 
 static void e_claims(struct hx_run *run, const json_t *v)
 {
     char token[8192];
-    if (!hx_run_access_token(run, token, sizeof(token))) {
+    if (!hx_run_access_token(run, NULL, token, sizeof(token))) {
         hx_run_fail(run, "claims: the target holds no access token");
         return;
     }

@@ -954,8 +954,12 @@ static char *forged_token(struct hx_run *run, const json_t *spec, const char *ge
 
 static bool r_present(struct hx_run *run, const json_t *v, const json_t *step)
 {
-    char genuine[8192];
-    if (!hx_run_access_token(run, genuine, sizeof(genuine))) {
+    /* The token of the target, or of the app a named backend serves. */
+    char genuine[8192], url[800], origin[600], query[96];
+    if (!backend_url(run, step, origin, sizeof(origin), query, sizeof(query)))
+        return true;
+    bool named = json_object_get(step, "backend") != NULL;
+    if (!hx_run_access_token(run, named ? origin : NULL, genuine, sizeof(genuine))) {
         hx_run_fail(run, "present_token: the app has no access token to forge from (sign in first)");
         return false;
     }
@@ -963,13 +967,6 @@ static bool r_present(struct hx_run *run, const json_t *v, const json_t *step)
     if (!token)
         return false;
     const char *to = json_string_value(json_object_get(v, "to"));
-    char url[800], origin[600], query[96];
-    if (!backend_url(run, step, origin, sizeof(origin), query, sizeof(query))) {
-        free(token);
-        return true;
-    }
-    if (!json_object_get(step, "backend"))
-        snprintf(origin, sizeof(origin), "%s", run->app_origin);
     if (!to)
         to = query;
     snprintf(url, sizeof(url), "%s%s", origin, to);
