@@ -445,6 +445,11 @@ static void *stop_app_thread(void *arg)
 void hx_target_stop(struct hx_run *run)
 {
     hx_external_stop(&run->external);
+    /* The apps of a world stop with the run: without this thread's idle
+     * kept-alive connections to them, which a stopping server would wait
+     * 100 ms for (the admin connection to a kept fakeidp goes too). */
+    if (run->world.count)
+        hx_http_client_thread_close();
     hx_world_stop_apps(&run->world, 1);
     struct hx_kept *world = run->kept;
     /* Kept for the next variant, unless this one could not be carried out
@@ -455,12 +460,17 @@ void hx_target_stop(struct hx_run *run)
         hx_http_client_thread_close();
     if (world && (run->idp || run->app)) {
         world->variants++;
+        /* The world keeps one app, the single-app form's: the first app of
+         * a scenario with "apps" is this run's own and stops with it. */
+        bool kept_app = run->app == world->app;
         if (keep) {
             run->idp = NULL;
-            run->app = NULL;
+            if (kept_app)
+                run->app = NULL;
         } else {
             world->idp = NULL;
-            world->app = NULL;
+            if (kept_app)
+                world->app = NULL;
         }
     }
     /* CivetWeb's mg_stop() polls in 10 ms steps: stop both servers at once. */
