@@ -779,7 +779,7 @@ static bool r_convex(struct hx_run *run, const json_t *v, const json_t *step)
     if (!backend_url(run, step, origin, sizeof(origin), query, sizeof(query)))
         return true;
     if (json_object_get(step, "backend"))
-        snprintf(who, sizeof(who), "%s: ", json_string_value(json_object_get(step, "backend")));
+        snprintf(who, sizeof(who), "to %s: ", json_string_value(json_object_get(step, "backend")));
     for (int attempt = 0; attempt < 3 && !authenticated; attempt++) {
         char token[8192] = "";
         if (is_static && run->convex_token[0]) {
