@@ -317,34 +317,46 @@ static bool user_known(const json_t *users, const char *email)
     return false;
 }
 
-/* Every sign_in / spa_sign_in email of steps (inside repeat and parallel
- * too) names a configured user. */
-static void check_step_users(struct hx_check *check, const json_t *steps, const char *path,
-                             const json_t *users)
+/* A check of one step (its JSON pointer in path) of variant doc. */
+typedef void step_check(struct hx_check *check, const json_t *doc, const json_t *step,
+                        const char *path);
+
+/* Runs check on every step of steps, inside parallel and repeat too. */
+static void each_step(struct hx_check *check, const json_t *doc, const json_t *steps,
+                      const char *path, step_check *check_one)
 {
     size_t i;
     json_t *step;
     json_array_foreach(steps, i, step) {
         char child[400];
-        static const char *const kinds[] = {"sign_in", "spa_sign_in", NULL};
-        for (int k = 0; kinds[k]; k++) {
-            const json_t *v = json_object_get(step, kinds[k]);
-            const char *email = json_string_value(json_is_object(v) ? json_object_get(v, "user") : v);
-            snprintf(child, sizeof(child), "%s/%zu/%s%s", path, i, kinds[k],
-                     json_is_object(v) ? "/user" : "");
-            const char *method = json_string_value(json_object_get(v, "method"));
-            bool signs_up = method && strcmp(method, "magic_auth") == 0; /* makes unknown users */
-            if (email && !signs_up && !user_known(users, email))
-                hx_check_fail(check, child, false,
-                              "%s: the fake has no user %s (users: %s)", kinds[k], email,
-                              users ? "idp.users" : "only " IDP_DEFAULT_USER_EMAIL
-                                                    " without idp.users");
-        }
+        snprintf(child, sizeof(child), "%s/%zu", path, i);
+        check_one(check, doc, step, child);
         snprintf(child, sizeof(child), "%s/%zu/parallel", path, i);
-        check_step_users(check, json_object_get(step, "parallel"), child, users);
+        each_step(check, doc, json_object_get(step, "parallel"), child, check_one);
         snprintf(child, sizeof(child), "%s/%zu/repeat/steps", path, i);
-        check_step_users(check, json_object_get(json_object_get(step, "repeat"), "steps"), child,
-                         users);
+        each_step(check, doc, json_object_get(json_object_get(step, "repeat"), "steps"), child,
+                  check_one);
+    }
+}
+
+/* A sign_in / spa_sign_in email names a configured user. */
+static void check_step_users(struct hx_check *check, const json_t *doc, const json_t *step,
+                             const char *path)
+{
+    const json_t *users = json_object_get(json_object_get(doc, "idp"), "users");
+    static const char *const kinds[] = {"sign_in", "spa_sign_in", NULL};
+    for (int k = 0; kinds[k]; k++) {
+        char child[500];
+        const json_t *v = json_object_get(step, kinds[k]);
+        const char *email = json_string_value(json_is_object(v) ? json_object_get(v, "user") : v);
+        snprintf(child, sizeof(child), "%s/%s%s", path, kinds[k], json_is_object(v) ? "/user" : "");
+        const char *method = json_string_value(json_object_get(v, "method"));
+        bool signs_up = method && strcmp(method, "magic_auth") == 0; /* makes unknown users */
+        if (email && !signs_up && !user_known(users, email))
+            hx_check_fail(check, child, false,
+                          "%s: the fake has no user %s (users: %s)", kinds[k], email,
+                          users ? "idp.users" : "only " IDP_DEFAULT_USER_EMAIL
+                                                " without idp.users");
     }
 }
 
@@ -387,57 +399,48 @@ static int instances_at(const json_t *doc, const char *where)
     return json_is_array(n) ? (int)json_array_size(n) : n ? (int)json_integer_value(n) : 1;
 }
 
-/* Every location a step names reaches an app of this variant's world, and
- * every instance it names exists. */
-static void check_locations(struct hx_check *check, const json_t *doc, const json_t *steps,
-                            const char *path)
+/* The location a step names reaches an app of this variant's world, and
+ * the instance it names exists. */
+static void check_location(struct hx_check *check, const json_t *doc, const json_t *step,
+                           const char *path)
 {
     const json_t *apps = json_object_get(doc, "apps");
     const char *idp_host = json_string_value(
         json_object_get(json_object_get(doc, "browser"), "idp_host"));
-    size_t i;
-    json_t *step;
-    json_array_foreach(steps, i, step) {
-        char child[400];
-        static const char *const kinds[] = {"load", "reload", "api", "at", NULL};
-        const char *where = NULL;
-        for (int k = 0; kinds[k]; k++)
-            if (json_is_string(json_object_get(step, kinds[k]))) {
-                where = json_string_value(json_object_get(step, kinds[k]));
-                snprintf(child, sizeof(child), "%s/%zu/%s", path, i, kinds[k]);
-            }
-        static const char *const with_path[] = {"navigate", "form_post", NULL};
-        for (int k = 0; with_path[k]; k++)
-            if (json_is_string(json_object_get(json_object_get(step, with_path[k]), "path"))) {
-                where = json_string_value(json_object_get(json_object_get(step, with_path[k]), "path"));
-                snprintf(child, sizeof(child), "%s/%zu/%s/path", path, i, with_path[k]);
-            }
-        if (where && where[0] != '/') {
-            bool url = strstr(where, "://") != NULL;
-            struct hx_url parsed;
-            if (!apps)
-                hx_check_fail(check, child, false,
-                              "%s: %s address named apps: declare them in \"apps\"", where,
-                              url ? "URLs" : "app names");
-            else if (!instances_at(doc, where) &&
-                     !(url && hx_url_parse(where, &parsed) && idp_host &&
-                       strcmp(parsed.host, idp_host) == 0))
-                hx_check_fail(check, child, false, url ? "%s: no app serves this host"
-                                                       : "%s: no such app in \"apps\"", where);
+    char child[500];
+    static const char *const kinds[] = {"load", "reload", "api", "at", NULL};
+    const char *where = NULL;
+    for (int k = 0; kinds[k]; k++)
+        if (json_is_string(json_object_get(step, kinds[k]))) {
+            where = json_string_value(json_object_get(step, kinds[k]));
+            snprintf(child, sizeof(child), "%s/%s", path, kinds[k]);
         }
-        const json_t *instance = json_object_get(step, "instance");
-        if (instance) {
-            int n = instances_at(doc, where ? where : "/");
-            snprintf(child, sizeof(child), "%s/%zu/instance", path, i);
-            if (n && json_integer_value(instance) > n)
-                hx_check_fail(check, child, false, "instance %lld: the app has %d instance%s",
-                              (long long)json_integer_value(instance), n, n == 1 ? "" : "s");
+    static const char *const with_path[] = {"navigate", "form_post", NULL};
+    for (int k = 0; with_path[k]; k++)
+        if (json_is_string(json_object_get(json_object_get(step, with_path[k]), "path"))) {
+            where = json_string_value(json_object_get(json_object_get(step, with_path[k]), "path"));
+            snprintf(child, sizeof(child), "%s/%s/path", path, with_path[k]);
         }
-        snprintf(child, sizeof(child), "%s/%zu/parallel", path, i);
-        check_locations(check, doc, json_object_get(step, "parallel"), child);
-        snprintf(child, sizeof(child), "%s/%zu/repeat/steps", path, i);
-        check_locations(check, doc, json_object_get(json_object_get(step, "repeat"), "steps"),
-                        child);
+    if (where && where[0] != '/') {
+        bool url = strstr(where, "://") != NULL;
+        struct hx_url parsed;
+        if (!apps)
+            hx_check_fail(check, child, false,
+                          "%s: %s address named apps: declare them in \"apps\"", where,
+                          url ? "URLs" : "app names");
+        else if (!instances_at(doc, where) &&
+                 !(url && hx_url_parse(where, &parsed) && idp_host &&
+                   strcmp(parsed.host, idp_host) == 0))
+            hx_check_fail(check, child, false, url ? "%s: no app serves this host"
+                                                   : "%s: no such app in \"apps\"", where);
+    }
+    const json_t *instance = json_object_get(step, "instance");
+    if (instance) {
+        int n = instances_at(doc, where ? where : "/");
+        snprintf(child, sizeof(child), "%s/instance", path);
+        if (n && json_integer_value(instance) > n)
+            hx_check_fail(check, child, false, "instance %lld: the app has %d instance%s",
+                          (long long)json_integer_value(instance), n, n == 1 ? "" : "s");
     }
 }
 
@@ -446,7 +449,7 @@ static void check_locations(struct hx_check *check, const json_t *doc, const jso
 static void check_world(struct hx_check *check, const json_t *doc, const char *steps_path,
                         const char *variant)
 {
-    check_locations(check, doc, json_object_get(doc, "steps"), steps_path);
+    each_step(check, doc, json_object_get(doc, "steps"), steps_path, check_location);
     const json_t *apps = json_object_get(doc, "apps");
     const json_t *clients = json_object_get(json_object_get(doc, "idp"), "clients");
     char where[300];
@@ -553,27 +556,17 @@ static void check_expect_backends(struct hx_check *check, const json_t *doc, con
     }
 }
 
-/* Every backend a step (inside parallel and repeat too) or an expect step
- * names is declared. */
-static void check_step_backends(struct hx_check *check, const json_t *doc, const json_t *steps,
+/* The backend a step or an expect step names is declared. */
+static void check_step_backends(struct hx_check *check, const json_t *doc, const json_t *step,
                                 const char *path)
 {
-    size_t i;
-    json_t *step;
-    json_array_foreach(steps, i, step) {
-        char child[400];
-        const char *name = json_string_value(json_object_get(step, "backend"));
-        snprintf(child, sizeof(child), "%s/%zu/backend", path, i);
-        if (name && !json_object_get(json_object_get(doc, "backends"), name))
-            unknown_backend(check, doc, child, name);
-        snprintf(child, sizeof(child), "%s/%zu/expect", path, i);
-        check_expect_backends(check, doc, json_object_get(step, "expect"), child);
-        snprintf(child, sizeof(child), "%s/%zu/parallel", path, i);
-        check_step_backends(check, doc, json_object_get(step, "parallel"), child);
-        snprintf(child, sizeof(child), "%s/%zu/repeat/steps", path, i);
-        check_step_backends(check, doc, json_object_get(json_object_get(step, "repeat"), "steps"),
-                            child);
-    }
+    char child[500];
+    const char *name = json_string_value(json_object_get(step, "backend"));
+    snprintf(child, sizeof(child), "%s/backend", path);
+    if (name && !json_object_get(json_object_get(doc, "backends"), name))
+        unknown_backend(check, doc, child, name);
+    snprintf(child, sizeof(child), "%s/expect", path);
+    check_expect_backends(check, doc, json_object_get(step, "expect"), child);
 }
 
 /* Cross-checks of a variant's backends: each is served by a reference app
@@ -615,7 +608,7 @@ static void check_backend_refs(struct hx_check *check, const json_t *doc, const 
                                            "would mix them up)", name);
     }
     snprintf(at, sizeof(at), "%s/steps", json_object_get(own, "steps") ? base : "");
-    check_step_backends(check, doc, json_object_get(doc, "steps"), at);
+    each_step(check, doc, json_object_get(doc, "steps"), at, check_step_backends);
     snprintf(at, sizeof(at), "%s/expect", json_object_get(own, "expect") ? base : "");
     check_expect_backends(check, doc, json_object_get(doc, "expect"), at);
 }
@@ -728,8 +721,7 @@ static enum idp_status validate(struct hx_scenario *sc, struct hx_check *check)
             char path[300];
             snprintf(path, sizeof(path), "%s%s/steps", own ? "/variants/" : "",
                      own ? sc->variants[i].name : "");
-            check_step_users(check, json_object_get(doc, "steps"), path,
-                             json_object_get(json_object_get(doc, "idp"), "users"));
+            each_step(check, doc, json_object_get(doc, "steps"), path, check_step_users);
             check_world(check, doc, path, variants ? sc->variants[i].name : NULL);
         }
     }

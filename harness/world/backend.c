@@ -57,18 +57,7 @@ enum idp_status hx_backend_entry_apply(struct hx_backend_settings *settings, con
     if (app && (!json_is_string(app) || !json_string_length(app)))
         return fail_at(err, "/app", "a backend's app names the app whose tokens it receives");
     const json_t *providers = json_object_get(entry, "providers");
-    size_t i;
-    json_t *p;
-    bool ok = !providers || json_is_array(providers);
-    json_array_foreach(providers, i, p) {
-        const char *key;
-        json_t *v;
-        ok = ok && json_is_object(p) && json_is_string(json_object_get(p, "issuer"));
-        json_object_foreach(p, key, v) ok = ok && json_is_string(v) &&
-                                           (strcmp(key, "issuer") == 0 ||
-                                            strcmp(key, "application_id") == 0);
-    }
-    if (!ok)
+    if (providers && !hx_backend_providers_ok(providers))
         return fail_at(err, "/providers", "a backend's providers is an array of {\"issuer\": …, "
                                           "\"application_id\"?: …} strings");
     json_t *rest = json_deep_copy(entry);
@@ -78,6 +67,22 @@ enum idp_status hx_backend_entry_apply(struct hx_backend_settings *settings, con
                                              sizeof(*settings), rest, "backend setting", NULL, err);
     json_decref(rest);
     return status;
+}
+
+bool hx_backend_providers_ok(const json_t *providers)
+{
+    bool ok = json_is_array(providers);
+    size_t i;
+    json_t *p;
+    json_array_foreach(providers, i, p) {
+        const char *key;
+        json_t *v;
+        ok = ok && json_is_object(p) && json_is_string(json_object_get(p, "issuer"));
+        json_object_foreach(p, key, v) ok = ok && json_is_string(v) &&
+                                           (strcmp(key, "issuer") == 0 ||
+                                            strcmp(key, "application_id") == 0);
+    }
+    return ok;
 }
 
 json_t *hx_backend_entry_keys(void)

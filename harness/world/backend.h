@@ -72,6 +72,8 @@ enum idp_status hx_backend_entry_apply(struct hx_backend_settings *settings, con
                                        struct idp_error *err);
 /* The keys of a "backends" entry (a new JSON array), for the schema check. */
 json_t *hx_backend_entry_keys(void);
+/* Whether providers is an array of {"issuer", "application_id"?} strings. */
+bool hx_backend_providers_ok(const json_t *providers);
 /* The standard WorkOS + Convex providers, the default of a named backend:
  * ${issuer_base}/ with the client as applicationID, and the per-client
  * issuer ${issuer_base}/user_management/${client_id} (a new array, still
