@@ -7,6 +7,7 @@
 
 #include <strings.h>
 
+#include "backend.h"
 #include "browser.h"
 #include "defaults.h"
 #include "duration.h"
@@ -238,6 +239,46 @@ static enum idp_status check_apps(struct hx_check *check, const json_t *apps, co
     return first;
 }
 
+/* Timeline sources a backend's name would be mistaken for. */
+static const char *const reserved_backend_names[] = {"app", "backend", "browser", "clock", "expect",
+                                                     "idp", "note", "runner", "spa", "step", NULL};
+
+/* "backends": named Convex-style backends, each {app, providers, settings}. */
+static enum idp_status check_backends(struct hx_check *check, const json_t *backends,
+                                      const char *path)
+{
+    if (!json_is_object(backends) || !json_object_size(backends) ||
+        json_object_size(backends) > HX_MAX_BACKENDS)
+        return hx_check_fail(check, path, false,
+                             "backends is an object of 1 to %d named backends ({\"billing\": "
+                             "{\"leeway\": \"0s\"}})", HX_MAX_BACKENDS);
+    const char *name;
+    json_t *entry;
+    enum idp_status first = IDP_OK;
+    json_object_foreach((json_t *)backends, name, entry) {
+        char child[300];
+        snprintf(child, sizeof(child), "%s/%s", path, name);
+        enum idp_status st = IDP_OK;
+        bool reserved = false;
+        for (int i = 0; reserved_backend_names[i]; i++)
+            reserved = reserved || strcmp(name, reserved_backend_names[i]) == 0;
+        if (!hx_backend_name_ok(name))
+            st = hx_check_fail(check, child, true,
+                               "a backend's name is 1 to 47 lowercase letters, digits, '-' and '_'");
+        else if (reserved)
+            st = hx_check_fail(check, child, true,
+                               "a backend cannot be called \"%s\": the timeline uses that name "
+                               "for something else", name);
+        struct hx_backend_settings scratch;
+        struct idp_error e;
+        hx_backend_settings_defaults(&scratch);
+        if (!st && hx_backend_entry_apply(&scratch, entry, &e))
+            st = hx_check_error(check, child, &e);
+        first = first ? first : st;
+    }
+    return first;
+}
+
 /* Checks a document section by section (the base or a variant's overrides). */
 static enum idp_status check_sections(struct hx_check *check, const json_t *doc, const char *prefix)
 {
@@ -247,7 +288,7 @@ static enum idp_status check_sections(struct hx_check *check, const json_t *doc,
         enum idp_status (*check)(struct hx_check *, const json_t *, const char *);
     } sections[] = {
         {"idp", check_idp},       {"target", check_target},       {"browser", check_browser},
-        {"apps", check_apps},
+        {"apps", check_apps},         {"backends", check_backends},
         {"steps", hx_steps_validate}, {"expect", hx_expect_validate},
     };
     enum idp_status first = IDP_OK;
@@ -276,34 +317,46 @@ static bool user_known(const json_t *users, const char *email)
     return false;
 }
 
-/* Every sign_in / spa_sign_in email of steps (inside repeat and parallel
- * too) names a configured user. */
-static void check_step_users(struct hx_check *check, const json_t *steps, const char *path,
-                             const json_t *users)
+/* A check of one step (its JSON pointer in path) of variant doc. */
+typedef void step_check(struct hx_check *check, const json_t *doc, const json_t *step,
+                        const char *path);
+
+/* Runs check on every step of steps, inside parallel and repeat too. */
+static void each_step(struct hx_check *check, const json_t *doc, const json_t *steps,
+                      const char *path, step_check *check_one)
 {
     size_t i;
     json_t *step;
     json_array_foreach(steps, i, step) {
         char child[400];
-        static const char *const kinds[] = {"sign_in", "spa_sign_in", NULL};
-        for (int k = 0; kinds[k]; k++) {
-            const json_t *v = json_object_get(step, kinds[k]);
-            const char *email = json_string_value(json_is_object(v) ? json_object_get(v, "user") : v);
-            snprintf(child, sizeof(child), "%s/%zu/%s%s", path, i, kinds[k],
-                     json_is_object(v) ? "/user" : "");
-            const char *method = json_string_value(json_object_get(v, "method"));
-            bool signs_up = method && strcmp(method, "magic_auth") == 0; /* makes unknown users */
-            if (email && !signs_up && !user_known(users, email))
-                hx_check_fail(check, child, false,
-                              "%s: the fake has no user %s (users: %s)", kinds[k], email,
-                              users ? "idp.users" : "only " IDP_DEFAULT_USER_EMAIL
-                                                    " without idp.users");
-        }
+        snprintf(child, sizeof(child), "%s/%zu", path, i);
+        check_one(check, doc, step, child);
         snprintf(child, sizeof(child), "%s/%zu/parallel", path, i);
-        check_step_users(check, json_object_get(step, "parallel"), child, users);
+        each_step(check, doc, json_object_get(step, "parallel"), child, check_one);
         snprintf(child, sizeof(child), "%s/%zu/repeat/steps", path, i);
-        check_step_users(check, json_object_get(json_object_get(step, "repeat"), "steps"), child,
-                         users);
+        each_step(check, doc, json_object_get(json_object_get(step, "repeat"), "steps"), child,
+                  check_one);
+    }
+}
+
+/* A sign_in / spa_sign_in email names a configured user. */
+static void check_step_users(struct hx_check *check, const json_t *doc, const json_t *step,
+                             const char *path)
+{
+    const json_t *users = json_object_get(json_object_get(doc, "idp"), "users");
+    static const char *const kinds[] = {"sign_in", "spa_sign_in", NULL};
+    for (int k = 0; kinds[k]; k++) {
+        char child[500];
+        const json_t *v = json_object_get(step, kinds[k]);
+        const char *email = json_string_value(json_is_object(v) ? json_object_get(v, "user") : v);
+        snprintf(child, sizeof(child), "%s/%s%s", path, kinds[k], json_is_object(v) ? "/user" : "");
+        const char *method = json_string_value(json_object_get(v, "method"));
+        bool signs_up = method && strcmp(method, "magic_auth") == 0; /* makes unknown users */
+        if (email && !signs_up && !user_known(users, email))
+            hx_check_fail(check, child, false,
+                          "%s: the fake has no user %s (users: %s)", kinds[k], email,
+                          users ? "idp.users" : "only " IDP_DEFAULT_USER_EMAIL
+                                                " without idp.users");
     }
 }
 
@@ -346,57 +399,48 @@ static int instances_at(const json_t *doc, const char *where)
     return json_is_array(n) ? (int)json_array_size(n) : n ? (int)json_integer_value(n) : 1;
 }
 
-/* Every location a step names reaches an app of this variant's world, and
- * every instance it names exists. */
-static void check_locations(struct hx_check *check, const json_t *doc, const json_t *steps,
-                            const char *path)
+/* The location a step names reaches an app of this variant's world, and
+ * the instance it names exists. */
+static void check_location(struct hx_check *check, const json_t *doc, const json_t *step,
+                           const char *path)
 {
     const json_t *apps = json_object_get(doc, "apps");
     const char *idp_host = json_string_value(
         json_object_get(json_object_get(doc, "browser"), "idp_host"));
-    size_t i;
-    json_t *step;
-    json_array_foreach(steps, i, step) {
-        char child[400];
-        static const char *const kinds[] = {"load", "reload", "api", "at", NULL};
-        const char *where = NULL;
-        for (int k = 0; kinds[k]; k++)
-            if (json_is_string(json_object_get(step, kinds[k]))) {
-                where = json_string_value(json_object_get(step, kinds[k]));
-                snprintf(child, sizeof(child), "%s/%zu/%s", path, i, kinds[k]);
-            }
-        static const char *const with_path[] = {"navigate", "form_post", NULL};
-        for (int k = 0; with_path[k]; k++)
-            if (json_is_string(json_object_get(json_object_get(step, with_path[k]), "path"))) {
-                where = json_string_value(json_object_get(json_object_get(step, with_path[k]), "path"));
-                snprintf(child, sizeof(child), "%s/%zu/%s/path", path, i, with_path[k]);
-            }
-        if (where && where[0] != '/') {
-            bool url = strstr(where, "://") != NULL;
-            struct hx_url parsed;
-            if (!apps)
-                hx_check_fail(check, child, false,
-                              "%s: %s address named apps: declare them in \"apps\"", where,
-                              url ? "URLs" : "app names");
-            else if (!instances_at(doc, where) &&
-                     !(url && hx_url_parse(where, &parsed) && idp_host &&
-                       strcmp(parsed.host, idp_host) == 0))
-                hx_check_fail(check, child, false, url ? "%s: no app serves this host"
-                                                       : "%s: no such app in \"apps\"", where);
+    char child[500];
+    static const char *const kinds[] = {"load", "reload", "api", "at", NULL};
+    const char *where = NULL;
+    for (int k = 0; kinds[k]; k++)
+        if (json_is_string(json_object_get(step, kinds[k]))) {
+            where = json_string_value(json_object_get(step, kinds[k]));
+            snprintf(child, sizeof(child), "%s/%s", path, kinds[k]);
         }
-        const json_t *instance = json_object_get(step, "instance");
-        if (instance) {
-            int n = instances_at(doc, where ? where : "/");
-            snprintf(child, sizeof(child), "%s/%zu/instance", path, i);
-            if (n && json_integer_value(instance) > n)
-                hx_check_fail(check, child, false, "instance %lld: the app has %d instance%s",
-                              (long long)json_integer_value(instance), n, n == 1 ? "" : "s");
+    static const char *const with_path[] = {"navigate", "form_post", NULL};
+    for (int k = 0; with_path[k]; k++)
+        if (json_is_string(json_object_get(json_object_get(step, with_path[k]), "path"))) {
+            where = json_string_value(json_object_get(json_object_get(step, with_path[k]), "path"));
+            snprintf(child, sizeof(child), "%s/%s/path", path, with_path[k]);
         }
-        snprintf(child, sizeof(child), "%s/%zu/parallel", path, i);
-        check_locations(check, doc, json_object_get(step, "parallel"), child);
-        snprintf(child, sizeof(child), "%s/%zu/repeat/steps", path, i);
-        check_locations(check, doc, json_object_get(json_object_get(step, "repeat"), "steps"),
-                        child);
+    if (where && where[0] != '/') {
+        bool url = strstr(where, "://") != NULL;
+        struct hx_url parsed;
+        if (!apps)
+            hx_check_fail(check, child, false,
+                          "%s: %s address named apps: declare them in \"apps\"", where,
+                          url ? "URLs" : "app names");
+        else if (!instances_at(doc, where) &&
+                 !(url && hx_url_parse(where, &parsed) && idp_host &&
+                   strcmp(parsed.host, idp_host) == 0))
+            hx_check_fail(check, child, false, url ? "%s: no app serves this host"
+                                                   : "%s: no such app in \"apps\"", where);
+    }
+    const json_t *instance = json_object_get(step, "instance");
+    if (instance) {
+        int n = instances_at(doc, where ? where : "/");
+        snprintf(child, sizeof(child), "%s/instance", path);
+        if (n && json_integer_value(instance) > n)
+            hx_check_fail(check, child, false, "instance %lld: the app has %d instance%s",
+                          (long long)json_integer_value(instance), n, n == 1 ? "" : "s");
     }
 }
 
@@ -405,7 +449,7 @@ static void check_locations(struct hx_check *check, const json_t *doc, const jso
 static void check_world(struct hx_check *check, const json_t *doc, const char *steps_path,
                         const char *variant)
 {
-    check_locations(check, doc, json_object_get(doc, "steps"), steps_path);
+    each_step(check, doc, json_object_get(doc, "steps"), steps_path, check_location);
     const json_t *apps = json_object_get(doc, "apps");
     const json_t *clients = json_object_get(json_object_get(doc, "idp"), "clients");
     char where[300];
@@ -475,6 +519,100 @@ static void check_world(struct hx_check *check, const json_t *doc, const char *s
     }
 }
 
+/* The backends a variant declares, as a NULL-terminated list for "did you
+ * mean" (at most HX_MAX_BACKENDS, as lint allows). */
+static void backend_names(const json_t *doc, const char *names[HX_MAX_BACKENDS + 1])
+{
+    int n = 0;
+    const char *name;
+    json_t *entry;
+    json_object_foreach(json_object_get(doc, "backends"), name, entry) if (n < HX_MAX_BACKENDS)
+        names[n++] = name;
+    names[n] = NULL;
+}
+
+static void unknown_backend(struct hx_check *check, const json_t *doc, const char *path,
+                            const char *name)
+{
+    const char *names[HX_MAX_BACKENDS + 1];
+    backend_names(doc, names);
+    if (!names[0])
+        hx_check_fail(check, path, false, "backend %s: the scenario declares no \"backends\"", name);
+    else
+        hx_check_unknown(check, path, "backend", "backends", name, names);
+}
+
+/* Every backend an expect object names (its "backend" keys) is declared. */
+static void check_expect_backends(struct hx_check *check, const json_t *doc, const json_t *expect,
+                                  const char *path)
+{
+    const char *name;
+    json_t *spec;
+    json_object_foreach(json_object_get(expect, "backend"), name, spec) {
+        char child[400];
+        snprintf(child, sizeof(child), "%s/backend/%s", path, name);
+        if (!json_object_get(json_object_get(doc, "backends"), name))
+            unknown_backend(check, doc, child, name);
+    }
+}
+
+/* The backend a step or an expect step names is declared. */
+static void check_step_backends(struct hx_check *check, const json_t *doc, const json_t *step,
+                                const char *path)
+{
+    char child[500];
+    const char *name = json_string_value(json_object_get(step, "backend"));
+    snprintf(child, sizeof(child), "%s/backend", path);
+    if (name && !json_object_get(json_object_get(doc, "backends"), name))
+        unknown_backend(check, doc, child, name);
+    snprintf(child, sizeof(child), "%s/expect", path);
+    check_expect_backends(check, doc, json_object_get(step, "expect"), child);
+}
+
+/* Cross-checks of a variant's backends: each is served by a reference app
+ * it names (or the target), its name is not an app's, and every step and
+ * expectation names a declared one. own is the variant's own section (NULL
+ * for the base or a file without variants): errors point into it where it
+ * says the thing. */
+static void check_backend_refs(struct hx_check *check, const json_t *doc, const json_t *own,
+                               const char *variant)
+{
+    char base[300], at[400];
+    snprintf(base, sizeof(base), "%s%s", variant ? "/variants/" : "", variant ? variant : "");
+    const json_t *backends = json_object_get(doc, "backends");
+    const json_t *apps = json_object_get(doc, "apps");
+    const char *app = json_string_value(json_object_get(json_object_get(doc, "target"), "app"));
+    if (backends && app && strcmp(app, "external") == 0) {
+        snprintf(at, sizeof(at), "%s/backends", json_object_get(own, "backends") ? base : "");
+        hx_check_fail(check, at, true, "backends are served by the reference app: a target "
+                                       "\"external\" cannot have \"backends\"");
+        return;
+    }
+    const char *name;
+    json_t *entry;
+    json_object_foreach((json_t *)backends, name, entry) {
+        const json_t *mine = json_object_get(json_object_get(own, "backends"), name);
+        const char *served_by = json_string_value(json_object_get(entry, "app"));
+        snprintf(at, sizeof(at), "%s/backends/%s/app",
+                 json_object_get(mine, "app") ? base : "", name);
+        if (served_by && !apps)
+            hx_check_fail(check, at, false,
+                          "backend %s: app \"%s\": the scenario has no \"apps\" (without apps "
+                          "a backend receives the target's tokens: leave app out)", name, served_by);
+        else if (served_by && !json_object_get(apps, served_by))
+            hx_check_fail(check, at, false, "backend %s: no app named \"%s\" in \"apps\"", name,
+                          served_by);
+        snprintf(at, sizeof(at), "%s/backends/%s", mine ? base : "", name);
+        if (json_object_get(apps, name))
+            hx_check_fail(check, at, true, "backend %s: an app has this name (the timeline "
+                                           "would mix them up)", name);
+    }
+    snprintf(at, sizeof(at), "%s/steps", json_object_get(own, "steps") ? base : "");
+    each_step(check, doc, json_object_get(doc, "steps"), at, check_step_backends);
+    snprintf(at, sizeof(at), "%s/expect", json_object_get(own, "expect") ? base : "");
+    check_expect_backends(check, doc, json_object_get(doc, "expect"), at);
+}
+
 /* Objects merge member by member; anything else replaces. A variant's
  * "expect" replaces the base's whole: each variant states its own outcome. */
 static bool merge(json_t *base, const json_t *over)
@@ -496,10 +634,11 @@ static bool merge(json_t *base, const json_t *over)
 static enum idp_status validate(struct hx_scenario *sc, struct hx_check *check)
 {
     static const char *const top[] = {"name", "description", "failure_mode", "sources", "tags",
-                                      "idp", "target", "browser", "apps", "steps", "expect",
-                                      "variants", "timeout", "engine_difference", NULL};
+                                      "idp", "target", "browser", "apps", "backends", "steps",
+                                      "expect", "variants", "timeout", "engine_difference", NULL};
     static const char *const variant_keys[] = {"description", "idp", "target", "browser", "apps",
-                                               "steps", "expect", "tags", "engine_difference", NULL};
+                                               "backends", "steps", "expect", "tags",
+                                               "engine_difference", NULL};
     json_t *root = sc->root;
     enum idp_status st = hx_check_keys(check, root, "", top, "a scenario");
     if (st)
@@ -574,14 +713,15 @@ static enum idp_status validate(struct hx_scenario *sc, struct hx_check *check)
         /* Users named by steps exist at the fake (an in-process one: an
          * external fake has users of its own). */
         const json_t *doc = sc->variants[i].doc;
+        check_backend_refs(check, doc, variants ? json_object_get(variants, sc->variants[i].name) : NULL,
+                           variants ? sc->variants[i].name : NULL);
         const char *app = json_string_value(json_object_get(json_object_get(doc, "target"), "app"));
         if (!(app && strcmp(app, "external") == 0)) {
             const json_t *own = variants ? json_object_get(json_object_get(variants, sc->variants[i].name), "steps") : NULL;
             char path[300];
             snprintf(path, sizeof(path), "%s%s/steps", own ? "/variants/" : "",
                      own ? sc->variants[i].name : "");
-            check_step_users(check, json_object_get(doc, "steps"), path,
-                             json_object_get(json_object_get(doc, "idp"), "users"));
+            each_step(check, doc, json_object_get(doc, "steps"), path, check_step_users);
             check_world(check, doc, path, variants ? sc->variants[i].name : NULL);
         }
     }

@@ -50,6 +50,50 @@ json_t *hx_run_apps_clients(const json_t *apps)
     return clients;
 }
 
+int hx_run_backend_specs(const json_t *doc, const char *app_name, bool first,
+                         const char *client_id, const char *issuer_base,
+                         struct hx_backend_spec out[HX_MAX_BACKENDS])
+{
+    int count = 0;
+    const char *name;
+    json_t *entry;
+    json_object_foreach(json_object_get(doc, "backends"), name, entry) {
+        const char *app = json_string_value(json_object_get(entry, "app"));
+        if (count == HX_MAX_BACKENDS || !(app ? app_name && strcmp(app, app_name) == 0 : first))
+            continue;
+        struct hx_backend_spec *spec = &out[count++];
+        snprintf(spec->name, sizeof(spec->name), "%s", name);
+        hx_backend_settings_defaults(&spec->settings);
+        hx_backend_entry_apply(&spec->settings, entry, NULL); /* checked by lint */
+        json_t *standard = hx_backend_default_providers();
+        const json_t *own = json_object_get(entry, "providers");
+        spec->providers = hx_target_resolve_providers(own ? own : standard, client_id, issuer_base);
+        json_decref(standard);
+    }
+    return count;
+}
+
+void hx_run_backend_specs_cleanup(struct hx_backend_spec *specs, int count)
+{
+    for (int i = 0; i < count; i++) {
+        json_decref(specs[i].providers);
+        specs[i].providers = NULL;
+    }
+}
+
+struct hx_app *hx_run_backend_app(struct hx_run *run, const char *name, char *origin, size_t size)
+{
+    const json_t *entry = json_object_get(json_object_get(run->doc, "backends"), name);
+    if (!entry)
+        return NULL;
+    const char *app = json_string_value(json_object_get(entry, "app"));
+    const struct hx_world_app *wa = app ? hx_world_app_named(&run->world, app) : NULL;
+    if (app && !wa)
+        return NULL;
+    snprintf(origin, size, "%s", wa ? wa->origin : run->app_origin);
+    return wa ? wa->app : run->app;
+}
+
 void hx_run_note_clocks(struct hx_run *run)
 {
     char text[1024] = "", part[400];
@@ -127,7 +171,13 @@ void hx_run_start_apps(struct hx_run *run, const json_t *target, const struct hx
             wa->pieces.providers ? wa->pieces.providers : json_object_get(target, "providers"),
             wa->client_id, issuer_base ? issuer_base : "https://api.workos.com");
         ac.convex_providers = providers;
+        struct hx_backend_spec specs[HX_MAX_BACKENDS];
+        ac.backend_count = hx_run_backend_specs(run->doc, wa->name, world->count == 0, wa->client_id,
+                                                issuer_base ? issuer_base : "https://api.workos.com",
+                                                specs);
+        ac.backends = specs;
         wa->app = hx_app_start(&ac, &err);
+        hx_run_backend_specs_cleanup(specs, ac.backend_count);
         json_decref(providers);
         json_decref(knobs);
         world->count++;

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "apps.h"
+#include "backend.h"
 #include "cookies.h"
 #include "duration.h"
 #include "verifier.h"
@@ -35,6 +37,25 @@ static bool count_holds(const json_t *spec, long long actual, char *want, size_t
     else
         snprintf(want, size, "<= %lld", (long long)json_integer_value(max));
     return (!min || actual >= json_integer_value(min)) && (!max || actual <= json_integer_value(max));
+}
+
+/* Fails for each count of spec (the keys but those in skip) that the
+ * counter of that name in counters does not meet: "<who><key>: 2,
+ * expected 1". */
+static void counts_hold(struct hx_run *run, const json_t *spec, const json_t *counters,
+                        const char *const skip[], const char *who)
+{
+    const char *key;
+    json_t *count;
+    json_object_foreach((json_t *)spec, key, count) {
+        bool skipped = false;
+        for (int i = 0; skip[i]; i++)
+            skipped = skipped || strcmp(key, skip[i]) == 0;
+        long long n = json_integer_value(json_object_get(counters, key));
+        char want[64];
+        if (!skipped && !count_holds(count, n, want, sizeof(want)))
+            hx_run_fail(run, "%s%s: %lld, expected %s", who, key, n, want);
+    }
 }
 
 /* ---- session ------------------------------------------------------- */
@@ -209,7 +230,7 @@ static enum idp_status v_claims(struct hx_check *c, const json_t *v, const char 
 static void e_claims(struct hx_run *run, const json_t *v)
 {
     char token[8192];
-    if (!hx_run_access_token(run, token, sizeof(token))) {
+    if (!hx_run_access_token(run, NULL, token, sizeof(token))) {
         hx_run_fail(run, "claims: the target holds no access token");
         return;
     }
@@ -496,22 +517,14 @@ static void e_app(struct hx_run *run, const json_t *v)
             return;
         }
     }
-    char who[96] = "";
+    char who[120] = "app ";
     if (name || instance)
-        snprintf(who, sizeof(who), "%s%s%.0lld ",
+        snprintf(who, sizeof(who), "app %s%s%.0lld ",
                  name ? name : run->world.count ? run->world.apps[0].name : "app",
                  instance ? "#" : "",
                  (long long)instance);
-    const char *key;
-    json_t *spec;
-    char want[64];
-    json_object_foreach((json_t *)v, key, spec) {
-        if (strcmp(key, "app") == 0 || strcmp(key, "instance") == 0)
-            continue;
-        long long n = json_integer_value(json_object_get(of, key));
-        if (!count_holds(spec, n, want, sizeof(want)))
-            hx_run_fail(run, "app %s%s: %lld, expected %s", who, key, n, want);
-    }
+    static const char *const not_counts[] = {"app", "instance", NULL};
+    counts_hold(run, v, of, not_counts, who);
     json_decref(stats);
 }
 
@@ -536,6 +549,82 @@ static void e_convex(struct hx_run *run, const json_t *v)
     else if (got != want)
         hx_run_fail(run, "convex: expected %s, the client is %s%s%s", json_string_value(v),
                     got ? "authenticated" : "unauthenticated", error[0] ? ": " : "", error);
+}
+
+/* {"<backend>": {"last", "reason", "accepted", "rejected", "anonymous",
+ * "jwks_fetches"}}: the named backends' outcomes and counters. */
+static enum idp_status v_backend(struct hx_check *c, const json_t *v, const char *path)
+{
+    static const char *const keys[] = {"last", "reason", "accepted", "rejected", "anonymous",
+                                       "jwks_fetches", NULL};
+    static const char *const counts[] = {"accepted", "rejected", "anonymous", "jwks_fetches",
+                                         NULL};
+    if (!json_is_object(v) || !json_object_size(v))
+        return hx_check_fail(c, path, false,
+                             "backend maps backend names to expectations ({\"billing\": "
+                             "{\"last\": \"rejected\", \"reason\": \"expired\"}})");
+    const char *name;
+    json_t *spec;
+    enum idp_status first = IDP_OK;
+    json_object_foreach((json_t *)v, name, spec) {
+        char child[300], member[340];
+        snprintf(child, sizeof(child), "%s/%s", path, name);
+        enum idp_status st = hx_check_keys(c, spec, child, keys, "a backend's expectations");
+        const char *last = json_string_value(json_object_get(spec, "last"));
+        const json_t *reason = json_object_get(spec, "reason");
+        snprintf(member, sizeof(member), "%s/last", child);
+        if (!st && json_object_get(spec, "last") &&
+            (!last || (strcmp(last, "accepted") && strcmp(last, "rejected") && strcmp(last, "anonymous"))))
+            st = hx_check_fail(c, member, false,
+                               "last is \"accepted\", \"rejected\" or \"anonymous\" (no token)");
+        snprintf(member, sizeof(member), "%s/reason", child);
+        if (!st && reason && !json_is_string(reason))
+            st = hx_check_fail(c, member, false, "reason is a rejection reason (a string)");
+        if (!st && reason && !hx_backend_reason_known(json_string_value(reason)))
+            st = hx_check_unknown(c, member, "rejection reason", "reasons",
+                                  json_string_value(reason), hx_backend_reason_names());
+        if (!st) {
+            json_t *numbers = json_deep_copy(spec);
+            json_object_del(numbers, "last");
+            json_object_del(numbers, "reason");
+            st = hx_check_counts(c, numbers, child, counts, "a backend's expectations");
+            json_decref(numbers);
+        }
+        first = first ? first : st;
+    }
+    return first;
+}
+
+static void e_backend(struct hx_run *run, const json_t *v)
+{
+    const char *name;
+    json_t *spec;
+    json_object_foreach((json_t *)v, name, spec) {
+        char origin[600];
+        struct hx_app *app = hx_run_backend_app(run, name, origin, sizeof(origin));
+        json_t *stats = app ? hx_app_backend_stats(app, name) : NULL;
+        if (!stats) {
+            hx_run_fail(run, "backend %s: no such backend is running", name);
+            continue;
+        }
+        const char *last = json_string_value(json_object_get(stats, "last"));
+        const char *reason = json_string_value(json_object_get(stats, "reason"));
+        const char *want_last = json_string_value(json_object_get(spec, "last"));
+        const char *want_reason = json_string_value(json_object_get(spec, "reason"));
+        bool rejected = strcmp(last, "rejected") == 0;
+        if (want_last && strcmp(want_last, last) != 0)
+            hx_run_fail(run, "backend %s last: expected %s, its last query was %s%s%s", name,
+                        want_last, last[0] ? last : "none (it answered no query)",
+                        rejected ? ": " : "", rejected ? reason : "");
+        if (want_reason && strcmp(want_reason, reason) != 0)
+            hx_run_fail(run, "backend %s reason: expected %s, %s%s", name, want_reason,
+                        reason[0] ? "its last rejection was " : "it rejected nothing", reason);
+        static const char *const not_counts[] = {"last", "reason", NULL};
+        char who[96];
+        snprintf(who, sizeof(who), "backend %s ", name);
+        counts_hold(run, spec, stats, not_counts, who);
+        json_decref(stats);
+    }
 }
 
 static void e_convex_error(struct hx_run *run, const json_t *v)
@@ -689,6 +778,7 @@ static const struct expect_kind kinds[] = {
     {"idp", "counts from fakeidp's journal", v_idp, e_idp},
     {"app", "counts from the reference app", v_app, e_app},
     {"convex", "the Convex client's state after convex_query / spa_call steps", v_convex, e_convex},
+    {"backend", "{name: {last, reason, accepted, rejected, anonymous, jwks_fetches}} of named backends", v_backend, e_backend},
     {"spa", "the SPA's main tab: authenticated or unauthenticated", v_convex, e_spa},
     {"spa_degraded", "the SPA showed signed out while a token was pending, or held an expired one", v_bool,
      e_spa_degraded},

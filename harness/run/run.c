@@ -122,7 +122,7 @@ int64_t hx_run_now(struct hx_run *run)
     return idp_clock_now_ms(&run->clock);
 }
 
-bool hx_run_access_token(struct hx_run *run, char *out, size_t size)
+bool hx_run_access_token(struct hx_run *run, const char *origin, char *out, size_t size)
 {
     out[0] = '\0';
     const char *app = json_string_value(json_object_get(json_object_get(run->doc, "target"), "app"));
@@ -133,8 +133,10 @@ bool hx_run_access_token(struct hx_run *run, char *out, size_t size)
         return out[0] != '\0';
     }
     char url[600], initiator[600];
-    snprintf(url, sizeof(url), "%s/token", run->app_origin);
-    snprintf(initiator, sizeof(initiator), "%s/dashboard", run->app_origin);
+    if (!origin)
+        origin = run->app_origin;
+    snprintf(url, sizeof(url), "%s/token", origin);
+    snprintf(initiator, sizeof(initiator), "%s/dashboard", origin);
     struct hx_navigation nav = {.url = url, .subrequest = true, .initiator = initiator};
     struct hx_page page;
     hx_browser_go(&run->browser, &nav, &page);

@@ -126,8 +126,9 @@ uint64_t hx_run_journal_next(struct hx_run *run);
  * exists (run->exec_follower); later calls wait only when it does. */
 void hx_run_follow(struct hx_run *run, uint64_t since, int wait_ms);
 /* The access token the target holds now: the reference app's session (its
- * /token route) or the SPA's main tab. False when there is none. */
-bool hx_run_access_token(struct hx_run *run, char *out, size_t size);
+ * /token route; with origin, that app's of the world) or the SPA's main
+ * tab. False when there is none. */
+bool hx_run_access_token(struct hx_run *run, const char *origin, char *out, size_t size);
 /* Copies fakeidp's new journal entries into the timeline (source "idp"). */
 void hx_run_sync_journal(struct hx_run *run);
 /* Whether a page shows the signed-in user: status 200 and the target's

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "apps.h"
 #include "duration.h"
 #include "url.h"
 #include "target.h"
@@ -747,6 +748,25 @@ static bool r_tamper(struct hx_run *run, const json_t *v, const json_t *step)
     return true;
 }
 
+/* Where a step's backend call goes: with "backend", that named backend on
+ * the app that serves it (whose token the call carries); otherwise the
+ * implicit backend of the app "at" names (the target without it). */
+static bool backend_url(struct hx_run *run, const json_t *step, char *origin, size_t size,
+                        char *path, size_t path_size)
+{
+    const char *backend = json_string_value(json_object_get(step, "backend"));
+    if (!backend) {
+        snprintf(path, path_size, "/convex/query");
+        return step_origin(run, step, origin, size);
+    }
+    if (!hx_run_backend_app(run, backend, origin, size)) {
+        hx_run_fail(run, "backend %s: no such backend is running", backend);
+        return false;
+    }
+    snprintf(path, path_size, "/backends/%s/query", backend);
+    return true;
+}
+
 /* The Convex client: fetchAccessToken from the adapter, Authenticate, and on
  * AuthError a forced refetch, two attempts, then clearAuth (convex-js
  * authentication_manager). A static adapter hands back the token it
@@ -755,9 +775,11 @@ static bool r_convex(struct hx_run *run, const json_t *v, const json_t *step)
 {
     bool is_static = strcmp(run->convex_adapter, "static_token") == 0;
     int authenticated = 0;
-    char error[512] = "", origin[600];
-    if (!step_origin(run, step, origin, sizeof(origin))) /* "at": another app's client and backend */
+    char error[512] = "", origin[600], query[96], who[64] = "";
+    if (!backend_url(run, step, origin, sizeof(origin), query, sizeof(query)))
         return true;
+    if (json_object_get(step, "backend"))
+        snprintf(who, sizeof(who), "to %s: ", json_string_value(json_object_get(step, "backend")));
     for (int attempt = 0; attempt < 3 && !authenticated; attempt++) {
         char token[8192] = "";
         if (is_static && run->convex_token[0]) {
@@ -787,8 +809,8 @@ static bool r_convex(struct hx_run *run, const json_t *v, const json_t *step)
             if (is_static && !run->convex_token[0])
                 snprintf(run->convex_token, sizeof(run->convex_token), "%s", token);
         }
-        char url[600], auth[8300];
-        snprintf(url, sizeof(url), "%s/convex/query", origin);
+        char url[700], auth[8300];
+        snprintf(url, sizeof(url), "%s%s", origin, query);
         snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
         const char *headers[] = {auth, NULL};
         struct hx_navigation nav = {.url = url, .subrequest = true, .headers = headers};
@@ -800,12 +822,12 @@ static bool r_convex(struct hx_run *run, const json_t *v, const json_t *step)
         } else {
             const char *m = json_string_value(json_object_get(body, "message"));
             snprintf(error, sizeof(error), "%s", m ? m : page.error[0] ? page.error : "AuthError");
-            hx_run_note(run, "convex", "AuthError (attempt %d): %s", attempt + 1, error);
+            hx_run_note(run, "convex", "%sAuthError (attempt %d): %s", who, attempt + 1, error);
         }
         json_decref(body);
         hx_page_cleanup(&page);
     }
-    hx_run_note(run, "convex", "%s", authenticated ? "authenticated" : "clearAuth(): signed out");
+    hx_run_note(run, "convex", "%s%s", who, authenticated ? "authenticated" : "clearAuth(): signed out");
     pthread_mutex_lock(&run->lock);
     run->convex_authenticated = authenticated;
     snprintf(run->convex_error, sizeof(run->convex_error), "%s", authenticated ? "" : error);
@@ -932,8 +954,12 @@ static char *forged_token(struct hx_run *run, const json_t *spec, const char *ge
 
 static bool r_present(struct hx_run *run, const json_t *v, const json_t *step)
 {
-    char genuine[8192];
-    if (!hx_run_access_token(run, genuine, sizeof(genuine))) {
+    /* The token of the target, or of the app a named backend serves. */
+    char genuine[8192], url[800], origin[600], query[96];
+    if (!backend_url(run, step, origin, sizeof(origin), query, sizeof(query)))
+        return true;
+    bool named = json_object_get(step, "backend") != NULL;
+    if (!hx_run_access_token(run, named ? origin : NULL, genuine, sizeof(genuine))) {
         hx_run_fail(run, "present_token: the app has no access token to forge from (sign in first)");
         return false;
     }
@@ -941,8 +967,9 @@ static bool r_present(struct hx_run *run, const json_t *v, const json_t *step)
     if (!token)
         return false;
     const char *to = json_string_value(json_object_get(v, "to"));
-    char url[600];
-    snprintf(url, sizeof(url), "%s%s", run->app_origin, to ? to : "/convex/query");
+    if (!to)
+        to = query;
+    snprintf(url, sizeof(url), "%s%s", origin, to);
     char *auth = malloc(strlen(token) + 32);
     snprintf(auth, strlen(token) + 32, "Authorization: Bearer %s", token);
     const char *headers[] = {auth, NULL};
@@ -951,8 +978,8 @@ static bool r_present(struct hx_run *run, const json_t *v, const json_t *step)
     hx_browser_go(&run->browser, &nav, &page);
     bool identity = page.status == 200 && page.body && strstr(page.body, "\"subject\"");
     char *spec = json_dumps(json_object_get(v, "forge"), JSON_COMPACT);
-    hx_run_note(run, "step", "present forged token %s to %s -> %ld%s", spec ? spec : "",
-                to ? to : "/convex/query", page.status, identity ? " ACCEPTED" : " rejected");
+    hx_run_note(run, "step", "present forged token %s to %s -> %ld%s", spec ? spec : "", to,
+                page.status, identity ? " ACCEPTED" : " rejected");
     free(spec);
     pthread_mutex_lock(&run->lock);
     memset(&run->last, 0, sizeof(run->last));
@@ -970,7 +997,6 @@ static bool r_present(struct hx_run *run, const json_t *v, const json_t *step)
     hx_page_cleanup(&page);
     free(auth);
     free(token);
-    (void)step;
     return true;
 }
 
@@ -1255,7 +1281,7 @@ enum idp_status hx_step_validate(struct hx_check *check, const json_t *step, con
     json_t *value;
     json_object_foreach((json_t *)step, key, value) {
         if (strcmp(key, "note") == 0 || strcmp(key, "barrier") == 0 || strcmp(key, "at") == 0 ||
-            strcmp(key, "instance") == 0)
+            strcmp(key, "instance") == 0 || strcmp(key, "backend") == 0)
             continue;
         char child[300];
         snprintf(child, sizeof(child), "%s/%s", path, key);
@@ -1304,6 +1330,24 @@ enum idp_status hx_step_validate(struct hx_check *check, const json_t *step, con
             return hx_check_fail(check, child, false,
                                  "instance is the app instance the balancer sends this step to, "
                                  "1 to %d", HX_APP_MAX_INSTANCES);
+    }
+    const json_t *backend = json_object_get(step, "backend");
+    if (backend) {
+        char child[300];
+        snprintf(child, sizeof(child), "%s/backend", path);
+        if (strcmp(kind->name, "convex_query") != 0 && strcmp(kind->name, "present_token") != 0)
+            return hx_check_fail(check, child, true,
+                                 "backend goes with convex_query and present_token only");
+        if (!json_is_string(backend) || !hx_backend_name_ok(json_string_value(backend)))
+            return hx_check_fail(check, child, false,
+                                 "backend is the name of one of the scenario's \"backends\"");
+        if (at)
+            return hx_check_fail(check, child, true,
+                                 "backend and at do not go together: a backend receives the "
+                                 "tokens of its own app (its \"app\")");
+        if (json_object_get(json_object_get(step, kind->name), "to"))
+            return hx_check_fail(check, child, true,
+                                 "backend and to do not go together: a backend has its own path");
     }
     const json_t *barrier = json_object_get(step, "barrier");
     if (barrier) {

@@ -377,10 +377,12 @@ static bool start_reference(struct hx_run *run, const json_t *target,
         hx_run_fail(run, "target: %s", err.message); /* lint checks this; never silent */
     json_decref(knobs);
     json_t *settings = hx_run_admin(run, "GET", "/_fakeidp/settings", NULL, NULL);
-    const char *issuer_base = json_string_value(json_object_get(settings, "issuer_base"));
-    json_t *providers = hx_target_resolve_providers(json_object_get(target, "providers"), run->client_id,
-                                          issuer_base ? issuer_base : "https://api.workos.com");
+    char issuer_base[256];
+    const char *base = json_string_value(json_object_get(settings, "issuer_base"));
+    snprintf(issuer_base, sizeof(issuer_base), "%s", base ? base : "https://api.workos.com");
     json_decref(settings);
+    json_t *providers = hx_target_resolve_providers(json_object_get(target, "providers"), run->client_id,
+                                                    issuer_base);
     const char *own_client = json_string_value(json_object_get(target, "client_id"));
     if (own_client)
         snprintf(run->client_id, sizeof(run->client_id), "%s", own_client);
@@ -402,7 +404,12 @@ static bool start_reference(struct hx_run *run, const json_t *target,
     json_t *overrides = json_object_get(target, "instances");
     ac.instance_overrides = json_is_array(overrides) ? overrides : NULL;
     ac.idp_keep_alive = !may_cut_requests(run->doc);
+    struct hx_backend_spec specs[HX_MAX_BACKENDS];
+    ac.backend_count = hx_run_backend_specs(run->doc, NULL, true, run->client_id, issuer_base,
+                                            specs);
+    ac.backends = specs;
     run->app = world_app(run, &ac, &err);
+    hx_run_backend_specs_cleanup(specs, ac.backend_count);
     json_decref(providers);
     if (!run->app) {
         snprintf(run->start_error, sizeof(run->start_error), "%s", err.message);
@@ -445,6 +452,11 @@ static void *stop_app_thread(void *arg)
 void hx_target_stop(struct hx_run *run)
 {
     hx_external_stop(&run->external);
+    /* The apps of a world stop with the run: without this thread's idle
+     * kept-alive connections to them, which a stopping server would wait
+     * 100 ms for (the admin connection to a kept fakeidp goes too). */
+    if (run->world.count)
+        hx_http_client_thread_close();
     hx_world_stop_apps(&run->world, 1);
     struct hx_kept *world = run->kept;
     /* Kept for the next variant, unless this one could not be carried out
@@ -455,12 +467,17 @@ void hx_target_stop(struct hx_run *run)
         hx_http_client_thread_close();
     if (world && (run->idp || run->app)) {
         world->variants++;
+        /* The world keeps one app, the single-app form's: the first app of
+         * a scenario with "apps" is this run's own and stops with it. */
+        bool kept_app = run->app == world->app;
         if (keep) {
             run->idp = NULL;
-            run->app = NULL;
+            if (kept_app)
+                run->app = NULL;
         } else {
             world->idp = NULL;
-            world->app = NULL;
+            if (kept_app)
+                world->app = NULL;
         }
     }
     /* CivetWeb's mg_stop() polls in 10 ms steps: stop both servers at once. */

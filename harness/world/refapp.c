@@ -6,7 +6,8 @@
  *                    pages (email verification, organization, TOTP)
  *   GET /logout      deletes the cookie, 302 to fakeidp's logout with the session id
  *   GET /token       the session's access token (getAccessToken); ?force=1 refreshes
- *   GET /convex/query  Convex-style backend: Bearer token -> identity or AuthError
+ *   GET /convex/query  the app's Convex-style backend: Bearer token -> identity or AuthError
+ *   GET /backends/NAME/query  a named backend of the world it serves (backend.c)
  *   anything else    protected: signed in -> 200 JSON; signed out -> 302 /login
  *                    (pages) or 401 (paths under /api/)
  * The session middleware (verify, refresh, cookie writes) follows authkit-nextjs
@@ -30,6 +31,7 @@
 #include "iron.h"
 #include "knobs.h"
 #include "mgstop.h"
+#include "backend.h"
 #include "verifier.h"
 
 static const char *const password_checks[] = {"request", "startup", NULL};
@@ -156,6 +158,12 @@ static enum idp_status check_instance_override(const struct hx_app_knobs *base, 
         return idp_fail(err, IDP_INVALID, "target knob instances: entry %zu: %s is set for the "
                                           "whole app, not per instance", index,
                         json_object_get(o, "instances") ? "instances" : "balancer");
+    /* The backend is one server behind all instances. */
+    const char *key;
+    json_t *value;
+    json_object_foreach((json_t *)o, key, value) if (strncmp(key, "convex_", 7) == 0)
+        return idp_fail(err, IDP_INVALID, "target knob instances: entry %zu: %s is set for the "
+                                          "app's backend, not per instance", index, key);
     struct hx_app_knobs scratch = *base;
     struct idp_error inner;
     if (hx_app_knobs_apply(&scratch, o, NULL, &inner))
@@ -278,13 +286,15 @@ struct hx_app {
     char origin[256];
     char public_host[128];
     char idp_url[256], idp_public_url[256], client_id[96], api_key[128];
-    json_t *convex_providers;
+    json_t *convex_providers;  /* the implicit backend's, kept for restarts */
     struct idp_clock *clock;
     struct hx_timeline *timeline;
     pthread_mutex_t lock; /* guards knobs swaps, counters and the round-robin */
     struct hx_app_knobs knobs;
     struct instance instances[HX_APP_MAX_INSTANCES];
-    struct hx_jwks_cache convex_jwks;
+    struct hx_backend backend; /* the implicit backend (GET /convex/query) */
+    struct hx_backend named[HX_MAX_BACKENDS]; /* the world's backends it serves */
+    int named_count;
     json_t *overrides;    /* per-instance knob overrides (array) */
     char name[64];        /* "" in the single-app form */
     uint64_t rng;         /* the random balancer's state */
@@ -390,22 +400,6 @@ static void request_origin(const struct hx_app *app, const struct hx_app_knobs *
         snprintf(current_redirect_uri, sizeof(current_redirect_uri), "%s", k->redirect_uri);
     else
         snprintf(current_redirect_uri, sizeof(current_redirect_uri), "%s/callback", current_origin);
-}
-
-/* A line of the Convex-style backend: its own component in the timeline. */
-static void note_backend(struct hx_app *app, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void note_backend(struct hx_app *app, const char *fmt, ...)
-{
-    char text[1600];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(text, sizeof(text), fmt, ap);
-    va_end(ap);
-    char component[96];
-    snprintf(component, sizeof(component), "%s%sbackend", app->name, app->name[0] ? "/" : "");
-    hx_timeline_add_data(app->timeline, idp_clock_now_ms(app->clock), "app",
-                         json_pack("{s:s}", "component", component), "%s", text);
 }
 
 static void note(struct hx_app *app, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -1240,62 +1234,28 @@ static void signed_in_body(struct reply *r, const struct session *s, const char 
     json_decref(claims);
 }
 
-/* Convex-style backend: match a provider by iss (and aud when it has an
- * applicationID), then verify against that provider's JWKS. */
-static void route_convex(struct hx_app *app, const struct hx_app_knobs *k,
-                         struct mg_connection *conn, struct reply *r)
+/* A Convex-style backend (backend.c): the implicit one at /convex/query,
+ * a named one at /backends/<name>/query; an unknown name is a 404. */
+static void route_backend(struct hx_app *app, const char *path, struct mg_connection *conn,
+                          struct reply *r)
 {
-    const char *auth = mg_get_header(conn, "Authorization");
-    const char *token = auth && strncasecmp(auth, "Bearer ", 7) == 0 ? auth + 7 : NULL;
-    if (!token) {
-        reply_json(r, 200, json_pack("{s:n}", "identity"));
+    struct hx_backend *backend = NULL;
+    if (strcmp(path, "/convex/query") == 0)
+        backend = &app->backend;
+    for (int i = 0; i < app->named_count && !backend; i++) {
+        const char *name = app->named[i].component;
+        size_t len = strlen(name);
+        if (strncmp(path + 10, name, len) == 0 && strcmp(path + 10 + len, "/query") == 0)
+            backend = &app->named[i];
+    }
+    if (!backend) {
+        reply_json(r, 404, json_pack("{s:s, s:s}", "error", "not_found", "message",
+                                     "no backend is served here"));
         return;
     }
-    json_t *claims = hx_token_claims(token);
-    const char *iss = json_string_value(json_object_get(claims, "iss"));
-    const json_t *aud = json_object_get(claims, "aud");
-    const json_t *match = NULL;
-    char listing[1024] = "";
-    size_t i;
-    json_t *p;
-    json_array_foreach(app->convex_providers, i, p) {
-        const char *issuer = json_string_value(json_object_get(p, "issuer"));
-        const char *app_id = json_string_value(json_object_get(p, "application_id"));
-        size_t used = strlen(listing);
-        snprintf(listing + used, sizeof(listing) - used, "%sCustomJWT(issuer=%s, app_id=%s)",
-                 used ? ", " : "", issuer ? issuer : "?", app_id ? app_id : "none");
-        if (!match && iss && issuer && strcmp(iss, issuer) == 0 &&
-            (!app_id || (json_is_string(aud) && strcmp(json_string_value(aud), app_id) == 0)))
-            match = p;
-    }
-    if (!match) {
-        char message[1400];
-        snprintf(message, sizeof(message),
-                 "NoAuthProvider: No auth provider found matching the given token. Check that "
-                 "your JWT's issuer and audience match one of your configured providers: [%s]",
-                 listing);
-        note_backend(app, "convex: %s", message);
-        reply_json(r, 401, json_pack("{s:s, s:s}", "error", "AuthError", "message", message));
-        json_decref(claims);
-        return;
-    }
-    char why[512];
-    json_t *verified = NULL;
-    const char *app_id = json_string_value(json_object_get(match, "application_id"));
-    /* The backend's own clock and leeway. */
-    enum hx_verify v = hx_verify_token(&app->convex_jwks, token,
-                                       idp_clock_now_ms(app->clock) + k->convex_clock_offset_ms,
-                                       k->convex_leeway_ms, iss, app_id, &verified, why, sizeof(why));
-    json_decref(claims);
-    if (v != HX_VERIFY_OK) {
-        note_backend(app, "convex: token rejected: %s", why);
-        reply_json(r, 401, json_pack("{s:s, s:s}", "error", "AuthError", "message", why));
-        return;
-    }
-    reply_json(r, 200, json_pack("{s:{s:s?, s:s?}}", "identity", "subject",
-                                 json_string_value(json_object_get(verified, "sub")), "issuer",
-                                 json_string_value(json_object_get(verified, "iss"))));
-    json_decref(verified);
+    json_t *body = NULL;
+    int status = hx_backend_query(backend, mg_get_header(conn, "Authorization"), &body);
+    reply_json(r, status, body);
 }
 
 /* The balancer in front of the instances (app->lock held): a step may
@@ -1361,8 +1321,8 @@ static int handle(struct mg_connection *conn, void *data)
         if ((form_len += (size_t)got) == sizeof(form) - 1)
             form_len = 0; /* larger than any form here: not a sign-in form */
     form[form_len] = '\0';
-    if (!password_ok(&k) && k.password_check == HX_PASSWORD_PER_REQUEST &&
-        strcmp(path, "/convex/query") != 0) {
+    bool to_backend = strcmp(path, "/convex/query") == 0 || strncmp(path, "/backends/", 10) == 0;
+    if (!password_ok(&k) && k.password_check == HX_PASSWORD_PER_REQUEST && !to_backend) {
         /* authkit-nextjs middleware throws on every request. */
         note(app, "500: You must provide a valid cookie password that is at least 32 characters "
                   "in the environment variables.");
@@ -1383,8 +1343,8 @@ static int handle(struct mg_connection *conn, void *data)
         cache_headers(&k, &r);
     } else if (strcmp(path, "/logout") == 0) {
         route_logout(app, &k, conn, &r);
-    } else if (strcmp(path, "/convex/query") == 0) {
-        route_convex(app, &k, conn, &r);
+    } else if (to_backend) {
+        route_backend(app, path, conn, &r);
     } else {
         struct session s;
         char *force = url_param(ri, "force");
@@ -1465,8 +1425,17 @@ static void init_caches(struct hx_app *app)
         hx_jwks_cache_init(&inst->jwks, jwks_url, inst->knobs.jwks_cache_ms,
                            inst->knobs.jwks_refetch_unknown_kid, inst->knobs.jwks_cooldown_ms);
     }
-    hx_jwks_cache_init(&app->convex_jwks, jwks_url, app->knobs.convex_jwks_cache_ms,
-                       app->knobs.convex_refetch_unknown_kid, 300000);
+    /* The implicit backend, from the convex_* knobs. */
+    struct hx_backend_settings bs;
+    hx_backend_settings_defaults(&bs);
+    bs.jwks_cache_ms = app->knobs.convex_jwks_cache_ms;
+    bs.refetch_unknown_kid = app->knobs.convex_refetch_unknown_kid;
+    bs.clock_offset_ms = app->knobs.convex_clock_offset_ms;
+    bs.leeway_ms = app->knobs.convex_leeway_ms;
+    char component[96];
+    snprintf(component, sizeof(component), "%s%sbackend", app->name, app->name[0] ? "/" : "");
+    hx_backend_init(&app->backend, component, false, &bs, app->convex_providers, jwks_url,
+                    app->clock, app->timeline);
 }
 
 static void cleanup_caches(struct hx_app *app)
@@ -1476,7 +1445,29 @@ static void cleanup_caches(struct hx_app *app)
         json_decref(app->instances[i].states);
         app->instances[i].states = NULL;
     }
-    hx_jwks_cache_cleanup(&app->convex_jwks);
+    hx_backend_cleanup(&app->backend);
+}
+
+/* The world's backends this app serves, fresh (a variant's start); they
+ * keep their state when the app restarts (the app step): they are other
+ * servers. */
+static void named_backends_cleanup(struct hx_app *app)
+{
+    for (int i = 0; i < app->named_count; i++)
+        hx_backend_cleanup(&app->named[i]);
+    app->named_count = 0;
+}
+
+static void named_backends_init(struct hx_app *app, const struct hx_app_config *config)
+{
+    char jwks_url[400];
+    snprintf(jwks_url, sizeof(jwks_url), "%s/sso/jwks/%s", app->idp_url, app->client_id);
+    for (int i = 0; i < config->backend_count && i < HX_MAX_BACKENDS; i++) {
+        const struct hx_backend_spec *spec = &config->backends[i];
+        hx_backend_init(&app->named[i], spec->name, true, &spec->settings, spec->providers,
+                        jwks_url, app->clock, app->timeline);
+        app->named_count = i + 1;
+    }
 }
 
 /* The app's refusal to start (password_check "startup" without a valid
@@ -1522,6 +1513,8 @@ static void take_config(struct hx_app *app, const struct hx_app_config *config)
     if (app->port)
         snprintf(app->origin, sizeof(app->origin), "http://%s:%d", app->public_host, app->port);
     init_caches(app);
+    named_backends_cleanup(app);
+    named_backends_init(app, config);
 }
 
 struct hx_app *hx_app_start(const struct hx_app_config *config, struct idp_error *err)
@@ -1602,6 +1595,7 @@ void hx_app_stop(struct hx_app **papp)
     if (app->ctx)
         idp_mg_stop_fast(app->ctx, app->port, 0);
     cleanup_caches(app);
+    named_backends_cleanup(app);
     idle_clients_close(app);
     for (int i = 0; i < HX_APP_MAX_INSTANCES; i++) {
         pthread_mutex_destroy(&app->instances[i].lock);
@@ -1652,13 +1646,12 @@ void hx_app_describe_clocks(struct hx_app *app, char *out, size_t size)
         used += (size_t)snprintf(out + used, size - used, "%s%s %s%s", used ? ", " : "", who,
                                  off < 0 ? "-" : "+", d);
     }
-    int64_t off = app->knobs.convex_clock_offset_ms;
-    if ((off || app->knobs.convex_leeway_ms) && used < size) {
-        char d[32], l[32];
-        idp_duration_format(off < 0 ? -off : off, d);
-        idp_duration_format(app->knobs.convex_leeway_ms, l);
-        snprintf(out + used, size - used, "%s%s%sbackend %s%s (leeway %s)", used ? ", " : "",
-                 app->name, app->name[0] ? "/" : "", off < 0 ? "-" : "+", d, l);
+    /* Its backends: the implicit one, then the world's it serves. */
+    for (int i = -1; i < app->named_count && used < size; i++) {
+        char part[200];
+        hx_backend_describe_clock(i < 0 ? &app->backend : &app->named[i], part, sizeof(part));
+        if (part[0])
+            used += (size_t)snprintf(out + used, size - used, "%s%s", used ? ", " : "", part);
     }
     pthread_mutex_unlock(&app->lock);
 }
@@ -1673,7 +1666,9 @@ void hx_app_stats(struct hx_app *app, json_t *out)
     for (int i = 0; i < HX_APP_MAX_INSTANCES; i++)
         jwks += app->instances[i].jwks.fetches;
     json_object_set_new(out, "jwks_fetches", json_integer(jwks));
-    json_object_set_new(out, "convex_jwks_fetches", json_integer(app->convex_jwks.fetches));
+    json_t *implicit = hx_backend_stats(&app->backend);
+    json_object_set(out, "convex_jwks_fetches", json_object_get(implicit, "jwks_fetches"));
+    json_decref(implicit);
     json_t *each = json_array();
     for (int i = 0; i < (int)app->knobs.instances; i++)
         json_array_append_new(each, json_pack("{s:i, s:i, s:i}", "refreshes",
@@ -1682,6 +1677,17 @@ void hx_app_stats(struct hx_app *app, json_t *out)
                                               (int)app->instances[i].jwks.fetches));
     json_object_set_new(out, "instances", each);
     pthread_mutex_unlock(&app->lock);
+}
+
+json_t *hx_app_backend_stats(struct hx_app *app, const char *name)
+{
+    json_t *stats = NULL;
+    pthread_mutex_lock(&app->lock);
+    for (int i = 0; i < app->named_count && !stats; i++)
+        if (strcmp(app->named[i].component, name) == 0)
+            stats = hx_backend_stats(&app->named[i]);
+    pthread_mutex_unlock(&app->lock);
+    return stats;
 }
 
 enum idp_status hx_app_reconfigure(struct hx_app *app, const json_t *changes, const char **bad_key,

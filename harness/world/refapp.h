@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "backend.h"
 #include "clock.h"
 #include "error.h"
 #include "timeline.h"
@@ -69,7 +70,8 @@ struct hx_app_knobs {
     char redirect_uri[256];   /* "": built from the request; else baked at build time */
     int state_store;          /* enum hx_state_store: where the PKCE state lives */
     int cache_control;        /* enum hx_cache_control on responses that touch the session */
-    /* Convex-style backend (GET /convex/query with a Bearer token) */
+    /* The implicit Convex-style backend (GET /convex/query with a Bearer
+     * token): one server behind all instances, so not per instance */
     int64_t convex_jwks_cache_ms;
     bool convex_refetch_unknown_kid;
     int64_t convex_clock_offset_ms; /* the backend's clock minus the true time */
@@ -96,7 +98,10 @@ struct hx_app_config {
     const char *idp_public_url;  /* fakeidp as the browser reaches it */
     const char *client_id;
     const char *api_key;
-    const json_t *convex_providers; /* [{issuer, application_id?, client_id?}] or NULL */
+    const json_t *convex_providers; /* the implicit backend's [{issuer, application_id?}], or NULL */
+    const struct hx_backend_spec *backends; /* the world's backends it serves ("backends"),
+                                               each at GET /backends/<name>/query */
+    int backend_count;
     struct idp_clock *clock;
     struct hx_timeline *timeline;
     const char *name;               /* the world's name for the app (timeline component); NULL:
@@ -134,15 +139,20 @@ int hx_app_port(const struct hx_app *app);
 void hx_app_cookie_password(struct hx_app *app, char *out, size_t size);
 /* The origin the browser should use. */
 const char *hx_app_origin(const struct hx_app *app);
-/* The clock offsets of its instances and backend that are not zero, as
- * "stg#2 +2m, stg/backend -30s (leeway 0s)" (empty when all are zero). */
+/* The clock offsets of its instances and backends that are not zero, as
+ * "stg#2 +2m, stg/backend -30s (leeway 0s), billing +6m (leeway 0s)"
+ * (empty when all are zero). */
 void hx_app_describe_clocks(struct hx_app *app, char *out, size_t size);
 /* Refreshes the app attempted / that failed, and cookies it refused to
  * write because they were too large; "instances": each instance's
  * refreshes, refresh_failures and jwks_fetches. */
 void hx_app_stats(struct hx_app *app, json_t *out);
+/* The counters of the named backend it serves (hx_backend_stats, a new
+ * object), or NULL when it serves none of that name. */
+json_t *hx_app_backend_stats(struct hx_app *app, const char *name);
 /* Replaces the knobs (an app "restart" with new configuration); in-flight
- * state, caches and state kept in memory are dropped. An "instances" array
+ * state, caches and state kept in memory are dropped, the implicit
+ * backend's too (the world's backends keep theirs). An "instances" array
  * in changes replaces the per-instance overrides. */
 enum idp_status hx_app_reconfigure(struct hx_app *app, const json_t *changes, const char **bad_key,
                                    struct idp_error *err);

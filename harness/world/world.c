@@ -195,16 +195,7 @@ enum idp_status hx_world_app_take_pieces(json_t *entry, struct hx_world_app *out
     }
     const json_t *providers = json_object_get(entry, "providers");
     if (providers) {
-        bool ok = json_is_array(providers);
-        json_array_foreach(providers, i, h) {
-            const char *key;
-            json_t *v;
-            ok = ok && json_is_object(h) && json_is_string(json_object_get(h, "issuer"));
-            json_object_foreach(h, key, v) ok = ok && json_is_string(v) &&
-                                               (strcmp(key, "issuer") == 0 ||
-                                                strcmp(key, "application_id") == 0);
-        }
-        if (!ok) {
+        if (!hx_backend_providers_ok(providers)) {
             hx_world_app_cleanup(out);
             return fail_at(err, "/providers", "providers is an array of {%s}",
                            "\"issuer\": …, \"application_id\"?: …");

@@ -38,5 +38,19 @@ for v in "no-organization-named:the IdP asks to choose an organization; the app 
   out=$("$fakeidp" run -v --seed 1 --filter "/${v%%:*}" "$dir/sign-in-steps-fail.json" 2>&1)
   check "${v%%:*}" 1 $? "${v#*:}"
 done
+# A reused worker stops the apps of every variant with "apps" (one app
+# server left running per variant would pile up its threads): the process's
+# thread count stays bounded.
+"$fakeidp" run --seed 1 -j 1 --repeat 30 "$scenarios/f25-tls-proxy.json" >/dev/null 2>&1 &
+pid=$!
+most=0
+while kill -0 "$pid" 2>/dev/null; do
+  n=$(ls "/proc/$pid/task" 2>/dev/null | wc -l)
+  [ "$n" -gt "$most" ] && most=$n
+  sleep 0.1
+done
+wait "$pid"; status=$?
+if [ "$status" -eq 0 ] && [ "$most" -lt 400 ]; then passed=$((passed + 1)); else
+  failed=$((failed + 1)); echo "FAIL world-apps-stopped: status $status, up to $most threads"; fi
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

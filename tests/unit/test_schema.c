@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "backend.h"
 #include "browser.h"
 #include "expect.h"
 #include "faults.h"
@@ -130,6 +131,22 @@ static void test_knobs(void **state)
                       json_object_get(def("spa_knobs"), "properties"));
 }
 
+static void test_backends(void **state)
+{
+    (void)state;
+    assert_same_names("backend key", hx_backend_entry_keys(),
+                      json_object_get(def("backend"), "properties"));
+    json_t *reasons = json_array();
+    for (const char *const *r = hx_backend_reason_names(); *r; r++)
+        json_array_append_new(reasons, json_string(*r));
+    const json_t *per_backend = json_object_get(
+        json_object_get(json_object_get(def("expect"), "properties"), "backend"),
+        "additionalProperties");
+    assert_same_names("backend rejection reason", reasons,
+                      json_object_get(json_object_get(json_object_get(per_backend, "properties"),
+                                                      "reason"), "enum"));
+}
+
 static void test_fault_actions_and_routes(void **state)
 {
     (void)state;
@@ -148,6 +165,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_step_kinds),
         cmocka_unit_test(test_expectations),
+        cmocka_unit_test(test_backends),
         cmocka_unit_test(test_settings),
         cmocka_unit_test(test_knobs),
         cmocka_unit_test(test_fault_actions_and_routes),

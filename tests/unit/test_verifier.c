@@ -1,6 +1,7 @@
-/* The verifier the reference app and the Convex-style backend use: JWKS
- * caching and refetch policy, RS256 only, time and claim checks. A real
- * fakeidp serves the JWKS on loopback. */
+/* The verifier the reference app and the Convex-style backends use: JWKS
+ * caching and refetch policy, RS256 only, time and claim checks; and the
+ * backends themselves (backend.c): provider matching, their own clock and
+ * leeway, counters, settings. A real fakeidp serves the JWKS on loopback. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend.h"
 #include "clock.h"
 #include "jwt.h"
 #include "keys.h"
@@ -185,6 +187,154 @@ static void test_unreachable_jwks_is_reported(void **state)
     hx_jwks_cache_cleanup(&cache);
 }
 
+/* A backend with settings s over providers (JSON text), with a timeline. */
+struct backend_case {
+    struct hx_backend backend;
+    struct hx_timeline timeline;
+};
+
+static void backend_start(struct backend_case *c, struct fixture *f,
+                          const struct hx_backend_settings *s, const char *providers)
+{
+    hx_timeline_init(&c->timeline, NOW);
+    json_t *list = json_loads(providers, 0, NULL);
+    assert_non_null(list);
+    hx_backend_init(&c->backend, "billing", true, s, list, f->jwks_url, &f->clock, &c->timeline);
+    json_decref(list);
+}
+
+static void backend_stop(struct backend_case *c)
+{
+    hx_backend_cleanup(&c->backend);
+    hx_timeline_cleanup(&c->timeline);
+}
+
+/* Queries with a Bearer token; returns the status. */
+static int query(struct backend_case *c, const char *t)
+{
+    char header[4096];
+    snprintf(header, sizeof(header), "Bearer %s", t);
+    json_t *body = NULL;
+    int status = hx_backend_query(&c->backend, t ? header : NULL, &body);
+    assert_non_null(body);
+    json_decref(body);
+    return status;
+}
+
+static const char *stat_text(struct backend_case *c, const char *key)
+{
+    static char value[64];
+    json_t *stats = hx_backend_stats(&c->backend);
+    const json_t *v = json_object_get(stats, key);
+    if (json_is_string(v))
+        snprintf(value, sizeof(value), "%s", json_string_value(v));
+    else
+        snprintf(value, sizeof(value), "%lld", (long long)json_integer_value(v));
+    json_decref(stats);
+    return value;
+}
+
+static void test_backend_matches_a_provider_by_issuer_and_application_id(void **state)
+{
+    struct fixture *f = *state;
+    struct hx_backend_settings s;
+    hx_backend_settings_defaults(&s);
+    struct backend_case c;
+    backend_start(&c, f, &s, "[{\"issuer\": \"https://api.workos.com/\", \"application_id\": \"client_A\"}]");
+    char *no_aud = token(f->key, f->info.kid, "RS256", NOW / 1000, NOW / 1000 + 300,
+                         "https://api.workos.com/", NULL);
+    char *with_aud = token(f->key, f->info.kid, "RS256", NOW / 1000, NOW / 1000 + 300,
+                           "https://api.workos.com/", "client_A");
+    assert_int_equal(query(&c, no_aud), 401);
+    assert_string_equal(stat_text(&c, "reason"), "no_provider");
+    assert_string_equal(stat_text(&c, "jwks_fetches"), "0"); /* no provider: nothing fetched */
+    assert_int_equal(query(&c, with_aud), 200);
+    assert_string_equal(stat_text(&c, "last"), "accepted");
+    assert_string_equal(stat_text(&c, "accepted"), "1");
+    assert_string_equal(stat_text(&c, "rejected"), "1");
+    assert_string_equal(stat_text(&c, "reason"), "no_provider"); /* the last rejection's */
+    assert_int_equal(query(&c, NULL), 200);
+    assert_string_equal(stat_text(&c, "last"), "anonymous");
+    char *text = hx_timeline_text(&c.timeline, "");
+    assert_non_null(strstr(text, "billing NoAuthProvider: No auth provider found"));
+    assert_non_null(strstr(text, "billing accepted the token of user_1"));
+    free(text);
+    free(no_aud);
+    free(with_aud);
+    backend_stop(&c);
+}
+
+static void test_backend_verifies_at_its_own_clock_with_its_leeway(void **state)
+{
+    struct fixture *f = *state;
+    struct hx_backend_settings s;
+    hx_backend_settings_defaults(&s);
+    s.clock_offset_ms = 360000; /* 6 minutes ahead of the issuer */
+    struct backend_case ahead;
+    backend_start(&ahead, f, &s, "[{\"issuer\": \"iss\"}]");
+    char *t = token(f->key, f->info.kid, "RS256", NOW / 1000, NOW / 1000 + 300, "iss", NULL);
+    assert_int_equal(query(&ahead, t), 401);
+    assert_string_equal(stat_text(&ahead, "reason"), "expired");
+    char clock[128];
+    hx_backend_describe_clock(&ahead.backend, clock, sizeof(clock));
+    assert_string_equal(clock, "billing +6m (leeway 0s)");
+    backend_stop(&ahead);
+    s.leeway_ms = 420000;
+    struct backend_case tolerant;
+    backend_start(&tolerant, f, &s, "[{\"issuer\": \"iss\"}]");
+    assert_int_equal(query(&tolerant, t), 200);
+    backend_stop(&tolerant);
+    hx_backend_settings_defaults(&s);
+    struct backend_case in_sync;
+    backend_start(&in_sync, f, &s, "[{\"issuer\": \"iss\"}]");
+    hx_backend_describe_clock(&in_sync.backend, clock, sizeof(clock));
+    assert_string_equal(clock, "");
+    assert_int_equal(query(&in_sync, t), 200);
+    assert_string_equal(stat_text(&in_sync, "jwks_fetches"), "1");
+    backend_stop(&in_sync);
+    free(t);
+}
+
+static void test_backend_entries_are_checked(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *entry, *pointer, *message;
+    } cases[] = {
+        {"{\"leway\": \"0s\"}", "/leway", "unknown backend setting \"leway\" (did you mean \"leeway\"?)"},
+        {"{\"clock_offset\": \"soon\"}", "/clock_offset", "backend setting clock_offset: expected"},
+        {"{\"app\": \"\"}", "/app", "a backend's app names"},
+        {"{\"providers\": [{\"iss\": \"x\"}]}", "/providers", "a backend's providers is an array"},
+        {"[]", "", "a backend is an object"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct hx_backend_settings s;
+        hx_backend_settings_defaults(&s);
+        struct idp_error err = {0};
+        json_t *entry = json_loads(cases[i].entry, JSON_DECODE_ANY, NULL);
+        assert_int_equal(hx_backend_entry_apply(&s, entry, &err), IDP_INVALID);
+        assert_string_equal(err.pointer, cases[i].pointer);
+        assert_non_null(strstr(err.message, cases[i].message));
+        json_decref(entry);
+    }
+    struct hx_backend_settings s;
+    hx_backend_settings_defaults(&s);
+    json_t *entry = json_loads("{\"app\": \"stg\", \"clock_offset\": \"-30s\", \"leeway\": 5, "
+                               "\"refetch_unknown_kid\": true}", 0, NULL);
+    assert_int_equal(hx_backend_entry_apply(&s, entry, NULL), IDP_OK);
+    assert_int_equal(s.clock_offset_ms, -30000);
+    assert_int_equal(s.leeway_ms, 5000);
+    assert_true(s.refetch_unknown_kid);
+    assert_int_equal(s.jwks_cache_ms, 600000);
+    json_decref(entry);
+    assert_true(hx_backend_reason_known("no_provider"));
+    assert_true(hx_backend_reason_known("expired"));
+    assert_false(hx_backend_reason_known("ok"));
+    assert_true(hx_backend_name_ok("billing-2"));
+    assert_false(hx_backend_name_ok("Billing"));
+    assert_false(hx_backend_name_ok(""));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -195,6 +345,9 @@ int main(void)
         cmocka_unit_test(test_unknown_kid_refetch_respects_cooldown_and_policy),
         cmocka_unit_test(test_cache_expiry_refetches),
         cmocka_unit_test(test_unreachable_jwks_is_reported),
+        cmocka_unit_test(test_backend_matches_a_provider_by_issuer_and_application_id),
+        cmocka_unit_test(test_backend_verifies_at_its_own_clock_with_its_leeway),
+        cmocka_unit_test(test_backend_entries_are_checked),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
