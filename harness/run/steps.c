@@ -943,10 +943,14 @@ static void make_stray(void)
 /* A genuine access token of the signed-in session, forged per spec. */
 static char *forged_token(struct hx_run *run, const json_t *spec, const char *genuine)
 {
-    if (json_object_get(spec, "sign"))
+    /* stray is read only after pthread_once: another worker may be making it. */
+    EVP_PKEY *unpublished = NULL;
+    if (json_object_get(spec, "sign")) {
         pthread_once(&stray_once, make_stray);
+        unpublished = stray;
+    }
     struct idp_error err;
-    char *token = idp_forge_token(genuine, spec, run->key, stray, hx_run_now(run), &err);
+    char *token = idp_forge_token(genuine, spec, run->key, unpublished, hx_run_now(run), &err);
     if (!token)
         hx_run_fail(run, "cannot forge a token: %s", err.message);
     return token;
