@@ -309,15 +309,17 @@ static struct hx_app *world_app(struct hx_run *run, const struct hx_app_config *
     return app;
 }
 
-/* Whether a fault in doc (configured or added by a step) may cut a request
- * without a complete reply: any string, or key, naming such an action, in
- * the JSON or in the compact form ("action=reset"). Errs on the side of
- * yes. */
+/* The reference app's Retry-After wait ends once the in-process fakeidp
+ * has no request in flight (see refapp.c). */
 static bool idp_quiet(void *idp, int timeout_ms)
 {
     return idp_server_wait_quiet(idp, timeout_ms);
 }
 
+/* Whether a fault in doc (configured or added by a step) may cut a request
+ * without a complete reply: any string, or key, naming such an action, in
+ * the JSON or in the compact form ("action=reset"). Errs on the side of
+ * yes. */
 static bool may_cut_requests(const json_t *doc)
 {
     static const char *const cutting[] = {"reset", "close", "hang", "garbage", "truncated",
@@ -394,7 +396,7 @@ static bool start_reference(struct hx_run *run, const json_t *target,
     ac.convex_providers = providers;
     ac.clock = &run->clock;
     ac.timeline = &run->timeline;
-    ac.idp_wait_quiet = idp_quiet;
+    ac.idp_wait_quiet = run->idp ? idp_quiet : NULL;
     ac.idp_quiet_ctx = run->idp;
     if (json_object_get(run->doc, "apps")) {
         hx_run_start_apps(run, target, &ac, seed);
