@@ -681,6 +681,26 @@ static void idle_clients_close(struct hx_app *app)
         hx_http_client_free(&app->idle_clients[--app->idle_count]);
 }
 
+/* POSTs JSON text to fakeidp's API at path (under idp_url) over client, as
+ * the SDK does: the app's API key as the Bearer token and, when numbered,
+ * the browser's request number (X-Request-ID: hxreq-N), which links the
+ * call to that request in fakeidp's journal. The token grants are
+ * numbered; the sign-in pages' other calls (idp_api) have never been, and
+ * fakeidp names those itself. False when no response came (resp->error). */
+static bool idp_post(struct hx_app *app, struct hx_http_client *client, const char *path,
+                     const char *text, bool numbered, struct hx_http_response *resp)
+{
+    char url[600], auth[200], request_id[48];
+    snprintf(url, sizeof(url), "%s%s", app->idp_url, path);
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", app->api_key);
+    int number = numbered ? hx_timeline_request_current() : 0;
+    snprintf(request_id, sizeof(request_id), "X-Request-ID: hxreq-%d", number);
+    const char *headers[] = {"Content-Type: application/json", "Accept: application/json", auth,
+                             number ? request_id : NULL, NULL};
+    return client && text &&
+           hx_http_request(client, "POST", url, headers, text, strlen(text), 15000, resp);
+}
+
 static struct refresh_result *authenticate(struct hx_app *app, const struct hx_app_knobs *k,
                                            json_t *body)
 {
@@ -690,18 +710,10 @@ static struct refresh_result *authenticate(struct hx_app *app, const struct hx_a
     json_object_set_new(body, "client_id", json_string(app->client_id));
     json_object_set_new(body, "client_secret", json_string(app->api_key));
     char *text = json_dumps(body, JSON_COMPACT);
-    char url[400], auth[200];
-    snprintf(url, sizeof(url), "%s/user_management/authenticate", app->idp_url);
-    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", app->api_key);
-    char request_id[48];
-    snprintf(request_id, sizeof(request_id), "X-Request-ID: hxreq-%d", hx_timeline_request_current());
-    const char *headers[] = {"Content-Type: application/json", "Accept: application/json", auth,
-                             hx_timeline_request_current() ? request_id : NULL, NULL};
     struct hx_http_client *client = idp_client(app);
     for (int attempt = 0; attempt < 2; attempt++) {
         struct hx_http_response resp = {0};
-        bool got = client && text &&
-                   hx_http_request(client, "POST", url, headers, text, strlen(text), 15000, &resp);
+        bool got = idp_post(app, client, "/user_management/authenticate", text, true, &resp);
         res->status = resp.status;
         json_t *reply = got ? json_loadb(resp.body, resp.body_len, 0, NULL) : NULL;
         char retry_after[32] = "";
@@ -991,21 +1003,16 @@ static json_t *idp_api(struct hx_app *app, const char *path, json_t *body, long 
 {
     char *text = json_dumps(body, JSON_COMPACT);
     json_decref(body);
-    char url[600], auth[200];
-    snprintf(url, sizeof(url), "%s%s", app->idp_url, path);
-    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", app->api_key);
-    const char *headers[] = {"Content-Type: application/json", "Accept: application/json", auth, NULL};
-    struct hx_http_client *client = hx_http_client_new();
+    struct hx_http_client *client = idp_client(app);
     struct hx_http_response resp = {0};
     json_t *reply = NULL;
     *status = 0;
-    if (client && text &&
-        hx_http_request(client, "POST", url, headers, text, strlen(text), 15000, &resp)) {
+    if (idp_post(app, client, path, text, false, &resp)) {
         *status = resp.status;
         reply = json_loadb(resp.body, resp.body_len, 0, NULL);
     }
     hx_http_response_cleanup(&resp);
-    hx_http_client_free(&client);
+    idp_client_done(app, client);
     free(text);
     return reply;
 }
