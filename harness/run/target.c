@@ -310,7 +310,7 @@ static struct hx_app *world_app(struct hx_run *run, const struct hx_app_config *
 }
 
 /* The reference app's Retry-After wait ends once the in-process fakeidp
- * has no request in flight (see refapp.c). */
+ * has no request in flight (see refapp_idp.c). */
 static bool idp_quiet(void *idp, int timeout_ms)
 {
     return idp_server_wait_quiet(idp, timeout_ms);

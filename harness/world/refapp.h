@@ -111,7 +111,7 @@ struct hx_app_config {
     bool idp_keep_alive;         /* calls to fakeidp may reuse connections: no fault can cut one */
     /* Waits up to timeout_ms until the IdP has no request in flight (true
      * when it has none), or NULL: waits for Retry-After take their whole
-     * time. See the retry in refapp.c. */
+     * time. See the retry in refapp_idp.c. */
     bool (*idp_wait_quiet)(void *ctx, int timeout_ms);
     void *idp_quiet_ctx;
 };

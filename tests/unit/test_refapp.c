@@ -1,4 +1,4 @@
-/* The reference app (harness/world/refapp.c) against an in-process fakeidp,
+/* The reference app (harness/world/refapp*.c) against an in-process fakeidp,
  * driven over HTTP with harness/net/http_client: /login -> authorize ->
  * /callback sets the session cookie; the cookie opens pages and /api/; a
  * tampered cookie sends the browser to /login; /api/ signed out is 401; the
