@@ -419,7 +419,8 @@ int cli_doctor(int argc, char **argv)
     struct hx_runner_options opt = {
         .jobs = reference ? (int)sysconf(_SC_NPROCESSORS_ONLN) : 1, .repeat = 1, .seed = seed,
         .timeout_ms = timeout_ms, .key = key, .rotation_key_dir = slash ? rotation_dir : NULL,
-        .progress = isatty(STDERR_FILENO) ? stderr : NULL};
+        .progress = isatty(STDERR_FILENO) ? stderr : NULL,
+        .adopt_orphans = true /* the command's decision: it reaps its apps' orphans (external.h) */};
     if (opt.jobs < 1)
         opt.jobs = 1;
     hx_runner_run(plan.scenarios, plan.scenario_count, &opt, &results);

@@ -327,7 +327,10 @@ int cli_run(int argc, char **argv)
     }
     opt.progress = isatty(STDERR_FILENO) && !tap ? stderr : NULL;
     struct hx_results results;
+    /* The process-wide decisions are the command's: its signal handlers,
+     * and adopting the orphans of the apps it starts (external.h). */
     hx_guard_handle_signals();
+    opt.adopt_orphans = true;
     hx_runner_run(scenarios, count, &opt, &results);
     if (tap)
         hx_report_tap(&results, stdout);

@@ -339,6 +339,8 @@ static char **app_environment(struct hx_faketime *ft, const struct hx_external_e
 
 /* ---- start -------------------------------------------------------------- */
 
+/* The process-wide decision hx_external_env.adopt_orphans asks for, taken
+ * once: this process becomes a child subreaper. */
 static pthread_once_t subreaper_once = PTHREAD_ONCE_INIT;
 
 static void become_subreaper(void)
@@ -543,7 +545,8 @@ struct hx_external *hx_external_start(const json_t *start, const struct hx_exter
         snprintf(why, sizeof(why), "cannot set up the app's output: %s", strerror(errno));
         goto fail;
     }
-    pthread_once(&subreaper_once, become_subreaper);
+    if (env->adopt_orphans)
+        pthread_once(&subreaper_once, become_subreaper);
     if (hx_guard_stopping()) {
         snprintf(why, sizeof(why), "the run is being interrupted");
         goto fail;

@@ -6,6 +6,7 @@
 #define HX_EXTERNAL_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "error.h"
@@ -20,6 +21,17 @@ struct hx_external_env {
     const char *app_url;      /* the target's url from the scenario */
     int64_t virtual_now_ms;   /* the app's clock starts here */
     const char *base_dir;     /* a relative start.cwd is taken from here (the scenario's folder) */
+    /* Whether this process may become a child subreaper (prctl
+     * PR_SET_CHILD_SUBREAPER) when it starts the app: the app's processes
+     * whose parent exits are then handed to it, and reaped when the app
+     * stops, instead of going to a PID 1 that may never reap them. This
+     * changes the whole process for good (every orphaned descendant comes
+     * to it), so the library never does it unless asked: programs that
+     * start apps (fakeidp run, fakeidp doctor) ask, through
+     * hx_runner_options.adopt_orphans. Without it the app still starts and
+     * stops (its process group is signalled); orphans it leaves are reaped
+     * by whoever adopts them. */
+    bool adopt_orphans;
 };
 
 /* Checks a start block's keys and types (lint time); err says what is wrong. */

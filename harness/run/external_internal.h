@@ -48,8 +48,8 @@ void external_note(struct hx_external *ext, const char *fmt, ...)
 /* ---- external_group.c --------------------------------------------------- */
 
 /* Reaps the shell and every member of its group that was handed to us
- * (the harness is a child subreaper, so orphaned grandchildren come to
- * it instead of a PID 1 that may never reap them);
+ * (with adopt_orphans the process is a child subreaper, so orphaned
+ * grandchildren come to it instead of a PID 1 that may never reap them);
  * sets ext->reaped and ext->wait_status once the shell is reaped. */
 void external_reap(struct hx_external *ext);
 /* "exit status N", "signal N (name)" for a wait status. */

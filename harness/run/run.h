@@ -52,6 +52,7 @@ struct hx_run {
     struct hx_world world;          /* the named apps and their pieces ("apps") */
     struct hx_kept *kept;           /* the worker's reusable fakeidp and app, or NULL (fresh) */
     struct hx_external *external;   /* an external app the harness started, or NULL */
+    bool adopt_orphans;             /* hx_runner_options.adopt_orphans, for external apps */
     char app_origin[256];
     char start_error[512];          /* the target refused to start */
     bool broken;                    /* the run could not be carried out (hx_run_broken) */

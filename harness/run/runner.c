@@ -83,6 +83,7 @@ static void run_variant(const struct hx_scenario *sc, const struct hx_variant *v
     run->variant = variant;
     run->kept = world;
     run->key = opt->key;
+    run->adopt_orphans = opt->adopt_orphans;
     run->doc = variant->doc;
     run->failures = json_array();
     run->totp_secrets = json_object();

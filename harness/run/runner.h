@@ -30,6 +30,9 @@ struct hx_runner_options {
                                worker keeps one pair and resets it between variants) */
     uint64_t order_seed;    /* 0: jobs in file order; else a shuffle seeded with this */
     bool keep_journal;      /* each result keeps fakeidp's whole journal (tests) */
+    bool adopt_orphans;     /* the process may become a child subreaper when it starts an
+                               external app (hx_external_env.adopt_orphans): set by programs,
+                               not by libraries or tests that share their process */
 };
 
 struct hx_result {

@@ -150,7 +150,8 @@ static struct hx_external *launch(struct hx_run *run, const json_t *start, struc
         snprintf(base_dir, sizeof(base_dir), ".");
     struct hx_external_env env = {.idp_url = run->idp_url, .client_id = run->client_id,
                                   .api_key = run->api_key, .app_url = run->app_origin,
-                                  .virtual_now_ms = hx_run_now(run), .base_dir = base_dir};
+                                  .virtual_now_ms = hx_run_now(run), .base_dir = base_dir,
+                                  .adopt_orphans = run->adopt_orphans};
     return hx_external_start(start, &env, &run->timeline, err);
 }
 
