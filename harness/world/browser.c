@@ -397,13 +397,167 @@ static char *login_form(const char *html, char *action, size_t action_size)
     return body;
 }
 
+/* The request one hop of a navigation sends; a redirect or the sign-in
+ * form makes the next hop's. */
+struct hop {
+    struct hx_url url;
+    const char *method;
+    const char *body;
+    const char *const *headers; /* the page's own (nav->headers), or the form's */
+    struct hx_url initiator;
+    bool have_initiator;
+};
+
+static const char *const form_headers[] = {"Content-Type: application/x-www-form-urlencoded", NULL};
+
+/* Sends a hop: the jar's cookies for it under ctx (none for a fetch()
+ * without credentials that goes cross-site), its request number
+ * (X-Request-ID), the pinned instance, Origin for a subrequest and the
+ * page's headers; through the world's transport when there is one. The
+ * request goes into the timeline and its absolute URL into full. False
+ * when nothing came back (resp->error says why). */
+static bool send_hop(struct hx_browser *b, const struct hx_navigation *nav, const struct hop *hop,
+                     const struct hx_request_context *ctx, const struct hx_cookie_rules *rules,
+                     struct hx_http_client *client, char *full, size_t full_size,
+                     struct hx_http_response *resp)
+{
+    pthread_mutex_lock(&b->lock);
+    /* fetch() without credentials sends no cookies cross-site. */
+    char *cookie = (nav->subrequest && !nav->credentials && hop->have_initiator &&
+                    !hx_url_same_site(&hop->url, &hop->initiator))
+                       ? strdup("")
+                       : hx_jar_header(&b->jar, &hop->url, ctx, rules, idp_clock_now_ms(b->clock));
+    char site[256];
+    hx_url_site(&hop->url, site, sizeof(site));
+    json_object_set_new(b->last_visit, site, json_integer(idp_clock_now_ms(b->clock)));
+    if (strcmp(hop->url.path, "/user_management/authorize") == 0)
+        b->authorize_visits++;
+    pthread_mutex_unlock(&b->lock);
+    int request = hx_timeline_request_begin(b->timeline);
+    const char *headers[24];
+    size_t h = 0;
+    char cookie_header[16384], origin_header[400], request_header[48], pin_header[48];
+    snprintf(request_header, sizeof(request_header), "X-Request-ID: hxreq-%d", request);
+    headers[h++] = request_header;
+    if (pinned_instance > 0) {
+        snprintf(pin_header, sizeof(pin_header), "X-Fakeidp-Instance: %d", pinned_instance);
+        headers[h++] = pin_header;
+    }
+    if (cookie && cookie[0]) {
+        snprintf(cookie_header, sizeof(cookie_header), "Cookie: %s", cookie);
+        headers[h++] = cookie_header;
+    }
+    free(cookie);
+    if (nav->subrequest && hop->have_initiator) {
+        char origin[300];
+        hx_url_origin(&hop->initiator, origin, sizeof(origin));
+        snprintf(origin_header, sizeof(origin_header), "Origin: %s", origin);
+        headers[h++] = origin_header;
+    }
+    for (size_t i = 0; hop->headers && hop->headers[i] && h < 22; i++)
+        headers[h++] = hop->headers[i];
+    headers[h] = NULL;
+    hx_url_format(&hop->url, full, full_size);
+    const char *body = hop->body;
+    bool got = b->transport ? b->transport(b->transport_data, hop->method, full, headers, body,
+                                           body ? strlen(body) : 0, resp)
+                            : hx_http_request(client, hop->method, full, headers, body,
+                                              body ? strlen(body) : 0, 30000, resp);
+    json_t *record = json_pack("{s:s, s:s, s:s, s:i, s:b}", "method", hop->method, "host",
+                               hop->url.host, "path", hop->url.path,
+                               "status", got ? (int)resp->status : 0, "subrequest", nav->subrequest);
+    /* A bearer access token the page sent, by its short hash. */
+    for (size_t i = 0; nav->headers && nav->headers[i]; i++) {
+        if (strncasecmp(nav->headers[i], "Authorization: Bearer ", 22) == 0) {
+            char hash[16];
+            hx_timeline_hash(nav->headers[i] + 22, hash);
+            json_object_set_new(record, "access_token", json_string(hash));
+        }
+    }
+    hx_timeline_request_end(b->timeline, idp_clock_now_ms(b->clock), record);
+    return got;
+}
+
+enum hop_next { HOP_DONE, HOP_FOLLOW, HOP_STOP };
+
+/* A redirect (pages only; fetch() hands it to the script): HOP_FOLLOW with
+ * hop moved to its target (303, and 301/302 after a POST, continue as GET
+ * without the body); HOP_STOP at the IdP's sign-in when the navigation does
+ * not follow it, or at a second trip through authorize (a login loop);
+ * HOP_DONE when resp is no redirect. */
+static enum hop_next follow_redirect(struct hx_browser *b, const struct hx_navigation *nav,
+                                     struct hop *hop, const struct hx_http_response *resp,
+                                     int *authorize_hops, struct hx_page *page)
+{
+    char location[4096] = "";
+    struct hx_url next;
+    if (nav->subrequest || resp->status < 300 || resp->status >= 400 ||
+        !hx_http_header(resp, "Location", location, sizeof(location)) ||
+        !hx_url_resolve(&hop->url, location, &next))
+        return HOP_DONE;
+    bool authorize = strcmp(next.path, "/user_management/authorize") == 0;
+    if (is_login(&next, b->knobs.idp_host) &&
+        (!nav->follow_login || (authorize && (*authorize_hops)++ > 0))) {
+        /* Not followed, or a second trip through authorize in one
+         * navigation: a login loop, stopped here. */
+        hx_url_format(&next, page->stopped_at, sizeof(page->stopped_at));
+        page->login_redirect = true;
+        if (*authorize_hops > 1)
+            hx_timeline_add(b->timeline, idp_clock_now_ms(b->clock), "browser",
+                            "login loop: sent back to sign in right after signing in");
+        return HOP_STOP;
+    }
+    hop->url = next;
+    long status = resp->status;
+    if (status == 303 || ((status == 301 || status == 302) && strcmp(hop->method, "POST") == 0)) {
+        hop->method = "GET";
+        hop->body = NULL;
+        if (hop->headers == form_headers)
+            hop->headers = NULL;
+    }
+    return HOP_FOLLOW;
+}
+
+/* The fake's interactive sign-in page, on a navigation that follows
+ * sign-in: the user submits its form, a POST navigation that the IdP's
+ * page starts, so the callback is reached from there. True with hop made
+ * that POST, whose body *form_body then owns. */
+static bool submit_login_form(struct hx_browser *b, const struct hx_navigation *nav,
+                              struct hop *hop, const struct hx_http_response *resp,
+                              char **form_body)
+{
+    char action[1024];
+    struct hx_url next;
+    char *form = !nav->subrequest && nav->follow_login && resp->status == 200 &&
+                         strcmp(hop->url.path, "/user_management/authorize") == 0
+                     ? login_form(resp->body, action, sizeof(action))
+                     : NULL;
+    if (!form || !hx_url_resolve(&hop->url, action, &next)) {
+        free(form);
+        return false;
+    }
+    hx_timeline_add(b->timeline, idp_clock_now_ms(b->clock), "browser",
+                    "sign-in page: the form is submitted");
+    free(*form_body);
+    *form_body = form;
+    hop->body = form;
+    hop->method = "POST";
+    hop->headers = form_headers;
+    hop->initiator = hop->url;
+    hop->have_initiator = true;
+    hop->url = next;
+    return true;
+}
+
 void hx_browser_go(struct hx_browser *b, const struct hx_navigation *nav, struct hx_page *page)
 {
     memset(page, 0, sizeof(*page));
-    struct hx_url url, initiator, embed;
-    bool have_initiator = nav->initiator && hx_url_parse(nav->initiator, &initiator);
+    struct hop hop = {.method = nav->method ? nav->method : "GET", .body = nav->body,
+                      .headers = nav->headers};
+    struct hx_url embed;
+    hop.have_initiator = nav->initiator && hx_url_parse(nav->initiator, &hop.initiator);
     bool embedded = b->knobs.embedded_in[0] && hx_url_parse(b->knobs.embedded_in, &embed);
-    if (!hx_url_parse(nav->url, &url)) {
+    if (!hx_url_parse(nav->url, &hop.url)) {
         snprintf(page->error, sizeof(page->error), "not an absolute http(s) URL: %s", nav->url);
         return;
     }
@@ -419,7 +573,7 @@ void hx_browser_go(struct hx_browser *b, const struct hx_navigation *nav, struct
     }
     /* Requests the fake may cut (anything sent to the IdP) get a connection
      * of their own; the rest reuse the thread's. */
-    bool to_idp = strcmp(url.host, b->knobs.idp_host) == 0;
+    bool to_idp = strcmp(hop.url.host, b->knobs.idp_host) == 0;
     /* Numbered, and sent as X-Request-ID: the reference app passes it on to
      * fakeidp, whose journal keeps it, so a report can put each app line
      * and IdP call under the browser request that caused it. */
@@ -430,143 +584,42 @@ void hx_browser_go(struct hx_browser *b, const struct hx_navigation *nav, struct
         return;
     }
     hx_http_client_loopback(client, true);
-    const char *method = nav->method ? nav->method : "GET";
-    const char *body = nav->body;
     char *form_body = NULL;
-    static const char *const form_headers[] = {"Content-Type: application/x-www-form-urlencoded", NULL};
-    const char *const *headers_extra = nav->headers;
     struct hx_cookie_rules rules = rules_of(b);
-    int authorize_hops = strcmp(url.path, "/user_management/authorize") == 0;
-    for (int hop = 0; hop < 20; hop++) {
+    int authorize_hops = strcmp(hop.url.path, "/user_management/authorize") == 0;
+    for (int hop_index = 0; hop_index < 20; hop_index++) {
         /* SameSite: a navigation is judged by its initiator, the same page
          * for every hop of its redirect chain (a typed URL has none); inside
          * an iframe and for fetch(), by the top-level page. */
         struct hx_request_context ctx = {
-            .site_for_cookies = embedded ? &embed : have_initiator ? &initiator : NULL,
+            .site_for_cookies = embedded ? &embed : hop.have_initiator ? &hop.initiator : NULL,
             .top_level_navigation = !nav->subrequest && !embedded,
-            .safe_method = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0,
+            .safe_method = strcmp(hop.method, "GET") == 0 || strcmp(hop.method, "HEAD") == 0,
         };
-        pthread_mutex_lock(&b->lock);
-        /* fetch() without credentials sends no cookies cross-site. */
-        char *cookie = (nav->subrequest && !nav->credentials && have_initiator &&
-                        !hx_url_same_site(&url, &initiator))
-                           ? strdup("")
-                           : hx_jar_header(&b->jar, &url, &ctx, &rules, idp_clock_now_ms(b->clock));
-        char site[256];
-        hx_url_site(&url, site, sizeof(site));
-        json_object_set_new(b->last_visit, site, json_integer(idp_clock_now_ms(b->clock)));
-        if (strcmp(url.path, "/user_management/authorize") == 0)
-            b->authorize_visits++;
-        pthread_mutex_unlock(&b->lock);
-        int request = hx_timeline_request_begin(b->timeline);
-        const char *headers[24];
-        size_t h = 0;
-        char cookie_header[16384], origin_header[400], request_header[48], pin_header[48];
-        snprintf(request_header, sizeof(request_header), "X-Request-ID: hxreq-%d", request);
-        headers[h++] = request_header;
-        if (pinned_instance > 0) {
-            snprintf(pin_header, sizeof(pin_header), "X-Fakeidp-Instance: %d", pinned_instance);
-            headers[h++] = pin_header;
-        }
-        if (cookie && cookie[0]) {
-            snprintf(cookie_header, sizeof(cookie_header), "Cookie: %s", cookie);
-            headers[h++] = cookie_header;
-        }
-        free(cookie);
-        if (nav->subrequest && have_initiator) {
-            char origin[300];
-            hx_url_origin(&initiator, origin, sizeof(origin));
-            snprintf(origin_header, sizeof(origin_header), "Origin: %s", origin);
-            headers[h++] = origin_header;
-        }
-        for (size_t i = 0; headers_extra && headers_extra[i] && h < 22; i++)
-            headers[h++] = headers_extra[i];
-        headers[h] = NULL;
         char full[4096];
-        hx_url_format(&url, full, sizeof(full));
         struct hx_http_response resp;
-        bool got = b->transport ? b->transport(b->transport_data, method, full, headers, body,
-                                               body ? strlen(body) : 0, &resp)
-                                : hx_http_request(client, method, full, headers, body,
-                                                  body ? strlen(body) : 0, 30000, &resp);
-        page->hops = hop + 1;
+        bool got = send_hop(b, nav, &hop, &ctx, &rules, client, full, sizeof(full), &resp);
+        page->hops = hop_index + 1;
         snprintf(page->url, sizeof(page->url), "%s", full);
         page->status = resp.status;
-        json_t *record = json_pack("{s:s, s:s, s:s, s:i, s:b}", "method", method, "host",
-                                   url.host, "path", url.path, "status", got ? (int)resp.status : 0,
-                                   "subrequest", nav->subrequest);
-        /* A bearer access token the page sent, by its short hash. */
-        for (size_t i = 0; nav->headers && nav->headers[i]; i++) {
-            if (strncasecmp(nav->headers[i], "Authorization: Bearer ", 22) == 0) {
-                char hash[16];
-                hx_timeline_hash(nav->headers[i] + 22, hash);
-                json_object_set_new(record, "access_token", json_string(hash));
-            }
-        }
-        hx_timeline_request_end(b->timeline, idp_clock_now_ms(b->clock), record);
         if (!got) {
             snprintf(page->error, sizeof(page->error), "%s", resp.error);
-            hx_timeline_add(b->timeline, idp_clock_now_ms(b->clock), "browser", "%s %s: %s", method,
-                            full, resp.error);
+            hx_timeline_add(b->timeline, idp_clock_now_ms(b->clock), "browser", "%s %s: %s",
+                            hop.method, full, resp.error);
             hx_http_response_cleanup(&resp);
             break;
         }
-        apply_cookies(b, &resp, &url, &ctx);
-        char location[4096] = "";
-        struct hx_url next;
-        if (!nav->subrequest && resp.status >= 300 && resp.status < 400 &&
-            hx_http_header(&resp, "Location", location, sizeof(location)) &&
-            hx_url_resolve(&url, location, &next)) {
-            long status = resp.status;
-            hx_http_response_cleanup(&resp);
-            bool authorize = strcmp(next.path, "/user_management/authorize") == 0;
-            if (is_login(&next, b->knobs.idp_host) &&
-                (!nav->follow_login || (authorize && authorize_hops++ > 0))) {
-                /* Not followed, or a second trip through authorize in one
-                 * navigation: a login loop, stopped here. */
-                hx_url_format(&next, page->stopped_at, sizeof(page->stopped_at));
-                page->login_redirect = true;
-                if (authorize_hops > 1)
-                    hx_timeline_add(b->timeline, idp_clock_now_ms(b->clock), "browser",
-                                    "login loop: sent back to sign in right after signing in");
-                break;
-            }
-            url = next;
-            /* 303, and 301/302 after a POST, continue as GET without the body. */
-            if (status == 303 || ((status == 301 || status == 302) && strcmp(method, "POST") == 0)) {
-                method = "GET";
-                body = NULL;
-                if (headers_extra == form_headers)
-                    headers_extra = NULL;
-            }
-            continue;
+        apply_cookies(b, &resp, &hop.url, &ctx);
+        enum hop_next next = follow_redirect(b, nav, &hop, &resp, &authorize_hops, page);
+        if (next == HOP_DONE && submit_login_form(b, nav, &hop, &resp, &form_body))
+            next = HOP_FOLLOW;
+        if (next == HOP_DONE) {
+            page->body = resp.body;
+            resp.body = NULL;
         }
-        char action[1024];
-        char *form = !nav->subrequest && nav->follow_login && resp.status == 200 &&
-                             strcmp(url.path, "/user_management/authorize") == 0
-                         ? login_form(resp.body, action, sizeof(action))
-                         : NULL;
-        if (form && hx_url_resolve(&url, action, &next)) {
-            /* The user submits the sign-in page: a POST navigation that the
-             * IdP's page starts, so the callback is reached from there. */
-            hx_timeline_add(b->timeline, idp_clock_now_ms(b->clock), "browser",
-                            "sign-in page: the form is submitted");
-            hx_http_response_cleanup(&resp);
-            free(form_body);
-            form_body = form;
-            body = form_body;
-            method = "POST";
-            headers_extra = form_headers;
-            initiator = url;
-            have_initiator = true;
-            url = next;
-            continue;
-        }
-        free(form);
-        page->body = resp.body;
-        resp.body = NULL;
         hx_http_response_cleanup(&resp);
-        break;
+        if (next != HOP_FOLLOW)
+            break;
     }
     free(form_body);
     if (to_idp)
