@@ -267,6 +267,105 @@ static bool shadows_secure(const struct hx_jar *jar, const struct hx_cookie *c, 
     return false;
 }
 
+/* The attributes after the name-value pair, into c (RFC 6265bis 5.6-5.7):
+ * an attribute value over 1024 bytes is ignored; Max-Age wins over Expires
+ * wherever it stands, both capped at 400 days. False (why says so) when
+ * the Domain rejects the cookie. */
+static bool apply_attributes(struct hx_cookie *c, char *attrs, const struct hx_url *url,
+                             int64_t now_ms, char *why, size_t why_size)
+{
+    bool have_max_age = false, have_expires = false;
+    int64_t max_age_at = 0, expires_at = 0;
+    char *save = NULL;
+    for (char *attr = strtok_r(attrs, ";", &save); attr; attr = strtok_r(NULL, ";", &save)) {
+        char *aeq = strchr(attr, '=');
+        char *aval = "";
+        if (aeq) {
+            *aeq = '\0';
+            aval = trim(aeq + 1);
+        }
+        char *aname = trim(attr);
+        if (strlen(aval) > 1024)
+            continue;
+        if (strcasecmp(aname, "Secure") == 0) {
+            c->secure = true;
+        } else if (strcasecmp(aname, "HttpOnly") == 0) {
+            c->http_only = true;
+        } else if (strcasecmp(aname, "Path") == 0) {
+            if (aval[0] == '/')
+                snprintf(c->path, sizeof(c->path), "%s", aval);
+            else
+                default_path(url, c->path, sizeof(c->path));
+        } else if (strcasecmp(aname, "Domain") == 0 && *aval) {
+            if (!apply_domain(c, aval, url, why, why_size))
+                return false;
+        } else if (strcasecmp(aname, "Max-Age") == 0) {
+            char *end;
+            long long secs = strtoll(aval, &end, 10);
+            if (*aval && !*end && (isdigit((unsigned char)aval[0]) || aval[0] == '-')) {
+                have_max_age = true;
+                max_age_at = secs <= 0 ? INT64_MIN
+                             : secs > 400LL * 86400 ? now_ms + 400LL * 86400 * 1000
+                                                     : now_ms + secs * 1000;
+            }
+        } else if (strcasecmp(aname, "Expires") == 0) {
+            int64_t at;
+            if (parse_cookie_date(aval, &at)) {
+                have_expires = true;
+                expires_at = at <= now_ms ? INT64_MIN : at;
+            }
+        } else if (strcasecmp(aname, "SameSite") == 0) {
+            c->same_site = strcasecmp(aval, "strict") == 0 ? HX_SAMESITE_STRICT
+                           : strcasecmp(aval, "none") == 0 ? HX_SAMESITE_NONE
+                           : strcasecmp(aval, "lax") == 0  ? HX_SAMESITE_LAX
+                                                           : HX_SAMESITE_DEFAULT;
+        }
+    }
+    if (have_max_age)
+        c->expires_ms = max_age_at;
+    else if (have_expires)
+        c->expires_ms = expires_at == INT64_MIN || expires_at - now_ms <= 400LL * 86400 * 1000
+                            ? expires_at
+                            : now_ms + 400LL * 86400 * 1000;
+    return true;
+}
+
+/* Whether the browser refuses to store c from url (why says why): Secure
+ * over an insecure origin, a cookie prefix broken, SameSite=None without
+ * Secure, a cross-site context SameSite forbids, or an insecure origin
+ * shadowing a Secure cookie. */
+static bool refused(const struct hx_jar *jar, const struct hx_cookie *c, const struct hx_url *url,
+                    const struct hx_request_context *ctx, const struct hx_cookie_rules *rules,
+                    int64_t now_ms, char *why, size_t why_size)
+{
+    bool secure_origin = origin_secure(url, rules);
+    if (c->secure && !secure_origin) {
+        snprintf(why, why_size, "Secure cookie %s set over http://%s (%s)", c->name, url->host,
+                 rules->profile == HX_WEBKIT ? "WebKit accepts Secure only over https"
+                                             : "not a loopback host");
+        return true;
+    }
+    const char *prefix = prefix_violation(c, secure_origin);
+    if (prefix) {
+        snprintf(why, why_size, "%s: %s", c->name, prefix);
+        return true;
+    }
+    if (c->same_site == HX_SAMESITE_NONE && !c->secure) {
+        snprintf(why, why_size, "SameSite=None cookie %s without Secure", c->name);
+        return true;
+    }
+    const char *blocked = NULL;
+    if (!samesite_allows(c, url, ctx, rules, true, now_ms, &blocked)) {
+        snprintf(why, why_size, "%s: %s", c->name, blocked);
+        return true;
+    }
+    if (!secure_origin && !c->secure && shadows_secure(jar, c, now_ms)) {
+        snprintf(why, why_size, "%s: an http response may not overwrite a Secure cookie", c->name);
+        return true;
+    }
+    return false;
+}
+
 enum hx_cookie_change hx_jar_set(struct hx_jar *jar, const char *header, const struct hx_url *url,
                                  const struct hx_request_context *ctx,
                                  const struct hx_cookie_rules *rules, int64_t now_ms,
@@ -313,85 +412,9 @@ enum hx_cookie_change hx_jar_set(struct hx_jar *jar, const char *header, const s
     c.host_only = true;
     snprintf(c.domain, sizeof(c.domain), "%s", url->host);
     default_path(url, c.path, sizeof(c.path));
-    bool have_max_age = false, have_expires = false;
-    int64_t max_age_at = 0, expires_at = 0;
-    char *save = NULL;
-    for (char *attr = strtok_r(attrs, ";", &save); attr; attr = strtok_r(NULL, ";", &save)) {
-        char *aeq = strchr(attr, '=');
-        char *aval = "";
-        if (aeq) {
-            *aeq = '\0';
-            aval = trim(aeq + 1);
-        }
-        char *aname = trim(attr);
-        if (strlen(aval) > 1024)
-            continue; /* an attribute value over 1024 bytes is ignored */
-        if (strcasecmp(aname, "Secure") == 0) {
-            c.secure = true;
-        } else if (strcasecmp(aname, "HttpOnly") == 0) {
-            c.http_only = true;
-        } else if (strcasecmp(aname, "Path") == 0) {
-            if (aval[0] == '/')
-                snprintf(c.path, sizeof(c.path), "%s", aval);
-            else
-                default_path(url, c.path, sizeof(c.path));
-        } else if (strcasecmp(aname, "Domain") == 0 && *aval) {
-            if (!apply_domain(&c, aval, url, why, why_size))
-                goto out;
-        } else if (strcasecmp(aname, "Max-Age") == 0) {
-            char *end;
-            long long secs = strtoll(aval, &end, 10);
-            if (*aval && !*end && (isdigit((unsigned char)aval[0]) || aval[0] == '-')) {
-                have_max_age = true;
-                max_age_at = secs <= 0 ? INT64_MIN
-                             : secs > 400LL * 86400 ? now_ms + 400LL * 86400 * 1000
-                                                     : now_ms + secs * 1000;
-            }
-        } else if (strcasecmp(aname, "Expires") == 0) {
-            int64_t at;
-            if (parse_cookie_date(aval, &at)) {
-                have_expires = true;
-                expires_at = at <= now_ms ? INT64_MIN : at;
-            }
-        } else if (strcasecmp(aname, "SameSite") == 0) {
-            c.same_site = strcasecmp(aval, "strict") == 0 ? HX_SAMESITE_STRICT
-                          : strcasecmp(aval, "none") == 0 ? HX_SAMESITE_NONE
-                          : strcasecmp(aval, "lax") == 0  ? HX_SAMESITE_LAX
-                                                          : HX_SAMESITE_DEFAULT;
-        }
-    }
-    /* Max-Age wins over Expires wherever it stands; both are capped at 400 days. */
-    if (have_max_age)
-        c.expires_ms = max_age_at;
-    else if (have_expires)
-        c.expires_ms = expires_at == INT64_MIN || expires_at - now_ms <= 400LL * 86400 * 1000
-                           ? expires_at
-                           : now_ms + 400LL * 86400 * 1000;
-    bool secure_origin = origin_secure(url, rules);
-    if (c.secure && !secure_origin) {
-        snprintf(why, why_size, "Secure cookie %s set over http://%s (%s)", c.name, url->host,
-                 rules->profile == HX_WEBKIT ? "WebKit accepts Secure only over https"
-                                             : "not a loopback host");
+    if (!apply_attributes(&c, attrs, url, now_ms, why, why_size) ||
+        refused(jar, &c, url, ctx, rules, now_ms, why, why_size))
         goto out;
-    }
-    const char *prefix = prefix_violation(&c, secure_origin);
-    if (prefix) {
-        snprintf(why, why_size, "%s: %s", c.name, prefix);
-        goto out;
-    }
-    if (c.same_site == HX_SAMESITE_NONE && !c.secure) {
-        snprintf(why, why_size, "SameSite=None cookie %s without Secure", c.name);
-        goto out;
-    }
-    const char *blocked = NULL;
-    if (!samesite_allows(&c, url, ctx, rules, true, now_ms, &blocked)) {
-        snprintf(why, why_size, "%s: %s", c.name, blocked);
-        goto out;
-    }
-    if (!secure_origin && !c.secure && shadows_secure(jar, &c, now_ms)) {
-        snprintf(why, why_size, "%s: an http response may not overwrite a Secure cookie", c.name);
-        goto out;
-    }
     /* Replace an existing cookie with the same name, domain and path. */
     for (size_t i = 0; i < jar->count; i++) {
         struct hx_cookie *o = &jar->items[i];
