@@ -77,13 +77,10 @@ static enum idp_status only_keys(const json_t *obj, const char *section, const c
     return IDP_OK;
 }
 
-enum idp_status hx_world_app_take_pieces(json_t *entry, struct hx_world_app *out,
-                                         struct idp_error *err)
+/* "hosts": 1 to HX_WORLD_MAX_HOSTS lowercase names, the first the origin's. */
+static enum idp_status take_hosts(const json_t *hosts, struct hx_world_app *out,
+                                  struct idp_error *err)
 {
-    memset(out, 0, sizeof(*out));
-    if (!json_is_object(entry))
-        return fail_at(err, "", "an app is an object of %s", "hosts, pieces and knobs");
-    const json_t *hosts = json_object_get(entry, "hosts");
     size_t i;
     json_t *h;
     if (!json_is_array(hosts) || !json_array_size(hosts) ||
@@ -100,6 +97,109 @@ enum idp_status hx_world_app_take_pieces(json_t *entry, struct hx_world_app *out
                            "\"stg.app.test\"");
         snprintf(out->hosts[out->host_count++], sizeof(out->hosts[0]), "%s", name);
     }
+    return IDP_OK;
+}
+
+/* "proxy": TLS termination and the X-Forwarded-* headers, all on by default. */
+static enum idp_status take_proxy(const json_t *proxy, struct hx_pieces *p, struct idp_error *err)
+{
+    static const char *const keys[] = {"tls", "forward_proto", "forward_host", NULL};
+    p->tls = p->forward_proto = p->forward_host = true;
+    if (only_keys(proxy, "proxy", keys, err) || boolean(proxy, "tls", &p->tls, "proxy", err) ||
+        boolean(proxy, "forward_proto", &p->forward_proto, "proxy", err) ||
+        boolean(proxy, "forward_host", &p->forward_host, "proxy", err))
+        return IDP_INVALID;
+    return IDP_OK;
+}
+
+/* "cdn": a shared cache that honours the origin's Cache-Control (or not),
+ * keeps or strips Set-Cookie, and caches for default_ttl otherwise. */
+static enum idp_status take_cdn(const json_t *cdn, struct hx_pieces *p, struct idp_error *err)
+{
+    static const char *const keys[] = {"honor_origin", "set_cookie", "default_ttl", NULL};
+    p->cdn = p->cdn_honor_origin = true;
+    p->cdn_default_ttl_ms = 60000;
+    if (only_keys(cdn, "cdn", keys, err) ||
+        boolean(cdn, "honor_origin", &p->cdn_honor_origin, "cdn", err))
+        return IDP_INVALID;
+    const json_t *sc = json_object_get(cdn, "set_cookie");
+    const char *scv = json_string_value(sc);
+    if (sc && (!scv || (strcmp(scv, "keep") != 0 && strcmp(scv, "strip") != 0)))
+        return fail_at(err, "/cdn/set_cookie", "set_cookie is %s", "\"keep\" or \"strip\"");
+    p->cdn_strip_set_cookie = scv && strcmp(scv, "strip") == 0;
+    const json_t *ttl = json_object_get(cdn, "default_ttl");
+    if (ttl && !idp_duration_json(ttl, false, &p->cdn_default_ttl_ms))
+        return fail_at(err, "/cdn/default_ttl", "default_ttl is %s", "a duration");
+    return IDP_OK;
+}
+
+/* "header_limit": the largest request and response header blocks. */
+static enum idp_status take_header_limit(const json_t *limit, struct hx_pieces *p,
+                                         struct idp_error *err)
+{
+    static const char *const keys[] = {"request", "response", NULL};
+    if (only_keys(limit, "header_limit", keys, err))
+        return IDP_INVALID;
+    const json_t *rq = json_object_get(limit, "request"), *rs = json_object_get(limit, "response");
+    if ((rq && (!json_is_integer(rq) || json_integer_value(rq) < 256)) ||
+        (rs && (!json_is_integer(rs) || json_integer_value(rs) < 256)))
+        return fail_at(err, "/header_limit", "header_limit sizes are %s",
+                       "whole numbers of bytes, at least 256");
+    p->request_limit = rq ? (long)json_integer_value(rq) : 0;
+    p->response_limit = rs ? (long)json_integer_value(rs) : 0;
+    return IDP_OK;
+}
+
+/* "fan_out": the paths a page load requests at once, and the barrier fault
+ * rule (checked by fakeidp's own parser) that makes their refreshes meet. */
+static enum idp_status take_fan_out(const json_t *fan, struct hx_pieces *p, struct idp_error *err)
+{
+    static const char *const keys[] = {"paths", "barrier", NULL};
+    if (only_keys(fan, "fan_out", keys, err))
+        return IDP_INVALID;
+    const json_t *paths = json_object_get(fan, "paths");
+    if (!json_is_array(paths) || !json_array_size(paths) || json_array_size(paths) > 8)
+        return fail_at(err, "/fan_out/paths", "fan_out paths is an array of 1 to 8 paths (%s)",
+                       "\"/api/me\"");
+    size_t i;
+    json_t *h;
+    json_array_foreach(paths, i, h) {
+        const char *path = json_string_value(h);
+        char pointer[40];
+        snprintf(pointer, sizeof(pointer), "/fan_out/paths/%zu", i);
+        if (!path || path[0] != '/' || strlen(path) >= sizeof(p->fan_out[0]))
+            return fail_at(err, pointer, "a fan_out path starts with '/'%s", "");
+        snprintf(p->fan_out[p->fan_out_count++], sizeof(p->fan_out[0]), "%s", path);
+    }
+    const json_t *barrier = json_object_get(fan, "barrier");
+    if (barrier) {
+        json_t *rule = json_is_object(barrier) ? json_deep_copy(barrier) : NULL;
+        struct idp_faults scratch;
+        idp_faults_init(&scratch);
+        struct idp_error inner;
+        enum idp_status st = IDP_INVALID;
+        if (rule) {
+            json_object_set_new(rule, "action", json_string("barrier"));
+            st = idp_faults_add(&scratch, rule, 0, NULL, 0, &inner);
+        }
+        idp_faults_cleanup(&scratch);
+        json_decref(rule);
+        if (st)
+            return fail_at(err, "/fan_out/barrier", "fan_out barrier: %s",
+                           rule ? inner.message : "a fault rule object");
+        p->fan_out_barrier = json_deep_copy(barrier);
+    }
+    return IDP_OK;
+}
+
+enum idp_status hx_world_app_take_pieces(json_t *entry, struct hx_world_app *out,
+                                         struct idp_error *err)
+{
+    memset(out, 0, sizeof(*out));
+    if (!json_is_object(entry))
+        return fail_at(err, "", "an app is an object of %s", "hosts, pieces and knobs");
+    if (take_hosts(json_object_get(entry, "hosts"), out, err))
+        return IDP_INVALID;
     const json_t *client = json_object_get(entry, "client_id");
     if (client && (!json_is_string(client) || !json_string_length(client) ||
                    json_string_length(client) >= sizeof(out->client_id)))
@@ -108,31 +208,11 @@ enum idp_status hx_world_app_take_pieces(json_t *entry, struct hx_world_app *out
         snprintf(out->client_id, sizeof(out->client_id), "%s", json_string_value(client));
     struct hx_pieces *p = &out->pieces;
     const json_t *proxy = json_object_get(entry, "proxy");
-    if (proxy) {
-        static const char *const keys[] = {"tls", "forward_proto", "forward_host", NULL};
-        p->tls = p->forward_proto = p->forward_host = true;
-        if (only_keys(proxy, "proxy", keys, err) || boolean(proxy, "tls", &p->tls, "proxy", err) ||
-            boolean(proxy, "forward_proto", &p->forward_proto, "proxy", err) ||
-            boolean(proxy, "forward_host", &p->forward_host, "proxy", err))
-            return IDP_INVALID;
-    }
+    if (proxy && take_proxy(proxy, p, err))
+        return IDP_INVALID;
     const json_t *cdn = json_object_get(entry, "cdn");
-    if (cdn) {
-        static const char *const keys[] = {"honor_origin", "set_cookie", "default_ttl", NULL};
-        p->cdn = p->cdn_honor_origin = true;
-        p->cdn_default_ttl_ms = 60000;
-        if (only_keys(cdn, "cdn", keys, err) ||
-            boolean(cdn, "honor_origin", &p->cdn_honor_origin, "cdn", err))
-            return IDP_INVALID;
-        const json_t *sc = json_object_get(cdn, "set_cookie");
-        const char *scv = json_string_value(sc);
-        if (sc && (!scv || (strcmp(scv, "keep") != 0 && strcmp(scv, "strip") != 0)))
-            return fail_at(err, "/cdn/set_cookie", "set_cookie is %s", "\"keep\" or \"strip\"");
-        p->cdn_strip_set_cookie = scv && strcmp(scv, "strip") == 0;
-        const json_t *ttl = json_object_get(cdn, "default_ttl");
-        if (ttl && !idp_duration_json(ttl, false, &p->cdn_default_ttl_ms))
-            return fail_at(err, "/cdn/default_ttl", "default_ttl is %s", "a duration");
-    }
+    if (cdn && take_cdn(cdn, p, err))
+        return IDP_INVALID;
     const json_t *adapter = json_object_get(entry, "adapter");
     if (adapter) {
         const char *a = json_string_value(adapter);
@@ -145,54 +225,11 @@ enum idp_status hx_world_app_take_pieces(json_t *entry, struct hx_world_app *out
                            "\"passthrough\", \"keep_first\", \"keep_last\" or \"fold_comma\"");
     }
     const json_t *limit = json_object_get(entry, "header_limit");
-    if (limit) {
-        static const char *const keys[] = {"request", "response", NULL};
-        if (only_keys(limit, "header_limit", keys, err))
-            return IDP_INVALID;
-        const json_t *rq = json_object_get(limit, "request"), *rs = json_object_get(limit, "response");
-        if ((rq && (!json_is_integer(rq) || json_integer_value(rq) < 256)) ||
-            (rs && (!json_is_integer(rs) || json_integer_value(rs) < 256)))
-            return fail_at(err, "/header_limit", "header_limit sizes are %s",
-                           "whole numbers of bytes, at least 256");
-        p->request_limit = rq ? (long)json_integer_value(rq) : 0;
-        p->response_limit = rs ? (long)json_integer_value(rs) : 0;
-    }
+    if (limit && take_header_limit(limit, p, err))
+        return IDP_INVALID;
     const json_t *fan = json_object_get(entry, "fan_out");
-    if (fan) {
-        static const char *const keys[] = {"paths", "barrier", NULL};
-        if (only_keys(fan, "fan_out", keys, err))
-            return IDP_INVALID;
-        const json_t *paths = json_object_get(fan, "paths");
-        if (!json_is_array(paths) || !json_array_size(paths) || json_array_size(paths) > 8)
-            return fail_at(err, "/fan_out/paths", "fan_out paths is an array of 1 to 8 paths (%s)",
-                           "\"/api/me\"");
-        json_array_foreach(paths, i, h) {
-            const char *path = json_string_value(h);
-            char pointer[40];
-            snprintf(pointer, sizeof(pointer), "/fan_out/paths/%zu", i);
-            if (!path || path[0] != '/' || strlen(path) >= sizeof(p->fan_out[0]))
-                return fail_at(err, pointer, "a fan_out path starts with '/'%s", "");
-            snprintf(p->fan_out[p->fan_out_count++], sizeof(p->fan_out[0]), "%s", path);
-        }
-        const json_t *barrier = json_object_get(fan, "barrier");
-        if (barrier) {
-            json_t *rule = json_is_object(barrier) ? json_deep_copy(barrier) : NULL;
-            struct idp_faults scratch;
-            idp_faults_init(&scratch);
-            struct idp_error inner;
-            enum idp_status st = IDP_INVALID;
-            if (rule) {
-                json_object_set_new(rule, "action", json_string("barrier"));
-                st = idp_faults_add(&scratch, rule, 0, NULL, 0, &inner);
-            }
-            idp_faults_cleanup(&scratch);
-            json_decref(rule);
-            if (st)
-                return fail_at(err, "/fan_out/barrier", "fan_out barrier: %s",
-                               rule ? inner.message : "a fault rule object");
-            p->fan_out_barrier = json_deep_copy(barrier);
-        }
-    }
+    if (fan && take_fan_out(fan, p, err))
+        return IDP_INVALID;
     const json_t *providers = json_object_get(entry, "providers");
     if (providers) {
         if (!hx_backend_providers_ok(providers)) {
@@ -445,6 +482,61 @@ static bool send_to(const char *method, const char *url, const char *const *head
     return got;
 }
 
+/* The CDN's answer from its cache: true (resp filled) when it holds a
+ * fresh copy of public_url. */
+static bool cdn_lookup(struct hx_world *world, struct hx_world_app *app, const char *public_url,
+                       const char *path, struct hx_http_response *resp)
+{
+    pthread_mutex_lock(&world->lock);
+    json_t *hit = json_object_get(app->cache, public_url);
+    bool fresh = hit && json_integer_value(json_object_get(hit, "expires")) >
+                            idp_clock_now_ms(world->clock);
+    if (fresh)
+        synthesize(resp, (long)json_integer_value(json_object_get(hit, "status")),
+                   json_string_value(json_object_get(hit, "headers")),
+                   json_string_value(json_object_get(hit, "body")));
+    pthread_mutex_unlock(&world->lock);
+    if (fresh)
+        piece_note(world, app, "cdn", "HIT %s (the app never sees the request)", path);
+    return fresh;
+}
+
+/* The CDN keeps the app's answer for its TTL (cache_ttl); with set_cookie
+ * "strip" it keeps it without Set-Cookie, and the browser gets what was
+ * kept. */
+static void cdn_store(struct hx_world *world, struct hx_world_app *app, const char *public_url,
+                      const char *path, struct hx_http_response *resp)
+{
+    const struct hx_pieces *p = &app->pieces;
+    int64_t ttl = cache_ttl(p, resp);
+    if (ttl <= 0)
+        return;
+    char *lines = header_lines(resp, p->cdn_strip_set_cookie);
+    pthread_mutex_lock(&world->lock);
+    if (!app->cache)
+        app->cache = json_object();
+    json_object_set_new(app->cache, public_url,
+                        json_pack("{s:I, s:i, s:s, s:s}", "expires",
+                                  (json_int_t)idp_clock_now_ms(world->clock) + (json_int_t)ttl,
+                                  "status", (int)resp->status, "headers", lines ? lines : "",
+                                  "body", resp->body ? resp->body : ""));
+    pthread_mutex_unlock(&world->lock);
+    piece_note(world, app, "cdn", "MISS %s: stored for %llds%s", path, (long long)(ttl / 1000),
+               p->cdn_strip_set_cookie ? ", Set-Cookie stripped" : "");
+    if (p->cdn_strip_set_cookie && lines) {
+        char *saved = resp->body;
+        size_t saved_len = resp->body_len;
+        resp->body = NULL;
+        long status = resp->status;
+        hx_http_response_cleanup(resp);
+        synthesize(resp, status, lines, NULL);
+        free(resp->body);
+        resp->body = saved;
+        resp->body_len = saved_len;
+    }
+    free(lines);
+}
+
 bool hx_world_transport(void *data, const char *method, const char *url_text,
                         const char *const *headers, const char *body, size_t body_len,
                         struct hx_http_response *resp)
@@ -499,21 +591,8 @@ bool hx_world_transport(void *data, const char *method, const char *url_text,
     char public_url[4200];
     hx_url_format(&url, public_url, sizeof(public_url));
     bool cacheable_method = strcmp(method, "GET") == 0;
-    if (p->cdn && cacheable_method) {
-        pthread_mutex_lock(&world->lock);
-        json_t *hit = json_object_get(app->cache, public_url);
-        bool fresh = hit && json_integer_value(json_object_get(hit, "expires")) >
-                                idp_clock_now_ms(world->clock);
-        if (fresh)
-            synthesize(resp, (long)json_integer_value(json_object_get(hit, "status")),
-                       json_string_value(json_object_get(hit, "headers")),
-                       json_string_value(json_object_get(hit, "body")));
-        pthread_mutex_unlock(&world->lock);
-        if (fresh) {
-            piece_note(world, app, "cdn", "HIT %s (the app never sees the request)", url.path);
-            return true;
-        }
-    }
+    if (p->cdn && cacheable_method && cdn_lookup(world, app, public_url, url.path, resp))
+        return true;
     bool got = send_to(method, target, hop, body, body_len, false, resp);
     if (!got)
         return false;
@@ -532,36 +611,7 @@ bool hx_world_transport(void *data, const char *method, const char *url_text,
         synthesize(resp, 502, "Content-Type: text/plain\r\n", "Bad Gateway");
         return true;
     }
-    if (p->cdn && cacheable_method) {
-        int64_t ttl = cache_ttl(p, resp);
-        if (ttl > 0) {
-            char *lines = header_lines(resp, p->cdn_strip_set_cookie);
-            pthread_mutex_lock(&world->lock);
-            if (!app->cache)
-                app->cache = json_object();
-            json_object_set_new(app->cache, public_url,
-                                json_pack("{s:I, s:i, s:s, s:s}", "expires",
-                                          (json_int_t)idp_clock_now_ms(world->clock) + (json_int_t)ttl,
-                                          "status", (int)resp->status, "headers",
-                                          lines ? lines : "", "body", resp->body ? resp->body : ""));
-            pthread_mutex_unlock(&world->lock);
-            piece_note(world, app, "cdn", "MISS %s: stored for %llds%s", url.path,
-                       (long long)(ttl / 1000),
-                       p->cdn_strip_set_cookie ? ", Set-Cookie stripped" : "");
-            if (p->cdn_strip_set_cookie && lines) {
-                /* What the browser gets is what was cached. */
-                char *saved = resp->body;
-                size_t saved_len = resp->body_len;
-                resp->body = NULL;
-                long status = resp->status;
-                hx_http_response_cleanup(resp);
-                synthesize(resp, status, lines, NULL);
-                free(resp->body);
-                resp->body = saved;
-                resp->body_len = saved_len;
-            }
-            free(lines);
-        }
-    }
+    if (p->cdn && cacheable_method)
+        cdn_store(world, app, public_url, url.path, resp);
     return true;
 }
