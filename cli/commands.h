@@ -27,8 +27,9 @@ int cli_env_vars(const char *prog, const char *url, const char *config_path, con
                  json_t *out);
 int cli_har(int argc, char **argv);
 
-/* Loads a JSON configuration file; NULL with a "file:line:col: message"
- * printed to stderr when it cannot be read or parsed. */
+/* Loads a JSON configuration file (cli/json_file.c); NULL with a
+ * "file:line:col: message" printed to stderr when it cannot be read or
+ * parsed. */
 json_t *cli_load_json_file(const char *path);
 
 /* Strict numbers on the command line (cli/numbers.c): digits only, within

@@ -305,7 +305,16 @@ static pid_t start_command(char **argv)
     return pid;
 }
 
-int cli_exec(int argc, char **argv)
+/* What the command line asks for. */
+struct exec_command {
+    const char *url, *clock_given, *config_path, *redirect, *token;
+    char **command;
+    enum hx_clock_mode mode; /* --clock, or frozen until the fake's clock is read */
+};
+
+/* Reads the options into cmd and checks them. Returns -1 to go on, else the
+ * exit status (0 after --help, 2 a usage error). */
+static int parse_exec_options(int argc, char **argv, struct exec_command *cmd)
 {
     static const struct option longopts[] = {{"url", required_argument, NULL, 'u'},
                                              {"clock", required_argument, NULL, 'k'},
@@ -314,17 +323,17 @@ int cli_exec(int argc, char **argv)
                                              {"admin-token", required_argument, NULL, 'A'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
-    const char *url = "http://127.0.0.1:8787", *clock_given = NULL, *config_path = NULL;
-    const char *redirect = NULL, *token = getenv("FAKEIDP_ADMIN_TOKEN");
+    *cmd = (struct exec_command){.url = "http://127.0.0.1:8787",
+                                 .token = getenv("FAKEIDP_ADMIN_TOKEN"), .mode = HX_CLOCK_FROZEN};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
         switch (c) {
-        case 'u': url = optarg ? optarg : url; break;
-        case 'k': clock_given = optarg; break;
-        case 'c': config_path = optarg; break;
-        case 'r': redirect = optarg; break;
-        case 'A': token = optarg; break;
+        case 'u': cmd->url = optarg ? optarg : cmd->url; break;
+        case 'k': cmd->clock_given = optarg; break;
+        case 'c': cmd->config_path = optarg; break;
+        case 'r': cmd->redirect = optarg; break;
+        case 'A': cmd->token = optarg; break;
         case 'h': exec_usage(stdout); return 0;
         default: exec_usage(stderr); return 2;
         }
@@ -333,38 +342,120 @@ int cli_exec(int argc, char **argv)
         fprintf(stderr, "fakeidp exec: no command given (fakeidp exec [options] -- COMMAND...)\n");
         return 2;
     }
-    char **command = argv + optind;
-    enum hx_clock_mode mode = HX_CLOCK_FROZEN;
+    cmd->command = argv + optind;
+    const char *clock_given = cmd->clock_given;
     if (clock_given && strcmp(clock_given, "frozen") != 0) {
         if (strcmp(clock_given, "ticking") == 0)
-            mode = HX_CLOCK_TICKING;
+            cmd->mode = HX_CLOCK_TICKING;
         else if (strcmp(clock_given, "off") == 0)
-            mode = HX_CLOCK_OFF;
+            cmd->mode = HX_CLOCK_OFF;
         else {
             fprintf(stderr, "fakeidp exec: --clock is frozen, ticking or off, got '%s'\n", clock_given);
             return 2;
         }
     }
     struct hx_url parsed;
-    if (!hx_url_parse(url, &parsed)) {
-        fprintf(stderr, "fakeidp exec: --url must be an http:// or https:// URL, got '%s'\n", url);
+    if (!hx_url_parse(cmd->url, &parsed)) {
+        fprintf(stderr, "fakeidp exec: --url must be an http:// or https:// URL, got '%s'\n", cmd->url);
         return 2;
     }
-    if (token && strlen(token) > 512) {
+    if (cmd->token && strlen(cmd->token) > 512) {
         fprintf(stderr, "fakeidp exec: the admin token is longer than 512 bytes\n");
         return 2;
     }
-    struct follower f = {0};
-    size_t url_len = strlen(url);
-    while (url_len && url[url_len - 1] == '/')
+    return -1;
+}
+
+/* The fake's URL (without trailing slashes) and admin token into f.
+ * Returns -1 to go on, or 2 (a usage error). */
+static int follower_init(struct follower *f, const struct exec_command *cmd)
+{
+    *f = (struct follower){0};
+    size_t url_len = strlen(cmd->url);
+    while (url_len && cmd->url[url_len - 1] == '/')
         url_len--;
-    if (url_len >= sizeof(f.url)) {
-        fprintf(stderr, "fakeidp exec: --url is longer than %zu bytes\n", sizeof(f.url) - 1);
+    if (url_len >= sizeof(f->url)) {
+        fprintf(stderr, "fakeidp exec: --url is longer than %zu bytes\n", sizeof(f->url) - 1);
         return 2;
     }
-    snprintf(f.url, sizeof(f.url), "%.*s", (int)url_len, url);
-    if (token && token[0])
-        snprintf(f.auth, sizeof(f.auth), "Authorization: Bearer %s", token);
+    snprintf(f->url, sizeof(f->url), "%.*s", (int)url_len, cmd->url);
+    if (cmd->token && cmd->token[0])
+        snprintf(f->auth, sizeof(f->auth), "Authorization: Bearer %s", cmd->token);
+    return -1;
+}
+
+/* The fake must answer before anything starts: reads its clock and where
+ * its journal is. No connection of ours is left for the command to
+ * inherit. False when it cannot be reached (said on stderr). */
+static bool reach_fake(struct follower *f)
+{
+    char why[400];
+    json_t *journal = NULL;
+    f->http = hx_http_client_new();
+    if (!f->http) {
+        fprintf(stderr, "fakeidp exec: out of memory\n");
+        return false;
+    }
+    if (!read_clock(f, why, sizeof(why)) ||
+        !admin_get(f, "/_fakeidp/journal?since=9223372036854775807", &journal, why, sizeof(why))) {
+        fprintf(stderr, "fakeidp exec: cannot reach the fake at %s: %s (start one with 'fakeidp "
+                        "serve', or give --url)\n", f->url, why);
+        hx_http_client_free(&f->http);
+        return false;
+    }
+    f->next = (unsigned long long)json_integer_value(json_object_get(journal, "next"));
+    json_decref(journal);
+    hx_http_client_free(&f->http);
+    return true;
+}
+
+/* Until the command pid exits: polls the fake's journal every POLL_MS and
+ * moves the command's clock after the fake's. Returns the command's wait
+ * status. */
+static int follow_until_exit(struct follower *f, struct hx_faketime *ft, pid_t pid,
+                             enum hx_clock_mode mode)
+{
+    char why[400];
+    f->http = hx_http_client_new();
+    bool lost = false;
+    int status = 0;
+    for (;;) {
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid || (r < 0 && errno != EINTR))
+            break;
+        struct timespec pause = {.tv_sec = 0, .tv_nsec = POLL_MS * 1000000L};
+        nanosleep(&pause, NULL);
+        bool changed = false;
+        if (!f->http || !poll_journal(f, &changed, why, sizeof(why))) {
+            if (!lost)
+                fprintf(stderr, "fakeidp exec: lost the fake at %s (%s); the command's clock "
+                                "stays where it is until it answers again\n", f->url, why);
+            lost = true;
+            continue;
+        }
+        if (lost) {
+            fprintf(stderr, "fakeidp exec: the fake at %s answers again\n", f->url);
+            lost = false;
+            changed = true;
+        }
+        if (changed && read_clock(f, why, sizeof(why))) {
+            follow(f, ft);
+            acknowledge(f);
+        } else if (mode == HX_CLOCK_FROZEN && f->running)
+            follow(f, ft); /* a running fake: the frozen file moves with it */
+    }
+    hx_http_client_free(&f->http);
+    return status;
+}
+
+int cli_exec(int argc, char **argv)
+{
+    struct exec_command cmd;
+    struct follower f;
+    int usage = parse_exec_options(argc, argv, &cmd);
+    if (usage >= 0 || (usage = follower_init(&f, &cmd)) >= 0)
+        return usage;
+    enum hx_clock_mode mode = cmd.mode;
     char lib[PATH_MAX] = "";
     if (mode != HX_CLOCK_OFF && !hx_faketime_find_lib(lib, sizeof(lib))) {
         fprintf(stderr, "fakeidp exec: libfaketime not found (apt-get install libfaketime, or set "
@@ -372,28 +463,10 @@ int cli_exec(int argc, char **argv)
                         "the real clock\n");
         return 3;
     }
-
-    /* The fake must answer before anything starts. */
-    char why[400];
-    json_t *journal = NULL;
-    f.http = hx_http_client_new();
-    if (!f.http) {
-        fprintf(stderr, "fakeidp exec: out of memory\n");
+    if (!reach_fake(&f))
         return 3;
-    }
-    if (!read_clock(&f, why, sizeof(why)) ||
-        !admin_get(&f, "/_fakeidp/journal?since=9223372036854775807", &journal, why, sizeof(why))) {
-        fprintf(stderr, "fakeidp exec: cannot reach the fake at %s: %s (start one with 'fakeidp "
-                        "serve', or give --url)\n", f.url, why);
-        hx_http_client_free(&f.http);
-        return 3;
-    }
-    f.next = (unsigned long long)json_integer_value(json_object_get(journal, "next"));
-    json_decref(journal);
-    if (!clock_given)
+    if (!cmd.clock_given)
         mode = f.running ? HX_CLOCK_TICKING : HX_CLOCK_FROZEN;
-    /* No connection of ours is inherited by the command. */
-    hx_http_client_free(&f.http);
 
     struct hx_faketime ft;
     hx_faketime_sweep(); /* what a killed run or exec left behind */
@@ -401,7 +474,7 @@ int cli_exec(int argc, char **argv)
         fprintf(stderr, "fakeidp exec: cannot create the faketime file: %s\n", strerror(errno));
         return 3;
     }
-    json_t *vars = command_environment(f.url, config_path, redirect, &ft);
+    json_t *vars = command_environment(f.url, cmd.config_path, cmd.redirect, &ft);
     if (!vars) {
         hx_faketime_close(&ft);
         return 2;
@@ -420,7 +493,7 @@ int cli_exec(int argc, char **argv)
     sigemptyset(&sa.sa_mask);
     for (size_t i = 0; i < FORWARDED_COUNT; i++)
         sigaction(forwarded_signals[i], &sa, NULL);
-    pid_t pid = start_command(command);
+    pid_t pid = start_command(cmd.command);
     if (pid < 0) {
         fprintf(stderr, "fakeidp exec: fork: %s\n", strerror(errno));
         hx_faketime_close(&ft);
@@ -428,36 +501,8 @@ int cli_exec(int argc, char **argv)
     }
 
     hx_faketime_set_pid(&ft, pid);
-    f.http = hx_http_client_new();
-    bool lost = false;
-    int status = 0;
-    for (;;) {
-        pid_t r = waitpid(pid, &status, WNOHANG);
-        if (r == pid || (r < 0 && errno != EINTR))
-            break;
-        struct timespec pause = {.tv_sec = 0, .tv_nsec = POLL_MS * 1000000L};
-        nanosleep(&pause, NULL);
-        bool changed = false;
-        if (!f.http || !poll_journal(&f, &changed, why, sizeof(why))) {
-            if (!lost)
-                fprintf(stderr, "fakeidp exec: lost the fake at %s (%s); the command's clock "
-                                "stays where it is until it answers again\n", f.url, why);
-            lost = true;
-            continue;
-        }
-        if (lost) {
-            fprintf(stderr, "fakeidp exec: the fake at %s answers again\n", f.url);
-            lost = false;
-            changed = true;
-        }
-        if (changed && read_clock(&f, why, sizeof(why))) {
-            follow(&f, &ft);
-            acknowledge(&f);
-        } else if (mode == HX_CLOCK_FROZEN && f.running)
-            follow(&f, &ft); /* a running fake: the frozen file moves with it */
-    }
+    int status = follow_until_exit(&f, &ft, pid, mode);
     child_pid = 0;
-    hx_http_client_free(&f.http);
     hx_faketime_close(&ft);
     if (mode != HX_CLOCK_OFF)
         hx_faketime_forget_process(pid);

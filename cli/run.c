@@ -193,7 +193,16 @@ int cli_lint(int argc, char **argv)
     return ok && !errors ? 0 : 2;
 }
 
-int cli_run(int argc, char **argv)
+/* What the command line asks for. */
+struct run_command {
+    struct hx_runner_options opt;
+    const char *junit, *json_path, *html, *key_path, *timings_path;
+    bool tap, verbose;
+};
+
+/* Reads the options into cmd; optind is then the first path. Returns -1
+ * to go on, else the exit status (0 after --help, 2 a usage error). */
+static int parse_run_options(int argc, char **argv, struct run_command *cmd)
 {
     static const struct option longopts[] = {
         {"jobs", required_argument, NULL, 'j'},    {"filter", required_argument, NULL, 'f'},
@@ -206,11 +215,9 @@ int cli_run(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},          {"shard-timings", required_argument, NULL, 'D'},
         {"fresh-worlds", no_argument, NULL, 'W'},
         {NULL, 0, NULL, 0}};
-    struct hx_runner_options opt = {.jobs = (int)sysconf(_SC_NPROCESSORS_ONLN), .repeat = 1,
-                                    .timeout_ms = 60000};
-    const char *junit = NULL, *json_path = NULL, *key_path = NULL, *timings_path = NULL;
-    const char *html = NULL;
-    bool tap = false, verbose = false;
+    struct hx_runner_options *opt = &cmd->opt;
+    *cmd = (struct run_command){.opt = {.jobs = (int)sysconf(_SC_NPROCESSORS_ONLN), .repeat = 1,
+                                        .timeout_ms = 60000}};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "j:vh", longopts, NULL)) != -1) {
@@ -220,22 +227,22 @@ int cli_run(int argc, char **argv)
             long long n;
             if (!cli_parse_number("run", c == 'j' ? "--jobs" : "--repeat", optarg, 1, 100000, &n))
                 return 2;
-            *(c == 'j' ? &opt.jobs : &opt.repeat) = (int)n;
+            *(c == 'j' ? &opt->jobs : &opt->repeat) = (int)n;
             break;
         }
-        case 'f': opt.filter = optarg; break;
-        case 't': opt.tag = optarg; break;
+        case 'f': opt->filter = optarg; break;
+        case 't': opt->tag = optarg; break;
         case 's': {
             unsigned long long seed;
             if (!cli_parse_seed("run", optarg, &seed))
                 return 2;
-            opt.seed = seed;
+            opt->seed = seed;
             break;
         }
         case 'S':
             if (strcmp(optarg, "auto") == 0) {
                 char note[256], error[512];
-                if (!hx_shard_auto(&opt.shard_index, &opt.shard_count, note, sizeof(note), error,
+                if (!hx_shard_auto(&opt->shard_index, &opt->shard_count, note, sizeof(note), error,
                                    sizeof(error))) {
                     fprintf(stderr, "fakeidp run: %s\n", error);
                     return 2;
@@ -243,34 +250,34 @@ int cli_run(int argc, char **argv)
                 fprintf(stderr, "fakeidp run: %s\n", note);
                 break;
             }
-            if (sscanf(optarg, "%d/%d", &opt.shard_index, &opt.shard_count) != 2 ||
-                opt.shard_count < 1 || opt.shard_index < 1 || opt.shard_index > opt.shard_count) {
+            if (sscanf(optarg, "%d/%d", &opt->shard_index, &opt->shard_count) != 2 ||
+                opt->shard_count < 1 || opt->shard_index < 1 || opt->shard_index > opt->shard_count) {
                 fprintf(stderr, "fakeidp run: --shard takes I/N with 1 <= I <= N, or auto\n");
                 return 2;
             }
-            opt.shard_index--;
+            opt->shard_index--;
             break;
         case 'T':
-            if (!idp_duration_parse(optarg, &opt.timeout_ms)) {
+            if (!idp_duration_parse(optarg, &opt->timeout_ms)) {
                 fprintf(stderr, "fakeidp run: --timeout takes a duration such as 60s\n");
                 return 2;
             }
             break;
-        case 'D': timings_path = optarg; break;
-        case 'J': junit = optarg; break;
-        case 'O': json_path = optarg; break;
-        case 'H': html = optarg; break;
+        case 'D': cmd->timings_path = optarg; break;
+        case 'J': cmd->junit = optarg; break;
+        case 'O': cmd->json_path = optarg; break;
+        case 'H': cmd->html = optarg; break;
         case 'B':
             if (strcmp(optarg, "model") && strcmp(optarg, "chromium")) {
                 fprintf(stderr, "fakeidp run: --browser is model or chromium\n");
                 return 2;
             }
-            opt.browser_engine = optarg;
+            opt->browser_engine = optarg;
             break;
-        case 'P': tap = true; break;
-        case 'W': opt.fresh_worlds = true; break;
-        case 'k': key_path = optarg; break;
-        case 'v': verbose = true; break;
+        case 'P': cmd->tap = true; break;
+        case 'W': opt->fresh_worlds = true; break;
+        case 'k': cmd->key_path = optarg; break;
+        case 'v': cmd->verbose = true; break;
         case 'h': run_usage(stdout); return 0;
         default: run_usage(stderr); return 2;
         }
@@ -279,10 +286,61 @@ int cli_run(int argc, char **argv)
         run_usage(stderr);
         return 2;
     }
-    if (opt.jobs < 1 || opt.repeat < 1) {
+    if (opt->jobs < 1 || opt->repeat < 1) {
         fprintf(stderr, "fakeidp run: --jobs and --repeat take numbers >= 1\n");
         return 2;
     }
+    return -1;
+}
+
+/* Prints the console or TAP report, writes the report files, and returns
+ * the exit status: 0 all held, 1 an expectation failed, 2 usage or scenario
+ * error, 3 the run could not be carried out (CI tells infrastructure from
+ * regressions). */
+static int report_results(const struct run_command *cmd, const struct hx_results *results)
+{
+    if (cmd->tap)
+        hx_report_tap(results, stdout);
+    else
+        hx_report_console(results, stdout, cmd->verbose);
+    int status = results->failed ? 1 : 0;
+    if (results->broken) {
+        fprintf(stderr, "fakeidp run: %zu variant(s) could not be carried out (see above)\n",
+                results->broken);
+        status = 3;
+    }
+    if (results->error[0]) {
+        fprintf(stderr, "fakeidp run: could not run: %s\n", results->error);
+        status = 3;
+    } else if (results->count == 0 && cmd->opt.shard_count > 1) {
+        fprintf(stderr, "fakeidp run: shard %d/%d selects no variant: nothing to do\n",
+                cmd->opt.shard_index + 1, cmd->opt.shard_count);
+    } else if (results->count == 0) {
+        fprintf(stderr, "fakeidp run: no variant matched the selection\n");
+        status = 2;
+    }
+    if (cmd->junit && !hx_report_junit(results, cmd->junit, cmd->html)) {
+        fprintf(stderr, "fakeidp run: cannot write %s\n", cmd->junit);
+        status = 2;
+    }
+    if (cmd->json_path && !hx_report_json(results, cmd->json_path)) {
+        fprintf(stderr, "fakeidp run: cannot write %s\n", cmd->json_path);
+        status = 2;
+    }
+    if (cmd->html && !hx_report_html(results, cmd->html)) {
+        fprintf(stderr, "fakeidp run: cannot write %s\n", cmd->html);
+        status = 2;
+    }
+    return status;
+}
+
+int cli_run(int argc, char **argv)
+{
+    struct run_command cmd;
+    int status = parse_run_options(argc, argv, &cmd);
+    if (status >= 0)
+        return status;
+    struct hx_runner_options opt = cmd.opt;
     struct file_list files = {0};
     bool ok = true;
     for (int i = optind; i < argc; i++)
@@ -299,7 +357,8 @@ int cli_run(int argc, char **argv)
     struct idp_error err;
     char cache[1024];
     idp_default_key_cache_path(cache, sizeof(cache));
-    EVP_PKEY *key = key_path ? idp_pem_load(key_path, &err) : idp_pem_load_or_generate(cache, &err);
+    EVP_PKEY *key = cmd.key_path ? idp_pem_load(cmd.key_path, &err)
+                                 : idp_pem_load_or_generate(cache, &err);
     if (!key) {
         fprintf(stderr, "fakeidp run: %s\n", err.message);
         free_all(&files, scenarios, count);
@@ -307,9 +366,9 @@ int cli_run(int argc, char **argv)
     }
     opt.key = key;
     json_t *timings = NULL;
-    if (timings_path) {
+    if (cmd.timings_path) {
         char error[1200];
-        timings = hx_shard_timings_load(timings_path, error, sizeof(error));
+        timings = hx_shard_timings_load(cmd.timings_path, error, sizeof(error));
         if (!timings) {
             fprintf(stderr, "fakeidp run: --shard-timings: %s\n", error);
             EVP_PKEY_free(key);
@@ -325,47 +384,14 @@ int cli_run(int argc, char **argv)
         *slash = '\0';
         opt.rotation_key_dir = rotation_dir;
     }
-    opt.progress = isatty(STDERR_FILENO) && !tap ? stderr : NULL;
+    opt.progress = isatty(STDERR_FILENO) && !cmd.tap ? stderr : NULL;
     struct hx_results results;
     /* The process-wide decisions are the command's: its signal handlers,
      * and adopting the orphans of the apps it starts (external.h). */
     hx_guard_handle_signals();
     opt.adopt_orphans = true;
     hx_runner_run(scenarios, count, &opt, &results);
-    if (tap)
-        hx_report_tap(&results, stdout);
-    else
-        hx_report_console(&results, stdout, verbose);
-    /* 0 all held, 1 an expectation failed, 2 usage or scenario error, 3 the
-     * run could not be carried out (CI tells infrastructure from regressions). */
-    int status = results.failed ? 1 : 0;
-    if (results.broken) {
-        fprintf(stderr, "fakeidp run: %zu variant(s) could not be carried out (see above)\n",
-                results.broken);
-        status = 3;
-    }
-    if (results.error[0]) {
-        fprintf(stderr, "fakeidp run: could not run: %s\n", results.error);
-        status = 3;
-    } else if (results.count == 0 && opt.shard_count > 1) {
-        fprintf(stderr, "fakeidp run: shard %d/%d selects no variant: nothing to do\n",
-                opt.shard_index + 1, opt.shard_count);
-    } else if (results.count == 0) {
-        fprintf(stderr, "fakeidp run: no variant matched the selection\n");
-        status = 2;
-    }
-    if (junit && !hx_report_junit(&results, junit, html)) {
-        fprintf(stderr, "fakeidp run: cannot write %s\n", junit);
-        status = 2;
-    }
-    if (json_path && !hx_report_json(&results, json_path)) {
-        fprintf(stderr, "fakeidp run: cannot write %s\n", json_path);
-        status = 2;
-    }
-    if (html && !hx_report_html(&results, html)) {
-        fprintf(stderr, "fakeidp run: cannot write %s\n", html);
-        status = 2;
-    }
+    status = report_results(&cmd, &results);
     hx_results_cleanup(&results);
     json_decref(timings);
     EVP_PKEY_free(key);

@@ -79,7 +79,19 @@ static int add_setting(json_t *settings, const char *text)
     return 0;
 }
 
-int cli_serve(int argc, char **argv)
+/* What the command line asks for. settings and faults (owned) are the
+ * --set and --fault flags, which win over the configuration file. */
+struct serve_command {
+    struct idp_server_options options;
+    const char *config_path, *key_path, *cache_path, *log_format;
+    bool no_cache;
+    json_t *settings, *faults;
+};
+
+/* Reads the options into cmd (whose settings and faults the caller frees,
+ * whatever this returns). Returns -1 to go on, else the exit status (0
+ * after --help, 2 a usage error). */
+static int parse_serve_options(int argc, char **argv, struct serve_command *cmd)
 {
     static const struct option longopts[] = {
         {"host", required_argument, NULL, 'H'},       {"port", required_argument, NULL, 'p'},
@@ -92,26 +104,20 @@ int cli_serve(int argc, char **argv)
         {"request-timeout", required_argument, NULL, 'Q'},
         {"keep-alive-timeout", required_argument, NULL, 'I'},
         {"help", no_argument, NULL, 'h'},             {NULL, 0, NULL, 0}};
-    struct idp_server_options options = {.port = IDP_DEFAULT_PORT};
-    const char *config_path = NULL, *key_path = NULL, *cache_path = NULL, *log_format = NULL;
-    bool no_cache = false;
-    json_t *settings = json_object(), *faults = json_array();
-    int status = 2, c;
-    json_t *config = NULL;
-    EVP_PKEY *key = NULL;
-    struct idp_server *server = NULL;
+    struct idp_server_options *options = &cmd->options;
     struct idp_error err = {0};
+    int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
-        case 'H': options.host = optarg; break;
+        case 'H': options->host = optarg; break;
         case 'p':
         case 'T': {
             long long n;
             if (!cli_parse_number("serve", c == 'p' ? "--port" : "--threads", optarg,
                                   c == 'p' ? 0 : 1, c == 'p' ? 65535 : IDP_MAX_THREADS, &n))
-                goto out;
-            *(c == 'p' ? &options.port : &options.threads) = (int)n;
+                return 2;
+            *(c == 'p' ? &options->port : &options->threads) = (int)n;
             break;
         }
         case 'Q':
@@ -120,108 +126,110 @@ int cli_serve(int argc, char **argv)
             if (!idp_duration_parse(optarg, &ms) || ms < 1 || ms > 3600000) {
                 fprintf(stderr, "fakeidp serve: %s takes a duration from 1ms to 1h, got '%s'\n",
                         c == 'Q' ? "--request-timeout" : "--keep-alive-timeout", optarg);
-                goto out;
+                return 2;
             }
-            *(c == 'Q' ? &options.request_timeout_ms : &options.keep_alive_timeout_ms) = (int)ms;
+            *(c == 'Q' ? &options->request_timeout_ms : &options->keep_alive_timeout_ms) = (int)ms;
             break;
         }
-        case 'c': config_path = optarg; break;
-        case 'k': key_path = optarg; break;
-        case 'K': cache_path = optarg; break;
-        case 'N': no_cache = true; break;
+        case 'c': cmd->config_path = optarg; break;
+        case 'k': cmd->key_path = optarg; break;
+        case 'K': cmd->cache_path = optarg; break;
+        case 'N': cmd->no_cache = true; break;
         case 's':
-            if (add_setting(settings, optarg))
-                goto out;
+            if (add_setting(cmd->settings, optarg))
+                return 2;
             break;
         case 'f': {
             json_t *rule = idp_fault_parse_compact(optarg, &err);
             if (!rule) {
                 fprintf(stderr, "fakeidp serve: %s\n", err.message);
-                goto out;
+                return 2;
             }
-            json_array_append_new(faults, rule);
+            json_array_append_new(cmd->faults, rule);
             break;
         }
         case 'S': {
             unsigned long long seed;
             if (!cli_parse_seed("serve", optarg, &seed))
-                goto out;
-            options.seed = seed;
+                return 2;
+            options->seed = seed;
             break;
         }
-        case 't': options.tls_cert = optarg; break;
-        case 'R': options.allow_remote = true; break;
-        case 'A': options.admin_token = optarg; break;
-        case 'L': log_format = optarg; break;
-        case 'h': serve_usage(stdout); status = 0; goto out;
-        default: serve_usage(stderr); goto out;
+        case 't': options->tls_cert = optarg; break;
+        case 'R': options->allow_remote = true; break;
+        case 'A': options->admin_token = optarg; break;
+        case 'L': cmd->log_format = optarg; break;
+        case 'h': serve_usage(stdout); return 0;
+        default: serve_usage(stderr); return 2;
         }
     }
     if (optind < argc) {
         fprintf(stderr, "fakeidp serve: unexpected argument '%s'\n", argv[optind]);
-        goto out;
+        return 2;
     }
-    if (log_format && strcmp(log_format, "text") != 0 && strcmp(log_format, "json") != 0) {
+    if (cmd->log_format && strcmp(cmd->log_format, "text") != 0 &&
+        strcmp(cmd->log_format, "json") != 0) {
         fprintf(stderr, "fakeidp serve: --log-format is text or json\n");
-        goto out;
+        return 2;
     }
-    config = config_path ? cli_load_json_file(config_path) : json_object();
+    return -1;
+}
+
+/* The configuration: the file's (or an empty one), with the --set and
+ * --fault flags on top. NULL when the file cannot be read (said on stderr). */
+static json_t *load_config(const struct serve_command *cmd)
+{
+    json_t *config = cmd->config_path ? cli_load_json_file(cmd->config_path) : json_object();
     if (!config)
-        goto out;
+        return NULL;
     if (!json_is_object(config)) {
-        fprintf(stderr, "%s: the configuration must be a JSON object\n", config_path);
-        goto out;
+        fprintf(stderr, "%s: the configuration must be a JSON object\n", cmd->config_path);
+        json_decref(config);
+        return NULL;
     }
-    /* Flags win over the file. */
-    if (json_object_size(settings)) {
+    if (json_object_size(cmd->settings)) {
         json_t *merged = json_object_get(config, "settings");
         if (!merged)
             json_object_set_new(config, "settings", merged = json_object());
-        json_object_update(merged, settings);
+        json_object_update(merged, cmd->settings);
     }
-    if (json_array_size(faults)) {
+    if (json_array_size(cmd->faults)) {
         json_t *existing = json_object_get(config, "faults");
         if (!existing)
             json_object_set_new(config, "faults", existing = json_array());
-        json_array_extend(existing, faults);
+        json_array_extend(existing, cmd->faults);
     }
+    return config;
+}
+
+/* The signing key: --key, a fresh one (--no-key-cache), or the cached one.
+ * rotation_dir gets the folder of the key cache; *cached says whether
+ * rotation keys are cached there. */
+static EVP_PKEY *load_key(const struct serve_command *cmd, char *rotation_dir, size_t size,
+                          bool *cached, struct idp_error *err)
+{
     char default_cache[1024];
     idp_default_key_cache_path(default_cache, sizeof(default_cache));
-    if (key_path)
-        key = idp_pem_load(key_path, &err);
-    else if (no_cache)
-        key = idp_rsa_generate(&err);
+    EVP_PKEY *key;
+    if (cmd->key_path)
+        key = idp_pem_load(cmd->key_path, err);
+    else if (cmd->no_cache)
+        key = idp_rsa_generate(err);
     else
-        key = idp_pem_load_or_generate(cache_path ? cache_path : default_cache, &err);
-    if (!key) {
-        fprintf(stderr, "fakeidp serve: %s\n", err.message);
-        status = 1;
-        goto out;
-    }
-    options.key = key;
-    options.config = config;
-    char rotation_dir[1024];
-    snprintf(rotation_dir, sizeof(rotation_dir), "%s", cache_path ? cache_path : default_cache);
+        key = idp_pem_load_or_generate(cmd->cache_path ? cmd->cache_path : default_cache, err);
+    snprintf(rotation_dir, size, "%s", cmd->cache_path ? cmd->cache_path : default_cache);
     char *slash = strrchr(rotation_dir, '/');
     if (slash)
         *slash = '\0';
-    if (!no_cache && slash)
-        options.rotation_key_dir = rotation_dir;
-    options.log = log_format ? stderr : NULL;
-    options.log_json = log_format && strcmp(log_format, "json") == 0;
-    server = idp_server_start(&options, &err);
-    if (!server) {
-        char text[1024];
-        idp_error_format(&err, text, sizeof(text));
-        if (config_path && err.status == IDP_INVALID)
-            fprintf(stderr, "%s: %s\n", config_path, text);
-        else
-            fprintf(stderr, "fakeidp serve: %s\n", text);
-        status = err.status == IDP_INVALID ? 2 : 1;
-        goto out;
-    }
-    /* Block the stop signals before announcing readiness and wait with
-     * sigsuspend: a signal sent right after "listening on" is not lost. */
+    *cached = !cmd->no_cache && slash;
+    return key;
+}
+
+/* Says "listening on" and waits for SIGINT or SIGTERM. The stop signals
+ * are blocked before readiness is announced and awaited with sigsuspend:
+ * a signal sent right after "listening on" is not lost. */
+static void serve_until_stopped(struct idp_server *server)
+{
     struct sigaction sa = {0};
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
@@ -236,21 +244,54 @@ int cli_serve(int argc, char **argv)
     while (!stop_requested)
         sigsuspend(&previous);
     sigprocmask(SIG_SETMASK, &previous, NULL);
+}
+
+int cli_serve(int argc, char **argv)
+{
+    struct serve_command cmd = {.options = {.port = IDP_DEFAULT_PORT},
+                                .settings = json_object(), .faults = json_array()};
+    json_t *config = NULL;
+    EVP_PKEY *key = NULL;
+    struct idp_server *server = NULL;
+    struct idp_server_options *options = &cmd.options;
+    struct idp_error err = {0};
+    char rotation_dir[1024];
+    bool cached = false;
+    int status = parse_serve_options(argc, argv, &cmd);
+    if (status >= 0)
+        goto out;
+    status = 2;
+    if (!(config = load_config(&cmd)))
+        goto out;
+    if (!(key = load_key(&cmd, rotation_dir, sizeof(rotation_dir), &cached, &err))) {
+        fprintf(stderr, "fakeidp serve: %s\n", err.message);
+        status = 1;
+        goto out;
+    }
+    options->key = key;
+    options->config = config;
+    if (cached)
+        options->rotation_key_dir = rotation_dir;
+    options->log = cmd.log_format ? stderr : NULL;
+    options->log_json = cmd.log_format && strcmp(cmd.log_format, "json") == 0;
+    server = idp_server_start(options, &err);
+    if (!server) {
+        char text[1024];
+        idp_error_format(&err, text, sizeof(text));
+        if (cmd.config_path && err.status == IDP_INVALID)
+            fprintf(stderr, "%s: %s\n", cmd.config_path, text);
+        else
+            fprintf(stderr, "fakeidp serve: %s\n", text);
+        status = err.status == IDP_INVALID ? 2 : 1;
+        goto out;
+    }
+    serve_until_stopped(server);
     status = 0;
 out:
     idp_server_stop(&server);
     EVP_PKEY_free(key);
     json_decref(config);
-    json_decref(settings);
-    json_decref(faults);
+    json_decref(cmd.settings);
+    json_decref(cmd.faults);
     return status;
-}
-
-json_t *cli_load_json_file(const char *path)
-{
-    json_error_t jerr;
-    json_t *value = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-    if (!value)
-        fprintf(stderr, "%s:%d:%d: %s\n", path, jerr.line, jerr.column, jerr.text);
-    return value;
 }

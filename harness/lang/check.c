@@ -1,6 +1,6 @@
 /* Validation helpers shared by the scenario loader and the step and
  * expectation tables: errors at a JSON pointer with file:line:col, key
- * lists, durations and counts. */
+ * lists, plain values, durations and counts (and what a count means). */
 #include "check.h"
 
 #include <stdarg.h>
@@ -85,6 +85,41 @@ enum idp_status hx_check_keys(struct hx_check *check, const json_t *obj, const c
     return IDP_OK;
 }
 
+enum idp_status hx_check_true(struct hx_check *check, const json_t *value, const char *path)
+{
+    return json_is_true(value) ? IDP_OK : hx_check_fail(check, path, false, "expected true");
+}
+
+enum idp_status hx_check_boolean(struct hx_check *check, const json_t *value, const char *path)
+{
+    return json_is_boolean(value) ? IDP_OK
+                                  : hx_check_fail(check, path, false, "expected true or false");
+}
+
+enum idp_status hx_check_integer(struct hx_check *check, const json_t *value, const char *path)
+{
+    return json_is_integer(value) ? IDP_OK
+                                  : hx_check_fail(check, path, false, "expected a whole number");
+}
+
+enum idp_status hx_check_string(struct hx_check *check, const json_t *value, const char *path)
+{
+    return json_is_string(value) ? IDP_OK : hx_check_fail(check, path, false, "expected a string");
+}
+
+enum idp_status hx_check_strings(struct hx_check *check, const json_t *value, const char *path)
+{
+    if (json_is_string(value))
+        return IDP_OK;
+    size_t i;
+    json_t *s;
+    if (!json_is_array(value))
+        return hx_check_fail(check, path, false, "expected a string or an array of strings");
+    json_array_foreach(value, i, s) if (!json_is_string(s))
+        return hx_check_fail(check, path, false, "expected strings");
+    return IDP_OK;
+}
+
 enum idp_status hx_check_duration(struct hx_check *check, const json_t *value, const char *path)
 {
     int64_t ms;
@@ -124,4 +159,20 @@ enum idp_status hx_check_counts(struct hx_check *check, const json_t *obj, const
             st = hx_check_count(check, value, child);
     }
     return st;
+}
+
+bool hx_count_holds(const json_t *spec, long long actual, char *want, size_t size)
+{
+    if (json_is_integer(spec)) {
+        snprintf(want, size, "%lld", (long long)json_integer_value(spec));
+        return actual == json_integer_value(spec);
+    }
+    const json_t *min = json_object_get(spec, "min"), *max = json_object_get(spec, "max");
+    if (min && max)
+        snprintf(want, size, "%lld..%lld", (long long)json_integer_value(min), (long long)json_integer_value(max));
+    else if (min)
+        snprintf(want, size, ">= %lld", (long long)json_integer_value(min));
+    else
+        snprintf(want, size, "<= %lld", (long long)json_integer_value(max));
+    return (!min || actual >= json_integer_value(min)) && (!max || actual <= json_integer_value(max));
 }

@@ -35,11 +35,23 @@ enum idp_status hx_check_unknown(struct hx_check *check, const char *path, const
 /* Checks obj's keys against a NULL-terminated list. */
 enum idp_status hx_check_keys(struct hx_check *check, const json_t *obj, const char *path,
                               const char *const allowed[], const char *what);
+/* Plain values, each with its one message ("expected true or false"). The
+ * signature is a step's or an expectation's validator: table rows name
+ * these directly. */
+enum idp_status hx_check_true(struct hx_check *check, const json_t *value, const char *path);
+enum idp_status hx_check_boolean(struct hx_check *check, const json_t *value, const char *path);
+enum idp_status hx_check_integer(struct hx_check *check, const json_t *value, const char *path);
+enum idp_status hx_check_string(struct hx_check *check, const json_t *value, const char *path);
+/* A string or an array of strings. */
+enum idp_status hx_check_strings(struct hx_check *check, const json_t *value, const char *path);
 enum idp_status hx_check_duration(struct hx_check *check, const json_t *value, const char *path);
 /* Applies a count expectation: an integer, or {"min":a,"max":b}. */
 enum idp_status hx_check_count(struct hx_check *check, const json_t *value, const char *path);
 /* An object whose members (from allowed) are all counts. */
 enum idp_status hx_check_counts(struct hx_check *check, const json_t *obj, const char *path,
                                 const char *const allowed[], const char *what);
+/* Whether actual meets a count that passed hx_check_count; want gets the
+ * count as a reader writes it ("1", "2..4", ">= 1"). */
+bool hx_count_holds(const json_t *spec, long long actual, char *want, size_t size);
 
 #endif

@@ -37,7 +37,8 @@ struct hx_scenario *hx_scenario_load(const char *path, struct idp_error *err, js
 void hx_scenario_free(struct hx_scenario **scenario);
 
 /* The target's keys the runner reads itself; every other key of a
- * reference or spa target is a reference-app knob. */
+ * reference or spa target is a reference-app knob (new reference). In
+ * scenario_sections.c, which calls nothing of the runner that calls it. */
 json_t *hx_target_knobs(const json_t *target);
 
 #endif

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "markup.h"
 #include "runner.h"
 
 static void variant_name(const struct hx_result *r, char *out, size_t size)
@@ -43,27 +44,6 @@ void hx_report_console(const struct hx_results *results, FILE *out, bool verbose
     fprintf(out, "\n%zu passed, %zu failed (%zu variants in %.2f s, seed %llu)\n", results->passed,
             results->failed, results->count, results->wall_ms / 1000.0,
             (unsigned long long)results->seed);
-}
-
-/* Text for XML and HTML, in content and in quoted attributes: the markup
- * characters as entities, other control characters (but newline and tab) as
- * numeric references ('?' for all but CR, which XML cannot hold raw). */
-void hx_report_escape(FILE *f, const char *text)
-{
-    for (const unsigned char *p = (const unsigned char *)(text ? text : ""); *p; p++) {
-        switch (*p) {
-        case '<': fputs("&lt;", f); break;
-        case '>': fputs("&gt;", f); break;
-        case '&': fputs("&amp;", f); break;
-        case '"': fputs("&quot;", f); break;
-        case '\'': fputs("&#39;", f); break;
-        default:
-            if (*p < 0x20 && *p != '\n' && *p != '\t')
-                fprintf(f, "&#x%02x;", *p == '\r' ? 0x0d : 0x3f);
-            else
-                fputc(*p, f);
-        }
-    }
 }
 
 static void junit_link(FILE *f, const struct hx_result *r, const char *html)

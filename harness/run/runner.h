@@ -73,9 +73,5 @@ void hx_report_tap(const struct hx_results *results, FILE *out);
 bool hx_report_json(const struct hx_results *results, const char *path);
 /* One self-contained HTML file: overview and a swimlane diagram per variant. */
 bool hx_report_html(const struct hx_results *results, const char *path);
-/* Escapes text for the XML and HTML reporters (content and quoted attributes). */
-void hx_report_escape(FILE *f, const char *text);
-/* The fragment ("v-…") the HTML report gives a variant. */
-void hx_report_html_anchor(const struct hx_result *r, char *out, size_t size);
 
 #endif

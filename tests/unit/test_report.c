@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "markup.h"
 #include "runner.h"
 #include "timeline.h"
 
