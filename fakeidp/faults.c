@@ -20,7 +20,7 @@
 #include "duration.h"
 #include "encoding.h"
 #include "forge.h"
-#include "jwt.h"
+#include "idp_jwt.h"
 #include "names.h"
 #include "server_internal.h"
 

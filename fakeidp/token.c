@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jwt.h"
+#include "idp_jwt.h"
 #include "server_internal.h"
 
 void idp_issuer(const struct idp_settings *s, const char *client_id, char *out, size_t size)

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "clock.h"
-#include "jwt.h"
+#include "idp_jwt.h"
 #include "keys.h"
 #include "server.h"
 #include "verifier.h"
