@@ -3,6 +3,8 @@
  * mode the settings choose. Every error is WorkOS-shaped. Signing happens
  * outside the server lock; a refresh token being exchanged is PENDING until
  * its response is cached, so concurrent replays see one consistent outcome. */
+#include "route_authenticate.h"
+
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +13,7 @@
 
 #include "encoding.h"
 #include "server_internal.h"
+#include "token.h"
 
 /* What a successful grant needs after the lock is released. */
 struct grant {

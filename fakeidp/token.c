@@ -1,5 +1,7 @@
 /* Access tokens as WorkOS mints them: claim names, order and issuer forms
  * from the wire reference; RS256 with the key the schedule says signs now. */
+#include "token.h"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
