@@ -1,8 +1,8 @@
-/* What the server's modules share: the server struct and the route table's
- * row. It includes the request and response records (http.h) and the
- * handlers of every route family (route_*.h, admin.h), so one include gives
- * a module the server and every handler; each module still includes its own
- * header, and token.h where it mints. */
+/* What the server's modules share: the server struct and its reset. It
+ * includes the request and response records (http.h) and the handlers of
+ * every route family (route_*.h, admin.h), so one include gives a module the
+ * server and every handler; each module still includes its own header, and
+ * token.h or routes.h where it mints tokens or matches routes. */
 #ifndef IDP_SERVER_INTERNAL_H
 #define IDP_SERVER_INTERNAL_H
 
@@ -65,13 +65,6 @@ struct idp_server {
     unsigned jwks_version;     /* ... for this keys_version ... */
     int64_t jwks_valid_from;   /* ... valid in [from, until) of virtual time */
     int64_t jwks_valid_until;
-};
-
-struct idp_route {
-    const char *method;  /* NULL: any */
-    const char *pattern; /* '*' matches one path segment (captured as path_arg) */
-    const char *name;    /* journal / fault-matching name */
-    idp_route_fn *handler;
 };
 
 /* Resets state to the configuration (lock held). */
