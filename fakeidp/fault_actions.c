@@ -29,6 +29,12 @@ int64_t idp_fault_param_duration(const json_t *params, const char *name, int64_t
     return fallback;
 }
 
+long idp_fault_param_integer(const json_t *params, const char *name, long fallback)
+{
+    const json_t *v = json_object_get(params, name);
+    return json_is_integer(v) ? (long)json_integer_value(v) : fallback;
+}
+
 /* Replaces the response body with body's compact text; left as it was when
  * out of memory. */
 static void set_json_body(struct idp_response *resp, const json_t *body)
@@ -58,8 +64,7 @@ static enum idp_status parse_status(const json_t *rule, enum idp_fault_phase pha
 static enum idp_fault_outcome act_status(struct idp_server *server, struct idp_fault *f,
                                          struct idp_request *req, struct idp_response *resp)
 {
-    const json_t *status_value = json_object_get(f->params, "status");
-    int status = json_is_integer(status_value) ? (int)json_integer_value(status_value) : 503;
+    int status = (int)idp_fault_param_integer(f->params, "status", 503);
     const json_t *body = json_object_get(f->params, "body");
     const char *type = json_string_value(json_object_get(f->params, "content_type"));
     idp_response_reset(resp);
@@ -237,8 +242,7 @@ static enum idp_status parse_rate_limit(const json_t *rule, enum idp_fault_phase
 static enum idp_fault_outcome act_rate_limit(struct idp_server *server, struct idp_fault *f,
                                              struct idp_request *req, struct idp_response *resp)
 {
-    const json_t *limit_v = json_object_get(f->params, "limit");
-    long limit = json_is_integer(limit_v) ? (long)json_integer_value(limit_v) : 0;
+    long limit = idp_fault_param_integer(f->params, "limit", 0);
     int64_t window = idp_fault_param_duration(f->params, "window", 60000);
     pthread_mutex_lock(&server->lock);
     if (req->now_ms - f->rate_window_start >= window || req->now_ms < f->rate_window_start) {

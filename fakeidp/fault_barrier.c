@@ -52,8 +52,7 @@ static long barrier_rank(const json_t *order, long arrival, long size)
 enum idp_fault_outcome idp_fault_barrier(struct idp_server *server, struct idp_fault *f,
                                          struct idp_request *req, struct idp_response *resp)
 {
-    const json_t *hold_v = json_object_get(f->params, "hold");
-    long hold = json_is_integer(hold_v) ? (long)json_integer_value(hold_v) : 2;
+    long hold = idp_fault_param_integer(f->params, "hold", 2);
     int64_t timeout = idp_fault_param_duration(f->params, "timeout", 5000);
     if (timeout > IDP_FAULT_MAX_HOLD_MS)
         timeout = IDP_FAULT_MAX_HOLD_MS;

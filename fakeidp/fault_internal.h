@@ -107,6 +107,8 @@ const struct idp_fault_action *idp_fault_action_find(const char *name, struct id
 /* A duration parameter: "250ms", "2s" or a number of seconds, under a year;
  * fallback when absent or not one. */
 int64_t idp_fault_param_duration(const json_t *params, const char *name, int64_t fallback);
+/* A whole-number parameter; fallback when absent or not one. */
+long idp_fault_param_integer(const json_t *params, const char *name, long fallback);
 
 /* fault_wire.c: holding a request. Real-time bounds on what a fault may hold
  * a request for (docs/faults.md): latency, hang, a barrier's timeout, a

@@ -170,22 +170,27 @@ enum idp_fault_outcome idp_fault_latency(struct idp_server *server, struct idp_f
     return IDP_FAULT_CONTINUE;
 }
 
+/* No reply at all: the connection ends with an RST (reset) or a shutdown. */
+static enum idp_fault_outcome no_reply(struct idp_server *server, struct idp_request *req,
+                                       struct idp_response *resp, bool reset)
+{
+    resp->status = 0;
+    idp_fault_drop_connection(server, req, reset);
+    return IDP_FAULT_NO_REPLY;
+}
+
 enum idp_fault_outcome idp_fault_reset(struct idp_server *server, struct idp_fault *f,
                                        struct idp_request *req, struct idp_response *resp)
 {
     (void)f;
-    resp->status = 0;
-    idp_fault_drop_connection(server, req, true);
-    return IDP_FAULT_NO_REPLY;
+    return no_reply(server, req, resp, true);
 }
 
 enum idp_fault_outcome idp_fault_close(struct idp_server *server, struct idp_fault *f,
                                        struct idp_request *req, struct idp_response *resp)
 {
     (void)f;
-    resp->status = 0;
-    idp_fault_drop_connection(server, req, false);
-    return IDP_FAULT_NO_REPLY;
+    return no_reply(server, req, resp, false);
 }
 
 enum idp_fault_outcome idp_fault_hang(struct idp_server *server, struct idp_fault *f,
