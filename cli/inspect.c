@@ -12,7 +12,7 @@
 #include "commands.h"
 #include "http_client.h"
 #include "iron.h"
-#include "jwt.h"
+#include "idp_jwt.h"
 
 #include <civetweb.h>
 

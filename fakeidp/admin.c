@@ -1,6 +1,8 @@
 /* The admin API under /_fakeidp/: the harness's (and a user's) remote
  * control of clock, settings, users, sessions, keys, faults and the journal.
  * One row per route in the table below. */
+#include "admin.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -2,8 +2,14 @@
  * a match fires, a phase (before the IdP changes state, or after it has
  * committed), and an action. Rules come from the configuration, the CLI, the
  * admin API and scenario steps, all in one JSON form (docs/faults.md). The
- * server calls idp_faults_before / _after around each handler; adding a kind
- * is one row in the action table in faults.c and one function. */
+ * server calls idp_faults_before / _after around each handler.
+ *
+ * The engine is five files, fault_internal.h says which holds what: the rule
+ * list (fault_rules.c), a request against the rules (fault_eval.c), the
+ * action table with the actions on the answer and on the IdP's state
+ * (fault_actions.c), the actions on the connection (fault_wire.c) and the
+ * barrier (fault_barrier.c). Adding an action is one row {name, phase,
+ * parse, run} in the table of fault_actions.c and its run function. */
 #ifndef IDP_FAULTS_H
 #define IDP_FAULTS_H
 

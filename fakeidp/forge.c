@@ -5,7 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "jwt.h"
+#include "idp_jwt.h"
 #include "keys.h"
 
 const char *const idp_forge_keys[] = {"remove", "set", "expired", "not_yet_valid", "kid",

@@ -1,4 +1,7 @@
-/* Request and response records: what route handlers read and write. */
+/* Request and response records: what route handlers read and write, and
+ * how a request's parameters are read from its query or body. */
+#include "http.h"
+
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -174,4 +177,74 @@ json_t *idp_parse_form(const char *text, size_t len)
         start = end + 1;
     }
     return obj;
+}
+
+/* jansson parses recursively and CivetWeb's workers have small stacks (100 KB
+ * in Debian's build): a body of a thousand '[' overflowed one and took the
+ * server down. Request bodies are shallow; deeper ones are refused unparsed. */
+#define IDP_MAX_JSON_DEPTH 64
+
+static bool json_too_deep(const char *text, size_t len)
+{
+    int depth = 0;
+    bool in_string = false;
+    for (size_t i = 0; i < len; i++) {
+        char c = text[i];
+        if (in_string) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '[' || c == '{') {
+            if (++depth > IDP_MAX_JSON_DEPTH)
+                return true;
+        } else if (c == ']' || c == '}') {
+            depth--;
+        }
+    }
+    return false;
+}
+
+void idp_request_parse_params(struct idp_request *req)
+{
+    if (strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0 ||
+        strcmp(req->method, "DELETE") == 0 || !req->body_len) {
+        req->params = req->query ? idp_parse_form(req->query, strlen(req->query)) : json_object();
+        return;
+    }
+    /* A form body is parsed as a form; anything else (or a form-labelled body
+     * that is plainly JSON, as `curl -d '{…}'` sends) as JSON. */
+    const char *type = idp_request_header(req, "Content-Type");
+    size_t lead = strspn(req->body, " \t\r\n");
+    if (type && strncasecmp(type, "application/x-www-form-urlencoded", 33) == 0 &&
+        req->body[lead] != '{') {
+        req->params = idp_parse_form(req->body, req->body_len);
+        return;
+    }
+    json_error_t jerr;
+    json_t *body = json_too_deep(req->body, req->body_len)
+                       ? NULL
+                       : json_loadb(req->body, req->body_len, 0, &jerr);
+    if (!json_is_object(body)) {
+        json_decref(body);
+        req->params = json_object();
+        req->params_bad = true;
+        req->params_error = "Problems parsing JSON";
+        return;
+    }
+    req->params = body;
+}
+
+bool idp_require_api_key(struct idp_server *server, struct idp_request *req,
+                         struct idp_response *resp)
+{
+    const char *key = idp_request_bearer(req);
+    pthread_mutex_lock(&server->lock);
+    bool ok = idp_store_api_key_valid(&server->store, key);
+    pthread_mutex_unlock(&server->lock);
+    if (!ok)
+        idp_response_code_error(resp, 401, "unauthorized", "Unauthorized");
+    return ok;
 }

@@ -3,6 +3,8 @@
  * verifyEmail, getEmailVerification, createMagicAuth, getMagicAuth,
  * createPasswordReset, getPasswordReset, resetPassword, sendInvitation. Every code WorkOS would e-mail goes to
  * the outbox (GET /_fakeidp/outbox). All need the API key. */
+#include "route_accounts.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

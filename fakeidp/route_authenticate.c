@@ -3,6 +3,8 @@
  * mode the settings choose. Every error is WorkOS-shaped. Signing happens
  * outside the server lock; a refresh token being exchanged is PENDING until
  * its response is cached, so concurrent replays see one consistent outcome. */
+#include "route_authenticate.h"
+
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +13,7 @@
 
 #include "encoding.h"
 #include "server_internal.h"
+#include "token.h"
 
 /* What a successful grant needs after the lock is released. */
 struct grant {
@@ -299,11 +302,42 @@ void idp_sign_in_finish(struct idp_server *server, struct idp_request *req,
     grant_cleanup(&g);
 }
 
-static void refused(struct idp_request *req, struct idp_response *resp, const char *why,
-                    const char *description)
+/* A refresh exchange that does not go through: decided with the lock held,
+ * answered once it is released. */
+struct refusal {
+    char outcome[64];        /* the journal's outcome; "" for none */
+    int status;
+    const char *oauth_error; /* {"error", "error_description"} when set, */
+    const char *code;        /* else {"message", "code"} with this code */
+    char message[512];
+    bool retry_after;        /* with a Retry-After header of retry_after_s */
+    long long retry_after_s;
+};
+
+/* Fills the refusal; returns false, for the checks that end with it. */
+static bool refuse(struct refusal *no, const char *outcome, int status, const char *oauth_error,
+                   const char *code, const char *message)
 {
-    outcome(req, why);
-    idp_response_oauth_error(resp, 400, "invalid_grant", "%s", description);
+    snprintf(no->outcome, sizeof(no->outcome), "%s", outcome);
+    no->status = status;
+    no->oauth_error = oauth_error;
+    no->code = code;
+    snprintf(no->message, sizeof(no->message), "%s", message);
+    return false;
+}
+
+/* Lock NOT held. */
+static void refusal_answer(struct idp_request *req, struct idp_response *resp,
+                           const struct refusal *no)
+{
+    if (no->outcome[0])
+        outcome(req, no->outcome);
+    if (no->oauth_error)
+        idp_response_oauth_error(resp, no->status, no->oauth_error, "%s", no->message);
+    else
+        idp_response_code_error(resp, no->status, no->code, "%s", no->message);
+    if (no->retry_after)
+        idp_response_header(resp, "Retry-After", "%lld", no->retry_after_s);
 }
 
 /* Waits (lock held) until a pending exchange settles; bounded in wall time. */
@@ -317,142 +351,157 @@ static void wait_settled(struct idp_server *server, struct idp_refresh **rt, con
             break;
 }
 
-/* Lock held on entry; released on return. */
-static void refresh_grant(struct idp_server *server, struct idp_request *req,
-                          struct idp_response *resp, struct idp_client *client)
+/* The refresh token the request presents (into token) and its session, when
+ * the token can be exchanged or replayed: known, for this client, its
+ * session alive, not expired, and not refused as concurrent. Lock held
+ * throughout (a grace-mode replay may wait on it for the first exchange);
+ * false with the refusal otherwise. */
+static bool refresh_usable(struct idp_server *server, struct idp_request *req,
+                           const struct idp_client *client, char token[IDP_ID_SIZE],
+                           struct idp_refresh **rt, struct idp_session **session,
+                           struct refusal *no)
 {
     const struct idp_settings *s = &server->settings;
-    char token[IDP_ID_SIZE] = "";
     const char *given = idp_request_param(req, "refresh_token");
+    token[0] = '\0';
     if (given)
-        snprintf(token, sizeof(token), "%s", given);
+        snprintf(token, IDP_ID_SIZE, "%s", given);
     else if (s->refresh_cookie)
-        idp_request_cookie(req, s->refresh_cookie_name, token, sizeof(token));
-    if (!token[0]) {
-        pthread_mutex_unlock(&server->lock);
-        outcome(req, "refresh_token_missing");
-        idp_response_oauth_error(resp, 400, "invalid_request", "refresh_token is required.");
-        return;
-    }
+        idp_request_cookie(req, s->refresh_cookie_name, token, IDP_ID_SIZE);
+    if (!token[0])
+        return refuse(no, "refresh_token_missing", 400, "invalid_request", NULL,
+                      "refresh_token is required.");
     idp_journal_hash(token, req->entry.token_hash);
-    struct idp_refresh *rt = idp_store_refresh(&server->store, token);
-    if (rt && rt->state == IDP_RT_PENDING && s->refresh_mode == IDP_REFRESH_GRACE)
-        wait_settled(server, &rt, token);
-    struct idp_session *session = rt ? idp_store_session(&server->store, rt->session_id) : NULL;
-    if (!rt || !session || strcmp(session->client_id, client->id) != 0) {
-        pthread_mutex_unlock(&server->lock);
-        refused(req, resp, "unknown_token", "Invalid refresh token.");
-        return;
-    }
-    snprintf(req->entry.session_id, sizeof(req->entry.session_id), "%s", session->id);
-    snprintf(req->entry.user_id, sizeof(req->entry.user_id), "%s", session->user_id);
+    *rt = idp_store_refresh(&server->store, token);
+    if (*rt && (*rt)->state == IDP_RT_PENDING && s->refresh_mode == IDP_REFRESH_GRACE)
+        wait_settled(server, rt, token);
+    *session = *rt ? idp_store_session(&server->store, (*rt)->session_id) : NULL;
+    if (!*rt || !*session || strcmp((*session)->client_id, client->id) != 0)
+        return refuse(no, "unknown_token", 400, "invalid_grant", NULL, "Invalid refresh token.");
+    struct idp_session *live = *session;
+    snprintf(req->entry.session_id, sizeof(req->entry.session_id), "%s", live->id);
+    snprintf(req->entry.user_id, sizeof(req->entry.user_id), "%s", live->user_id);
     int64_t now = req->now_ms;
-    if (!session->ended_ms && s->session_max_age_ms &&
-        now - session->created_ms >= s->session_max_age_ms)
-        idp_store_session_end(session, now, "max_age");
-    if (!session->ended_ms && s->inactivity_timeout_ms &&
-        now - session->last_activity_ms >= s->inactivity_timeout_ms)
-        idp_store_session_end(session, now, "inactivity");
-    if (session->ended_ms) {
+    if (!live->ended_ms && s->session_max_age_ms && now - live->created_ms >= s->session_max_age_ms)
+        idp_store_session_end(live, now, "max_age");
+    if (!live->ended_ms && s->inactivity_timeout_ms &&
+        now - live->last_activity_ms >= s->inactivity_timeout_ms)
+        idp_store_session_end(live, now, "inactivity");
+    if (live->ended_ms) {
         char why[64];
-        snprintf(why, sizeof(why), "session_ended:%s", session->end_reason);
-        pthread_mutex_unlock(&server->lock);
-        refused(req, resp, why, "Session has ended.");
-        return;
+        snprintf(why, sizeof(why), "session_ended:%s", live->end_reason);
+        return refuse(no, why, 400, "invalid_grant", NULL, "Session has ended.");
     }
-    if (rt->expired || (s->refresh_ttl_ms && now - rt->issued_ms >= s->refresh_ttl_ms)) {
-        pthread_mutex_unlock(&server->lock);
-        refused(req, resp, "refresh_token_expired", "Refresh token has expired.");
-        return;
-    }
-    if (rt->state == IDP_RT_PENDING && s->refresh_mode == IDP_REFRESH_CONCURRENT_429) {
+    if ((*rt)->expired || (s->refresh_ttl_ms && now - (*rt)->issued_ms >= s->refresh_ttl_ms))
+        return refuse(no, "refresh_token_expired", 400, "invalid_grant", NULL,
+                      "Refresh token has expired.");
+    if ((*rt)->state == IDP_RT_PENDING && s->refresh_mode == IDP_REFRESH_CONCURRENT_429) {
         /* WorkOS refuses a replay only while the first exchange of the token
          * is still in flight; once it finished, the grace rule applies. */
-        long long retry = s->retry_after_ms / 1000 + (s->retry_after_ms % 1000 != 0);
-        pthread_mutex_unlock(&server->lock);
-        outcome(req, "concurrent_429");
-        idp_response_code_error(resp, 429, "rate_limit_exceeded",
-                                "Too many concurrent refresh requests.");
-        idp_response_header(resp, "Retry-After", "%lld", retry);
+        no->retry_after = true;
+        no->retry_after_s = s->retry_after_ms / 1000 + (s->retry_after_ms % 1000 != 0);
+        return refuse(no, "concurrent_429", 429, NULL, "rate_limit_exceeded",
+                      "Too many concurrent refresh requests.");
+    }
+    return true;
+}
+
+/* A token already exchanged (or being exchanged). Within the grace, the
+ * modes that replay answer with the cached reply: true, with a copy in
+ * *body (NULL when out of memory) and the cookie settings in g. Otherwise
+ * the refusal, the session ended first under revoke_family. Lock held. */
+static bool reuse_replays(struct idp_server *server, struct idp_request *req,
+                          const struct idp_client *client, struct idp_refresh *rt,
+                          struct idp_session *session, struct grant *g, char **body,
+                          struct refusal *no)
+{
+    const struct idp_settings *s = &server->settings;
+    bool in_grace = rt->state == IDP_RT_PENDING ||
+                    req->now_ms - rt->rotated_ms <= s->refresh_grace_ms;
+    bool replays = s->refresh_mode == IDP_REFRESH_GRACE ||
+                   s->refresh_mode == IDP_REFRESH_CONCURRENT_429;
+    if (replays && in_grace && rt->cached_body) {
+        *body = strdup(rt->cached_body);
+        /* A browser client whose first reply was lost gets the cookies
+         * again, or it would keep presenting the spent token. */
+        cookie_settings(server, req, client, g);
+        return true;
+    }
+    if (s->refresh_mode == IDP_REFRESH_REVOKE_FAMILY) {
+        idp_store_session_end(session, req->now_ms, "refresh_token_reuse");
+        return refuse(no, "reuse_revoked_session", 400, "invalid_grant", NULL,
+                      "Refresh token already exchanged.");
+    }
+    return refuse(no, "already_exchanged", 400, "invalid_grant", NULL,
+                  "Refresh token already exchanged.");
+}
+
+/* Answers a grace replay with the cached body (taken). Lock NOT held. */
+static void replay_answer(struct idp_request *req, struct idp_response *resp, struct grant *g,
+                          char *body)
+{
+    outcome(req, "replayed");
+    if (!body) {
+        idp_response_code_error(resp, 500, "server_error", "Out of memory.");
         return;
     }
-    if (rt->state != IDP_RT_ACTIVE) {
-        bool in_grace = rt->state == IDP_RT_PENDING || now - rt->rotated_ms <= s->refresh_grace_ms;
-        bool replays = s->refresh_mode == IDP_REFRESH_GRACE ||
-                       s->refresh_mode == IDP_REFRESH_CONCURRENT_429;
-        if (replays && in_grace && rt->cached_body) {
-            char *body = strdup(rt->cached_body);
-            /* A browser client whose first reply was lost gets the cookies
-             * again, or it would keep presenting the spent token. */
-            struct grant g = {0};
-            cookie_settings(server, req, client, &g);
-            pthread_mutex_unlock(&server->lock);
-            outcome(req, "replayed");
-            if (!body) {
-                idp_response_code_error(resp, 500, "server_error", "Out of memory.");
-                return;
-            }
-            json_t *parsed = json_loads(body, 0, NULL);
-            snprintf(g.refresh_token, sizeof(g.refresh_token), "%s",
-                     json_string_value(json_object_get(parsed, "refresh_token"))
-                         ? json_string_value(json_object_get(parsed, "refresh_token")) : "");
-            json_decref(parsed);
-            respond_body(resp, body);
-            if (g.refresh_token[0])
-                set_browser_cookies(resp, &g);
-            return;
-        }
-        if (s->refresh_mode == IDP_REFRESH_REVOKE_FAMILY) {
-            idp_store_session_end(session, now, "refresh_token_reuse");
-            pthread_mutex_unlock(&server->lock);
-            refused(req, resp, "reuse_revoked_session", "Refresh token already exchanged.");
-            return;
-        }
-        pthread_mutex_unlock(&server->lock);
-        refused(req, resp, "already_exchanged", "Refresh token already exchanged.");
-        return;
-    }
+    json_t *parsed = json_loads(body, 0, NULL);
+    const char *token = json_string_value(json_object_get(parsed, "refresh_token"));
+    snprintf(g->refresh_token, sizeof(g->refresh_token), "%s", token ? token : "");
+    json_decref(parsed);
+    respond_body(resp, body);
+    if (g->refresh_token[0])
+        set_browser_cookies(resp, g);
+}
+
+/* Rotates an active token: its successor issued, the token PENDING, the
+ * grant prepared in g. Lock held; false with the refusal when the user is
+ * gone, not a member of the organization asked for, or out of memory. */
+static bool rotate_prepare(struct idp_server *server, struct idp_request *req,
+                           const struct idp_client *client, struct idp_session *session,
+                           const char *token, struct grant *g, struct refusal *no)
+{
+    int64_t now = req->now_ms;
     struct idp_user *user = idp_store_user(&server->store, session->user_id);
     const char *org = idp_request_param(req, "organization_id");
-    if (!user) {
-        pthread_mutex_unlock(&server->lock);
-        refused(req, resp, "user_deleted", "Invalid refresh token.");
-        return;
-    }
+    if (!user)
+        return refuse(no, "user_deleted", 400, "invalid_grant", NULL, "Invalid refresh token.");
     if (org && *org && !idp_user_membership(user, org)) {
-        pthread_mutex_unlock(&server->lock);
-        outcome(req, "organization_membership_not_found");
-        idp_response_code_error(resp, 400, "organization_membership_not_found",
-                                "The user is not a member of organization '%s'.", org);
-        return;
+        char message[sizeof(no->message)];
+        snprintf(message, sizeof(message), "The user is not a member of organization '%s'.", org);
+        return refuse(no, "organization_membership_not_found", 400, NULL,
+                      "organization_membership_not_found", message);
     }
     if (org && *org)
         snprintf(session->org_id, sizeof(session->org_id), "%s", org);
     struct idp_refresh *next = idp_store_refresh_new(&server->store, session, &server->rng, now);
-    rt = idp_store_refresh(&server->store, token); /* the list may have shifted */
-    if (!next || !rt) {
-        pthread_mutex_unlock(&server->lock);
-        idp_response_code_error(resp, 500, "server_error", "Out of memory.");
-        return;
-    }
+    /* Looked up again: issuing the successor may have shifted the list. */
+    struct idp_refresh *rt = idp_store_refresh(&server->store, token);
+    if (!next || !rt)
+        return refuse(no, "", 500, NULL, "server_error", "Out of memory.");
     rt->state = IDP_RT_PENDING;
-    idp_store_forget_replies(&server->store, now, s->refresh_grace_ms);
+    idp_store_forget_replies(&server->store, now, server->settings.refresh_grace_ms);
     session->last_activity_ms = now;
     session->refresh_count++;
-    struct grant g = {0};
-    grant_prepare(server, req, client, user, session, next->token, &g);
-    pthread_mutex_unlock(&server->lock);
+    grant_prepare(server, req, client, user, session, next->token, g);
+    return true;
+}
 
+/* Signs the prepared grant and answers; records the outcome on the token.
+ * Lock NOT held (taken to record). */
+static void rotate_finish(struct idp_server *server, struct idp_request *req,
+                          struct idp_response *resp, const char *token, struct grant *g)
+{
     struct idp_error err;
-    char *body = grant_finish(server, req, &g, &err);
+    char *body = grant_finish(server, req, g, &err);
 
     pthread_mutex_lock(&server->lock);
-    rt = idp_store_refresh(&server->store, token);
+    struct idp_refresh *rt = idp_store_refresh(&server->store, token);
     if (rt) {
         /* A failed exchange leaves the token usable at once; a successful
          * one stays PENDING (in flight) until idp_refresh_settle, with its
          * reply cached for the replays that wait for it. */
-        rt->rotated_ms = now;
+        rt->rotated_ms = req->now_ms;
         idp_store_reply_set(&server->store, rt, body ? strdup(body) : NULL);
         if (body)
             snprintf(req->refresh_in_flight, sizeof(req->refresh_in_flight), "%s", token);
@@ -463,11 +512,41 @@ static void refresh_grant(struct idp_server *server, struct idp_request *req,
     pthread_mutex_unlock(&server->lock);
     if (body) {
         respond_body(resp, body);
-        set_browser_cookies(resp, &g);
+        set_browser_cookies(resp, g);
         outcome(req, "rotated");
     } else {
         idp_response_code_error(resp, 500, "server_error", "%s", err.message);
     }
+}
+
+/* Lock held on entry; released on return. Everything is decided under the
+ * lock (refresh_usable, then reuse_replays or rotate_prepare) and answered
+ * after it: a refusal, a grace replay, or the signed rotation. */
+static void refresh_grant(struct idp_server *server, struct idp_request *req,
+                          struct idp_response *resp, struct idp_client *client)
+{
+    struct refusal no = {0};
+    struct grant g = {0};
+    char token[IDP_ID_SIZE];
+    struct idp_refresh *rt = NULL;
+    struct idp_session *session = NULL;
+    char *replay = NULL;
+    enum { REFUSE, REPLAY, ROTATE } next = REFUSE;
+    if (refresh_usable(server, req, client, token, &rt, &session, &no)) {
+        if (rt->state != IDP_RT_ACTIVE &&
+            reuse_replays(server, req, client, rt, session, &g, &replay, &no))
+            next = REPLAY;
+        else if (rt->state == IDP_RT_ACTIVE &&
+                 rotate_prepare(server, req, client, session, token, &g, &no))
+            next = ROTATE;
+    }
+    pthread_mutex_unlock(&server->lock);
+    if (next == REPLAY)
+        replay_answer(req, resp, &g, replay);
+    else if (next == ROTATE)
+        rotate_finish(server, req, resp, token, &g);
+    else
+        refusal_answer(req, resp, &no);
     grant_cleanup(&g);
 }
 

@@ -10,6 +10,8 @@
  * screen_hint=sign-up (AuthKit) with an unknown login_hint signs the new user
  * up. With the login_page setting, a valid GET shows a sign-in page instead
  * whose form POSTs the same parameters here; the POST signs in. */
+#include "route_authorize.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

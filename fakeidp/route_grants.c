@@ -5,6 +5,8 @@
  * met, answers its 403 with a pending authentication token that the next
  * grant redeems; when all are met, a session is created exactly as for the
  * code exchange, so its refresh behaves the same. */
+#include "route_grants.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

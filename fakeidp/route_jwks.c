@@ -1,11 +1,14 @@
 /* GET /sso/jwks/{client_id} and the OpenID discovery documents. The JWKS
  * body is cached per key-set version and for the span of virtual time in
  * which no key is published or retired, so the hot path is a copy. */
+#include "route_jwks.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "server_internal.h"
+#include "token.h"
 
 /* The span [from, until) around now in which the published set is stable. */
 static void stable_span(const struct idp_keyset *keys, int64_t now, int64_t *from, int64_t *until)

@@ -6,6 +6,8 @@
  * /auth/challenges/{id}/verify). Codes are RFC 6238 on the IdP's clock (the
  * virtual clock plus clock_offset). One factor per user: enrolling again
  * replaces it. All need the API key. */
+#include "route_mfa.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -4,6 +4,8 @@
  * and listOrganizationMemberships (/user_management/organization_memberships).
  * A membership made here scopes tokens like a configured one. All need the
  * API key. */
+#include "route_orgs.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,21 +1,11 @@
 /* Logout, session revocation and the user / session reads the SDKs make. */
+#include "route_sessions.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "server_internal.h"
-
-bool idp_require_api_key(struct idp_server *server, struct idp_request *req,
-                         struct idp_response *resp)
-{
-    const char *key = idp_request_bearer(req);
-    pthread_mutex_lock(&server->lock);
-    bool ok = idp_store_api_key_valid(&server->store, key);
-    pthread_mutex_unlock(&server->lock);
-    if (!ok)
-        idp_response_code_error(resp, 401, "unauthorized", "Unauthorized");
-    return ok;
-}
 
 void idp_route_logout(struct idp_server *server, struct idp_request *req,
                       struct idp_response *resp)

@@ -3,7 +3,10 @@
  * sessions and refresh tokens. Not thread-safe on its own: the server calls
  * every function with its lock held. Memory is bounded: codes and sessions
  * are evicted oldest first past their limits, and each session keeps only its
- * last IDP_SESSION_TOKENS refresh tokens. */
+ * last IDP_SESSION_TOKENS refresh tokens. Three files implement it: store.c
+ * (lifetime, lookups, codes, sessions, refresh tokens), store_config.c (what
+ * the configuration holds) and tickets.c (one-time tickets, the outbox,
+ * memberships made at run time). */
 #ifndef IDP_STORE_H
 #define IDP_STORE_H
 
@@ -154,6 +157,10 @@ enum idp_status idp_store_configure(struct idp_store *store, const json_t *confi
 /* Adds a user from a JSON object (as in the configuration). */
 enum idp_status idp_store_add_user(struct idp_store *store, const json_t *spec,
                                    int64_t now_ms, struct idp_error *err);
+/* Free a client and a user the store no longer holds (void *: the maps'
+ * cleanup takes them). */
+void idp_client_free(void *client);
+void idp_user_free(void *user);
 
 struct idp_client *idp_store_client(struct idp_store *store, const char *id);
 bool idp_store_api_key_valid(const struct idp_store *store, const char *key);

@@ -1,11 +1,13 @@
 /* Access tokens as WorkOS mints them: claim names, order and issuer forms
  * from the wire reference; RS256 with the key the schedule says signs now. */
+#include "token.h"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "jwt.h"
+#include "idp_jwt.h"
 #include "server_internal.h"
 
 void idp_issuer(const struct idp_settings *s, const char *client_id, char *out, size_t size)

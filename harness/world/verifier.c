@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "http_client.h"
-#include "jwt.h"
+#include "idp_jwt.h"
 
 static const char *const verify_names[] = {
     "ok", "malformed", "algorithm", "unknown_kid", "signature", "expired", "not_yet_valid",

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "jwt.h"
+#include "idp_jwt.h"
 #include "verifier.h"
 
 #define NOW_MS 1768478400000LL

@@ -25,7 +25,7 @@
 
 #include "faults.h"
 #include "iron.h"
-#include "jwt.h"
+#include "idp_jwt.h"
 #include "keys.h"
 #include "scenario.h"
 #include "settings.h"

@@ -14,7 +14,7 @@
 
 #include "clock.h"
 #include "forge.h"
-#include "jwt.h"
+#include "idp_jwt.h"
 #include "keys.h"
 #include "server.h"
 #include "verifier.h"

@@ -1,4 +1,4 @@
-/* Compact JWS (jwt.h): RS256 tokens round-trip through encode / decode /
+/* Compact JWS (idp_jwt.h): RS256 tokens round-trip through encode / decode /
  * verify, verification accepts only RS256 with the right key (no alg none, no
  * HS256 keyed with the public key, no tampering), and decoding refuses
  * anything that is not three base64url segments of JSON objects. One RSA key
@@ -19,7 +19,7 @@
 #include <openssl/hmac.h>
 
 #include "encoding.h"
-#include "jwt.h"
+#include "idp_jwt.h"
 #include "keys.h"
 
 static EVP_PKEY *signing_key; /* RSA-2048, generated once */

@@ -26,7 +26,7 @@
 #include <openssl/pem.h>
 
 #include "encoding.h"
-#include "jwt.h"
+#include "idp_jwt.h"
 #include "keys.h"
 
 #define VARIANTS 20

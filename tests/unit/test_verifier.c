@@ -13,7 +13,7 @@
 
 #include "backend.h"
 #include "clock.h"
-#include "jwt.h"
+#include "idp_jwt.h"
 #include "keys.h"
 #include "server.h"
 #include "verifier.h"

@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "encoding.h"
-#include "jwt.h"
+#include "idp_jwt.h"
 #include "keys.h"
 #include "libjwt_check.h"
 #include "test_server.h"

@@ -15,7 +15,7 @@
 #include <time.h>
 
 #include "encoding.h"
-#include "jwt.h"
+#include "idp_jwt.h"
 #include "keys.h"
 
 #ifndef WIRE_KEY_PATH

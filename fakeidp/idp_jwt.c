@@ -1,4 +1,4 @@
-#include "jwt.h"
+#include "idp_jwt.h"
 
 #include <openssl/core_names.h>
 #include <openssl/err.h>

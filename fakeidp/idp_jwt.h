@@ -1,7 +1,8 @@
 /* Compact JWS: signing RS256 access tokens, forging the malformed ones the
  * security scenarios need (alg none, HS256 keyed with the public key), and
  * decoding / verifying tokens for `fakeidp inspect` and the reference app's
- * verifier. */
+ * verifier. Named idp_jwt.h, not jwt.h: libjwt installs a <jwt.h>, and a
+ * program that links both must be able to include each. */
 #ifndef IDP_JWT_H
 #define IDP_JWT_H
 
