@@ -84,7 +84,7 @@ void hx_url_origin(const struct hx_url *url, char *out, unsigned size)
         snprintf(out, size, v6 ? "%s://[%s]:%d" : "%s://%s:%d", url->scheme, url->host, url->port);
 }
 
-void hx_url_format(const struct hx_url *url, char *out, unsigned size)
+void hx_url_format(const struct hx_url *url, char *out, size_t size)
 {
     char origin[400];
     hx_url_origin(url, origin, sizeof(origin));

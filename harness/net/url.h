@@ -6,6 +6,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 struct hx_url {
     char scheme[8];  /* http or https */
@@ -26,7 +27,7 @@ bool hx_url_resolve(const struct hx_url *base, const char *location, struct hx_u
 /* "http://host:port" */
 void hx_url_origin(const struct hx_url *url, char *out, unsigned size);
 /* "http://host:port/path?query" */
-void hx_url_format(const struct hx_url *url, char *out, unsigned size);
+void hx_url_format(const struct hx_url *url, char *out, size_t size);
 /* The schemeful site: scheme and registrable domain ("https://app.example.test" ->
  * "https://example.test"); an IP address or a host that is itself a public
  * suffix (localhost) is its own site. http and https are different sites. */

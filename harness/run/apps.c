@@ -164,7 +164,7 @@ void hx_run_start_apps(struct hx_run *run, const json_t *target, const struct hx
         ac.name = wa->name;
         ac.client_id = wa->client_id;
         ac.public_host = wa->hosts[0];
-        ac.seed = seed ^ ((uint64_t)(world->count + 1) * 0x9e3779b97f4a7c15ULL);
+        ac.seed = seed ^ ((uint64_t)(world->count + 1) * UINT64_C(0x9e3779b97f4a7c15));
         /* Its backend: its own providers or the target's, ${client_id} being
          * the app's own client. */
         json_t *providers = hx_target_resolve_providers(

@@ -26,7 +26,7 @@
 static uint64_t mix(uint64_t seed, const char *a, const char *b, int n)
 {
     uint64_t h = idp_hash_text(idp_hash_text(seed ^ 0x9e3779b97f4a7c15ULL, a), b);
-    h ^= (uint64_t)n * 0xbf58476d1ce4e5b9ULL;
+    h ^= (uint64_t)n * UINT64_C(0xbf58476d1ce4e5b9);
     return h ? h : 1;
 }
 

@@ -82,8 +82,8 @@ bool hx_step_restart_app_run(struct hx_run *run, const json_t *v, const json_t *
 {
     char why[700];
     const json_t *env = json_is_object(v) ? json_object_get(v, "env") : NULL;
-    char *text = json_dumps(env ? env : json_object(), JSON_COMPACT);
-    hx_run_note(run, "step", "restart the app%s%s", env ? " with env " : "", env && text ? text : "");
+    char *text = env ? json_dumps(env, JSON_COMPACT) : NULL;
+    hx_run_note(run, "step", "restart the app%s%s", text ? " with env " : "", text ? text : "");
     free(text);
     if (!hx_target_restart(run, env, why, sizeof(why))) {
         hx_run_fail(run, "restart_app: %s", why);

@@ -38,6 +38,8 @@ for v in "no-organization-named:the IdP asks to choose an organization; the app 
   out=$("$fakeidp" run -v --seed 1 --filter "/${v%%:*}" "$dir/sign-in-steps-fail.json" 2>&1)
   check "${v%%:*}" 1 $? "${v#*:}"
 done
+out=$("$fakeidp" run -v --seed 1 "$dir/restart-app-reference.json" 2>&1)
+check restart-app-reference 1 $? "restart_app: restart_app restarts an external app that the harness started"
 # A reused worker stops the apps of every variant with "apps" (one app
 # server left running per variant would pile up its threads): the process's
 # thread count stays bounded.
