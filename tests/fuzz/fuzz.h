@@ -47,7 +47,7 @@ void fuzz_server_reset(struct fuzz_tokens *tokens);
 /* Replaces every @CODE@ / @RT@ / @OLDRT@ in text (malloc'd result). */
 char *fuzz_substitute(const char *text, const struct fuzz_tokens *tokens);
 
-/* One request through a route handler, as server.c runs it: raw is
+/* One request through a route handler, as dispatch.c runs it: raw is
  * "Header: value\n"... "\n" body (no blank line: all body, no headers);
  * params come from the query (GET) or the body by Content-Type. A header
  * "X-Fuzz-Settings: {json}" applies settings first. Returns the status. */

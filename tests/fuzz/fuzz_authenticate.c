@@ -1,5 +1,5 @@
 /* POST /user_management/authenticate: the body parsers (idp_parse_form for
- * form bodies, jansson for JSON, as server.c picks by Content-Type) and the
+ * form bodies, jansson for JSON, as dispatch.c picks by Content-Type) and the
  * handler behind them, on an in-memory server with a pending code (@CODE@,
  * verifier FUZZ_VERIFIER), an active refresh token (@RT@) and a rotated one
  * (@OLDRT@). Input: optional "Header: value" lines and a blank line, then the

@@ -1,5 +1,5 @@
 /* GET /user_management/authorize: the query parser (idp_parse_form, as
- * server.c runs it on the query string) and the handler behind it, on an
+ * dispatch.c runs it on the query string) and the handler behind it, on an
  * in-memory server. Input: the query string. Every answer must be a redirect
  * with a Location or a WorkOS-shaped 4xx. */
 #include <stdlib.h>

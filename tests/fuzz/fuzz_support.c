@@ -291,7 +291,7 @@ int fuzz_request(const char *method, idp_route_fn *handler, const char *query, c
     struct idp_response resp;
     memset(&resp, 0, sizeof(resp));
     handler(s, &req, &resp);
-    idp_refresh_settle(s, &req); /* as server.c does once the reply is out */
+    idp_refresh_settle(s, &req); /* as dispatch.c does once the reply is out */
     check_response(&resp);
     int status = resp.status;
     json_decref(req.params);

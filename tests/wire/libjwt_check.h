@@ -1,6 +1,5 @@
 /* An independent verifier for the cross-checks: libjwt (Debian 1.10), kept in
- * its own translation unit because its <jwt.h> has the same name as
- * fakeidp's jwt.h. */
+ * its own translation unit so that only the cross-checks depend on it. */
 #ifndef WIRE_LIBJWT_CHECK_H
 #define WIRE_LIBJWT_CHECK_H
 
