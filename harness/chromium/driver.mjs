@@ -52,7 +52,7 @@ state.ready = true;
 function fulfill(tab, ev, type, body) {
   tab.cdp.send('Fetch.fulfillRequest', { requestId: ev.requestId, responseCode: 200,
     responseHeaders: [{ name: 'Content-Type', value: type }, { name: 'Cache-Control', value: 'no-store' }],
-    body: body.toString('base64') }).catch(() => {});
+    body: body.toString('base64') }).catch((e) => (tab.notes || notes).push(`serving ${ev.request.url} failed: ${e.message}`));
 }
 const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
 const send = (obj) => process.stdout.write(`${JSON.stringify(obj)}\n`);
@@ -130,6 +130,14 @@ async function openTab(name) {
     { urlPattern: '*/favicon.ico*', requestStage: 'Request' }, { urlPattern: '*/__fakeidp/*', requestStage: 'Request' }] });
   cdp.on('Network.responseReceivedExtraInfo', (ev) => blocked(tab, ev));
   cdp.on('Fetch.requestPaused', (ev) => paused(tab, ev));
+  // Requests not yet answered, for a diagnosis when a page hangs.
+  tab.pending = new Map();
+  cdp.on('Network.requestWillBeSent', (ev) => {
+    tab.pending.set(ev.requestId, { method: ev.request.method, url: ev.request.url, at: Date.now() });
+  });
+  const answered = (ev) => tab.pending.delete(ev.requestId);
+  cdp.on('Network.loadingFinished', answered);
+  cdp.on('Network.loadingFailed', answered);
   cdp.on('Network.requestWillBeSent', (ev) => {
     const n = tab.nav;
     if (!n || ev.type !== 'Document' || ev.frameId !== tab.frameId) return;
@@ -403,15 +411,46 @@ async function spaState(tab) {
   });
 }
 
-async function spaReady(tab) {
-  await frameOf(tab).waitForFunction(() => window.__fakeidp && window.__fakeidp.ready, { timeout: 45000 });
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// What a page that is not ready is doing: where it is, whether its script
+// ran, and the requests of the tab still unanswered.
+async function pageDiagnosis(tab) {
+  const page = await Promise.race([
+    frameOf(tab).evaluate(() => ({ url: location.href, readyState: document.readyState, started: !!window.__fakeidp })),
+    sleep(2000).then(() => null)]).catch(() => null);
+  const now = Date.now();
+  const pending = [...tab.pending.values()].filter((r) => now - r.at > 500)
+    .map((r) => `${r.method} ${r.url} unanswered for ${((now - r.at) / 1000).toFixed(1)} s`);
+  const where = page ? `${page.url} (${page.readyState}), its script ${page.started ? 'started' : 'never ran'}`
+                     : 'the page does not answer';
+  return { started: !!(page && page.started), text: [where, ...pending].join('; ') };
+}
+
+async function spaReady(tab, timeout = 45000) {
+  try {
+    await frameOf(tab).waitForFunction(() => window.__fakeidp && window.__fakeidp.ready, { timeout });
+  } catch (e) {
+    throw new Error(`${e.message}: ${(await pageDiagnosis(tab)).text}`);
+  }
   return spaState(tab);
 }
 
+// Loads the SPA's page. A page whose script has not even started after
+// 15 s (its module never arrived) is loaded once more: the SDK never ran,
+// so nothing it would have done is repeated.
 async function spaLoad(tab) {
-  await tab.cdp.send('Page.navigate', { url: `${spaConfig.appOrigin}/spa`, frameId: tab.frameId });
-  await new Promise((resolve) => setTimeout(resolve, 100));
-  return spaReady(tab);
+  for (let attempt = 0; ; attempt++) {
+    await tab.cdp.send('Page.navigate', { url: `${spaConfig.appOrigin}/spa`, frameId: tab.frameId });
+    await sleep(100);
+    try {
+      return await spaReady(tab, attempt ? 30000 : 15000);
+    } catch (e) {
+      const diagnosis = await pageDiagnosis(tab);
+      if (attempt || diagnosis.started) throw e;
+      notes.push(`the SPA page was not ready after 15 s (${diagnosis.text}): loaded again`);
+    }
+  }
 }
 
 async function spa(req) {
@@ -433,7 +472,7 @@ async function spa(req) {
       if (outcome) return { ...(await spaState(tab)), sdk_error: outcome };
       await frameOf(tab).waitForFunction(() => location.pathname === '/spa/callback' || !!(window.__fakeidp && window.__fakeidp.error),
         { timeout: 20000 }).catch(() => {});
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await sleep(100);
       return spaReady(tab);
     }
     case 'hide': case 'show':

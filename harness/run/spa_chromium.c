@@ -33,7 +33,7 @@ static json_t *spa_call(struct hx_run *run, const char *action, const char *tab)
 {
     json_t *request = json_pack("{s:s, s:s, s:s, s:o}", "op", "spa", "action", action, "tab", tab,
                                 "config", config(run));
-    char why[400];
+    char why[1024];
     json_t *answer = hx_browser_engine_call(&run->browser, request, why, sizeof(why));
     if (!answer)
         hx_run_broken(run, "spa (%s, tab %s): the Chromium engine failed: %s", action, tab, why);

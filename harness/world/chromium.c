@@ -184,7 +184,15 @@ json_t *hx_chromium_call(struct hx_chromium *c, const json_t *request, char *why
     free(text);
     const char *error = json_string_value(json_object_get(answer, "error"));
     if (error && *error && !json_object_get(answer, "status")) {
-        snprintf(why, why_size, "%s", error);
+        /* What the pages said before it failed belongs to the reason. */
+        size_t used = (size_t)snprintf(why, why_size, "%s", error), i;
+        json_t *note;
+        json_array_foreach(json_object_get(answer, "notes"), i, note)
+            if (used < why_size)
+                used += (size_t)snprintf(why + used, why_size - used, "%s%s", i ? "; " : " (notes: ",
+                                         json_string_value(note));
+        if (used + 1 < why_size && i)
+            snprintf(why + used, why_size - used, ")");
         json_decref(answer);
         return NULL;
     }

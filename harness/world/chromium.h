@@ -20,7 +20,7 @@ const char *hx_chromium_driver_dir(void);
 struct hx_chromium *hx_chromium_start(const json_t *start, char *why, size_t why_size);
 /* Sends one request (borrowed) and returns the answer (new reference), or
  * NULL with why set (the driver died, did not answer in 90 s, or answered
- * {"error": ...}). */
+ * {"error": ...}: then why also carries the answer's notes). */
 json_t *hx_chromium_call(struct hx_chromium *c, const json_t *request, char *why, size_t why_size);
 /* Closes the browser and the driver; accepts NULL; clears *c. */
 void hx_chromium_free(struct hx_chromium **c);

@@ -85,6 +85,12 @@ for (const m of model.results) {
     console.log(`FAIL ${key(m)}: model ${verdict(m)}, chromium ${verdict(c)}, not explained by engine_difference`);
     for (const f of (m.failures || [])) console.log(`    model:    ${f}`);
     for (const f of ((c && c.failures) || [])) console.log(`    chromium: ${f}`);
+    // The failing engine's timeline: what a flake left to go on.
+    const lost = c && !c.passed ? c : m;
+    console.log(`    ${lost === c ? 'chromium' : 'model'} timeline:`);
+    for (const t of (lost.timeline || []).slice(-25)) {
+      console.log(`      +${(t.t / 1000).toFixed(1)}s ${(t.component || t.source).padEnd(10)} ${t.text}`);
+    }
   }
 }
 rmSync(work, { recursive: true, force: true });
