@@ -17,25 +17,6 @@ struct facts {
     char session_id[IDP_ID_SIZE], user_id[IDP_ID_SIZE];
 };
 
-/* A rule's route picks the bit of its name in the server's route table
- * (idp_route_names); an empty or wildcard route the "any" bit. */
-unsigned idp_fault_route_bit(const char *route)
-{
-    const char *const *names = idp_route_names();
-    for (unsigned i = 0; names[i] && i < 31; i++)
-        if (strcmp(names[i], route) == 0)
-            return 2u << i;
-    return 1u;
-}
-
-void idp_fault_update_route_bits(struct idp_faults *faults)
-{
-    unsigned bits = 0;
-    for (struct idp_fault *f = faults->head; f; f = f->next)
-        bits |= !f->route[0] || strchr(f->route, '*') ? 1u : idp_fault_route_bit(f->route);
-    __atomic_store_n(&faults->route_bits, bits, __ATOMIC_RELEASE);
-}
-
 /* Lock held: the token, session and code are looked up in the store. */
 static void resolve_facts(struct idp_server *server, struct idp_request *req, struct facts *facts)
 {

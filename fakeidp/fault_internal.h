@@ -104,7 +104,7 @@ void idp_fault_update_route_bits(struct idp_faults *faults);
 /* fault_actions.c: the row named name, or NULL with err set (IDP_INVALID,
  * the closest name as a hint). */
 const struct idp_fault_action *idp_fault_action_find(const char *name, struct idp_error *err);
-/* A duration parameter: "250ms", "2s" or a number of seconds, under a year;
+/* fault_params.c: a duration parameter: "250ms", "2s" or a number of seconds, under a year;
  * fallback when absent or not one. */
 int64_t idp_fault_param_duration(const json_t *params, const char *name, int64_t fallback);
 /* A whole-number parameter; fallback when absent or not one. */

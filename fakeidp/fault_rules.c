@@ -50,6 +50,25 @@ void idp_faults_init(struct idp_faults *faults)
     pthread_cond_init(&faults->barrier_changed, NULL);
 }
 
+/* A rule's route picks the bit of its name in the server's route table
+ * (idp_route_names); an empty or wildcard route the "any" bit. */
+unsigned idp_fault_route_bit(const char *route)
+{
+    const char *const *names = idp_route_names();
+    for (unsigned i = 0; names[i] && i < 31; i++)
+        if (strcmp(names[i], route) == 0)
+            return 2u << i;
+    return 1u;
+}
+
+void idp_fault_update_route_bits(struct idp_faults *faults)
+{
+    unsigned bits = 0;
+    for (struct idp_fault *f = faults->head; f; f = f->next)
+        bits |= !f->route[0] || strchr(f->route, '*') ? 1u : idp_fault_route_bit(f->route);
+    __atomic_store_n(&faults->route_bits, bits, __ATOMIC_RELEASE);
+}
+
 void idp_fault_release(struct idp_fault *f)
 {
     if (--f->refs == 0 && f->removed)

@@ -9,33 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "encoding.h"
+#include "grant_issue.h"
 #include "server_internal.h"
-#include "token.h"
-
-/* What a successful grant needs after the lock is released. */
-struct grant {
-    json_t *claims;
-    json_t *user;
-    json_t *impersonator;
-    char org_id[IDP_ID_SIZE];
-    char refresh_token[IDP_ID_SIZE];
-    char method[32];
-    char client_id[IDP_ID_SIZE];
-    int64_t refresh_ttl_ms;
-    bool cookie;
-    char cookie_name[64];
-    char cookie_domain[140]; /* "; Domain=…" or "" */
-};
-
-static void grant_cleanup(struct grant *g)
-{
-    json_decref(g->claims);
-    json_decref(g->user);
-    json_decref(g->impersonator);
-}
 
 static const struct step_up {
     const char *code;
@@ -94,87 +71,6 @@ static bool step_up_error(struct idp_server *server, const char *client_id,
     }
     idp_response_json(resp, s->status, body);
     return true;
-}
-
-/* Whether and how this request gets the browser-client cookies; lock held. */
-static void cookie_settings(struct idp_server *server, struct idp_request *req,
-                            const struct idp_client *client, struct grant *g)
-{
-    snprintf(g->client_id, sizeof(g->client_id), "%s", client->id);
-    g->refresh_ttl_ms = server->settings.refresh_ttl_ms;
-    const char *origin = idp_request_header(req, "Origin");
-    g->cookie = server->settings.refresh_cookie && origin &&
-                idp_patterns_match(client->allowed_origins, origin);
-    snprintf(g->cookie_name, sizeof(g->cookie_name), "%s", server->settings.refresh_cookie_name);
-    if (server->settings.session_cookie_domain[0])
-        snprintf(g->cookie_domain, sizeof(g->cookie_domain), "; Domain=%s",
-                 server->settings.session_cookie_domain);
-}
-
-/* Collects what the response needs; lock held. */
-static void grant_prepare(struct idp_server *server, struct idp_request *req,
-                          const struct idp_client *client, struct idp_user *user,
-                          struct idp_session *session, const char *refresh_token,
-                          struct grant *g)
-{
-    g->claims = idp_access_claims(server, client, user, session, req->now_ms);
-    g->user = json_deep_copy(user->object);
-    g->impersonator = user->impersonator ? json_deep_copy(user->impersonator) : NULL;
-    snprintf(g->org_id, sizeof(g->org_id), "%s", session->org_id);
-    snprintf(g->refresh_token, sizeof(g->refresh_token), "%s", refresh_token);
-    snprintf(g->method, sizeof(g->method), "%s", session->authentication_method);
-    snprintf(g->client_id, sizeof(g->client_id), "%s", client->id);
-    cookie_settings(server, req, client, g);
-    snprintf(req->entry.session_id, sizeof(req->entry.session_id), "%s", session->id);
-    snprintf(req->entry.user_id, sizeof(req->entry.user_id), "%s", user->id);
-}
-
-/* Signs and builds the body; lock NOT held. Returns a malloc'd body or NULL. */
-static char *grant_finish(struct idp_server *server, struct idp_request *req, struct grant *g,
-                          struct idp_error *err)
-{
-    json_t *claims = g->claims;
-    g->claims = NULL;
-    char *token = idp_mint(server, claims, req->now_ms, err);
-    if (!token)
-        return NULL;
-    json_t *body = json_object();
-    json_object_set(body, "user", g->user);
-    if (g->org_id[0])
-        json_object_set_new(body, "organization_id", json_string(g->org_id));
-    json_object_set_new(body, "access_token", json_string(token));
-    json_object_set_new(body, "refresh_token", json_string(g->refresh_token));
-    json_object_set_new(body, "authentication_method", json_string(g->method));
-    if (g->impersonator)
-        json_object_set(body, "impersonator", g->impersonator);
-    char *text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_decref(body);
-    free(token);
-    if (!text)
-        idp_fail(err, IDP_NOMEM, "out of memory");
-    return text;
-}
-
-/* Browser clients in production mode keep the refresh token in an HttpOnly
- * cookie on the IdP's origin, plus a JS-readable marker (authkit-js). */
-static void set_browser_cookies(struct idp_response *resp, const struct grant *g)
-{
-    if (!g->cookie)
-        return;
-    long long max_age = g->refresh_ttl_ms ? g->refresh_ttl_ms / 1000 : 34560000;
-    idp_response_header(resp, "Set-Cookie", "%s=%s; Path=/; Max-Age=%lld; HttpOnly; Secure; SameSite=None%s",
-                        g->cookie_name, g->refresh_token, max_age, g->cookie_domain);
-    idp_response_header(resp, "Set-Cookie", "workos-has-session=%s; Path=/; Max-Age=%lld; Secure; SameSite=None%s",
-                        g->client_id, max_age, g->cookie_domain);
-}
-
-static void respond_body(struct idp_response *resp, char *body)
-{
-    free(resp->body);
-    resp->status = 200;
-    snprintf(resp->content_type, sizeof(resp->content_type), "application/json; charset=utf-8");
-    resp->body = body;
-    resp->body_len = strlen(body);
 }
 
 static bool pkce_matches(const char *verifier, const char *challenge)
@@ -258,48 +154,6 @@ static void code_grant(struct idp_server *server, struct idp_request *req,
     int64_t auth_ms = code->auth_ms;
     idp_store_code_delete(&server->store, code);
     idp_sign_in_finish(server, req, resp, client, user, org, method, auth_ms);
-}
-
-void idp_sign_in_finish(struct idp_server *server, struct idp_request *req,
-                        struct idp_response *resp, struct idp_client *client,
-                        struct idp_user *user, const char *org, const char *method,
-                        int64_t auth_ms)
-{
-    struct idp_session *session = idp_store_session_new(&server->store, &server->rng, req->now_ms,
-                                                        server->settings.max_sessions);
-    struct idp_refresh *rt = session ? idp_store_refresh_new(&server->store, session,
-                                                             &server->rng, req->now_ms)
-                                     : NULL;
-    if (!rt) {
-        pthread_mutex_unlock(&server->lock);
-        idp_response_code_error(resp, 500, "server_error", "Out of memory.");
-        return;
-    }
-    snprintf(session->user_id, sizeof(session->user_id), "%s", user->id);
-    snprintf(session->client_id, sizeof(session->client_id), "%s", client->id);
-    snprintf(session->org_id, sizeof(session->org_id), "%s", org);
-    snprintf(rt->org_id, sizeof(rt->org_id), "%s", org);
-    snprintf(session->authentication_method, sizeof(session->authentication_method), "%s",
-             method);
-    session->auth_time_ms = auth_ms ? auth_ms : req->now_ms;
-    char now_text[32];
-    idp_format_iso8601(req->now_ms, now_text);
-    json_object_set_new(user->object, "last_sign_in_at", json_string(now_text));
-    json_object_set_new(user->object, "updated_at", json_string(now_text));
-    struct grant g = {0};
-    grant_prepare(server, req, client, user, session, rt->token, &g);
-    pthread_mutex_unlock(&server->lock);
-
-    struct idp_error err;
-    char *body = grant_finish(server, req, &g, &err);
-    if (body) {
-        respond_body(resp, body);
-        set_browser_cookies(resp, &g);
-        outcome(req, "session_created");
-    } else {
-        idp_response_code_error(resp, 500, "server_error", "%s", err.message);
-    }
-    grant_cleanup(&g);
 }
 
 /* A refresh exchange that does not go through: decided with the lock held,
@@ -412,7 +266,7 @@ static bool refresh_usable(struct idp_server *server, struct idp_request *req,
  * the refusal, the session ended first under revoke_family. Lock held. */
 static bool reuse_replays(struct idp_server *server, struct idp_request *req,
                           const struct idp_client *client, struct idp_refresh *rt,
-                          struct idp_session *session, struct grant *g, char **body,
+                          struct idp_session *session, struct idp_grant *g, char **body,
                           struct refusal *no)
 {
     const struct idp_settings *s = &server->settings;
@@ -424,7 +278,7 @@ static bool reuse_replays(struct idp_server *server, struct idp_request *req,
         *body = strdup(rt->cached_body);
         /* A browser client whose first reply was lost gets the cookies
          * again, or it would keep presenting the spent token. */
-        cookie_settings(server, req, client, g);
+        idp_grant_cookie_settings(server, req, client, g);
         return true;
     }
     if (s->refresh_mode == IDP_REFRESH_REVOKE_FAMILY) {
@@ -437,7 +291,7 @@ static bool reuse_replays(struct idp_server *server, struct idp_request *req,
 }
 
 /* Answers a grace replay with the cached body (taken). Lock NOT held. */
-static void replay_answer(struct idp_request *req, struct idp_response *resp, struct grant *g,
+static void replay_answer(struct idp_request *req, struct idp_response *resp, struct idp_grant *g,
                           char *body)
 {
     outcome(req, "replayed");
@@ -449,9 +303,9 @@ static void replay_answer(struct idp_request *req, struct idp_response *resp, st
     const char *token = json_string_value(json_object_get(parsed, "refresh_token"));
     snprintf(g->refresh_token, sizeof(g->refresh_token), "%s", token ? token : "");
     json_decref(parsed);
-    respond_body(resp, body);
+    idp_respond_body(resp, body);
     if (g->refresh_token[0])
-        set_browser_cookies(resp, g);
+        idp_grant_set_cookies(resp, g);
 }
 
 /* Rotates an active token: its successor issued, the token PENDING, the
@@ -459,7 +313,7 @@ static void replay_answer(struct idp_request *req, struct idp_response *resp, st
  * gone, not a member of the organization asked for, or out of memory. */
 static bool rotate_prepare(struct idp_server *server, struct idp_request *req,
                            const struct idp_client *client, struct idp_session *session,
-                           const char *token, struct grant *g, struct refusal *no)
+                           const char *token, struct idp_grant *g, struct refusal *no)
 {
     int64_t now = req->now_ms;
     struct idp_user *user = idp_store_user(&server->store, session->user_id);
@@ -483,17 +337,17 @@ static bool rotate_prepare(struct idp_server *server, struct idp_request *req,
     idp_store_forget_replies(&server->store, now, server->settings.refresh_grace_ms);
     session->last_activity_ms = now;
     session->refresh_count++;
-    grant_prepare(server, req, client, user, session, next->token, g);
+    idp_grant_prepare(server, req, client, user, session, next->token, g);
     return true;
 }
 
 /* Signs the prepared grant and answers; records the outcome on the token.
  * Lock NOT held (taken to record). */
 static void rotate_finish(struct idp_server *server, struct idp_request *req,
-                          struct idp_response *resp, const char *token, struct grant *g)
+                          struct idp_response *resp, const char *token, struct idp_grant *g)
 {
     struct idp_error err;
-    char *body = grant_finish(server, req, g, &err);
+    char *body = idp_grant_finish(server, req, g, &err);
 
     pthread_mutex_lock(&server->lock);
     struct idp_refresh *rt = idp_store_refresh(&server->store, token);
@@ -511,8 +365,8 @@ static void rotate_finish(struct idp_server *server, struct idp_request *req,
     pthread_cond_broadcast(&server->refresh_done);
     pthread_mutex_unlock(&server->lock);
     if (body) {
-        respond_body(resp, body);
-        set_browser_cookies(resp, g);
+        idp_respond_body(resp, body);
+        idp_grant_set_cookies(resp, g);
         outcome(req, "rotated");
     } else {
         idp_response_code_error(resp, 500, "server_error", "%s", err.message);
@@ -526,7 +380,7 @@ static void refresh_grant(struct idp_server *server, struct idp_request *req,
                           struct idp_response *resp, struct idp_client *client)
 {
     struct refusal no = {0};
-    struct grant g = {0};
+    struct idp_grant g = {0};
     char token[IDP_ID_SIZE];
     struct idp_refresh *rt = NULL;
     struct idp_session *session = NULL;
@@ -547,7 +401,7 @@ static void refresh_grant(struct idp_server *server, struct idp_request *req,
         rotate_finish(server, req, resp, token, &g);
     else
         refusal_answer(req, resp, &no);
-    grant_cleanup(&g);
+    idp_grant_cleanup(&g);
 }
 
 void idp_refresh_settle(struct idp_server *server, struct idp_request *req)

@@ -11,8 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "totp.h"
+#include "grant_issue.h"
 #include "server_internal.h"
+#include "totp.h"
 
 #define PENDING_TTL_MS (INT64_C(10) * 60 * 1000)
 #define MAGIC_AUTH_TTL_MS (INT64_C(10) * 60 * 1000)

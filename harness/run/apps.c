@@ -7,7 +7,37 @@
 #include "defaults.h"
 #include "duration.h"
 #include "scenario.h"
-#include "target.h"
+
+json_t *hx_run_resolve_providers(const json_t *providers, const char *client_id, const char *issuer_base)
+{
+    json_t *out = json_array();
+    size_t i;
+    json_t *p;
+    json_array_foreach(providers, i, p) {
+        json_t *copy = json_object();
+        const char *key;
+        json_t *value;
+        json_object_foreach(p, key, value) {
+            const char *text = json_string_value(value);
+            char buf[1024] = "";
+            size_t used = 0;
+            for (const char *c = text ? text : ""; *c && used < sizeof(buf) - 1;) {
+                const char *sub = strncmp(c, "${client_id}", 12) == 0 ? client_id
+                                  : strncmp(c, "${issuer_base}", 14) == 0 ? issuer_base : NULL;
+                if (sub) {
+                    used += (size_t)snprintf(buf + used, sizeof(buf) - used, "%s", sub);
+                    c += strncmp(c, "${client_id}", 12) == 0 ? 12 : 14;
+                } else {
+                    buf[used++] = *c++;
+                    buf[used] = '\0';
+                }
+            }
+            json_object_set_new(copy, key, json_string(buf));
+        }
+        json_array_append_new(out, copy);
+    }
+    return out;
+}
 
 static void add_patterns(json_t *list, const char *host)
 {
@@ -67,7 +97,7 @@ int hx_run_backend_specs(const json_t *doc, const char *app_name, bool first,
         hx_backend_entry_apply(&spec->settings, entry, NULL); /* checked by lint */
         json_t *standard = hx_backend_default_providers();
         const json_t *own = json_object_get(entry, "providers");
-        spec->providers = hx_target_resolve_providers(own ? own : standard, client_id, issuer_base);
+        spec->providers = hx_run_resolve_providers(own ? own : standard, client_id, issuer_base);
         json_decref(standard);
     }
     return count;
@@ -167,7 +197,7 @@ void hx_run_start_apps(struct hx_run *run, const json_t *target, const struct hx
         ac.seed = seed ^ ((uint64_t)(world->count + 1) * UINT64_C(0x9e3779b97f4a7c15));
         /* Its backend: its own providers or the target's, ${client_id} being
          * the app's own client. */
-        json_t *providers = hx_target_resolve_providers(
+        json_t *providers = hx_run_resolve_providers(
             wa->pieces.providers ? wa->pieces.providers : json_object_get(target, "providers"),
             wa->client_id, issuer_base ? issuer_base : "https://api.workos.com");
         ac.convex_providers = providers;

@@ -16,6 +16,9 @@
  * http and https (new reference). The first app's client comes first and so
  * is the default. */
 json_t *hx_run_apps_clients(const json_t *apps);
+/* Convex-style providers with ${client_id} and ${issuer_base} replaced in
+ * their fields (a new array). */
+json_t *hx_run_resolve_providers(const json_t *providers, const char *client_id, const char *issuer_base);
 /* Starts every app; base holds what they share (fakeidp, clock, timeline,
  * providers). An app that refuses to start leaves run->start_error. */
 void hx_run_start_apps(struct hx_run *run, const json_t *target, const struct hx_app_config *base,

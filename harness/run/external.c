@@ -39,32 +39,6 @@ extern char **environ;
 static const char default_cookie_password[] = "fakeidp-external-app-cookie-password-000000";
 _Static_assert(sizeof(default_cookie_password) - 1 == 43, "cookie password must be 43 characters");
 
-/* ---- small helpers ---------------------------------------------------- */
-
-int64_t external_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-void external_sleep_ms(long ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
-    }
-}
-
-void external_note(struct hx_external *ext, const char *fmt, ...)
-{
-    char text[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(text, sizeof(text), fmt, ap);
-    va_end(ap);
-    hx_timeline_add(ext->timeline, atomic_load(&ext->now_ms), "app", "%s", text);
-}
-
 /* ---- the app's clock ---------------------------------------------------- */
 
 static void apply_time(struct hx_external *ext, int64_t virtual_ms, bool allow_back)

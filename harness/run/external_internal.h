@@ -1,7 +1,9 @@
 /* What the external-app modules share (external.h is the interface):
  *   external.c         start (checks, environment, fork, readiness), clock, stop
  *   external_group.c   the app's process group: reaping and stopping it
- *   external_output.c  the app's output: read into the timeline, the last lines kept */
+ *   external_output.c  the app's output: read into the timeline, the last lines kept;
+ *                      the timeline notes and the clock helpers all three use
+ * Calls go one way: external.c -> external_group.c -> external_output.c. */
 #ifndef HX_EXTERNAL_INTERNAL_H
 #define HX_EXTERNAL_INTERNAL_H
 
@@ -36,15 +38,6 @@ struct hx_external {
     int guard_slot;         /* hx_guard registration, -1 when none */
 };
 
-/* ---- external.c --------------------------------------------------------- */
-
-/* Monotonic milliseconds, and a sleep that resumes after signals. */
-int64_t external_mono_ms(void);
-void external_sleep_ms(long ms);
-/* A timeline line of the app (source "app") at the app's virtual now. */
-void external_note(struct hx_external *ext, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
 /* ---- external_group.c --------------------------------------------------- */
 
 /* Reaps the shell and every member of its group that was handed to us
@@ -59,6 +52,13 @@ void external_describe_status(int status, char *out, size_t size);
 void external_stop_group(struct hx_external *ext, int sig);
 
 /* ---- external_output.c -------------------------------------------------- */
+
+/* Monotonic milliseconds, and a sleep that resumes after signals. */
+int64_t external_mono_ms(void);
+void external_sleep_ms(long ms);
+/* A timeline line of the app (source "app") at the app's virtual now. */
+void external_note(struct hx_external *ext, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* The reader thread (arg: the app): copies the app's output lines from
  * ext->out_fd into the timeline and the tail until EOF, or until a short

@@ -3,10 +3,12 @@
  * characters, valid UTF-8), copies the first TIMELINE_LINES into the
  * timeline and keeps the last TAIL_LINES for error messages. */
 #include <errno.h>
+#include <stdarg.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "external_internal.h"
@@ -14,6 +16,30 @@
 #define TIMELINE_LINES 400    /* output lines copied into the timeline */
 #define LINE_MAX_BYTES 900    /* longer output lines are cut */
 #define DRAIN_MS 500          /* output still read after the group is gone */
+
+int64_t external_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void external_sleep_ms(long ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
+    }
+}
+
+void external_note(struct hx_external *ext, const char *fmt, ...)
+{
+    char text[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    hx_timeline_add(ext->timeline, atomic_load(&ext->now_ms), "app", "%s", text);
+}
 
 /* Keeps valid UTF-8 and printable ASCII, drops ANSI escape sequences and
  * control characters, replaces invalid bytes by '?'. In place. */

@@ -15,38 +15,6 @@
 #include "apps.h"
 #include "http_client.h"
 
-json_t *hx_target_resolve_providers(const json_t *providers, const char *client_id,
-                                 const char *issuer_base)
-{
-    json_t *out = json_array();
-    size_t i;
-    json_t *p;
-    json_array_foreach(providers, i, p) {
-        json_t *copy = json_object();
-        const char *key;
-        json_t *value;
-        json_object_foreach(p, key, value) {
-            const char *text = json_string_value(value);
-            char buf[1024] = "";
-            size_t used = 0;
-            for (const char *c = text ? text : ""; *c && used < sizeof(buf) - 1;) {
-                const char *sub = strncmp(c, "${client_id}", 12) == 0 ? client_id
-                                  : strncmp(c, "${issuer_base}", 14) == 0 ? issuer_base : NULL;
-                if (sub) {
-                    used += (size_t)snprintf(buf + used, sizeof(buf) - used, "%s", sub);
-                    c += strncmp(c, "${client_id}", 12) == 0 ? 12 : 14;
-                } else {
-                    buf[used++] = *c++;
-                    buf[used] = '\0';
-                }
-            }
-            json_object_set_new(copy, key, json_string(buf));
-        }
-        json_array_append_new(out, copy);
-    }
-    return out;
-}
-
 /* Copies value with ${NAME} in every string replaced by the environment
  * variable NAME, so one scenario file serves any ports. An unset variable,
  * or a string that would outgrow HX_TARGET_STRING_MAX, is an error
@@ -384,7 +352,7 @@ static bool start_reference(struct hx_run *run, const json_t *target,
     const char *base = json_string_value(json_object_get(settings, "issuer_base"));
     snprintf(issuer_base, sizeof(issuer_base), "%s", base ? base : "https://api.workos.com");
     json_decref(settings);
-    json_t *providers = hx_target_resolve_providers(json_object_get(target, "providers"), run->client_id,
+    json_t *providers = hx_run_resolve_providers(json_object_get(target, "providers"), run->client_id,
                                                     issuer_base);
     const char *own_client = json_string_value(json_object_get(target, "client_id"));
     if (own_client)

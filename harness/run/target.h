@@ -27,10 +27,6 @@ bool hx_target_start(struct hx_run *run, const struct hx_runner_options *opt, ui
  * virtual time; cookies stay in the browser. False with why when the target
  * is not such an app or it did not come back. */
 bool hx_target_restart(struct hx_run *run, const json_t *env, char *why, size_t why_size);
-/* Convex-style providers with ${client_id} and ${issuer_base} replaced in
- * their fields (a new array). */
-json_t *hx_target_resolve_providers(const json_t *providers, const char *client_id,
-                                    const char *issuer_base);
 /* Stops whatever hx_target_start started; safe after a partial start. A
  * reference target of a run with a world is left running in the world. */
 void hx_target_stop(struct hx_run *run);

@@ -5,7 +5,8 @@
  * The other modules (refapp_internal.h): refapp_knobs.c (the knob table),
  * refapp_routes.c (the routes and the request handler), refapp_session.c
  * (the sealed session and the middleware), refapp_idp.c (calls to fakeidp),
- * refapp_request.c (one request's context, reply and timeline lines). */
+ * refapp_request.c (one request's context, reply and timeline lines),
+ * refapp_balancer.c (the balancer and the count of requests in flight). */
 #include <civetweb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,52 +16,6 @@
 #include "duration.h"
 #include "mgstop.h"
 #include "refapp_internal.h"
-
-/* The balancer in front of the instances (app->lock held): a step may
- * name its instance (X-Fakeidp-Instance, 1-based); otherwise round-robin,
- * sticky (the "lb-instance" cookie it sets, as an ALB's AWSALB), or seeded
- * random. */
-static int choose_instance(struct hx_app *app, struct mg_connection *conn, bool *set_cookie)
-{
-    int n = (int)app->knobs.instances;
-    const char *pinned = mg_get_header(conn, "X-Fakeidp-Instance");
-    if (pinned && atoi(pinned) >= 1 && atoi(pinned) <= n)
-        return atoi(pinned) - 1;
-    if (app->knobs.balancer == HX_LB_STICKY) {
-        char *lb = refapp_request_cookie(conn, "lb-instance");
-        int chosen = lb ? atoi(lb) : 0;
-        free(lb);
-        if (chosen >= 1 && chosen <= n)
-            return chosen - 1;
-        *set_cookie = true;
-    }
-    if (app->knobs.balancer == HX_LB_RANDOM) {
-        app->rng ^= app->rng << 13;
-        app->rng ^= app->rng >> 7;
-        app->rng ^= app->rng << 17;
-        return (int)(app->rng % (uint64_t)n);
-    }
-    return (int)(app->next_instance++ % (unsigned)n);
-}
-
-int refapp_enter(struct hx_app *app, struct mg_connection *conn, struct hx_app_knobs *k,
-                 bool *set_cookie)
-{
-    pthread_mutex_lock(&app->lock);
-    app->active_requests++;
-    int index = choose_instance(app, conn, set_cookie);
-    *k = app->instances[index].knobs;
-    pthread_mutex_unlock(&app->lock);
-    return index;
-}
-
-void refapp_leave(struct hx_app *app)
-{
-    pthread_mutex_lock(&app->lock);
-    if (--app->active_requests == 0)
-        pthread_cond_broadcast(&app->idle);
-    pthread_mutex_unlock(&app->lock);
-}
 
 static int quiet(const struct mg_connection *conn, const char *message)
 {

@@ -1,6 +1,7 @@
 /* What the reference app's modules share (refapp.h is the interface; this
  * header is for refapp*.c only):
- *   refapp.c          lifecycle, instances and the balancer, counters
+ *   refapp.c          lifecycle, instances, counters
+ *   refapp_balancer.c the balancer in front of the instances, requests in flight
  *   refapp_knobs.c    the knob table
  *   refapp_routes.c   the request handler and the routes
  *   refapp_session.c  the session cookie, seals and the middleware
@@ -100,7 +101,7 @@ struct reply {
     size_t headers_len;
 };
 
-/* ---- refapp.c ----------------------------------------------------------- */
+/* ---- refapp_balancer.c -------------------------------------------------- */
 
 /* A request comes in: counted in flight (hx_app_idle waits for it) and
  * given an instance by the balancer, whose index it returns; *k gets that
