@@ -1,5 +1,5 @@
-/* Text for the XML and HTML reporters: escaping, and the fragment the HTML
- * report gives a variant (which the JUnit report links to). */
+/* Text for the reporters: escaping, the fragment the HTML report gives a
+ * variant (which the JUnit report links to), and the replay command. */
 #include "markup.h"
 
 #include <stdbool.h>
@@ -45,4 +45,13 @@ void hx_report_escape(FILE *f, const char *text)
                 fputc(*p, f);
         }
     }
+}
+
+void hx_report_replay_command(const struct hx_results *results, const struct hx_result *r, char *out,
+                              size_t size)
+{
+    snprintf(out, size, "fakeidp run --seed %llu --filter '%s/%s'%s%s%s %s",
+             (unsigned long long)results->seed, r->scenario->name, r->variant->name,
+             r->repeat_index ? " --repeat N" : "", results->browser_engine ? " --browser " : "",
+             results->browser_engine ? results->browser_engine : "", r->scenario->file);
 }

@@ -14,17 +14,6 @@ static void variant_name(const struct hx_result *r, char *out, size_t size)
         snprintf(out, size, "%s/%s", r->scenario->name, r->variant->name);
 }
 
-/* The command that replays one variant: the run's seed (the form --seed
- * takes; every reporter prints this one) and a filter naming the variant. */
-static void replay_command(const struct hx_results *results, const struct hx_result *r, char *out,
-                           size_t size)
-{
-    snprintf(out, size, "fakeidp run --seed %llu --filter '%s/%s'%s%s%s %s",
-             (unsigned long long)results->seed, r->scenario->name, r->variant->name,
-             r->repeat_index ? " --repeat N" : "", results->browser_engine ? " --browser " : "",
-             results->browser_engine ? results->browser_engine : "", r->scenario->file);
-}
-
 void hx_report_console(const struct hx_results *results, FILE *out, bool verbose)
 {
     for (size_t i = 0; i < results->count; i++) {
@@ -37,7 +26,7 @@ void hx_report_console(const struct hx_results *results, FILE *out, bool verbose
             json_t *f;
             json_array_foreach(r->failures, j, f) fprintf(out, "    - %s\n", json_string_value(f));
             char replay[1200];
-            replay_command(results, r, replay, sizeof(replay));
+            hx_report_replay_command(results, r, replay, sizeof(replay));
             fprintf(out, "    replay: %s\n    timeline:\n%s", replay, r->timeline ? r->timeline : "");
         }
     }
@@ -110,7 +99,7 @@ bool hx_report_junit(const struct hx_results *results, const char *path, const c
                 fputc('\n', f);
             }
             char replay[1200];
-            replay_command(results, c, replay, sizeof(replay));
+            hx_report_replay_command(results, c, replay, sizeof(replay));
             fprintf(f, "replay: ");
             hx_report_escape(f, replay);
             fprintf(f, "\ntimeline:\n");
@@ -133,7 +122,7 @@ void hx_report_tap(const struct hx_results *results, FILE *out)
         fprintf(out, "%s %zu - %s\n", r->passed ? "ok" : "not ok", i + 1, name);
         if (!r->passed) {
             char replay[1200];
-            replay_command(results, r, replay, sizeof(replay));
+            hx_report_replay_command(results, r, replay, sizeof(replay));
             json_t *quoted_replay = json_string(replay);
             char *replay_yaml = json_dumps(quoted_replay, JSON_ENCODE_ANY);
             fprintf(out, "  ---\n  seed: %llu\n  replay: %s\n  failures:\n",
@@ -158,7 +147,7 @@ bool hx_report_json(const struct hx_results *results, const char *path)
     for (size_t i = 0; i < results->count; i++) {
         const struct hx_result *r = &results->items[i];
         char replay[1200];
-        replay_command(results, r, replay, sizeof(replay));
+        hx_report_replay_command(results, r, replay, sizeof(replay));
         json_array_append_new(
             list, json_pack("{s:s, s:s, s:s, s:i, s:b, s:f, s:s, s:o, s:o}", "scenario",
                             r->scenario->name, "variant", r->variant->name, "file", r->scenario->file,

@@ -77,12 +77,9 @@ static void tags_text(FILE *f, const struct hx_scenario *sc)
 
 static void replay(FILE *f, const struct hx_results *results, const struct hx_result *r)
 {
-    fprintf(f, "fakeidp run --seed %llu --filter '", (unsigned long long)results->seed);
-    hx_report_escape(f, r->scenario->name);
-    fputc('/', f);
-    hx_report_escape(f, r->variant->name);
-    fputs("' ", f);
-    hx_report_escape(f, r->scenario->file);
+    char command[1200];
+    hx_report_replay_command(results, r, command, sizeof(command));
+    hx_report_escape(f, command);
 }
 
 /* The page's head and title, the whole run's replay command, the filters
@@ -98,6 +95,10 @@ static void page_head(FILE *f, const struct hx_results *results)
                "--seed %llu",
             results->passed, results->failed, results->count, results->wall_ms / 1000.0,
             (unsigned long long)results->seed, (unsigned long long)results->seed);
+    if (results->browser_engine) {
+        fputs(" --browser ", f);
+        hx_report_escape(f, results->browser_engine);
+    }
     /* Its scenario files, each once, in the order they ran. */
     json_t *files = json_object();
     for (size_t i = 0; i < results->count; i++) {

@@ -20,6 +20,9 @@ bad() { failed=$((failed + 1)); echo "FAIL $*"; }
 grep -q 'f05-parallel-refresh-spends-one-token/strict-no-dedupe' "$out/console" && ok ||
   bad "f05's race was not run"
 if python3 "$dir/html_check.py" "$out/r.html" "$out/r.json" "$out/j.xml"; then ok; else bad "html_check"; fi
+# Repeated variants: each section's replay command is the JSON report's (with --repeat N).
+"$fakeidp" run --seed 5 --repeat 2 --html "$out/rep.html" --json "$out/rep.json" "$dir/lanes.json" >/dev/null
+python3 "$dir/html_check.py" "$out/rep.html" "$out/rep.json" >/dev/null && ok || bad "the report of a --repeat run"
 # Damaged copies must be caught: of a smaller report (f05's race, f06's two
 # tabs, report.json and lanes.json), quicker to parse a dozen times.
 "$fakeidp" run -j 2 --seed 5 --html "$out/s.html" --json "$out/s.json" \

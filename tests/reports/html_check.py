@@ -280,6 +280,8 @@ def main():
             check(any("FIRST FAILED EXPECTATION" in b and failure in b for b in boxes),
                   a + ": the first failed expectation is not drawn")
         check("--seed %d" % results["seed"] in sec.content(), a + ": no replay command with the seed")
+        check(r["replay"] in sec.content(), a + ": the replay command is not the one of the JSON report: "
+              "%r" % r["replay"])
     check(str(results["seed"]) in ids.get("seed").content() if "seed" in ids else False,
           "the run's seed is not shown")
     whole = ids["replay"].content() if "replay" in ids else ""
