@@ -63,9 +63,10 @@ struct hx_spa_timer {
 struct hx_spa_timer hx_spa_timer_plan(const struct hx_spa_knobs *knobs, int64_t delay_ms);
 
 #define HX_SPA_TABS 4
+#define HX_SPA_TAB_NAME_MAX 31 /* characters of a tab's name (lint says so) */
 
 struct hx_spa_tab {
-    char name[32];
+    char name[HX_SPA_TAB_NAME_MAX + 1];
     bool open, hidden;
     bool authenticated;
     char access_token[8192];

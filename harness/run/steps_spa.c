@@ -2,10 +2,25 @@
  * real client in Chromium) in one of its tabs. Rows in steps.c's table. */
 #include "steps_internal.h"
 
+#include <stdio.h>
+
+/* A tab's name: 1 to HX_SPA_TAB_NAME_MAX characters (the timeline and the
+ * Chromium engine name tabs by it, so it is never cut). */
+static enum idp_status tab_name_check(struct hx_check *c, const json_t *v, const char *path)
+{
+    size_t n = json_string_length(v);
+    if (n == 0 || n > HX_SPA_TAB_NAME_MAX)
+        return hx_check_fail(c, path, false, "a tab name has 1 to %d characters (\"%.40s%s\" has %zu)",
+                             HX_SPA_TAB_NAME_MAX, json_string_value(v), n > 40 ? "..." : "", n);
+    return IDP_OK;
+}
+
 enum idp_status hx_step_tab_validate(struct hx_check *c, const json_t *v, const char *path)
 {
-    if (json_is_true(v) || json_is_string(v))
+    if (json_is_true(v))
         return IDP_OK;
+    if (json_is_string(v))
+        return tab_name_check(c, v, path);
     return hx_check_fail(c, path, false, "expected true (the main tab) or a tab name");
 }
 
@@ -17,8 +32,14 @@ enum idp_status hx_step_spa_tab_validate(struct hx_check *c, const json_t *v, co
         st = hx_check_fail(c, path, false, "spa_tab takes one of open, hide, show, close");
     const char *key;
     json_t *name;
-    json_object_foreach((json_t *)v, key, name) if (!st && !json_is_string(name))
-        st = hx_check_fail(c, path, false, "spa_tab %s takes a tab name", key);
+    json_object_foreach((json_t *)v, key, name) {
+        char child[300];
+        snprintf(child, sizeof(child), "%s/%s", path, key);
+        if (!st && !json_is_string(name))
+            st = hx_check_fail(c, path, false, "spa_tab %s takes a tab name", key);
+        else if (!st)
+            st = tab_name_check(c, name, child);
+    }
     return st;
 }
 
