@@ -196,8 +196,10 @@ static json_t *keys_json(struct idp_server *server, int64_t now)
     return json_pack("{s:o}", "keys", keys);
 }
 
-enum idp_status idp_server_rotate_keys(struct idp_server *server, int64_t lead_ms,
-                                       int64_t retire_after_ms, struct idp_error *err)
+/* Rotates to a freshly generated key (idp_keyset_rotate says what lead_ms
+ * and retire_after_ms mean). Lock NOT held. */
+static enum idp_status rotate_keys(struct idp_server *server, int64_t lead_ms, int64_t retire_after_ms,
+                                   struct idp_error *err)
 {
     /* Pick the key outside the lock (generating one is slow); the snapshot
      * is only read for the kids already in use. */
@@ -231,7 +233,7 @@ static void admin_keys(struct idp_server *server, struct idp_request *req,
             return;
         }
         struct idp_error err;
-        if (idp_server_rotate_keys(server, lead, retire, &err)) {
+        if (rotate_keys(server, lead, retire, &err)) {
             idp_response_code_error(resp, 500, "server_error", "%s", err.message);
             return;
         }
