@@ -56,6 +56,12 @@ function fulfill(tab, ev, type, body) {
 }
 const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
 const send = (obj) => process.stdout.write(`${JSON.stringify(obj)}\n`);
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+// Waits in a page poll on a timer: puppeteer's default polls on
+// requestAnimationFrame, which a background tab never runs (a tab is in the
+// background once another is opened), so a condition that became true after
+// the first check went unseen until the timeout.
+const POLL_MS = 50;
 
 // ---- pages of other sites (a cross-site link, an embedding page) ---------
 const server = http.createServer((req, res) => {
@@ -261,7 +267,7 @@ async function navigate(tab, trigger, followLogin, authorizeGets = 0) {
   clearTimeout(timer);
   tab.nav = null;
   if (!n.stoppedAt && !n.error) {
-    await frameOf(tab).waitForFunction(() => document.readyState === 'complete', { timeout: 5000 }).catch(() => {});
+    await frameOf(tab).waitForFunction(() => document.readyState === 'complete', { timeout: 5000, polling: POLL_MS }).catch(() => {});
   }
   return n;
 }
@@ -411,8 +417,6 @@ async function spaState(tab) {
   });
 }
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
 // What a page that is not ready is doing: where it is, whether its script
 // ran, and the requests of the tab still unanswered.
 async function pageDiagnosis(tab) {
@@ -424,33 +428,22 @@ async function pageDiagnosis(tab) {
     .map((r) => `${r.method} ${r.url} unanswered for ${((now - r.at) / 1000).toFixed(1)} s`);
   const where = page ? `${page.url} (${page.readyState}), its script ${page.started ? 'started' : 'never ran'}`
                      : 'the page does not answer';
-  return { started: !!(page && page.started), text: [where, ...pending].join('; ') };
+  return [where, ...pending].join('; ');
 }
 
-async function spaReady(tab, timeout = 45000) {
+async function spaReady(tab) {
   try {
-    await frameOf(tab).waitForFunction(() => window.__fakeidp && window.__fakeidp.ready, { timeout });
+    await frameOf(tab).waitForFunction(() => window.__fakeidp && window.__fakeidp.ready, { timeout: 45000, polling: POLL_MS });
   } catch (e) {
-    throw new Error(`${e.message}: ${(await pageDiagnosis(tab)).text}`);
+    throw new Error(`${e.message}: ${await pageDiagnosis(tab)}`);
   }
   return spaState(tab);
 }
 
-// Loads the SPA's page. A page whose script has not even started after
-// 15 s (its module never arrived) is loaded once more: the SDK never ran,
-// so nothing it would have done is repeated.
 async function spaLoad(tab) {
-  for (let attempt = 0; ; attempt++) {
-    await tab.cdp.send('Page.navigate', { url: `${spaConfig.appOrigin}/spa`, frameId: tab.frameId });
-    await sleep(100);
-    try {
-      return await spaReady(tab, attempt ? 30000 : 15000);
-    } catch (e) {
-      const diagnosis = await pageDiagnosis(tab);
-      if (attempt || diagnosis.started) throw e;
-      notes.push(`the SPA page was not ready after 15 s (${diagnosis.text}): loaded again`);
-    }
-  }
+  await tab.cdp.send('Page.navigate', { url: `${spaConfig.appOrigin}/spa`, frameId: tab.frameId });
+  await sleep(100);
+  return spaReady(tab);
 }
 
 async function spa(req) {
@@ -471,7 +464,7 @@ async function spa(req) {
       }).catch(() => ''); // the page navigates away while signIn() runs
       if (outcome) return { ...(await spaState(tab)), sdk_error: outcome };
       await frameOf(tab).waitForFunction(() => location.pathname === '/spa/callback' || !!(window.__fakeidp && window.__fakeidp.error),
-        { timeout: 20000 }).catch(() => {});
+        { timeout: 20000, polling: POLL_MS }).catch(() => {});
       await sleep(100);
       return spaReady(tab);
     }
