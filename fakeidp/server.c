@@ -344,6 +344,14 @@ bool idp_server_wait_quiet(struct idp_server *server, int timeout_ms)
     return quiet;
 }
 
+bool idp_server_settle(struct idp_server *server, int timeout_ms)
+{
+    pthread_mutex_lock(&server->lock);
+    bool idle = wait_idle(server, timeout_ms);
+    pthread_mutex_unlock(&server->lock);
+    return idle;
+}
+
 enum idp_status idp_server_reuse(struct idp_server *server, const struct idp_server_options *options,
                                  struct idp_error *err)
 {

@@ -63,6 +63,11 @@ json_t *idp_server_journal(struct idp_server *server, uint64_t since);
  * For a caller that models a wait (Retry-After) and may end it early once
  * nothing it could wait for is still going on. */
 bool idp_server_wait_quiet(struct idp_server *server, int timeout_ms);
+/* Releases whatever faults hold (latency, hang, barriers) and waits up to
+ * timeout_ms of wall time until no request is inside the handlers; true
+ * when none is. For a caller about to free what the server's options point
+ * to (the clock) while keeping the server for later. */
+bool idp_server_settle(struct idp_server *server, int timeout_ms);
 /* "http://127.0.0.1:8787" */
 const char *idp_server_url(const struct idp_server *server);
 /* The route names requests are journalled and faults matched by, from the

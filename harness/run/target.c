@@ -420,6 +420,19 @@ static void *stop_app_thread(void *arg)
     return NULL;
 }
 
+/* Whether the run's fakeidp and app have no request in flight, faults
+ * released: the run's clock and timeline, which their requests use, are
+ * freed with the run, and the next run's are initialised in their place. A
+ * request still inside a kept server would read freed memory or lock a
+ * mutex being initialised (glibc's "mutex->__data.__owner == 0" abort).
+ * fakeidp first and last: the app's requests may be waiting on it, and may
+ * send it one more. */
+static bool settled(struct hx_run *run)
+{
+    return (!run->idp || idp_server_settle(run->idp, 2000)) && (!run->app || hx_app_idle(run->app)) &&
+           (!run->idp || idp_server_settle(run->idp, 2000));
+}
+
 void hx_target_stop(struct hx_run *run)
 {
     hx_external_stop(&run->external);
@@ -433,7 +446,7 @@ void hx_target_stop(struct hx_run *run)
     /* Kept for the next variant, unless this one could not be carried out
      * or ran out of time: then nothing it left behind is trusted. The
      * runner's kept-alive admin connection stays with a kept fakeidp. */
-    bool keep = world && (run->idp || run->app) && !run->broken && !run->timed_out;
+    bool keep = world && (run->idp || run->app) && !run->broken && !run->timed_out && settled(run);
     if (!keep)
         hx_http_client_thread_close();
     if (world && (run->idp || run->app)) {
