@@ -421,12 +421,10 @@ static void *stop_app_thread(void *arg)
 }
 
 /* Whether the run's fakeidp and app have no request in flight, faults
- * released: the run's clock and timeline, which their requests use, are
- * freed with the run, and the next run's are initialised in their place. A
- * request still inside a kept server would read freed memory or lock a
- * mutex being initialised (glibc's "mutex->__data.__owner == 0" abort).
- * fakeidp first and last: the app's requests may be waiting on it, and may
- * send it one more. */
+ * released. Kept servers point to the run's clock and timeline, which are
+ * freed with the run (the next run's take their place): no request of this
+ * run may still be inside them then. fakeidp first and last: the app's
+ * requests may be waiting on it, and may send it one more. */
 static bool settled(struct hx_run *run)
 {
     return (!run->idp || idp_server_settle(run->idp, 2000)) && (!run->app || hx_app_idle(run->app)) &&
