@@ -22,17 +22,18 @@ mkdir -p "$home" || fail "cannot create $home (set FAKEIDP_CHROMIUM_HOME)"
 if ! cmp -s "$here/package-lock.json" "$home/package-lock.json" || [ ! -d "$home/node_modules/puppeteer-core" ]; then
     command -v npm >/dev/null 2>&1 ||
         fail "the Chromium engine installs puppeteer-core with npm on first use: apt-get install npm"
-    cp "$here/package.json" "$here/package-lock.json" "$home/" || fail "cannot write to $home"
-    # One installer at a time: parallel variants start together on first use.
+    # One installer at a time: parallel variants start together on first use
+    # (copying the package files too: concurrent copies of one file fail).
     (
         cd "$home" &&
         if command -v flock >/dev/null 2>&1; then
-            flock "$home/.install.lock" sh -c '[ -d node_modules/puppeteer-core ] && cmp -s package-lock.json .installed-lock ||
-                { npm ci --silent --no-audit --no-fund >&2 && cp package-lock.json .installed-lock; }'
+            flock "$home/.install.lock" sh -c 'cp "$1/package.json" "$1/package-lock.json" . &&
+                { [ -d node_modules/puppeteer-core ] && cmp -s package-lock.json .installed-lock ||
+                  { npm ci --silent --no-audit --no-fund >&2 && cp package-lock.json .installed-lock; }; }' sh "$here"
         else
-            npm ci --silent --no-audit --no-fund >&2
+            cp "$here/package.json" "$here/package-lock.json" . && npm ci --silent --no-audit --no-fund >&2
         fi
-    ) || fail "npm ci of the Chromium engine's puppeteer-core failed in $home (see above)"
+    ) || fail "installing the Chromium engine's puppeteer-core in $home failed (npm ci; see above)"
 fi
 cp "$here/driver.mjs" "$home/driver.mjs.$$" && mv "$home/driver.mjs.$$" "$home/driver.mjs" ||
     fail "cannot write to $home"
