@@ -227,7 +227,7 @@ if command -v strace >/dev/null 2>&1; then
     grep -o 'tv_sec=[0-9]*, tv_nsec=[0-9]*' "$T/strace.txt" | awk -F'[=,]' '{ms = $2 * 1000 + $4 / 1e6; n[ms]++}
         END {for (m in n) printf "     %5d sleeps of %g ms (%.1f per variant)\n", n[m], m, n[m] / 10}' | sort -rn | tee -a "$SUMMARY"
     say "   10 ms: libcivetweb's mg_stop, which sleeps in 10 ms steps until its threads are gone; 2 ms: fakeidp's"
-    say "   mgstop waker, which connects to the listener every 2 ms until mg_stop returns. Each worker keeps its"
+    say "   mg_lifecycle.c waker, which connects to the listener every 2 ms until mg_stop returns. Each worker keeps its"
     say "   fakeidp and app between variants, so both run once per worker, not once per variant."
     say ""
 fi

@@ -14,7 +14,7 @@
 #include <time.h>
 
 #include "dispatch.h"
-#include "mgstop.h"
+#include "mg_lifecycle.h"
 #include "tls.h"
 #include "server_internal.h"
 
@@ -244,7 +244,7 @@ static bool server_listen(struct idp_server *server, const struct idp_server_opt
     char error_text[256] = "";
     error.text = error_text;
     error.text_buffer_size = sizeof(error_text);
-    server->ctx = mg_start2(&init, &error);
+    server->ctx = idp_mg_start(&init, &error);
     if (!server->ctx) {
         /* CivetWeb says only "Failed to setup server ports": binding the
          * same address here tells why (address already in use, …). */

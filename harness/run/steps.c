@@ -84,6 +84,7 @@ struct parallel_job {
     struct hx_run *run;
     const json_t *step;
     int index;
+    bool started; /* on a thread of its own (else run in place) */
 };
 
 static void *parallel_thread(void *arg)
@@ -104,12 +105,13 @@ static bool r_parallel(struct hx_run *run, const json_t *v, const json_t *step)
     struct parallel_job *jobs = calloc(n, sizeof(*jobs));
     hx_run_note(run, "step", "parallel: %zu steps%s", n, barrier ? " behind a barrier at fakeidp" : "");
     for (size_t i = 0; threads && jobs && i < n; i++) {
-        jobs[i] = (struct parallel_job){run, json_array_get(v, i), (int)i};
-        if (pthread_create(&threads[i], NULL, parallel_thread, &jobs[i]) != 0)
+        jobs[i] = (struct parallel_job){run, json_array_get(v, i), (int)i, false};
+        jobs[i].started = pthread_create(&threads[i], NULL, parallel_thread, &jobs[i]) == 0;
+        if (!jobs[i].started)
             parallel_thread(&jobs[i]);
     }
     for (size_t i = 0; threads && jobs && i < n; i++)
-        if (threads[i])
+        if (jobs[i].started)
             pthread_join(threads[i], NULL);
     free(threads);
     free(jobs);

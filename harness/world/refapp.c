@@ -14,7 +14,7 @@
 #include <time.h>
 
 #include "duration.h"
-#include "mgstop.h"
+#include "mg_lifecycle.h"
 #include "refapp_internal.h"
 
 static int quiet(const struct mg_connection *conn, const char *message)
@@ -155,7 +155,8 @@ struct hx_app *hx_app_start(const struct hx_app_config *config, struct idp_error
                              "enable_keep_alive", "yes", "request_timeout_ms", "30000", NULL};
     struct mg_callbacks callbacks = {0};
     callbacks.log_message = quiet;
-    app->ctx = mg_start(&callbacks, app, options);
+    struct mg_init_data init = {.callbacks = &callbacks, .user_data = app, .configuration_options = options};
+    app->ctx = idp_mg_start(&init, NULL);
     struct mg_server_port port = {0};
     if (!app->ctx || mg_get_server_ports(app->ctx, 1, &port) < 1) {
         idp_fail(err, IDP_IO, "the reference app cannot listen on 127.0.0.1");

@@ -1,4 +1,4 @@
-#include "mgstop.h"
+#include "mg_lifecycle.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -74,6 +74,19 @@ static void *wake(void *arg)
         nanosleep(&ts, NULL);
     }
     return NULL;
+}
+
+static pthread_once_t library_once = PTHREAD_ONCE_INIT;
+
+static void library_init(void)
+{
+    mg_init_library(0);
+}
+
+struct mg_context *idp_mg_start(struct mg_init_data *init, struct mg_error_data *error)
+{
+    pthread_once(&library_once, library_init);
+    return mg_start2(init, error);
 }
 
 void idp_mg_stop_fast(struct mg_context *ctx, int port, int ipv6)
