@@ -200,6 +200,16 @@ static enum idp_status validate(struct hx_scenario *sc, struct hx_check *check)
                                  sc->variants[i].name);
         }
     }
+    /* Each variant's steps, parsed for the runner: its own (a variant's
+     * "steps" replaces the base's) or the base's, as checked above. */
+    for (size_t i = 0; i < sc->variant_count; i++) {
+        struct hx_variant *v = &sc->variants[i];
+        bool own = variants && json_object_get(json_object_get(variants, v->name), "steps");
+        char path[256];
+        snprintf(path, sizeof(path), own ? "/variants/%s/steps" : "/steps", v->name);
+        if ((st = hx_steps_parse(check, json_object_get(v->doc, "steps"), path, &v->steps)))
+            return st;
+    }
     return IDP_OK;
 }
 
@@ -287,6 +297,7 @@ void hx_scenario_free(struct hx_scenario **psc)
         return;
     for (size_t i = 0; i < sc->variant_count; i++) {
         free(sc->variants[i].name);
+        hx_steps_free(&sc->variants[i].steps);
         json_decref(sc->variants[i].doc);
     }
     free(sc->variants);

@@ -12,10 +12,12 @@
 #include "check.h"
 #include "error.h"
 #include "jsonpos.h"
+#include "step.h"
 
 struct hx_variant {
     char *name;     /* "default" when the file has no variants */
     json_t *doc;    /* the merged document: idp, target, browser, steps, expect */
+    struct hx_steps steps; /* doc's steps, parsed (borrow from doc) */
 };
 
 struct hx_scenario {

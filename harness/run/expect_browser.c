@@ -27,7 +27,7 @@ void hx_expect_session_evaluate(struct hx_run *run, const json_t *v)
     const char *app = json_string_value(json_object_get(json_object_get(run->doc, "target"), "app"));
     if (app && strcmp(app, "spa") == 0) {
         /* A single-page app: a reload of the main tab decides. */
-        hx_spa_reload(run, NULL);
+        hx_spa_reload(run, "main");
         int authenticated = hx_spa_tab_authenticated(run, "main");
         if ((strcmp(want, "survives") == 0) != (authenticated == 1))
             hx_run_fail(run, "session: expected it to %s, but a reload of the SPA is %s",

@@ -119,13 +119,9 @@ static void run_variant(const struct hx_scenario *sc, const struct hx_variant *v
         !start_chromium(run))
         goto finish;
     hx_run_note_clocks(run);
-    if (!run->start_error[0]) {
-        size_t i;
-        json_t *step;
-        json_array_foreach(json_object_get(run->doc, "steps"), i, step)
-            if (!hx_step_run(run, step, (int)i))
-                break;
-    }
+    for (size_t i = 0; !run->start_error[0] && i < variant->steps.count; i++)
+        if (!hx_step_run(run, &variant->steps.items[i]))
+            break;
     hx_expect_evaluate(run, json_object_get(run->doc, "expect"));
     if (opt->keep_journal && run->idp_url[0]) {
         json_t *journal = hx_run_admin(run, "GET", "/_fakeidp/journal", NULL, NULL);

@@ -133,14 +133,6 @@ struct hx_spa_tab *spa_tab_named(struct hx_run *run, const char *name, bool crea
     return NULL;
 }
 
-const char *spa_tab_arg(const json_t *value)
-{
-    const char *name = json_string_value(value);
-    if (!name)
-        name = json_string_value(json_object_get(value, "tab"));
-    return name ? name : "main";
-}
-
 static void storage_key(struct hx_run *run, char *out, size_t size)
 {
     snprintf(out, size, "workos:refresh-token:%s", run->client_id);

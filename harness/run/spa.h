@@ -94,20 +94,22 @@ struct hx_spa {
     unsigned refreshes;
 };
 
-/* Step runners (steps.c rows call these). Each returns false when the run
- * cannot go on. */
-bool hx_spa_sign_in(struct hx_run *run, const json_t *value);
-bool hx_spa_reload(struct hx_run *run, const json_t *value);
-bool hx_spa_wait(struct hx_run *run, const json_t *value);
-bool hx_spa_tab_step(struct hx_run *run, const json_t *value);
-bool hx_spa_call(struct hx_run *run, const json_t *value);
+/* Step runners (steps.c rows call these), on parsed values: email NULL for
+ * the default user, a tab's name ("main"), a duration, a spa_tab operation
+ * (open, hide, show or close). Each returns false when the run cannot go
+ * on. */
+bool hx_spa_sign_in(struct hx_run *run, const char *email);
+bool hx_spa_reload(struct hx_run *run, const char *tab);
+bool hx_spa_wait(struct hx_run *run, int64_t ms);
+bool hx_spa_tab_step(struct hx_run *run, const char *op, const char *tab);
+bool hx_spa_call(struct hx_run *run, const char *tab);
 /* The same steps with the Chromium engine: the real authkit-js in the page
  * (spa_chromium.c); the hx_spa_* steps call them when the engine runs. */
-bool hx_spa_chromium_sign_in(struct hx_run *run, const json_t *value);
-bool hx_spa_chromium_reload(struct hx_run *run, const json_t *value);
-bool hx_spa_chromium_wait(struct hx_run *run, const json_t *value);
-bool hx_spa_chromium_tab(struct hx_run *run, const json_t *value);
-bool hx_spa_chromium_call(struct hx_run *run, const json_t *value);
+bool hx_spa_chromium_sign_in(struct hx_run *run, const char *email);
+bool hx_spa_chromium_reload(struct hx_run *run, const char *tab);
+bool hx_spa_chromium_wait(struct hx_run *run, int64_t ms);
+bool hx_spa_chromium_tab(struct hx_run *run, const char *op, const char *tab);
+bool hx_spa_chromium_call(struct hx_run *run, const char *tab);
 /* A tab's refresh timer, on the tab's clock (now_ms). hx_spa_timer_arm arms
  * it for the token the tab holds (due refresh_buffer before expires_at, as
  * hx_spa_timer_plan says) and returns the plan. hx_spa_timer_fired is the

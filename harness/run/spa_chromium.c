@@ -72,14 +72,6 @@ static void take_state(struct hx_run *run, struct hx_spa_tab *tab, const json_t 
     pthread_mutex_unlock(&run->lock);
 }
 
-static const char *tab_name(const json_t *value)
-{
-    const char *name = json_string_value(value);
-    if (!name)
-        name = json_string_value(json_object_get(value, "tab"));
-    return name ? name : "main";
-}
-
 /* Why a tab loaded signed out, in the words of the model where the SDK's
  * own check is the same (authkit-js refreshes on load only when
  * workos-has-session is visible, or with a refresh token in devMode). */
@@ -95,10 +87,10 @@ static void note_signed_out(struct hx_run *run, const char *tab, const json_t *s
                     "and no refresh token in localStorage)");
 }
 
-bool hx_spa_chromium_sign_in(struct hx_run *run, const json_t *value)
+bool hx_spa_chromium_sign_in(struct hx_run *run, const char *email)
 {
-    if (json_is_string(value)) {
-        json_t *body = json_pack("{s:s}", "email", json_string_value(value));
+    if (email) {
+        json_t *body = json_pack("{s:s}", "email", email);
         json_decref(hx_run_admin(run, "POST", "/_fakeidp/sign-in-as", body, NULL));
         json_decref(body);
     }
@@ -124,9 +116,8 @@ bool hx_spa_chromium_sign_in(struct hx_run *run, const json_t *value)
     return true;
 }
 
-bool hx_spa_chromium_reload(struct hx_run *run, const json_t *value)
+bool hx_spa_chromium_reload(struct hx_run *run, const char *name)
 {
-    const char *name = tab_name(value);
     json_t *state = spa_call(run, "load", name);
     struct hx_spa_tab *tab = tab_slot(run, name, true);
     if (!state || !tab)
@@ -138,16 +129,8 @@ bool hx_spa_chromium_reload(struct hx_run *run, const json_t *value)
     return true;
 }
 
-bool hx_spa_chromium_tab(struct hx_run *run, const json_t *value)
+bool hx_spa_chromium_tab(struct hx_run *run, const char *op, const char *name)
 {
-    const char *key, *op = NULL, *name = NULL;
-    json_t *v;
-    json_object_foreach((json_t *)value, key, v) { /* one key: checked by lint */
-        op = key;
-        name = json_string_value(v);
-    }
-    if (!op || !name)
-        return false;
     const char *action = strcmp(op, "open") == 0 ? "load" : op;
     json_t *state = spa_call(run, action, name);
     if (!state)
@@ -176,10 +159,8 @@ bool hx_spa_chromium_tab(struct hx_run *run, const json_t *value)
  * moment of real time in which the pages' once-a-second refresh timers see
  * the new clock and refresh (authkit-js refreshes within its buffer of the
  * expiry it read from the token). */
-bool hx_spa_chromium_wait(struct hx_run *run, const json_t *value)
+bool hx_spa_chromium_wait(struct hx_run *run, int64_t total)
 {
-    int64_t total = 0;
-    idp_duration_json(value, false, &total); /* checked by lint */
     int64_t step = 60000;
     if (total / step > 30)
         step = total / 30;
@@ -205,9 +186,8 @@ bool hx_spa_chromium_wait(struct hx_run *run, const json_t *value)
 }
 
 /* getAccessToken() in the tab, then a backend (Convex) call with it. */
-bool hx_spa_chromium_call(struct hx_run *run, const json_t *value)
+bool hx_spa_chromium_call(struct hx_run *run, const char *name)
 {
-    const char *name = tab_name(value);
     struct hx_spa_tab *tab = tab_slot(run, name, false);
     if (!tab) {
         hx_run_fail(run, "spa_call: no tab %s", name);

@@ -21,8 +21,6 @@ void spa_degrade(struct hx_run *run, const char *tab, const char *why);
 /* The open tab of that name; with create, a new one when there is none
  * (NULL when all HX_SPA_TABS are open). */
 struct hx_spa_tab *spa_tab_named(struct hx_run *run, const char *name, bool create);
-/* The tab a step names (a string, or {"tab": …}); "main" by default. */
-const char *spa_tab_arg(const json_t *value);
 /* The devMode refresh token in the app origin's localStorage, or NULL. */
 const char *spa_storage_get(struct hx_run *run);
 /* The tab's clock: the browser's (true virtual time plus its offset). */

@@ -15,11 +15,11 @@
 #include "run.h"
 #include "spa_internal.h"
 
-static bool sign_in(struct hx_run *run, const json_t *value)
+static bool sign_in(struct hx_run *run, const char *email)
 {
     spa_init_mode(run);
-    if (json_is_string(value)) {
-        json_t *body = json_pack("{s:s}", "email", json_string_value(value));
+    if (email) {
+        json_t *body = json_pack("{s:s}", "email", email);
         long status = 0;
         json_decref(hx_run_admin(run, "POST", "/_fakeidp/sign-in-as", body, &status));
         json_decref(body);
@@ -88,13 +88,13 @@ static bool sign_in(struct hx_run *run, const json_t *value)
 }
 
 /* Sign-in happens in the main tab. */
-bool hx_spa_sign_in(struct hx_run *run, const json_t *value)
+bool hx_spa_sign_in(struct hx_run *run, const char *email)
 {
     if (run->browser.engine)
-        return hx_spa_chromium_sign_in(run, value);
+        return hx_spa_chromium_sign_in(run, email);
     const char *outer = hx_timeline_tab_current();
     hx_timeline_tab_set("main");
-    bool ok = sign_in(run, value);
+    bool ok = sign_in(run, email);
     hx_timeline_tab_set(outer);
     return ok;
 }
@@ -110,11 +110,11 @@ static void observe(struct hx_run *run, struct hx_spa_tab *tab)
     pthread_mutex_unlock(&run->lock);
 }
 
-bool hx_spa_reload(struct hx_run *run, const json_t *value)
+bool hx_spa_reload(struct hx_run *run, const char *name)
 {
     if (run->browser.engine)
-        return hx_spa_chromium_reload(run, value);
-    struct hx_spa_tab *tab = spa_tab_named(run, spa_tab_arg(value), true);
+        return hx_spa_chromium_reload(run, name);
+    struct hx_spa_tab *tab = spa_tab_named(run, name, true);
     if (!tab)
         return false;
     spa_boot(run, tab);
@@ -123,14 +123,14 @@ bool hx_spa_reload(struct hx_run *run, const json_t *value)
     return true;
 }
 
-bool hx_spa_tab_step(struct hx_run *run, const json_t *value)
+bool hx_spa_tab_step(struct hx_run *run, const char *op, const char *name)
 {
     if (run->browser.engine)
-        return hx_spa_chromium_tab(run, value);
-    const char *open = json_string_value(json_object_get(value, "open"));
-    const char *hide = json_string_value(json_object_get(value, "hide"));
-    const char *show = json_string_value(json_object_get(value, "show"));
-    const char *close = json_string_value(json_object_get(value, "close"));
+        return hx_spa_chromium_tab(run, op, name);
+    const char *open = strcmp(op, "open") == 0 ? name : NULL;
+    const char *hide = strcmp(op, "hide") == 0 ? name : NULL;
+    const char *show = strcmp(op, "show") == 0 ? name : NULL;
+    const char *close = strcmp(op, "close") == 0 ? name : NULL;
     if (open) {
         struct hx_spa_tab *tab = spa_tab_named(run, open, true);
         if (!tab) {
@@ -232,12 +232,10 @@ static bool note_expiry(struct hx_run *run, int64_t offset, int64_t limit)
 /* Advances virtual time, firing each tab's refresh timer when it is due.
  * Tabs due at the same instant refresh one after the other under the lock,
  * or all at once without it (each having read the same stored token). */
-bool hx_spa_wait(struct hx_run *run, const json_t *value)
+bool hx_spa_wait(struct hx_run *run, int64_t total)
 {
     if (run->browser.engine)
-        return hx_spa_chromium_wait(run, value);
-    int64_t total = 0;
-    idp_duration_json(value, false, &total); /* checked by lint */
+        return hx_spa_chromium_wait(run, total);
     int64_t end = hx_run_now(run) + total;
     /* authkit-js checks its timer once a second: at most one round of
      * refreshes per second of virtual time, and a bounded number per wait. */
@@ -374,13 +372,13 @@ static bool call_in_tab(struct hx_run *run, struct hx_spa_tab *tab)
 }
 
 /* getAccessToken() and a backend call with it (a Convex query). */
-bool hx_spa_call(struct hx_run *run, const json_t *value)
+bool hx_spa_call(struct hx_run *run, const char *name)
 {
     if (run->browser.engine)
-        return hx_spa_chromium_call(run, value);
-    struct hx_spa_tab *tab = spa_tab_named(run, spa_tab_arg(value), false);
+        return hx_spa_chromium_call(run, name);
+    struct hx_spa_tab *tab = spa_tab_named(run, name, false);
     if (!tab) {
-        hx_run_fail(run, "spa_call: no tab %s", spa_tab_arg(value));
+        hx_run_fail(run, "spa_call: no tab %s", name);
         return false;
     }
     const char *outer = hx_timeline_tab_current();

@@ -10,8 +10,10 @@
 #include "target.h"
 #include "url.h"
 
-enum idp_status hx_step_app_validate(struct hx_check *c, const json_t *v, const char *path)
+enum idp_status hx_step_app_parse(struct hx_check *c, const json_t *v, const char *path,
+                                  struct hx_step *out)
 {
+    (void)out; /* the knobs are applied as written, to the app the step names */
     struct hx_app_knobs scratch;
     hx_app_knobs_defaults(&scratch);
     struct idp_error e;
@@ -21,8 +23,10 @@ enum idp_status hx_step_app_validate(struct hx_check *c, const json_t *v, const 
     return hx_app_knobs_apply(&scratch, v, &bad, &e) ? hx_check_error(c, path, &e) : IDP_OK;
 }
 
-enum idp_status hx_step_restart_app_validate(struct hx_check *c, const json_t *v, const char *path)
+enum idp_status hx_step_restart_app_parse(struct hx_check *c, const json_t *v, const char *path,
+                                          struct hx_step *out)
 {
+    out->as.env = json_is_object(v) ? json_object_get(v, "env") : NULL;
     if (json_is_true(v))
         return IDP_OK;
     static const char *const keys[] = {"env", NULL};
@@ -44,10 +48,11 @@ enum idp_status hx_step_restart_app_validate(struct hx_check *c, const json_t *v
     return IDP_OK;
 }
 
-bool hx_step_app_run(struct hx_run *run, const json_t *v, const json_t *step)
+bool hx_step_app_run(struct hx_run *run, const struct hx_step *step)
 {
+    const json_t *v = step->value;
     /* "at": a named app (by name, or a URL on one of its hosts). */
-    const char *at = json_string_value(json_object_get(step, "at"));
+    const char *at = step->at;
     struct hx_app *app = run->app;
     if (at) {
         struct hx_url url;
@@ -74,14 +79,13 @@ bool hx_step_app_run(struct hx_run *run, const json_t *v, const json_t *step)
     hx_run_note(run, "step", "app%s%s restarted with %s", at ? " " : "", at ? at : "",
                 text ? text : "");
     free(text);
-    (void)step;
     return true;
 }
 
-bool hx_step_restart_app_run(struct hx_run *run, const json_t *v, const json_t *step)
+bool hx_step_restart_app_run(struct hx_run *run, const struct hx_step *step)
 {
     char why[700];
-    const json_t *env = json_is_object(v) ? json_object_get(v, "env") : NULL;
+    const json_t *env = step->as.env;
     char *text = env ? json_dumps(env, JSON_COMPACT) : NULL;
     hx_run_note(run, "step", "restart the app%s%s", text ? " with env " : "", text ? text : "");
     free(text);
@@ -89,6 +93,5 @@ bool hx_step_restart_app_run(struct hx_run *run, const json_t *v, const json_t *
         hx_run_fail(run, "restart_app: %s", why);
         return false;
     }
-    (void)step;
     return true;
 }

@@ -17,10 +17,10 @@
 /* Where a step's backend call goes: with "backend", that named backend on
  * the app that serves it (whose token the call carries); otherwise the
  * implicit backend of the app "at" names (the target without it). */
-static bool backend_url(struct hx_run *run, const json_t *step, char *origin, size_t size,
+static bool backend_url(struct hx_run *run, const struct hx_step *step, char *origin, size_t size,
                         char *path, size_t path_size)
 {
-    const char *backend = json_string_value(json_object_get(step, "backend"));
+    const char *backend = step->backend;
     if (!backend) {
         snprintf(path, path_size, "/convex/query");
         return hx_step_origin(run, step, origin, size);
@@ -37,15 +37,15 @@ static bool backend_url(struct hx_run *run, const json_t *step, char *origin, si
  * AuthError a forced refetch, two attempts, then clearAuth (convex-js
  * authentication_manager). A static adapter hands back the token it
  * captured first, whatever forceRefreshToken says. */
-bool hx_step_convex_query_run(struct hx_run *run, const json_t *v, const json_t *step)
+bool hx_step_convex_query_run(struct hx_run *run, const struct hx_step *step)
 {
     bool is_static = strcmp(run->convex_adapter, "static_token") == 0;
     int authenticated = 0;
     char error[512] = "", origin[600], query[96], who[64] = "";
     if (!backend_url(run, step, origin, sizeof(origin), query, sizeof(query)))
         return true;
-    if (json_object_get(step, "backend"))
-        snprintf(who, sizeof(who), "to %s: ", json_string_value(json_object_get(step, "backend")));
+    if (step->backend)
+        snprintf(who, sizeof(who), "to %s: ", step->backend);
     for (int attempt = 0; attempt < 3 && !authenticated; attempt++) {
         char token[8192] = "";
         if (is_static && run->convex_token[0]) {
@@ -100,8 +100,6 @@ bool hx_step_convex_query_run(struct hx_run *run, const json_t *v, const json_t 
     if (!authenticated && run->ever_signed_in && !run->lost_at_ms)
         run->lost_at_ms = hx_run_now(run);
     pthread_mutex_unlock(&run->lock);
-    (void)v;
-    (void)step;
     return true;
 }
 
@@ -112,9 +110,11 @@ static enum idp_status v_forge_spec(struct hx_check *c, const json_t *spec, cons
     return hx_check_keys(c, spec, path, idp_forge_keys, "a token forgery");
 }
 
-enum idp_status hx_step_present_token_validate(struct hx_check *c, const json_t *v,
-                                               const char *path)
+enum idp_status hx_step_present_token_parse(struct hx_check *c, const json_t *v, const char *path,
+                                            struct hx_step *out)
 {
+    out->as.forge.to = json_string_value(json_object_get(v, "to"));
+    out->as.forge.spec = json_object_get(v, "forge");
     static const char *const keys[] = {"to", "forge", NULL};
     enum idp_status st = hx_check_keys(c, v, path, keys, "present_token");
     if (st)
@@ -122,16 +122,17 @@ enum idp_status hx_step_present_token_validate(struct hx_check *c, const json_t 
     const json_t *to = json_object_get(v, "to");
     char child[300];
     snprintf(child, sizeof(child), "%s/to", path);
-    if (to && (st = hx_step_location_validate(c, to, child)))
+    if (to && (st = hx_step_location_check(c, to, child)))
         return st;
     snprintf(child, sizeof(child), "%s/forge", path);
     return json_object_get(v, "forge") ? v_forge_spec(c, json_object_get(v, "forge"), child)
                                        : hx_check_fail(c, path, false, "present_token needs \"forge\"");
 }
 
-enum idp_status hx_step_forge_session_cookie_validate(struct hx_check *c, const json_t *v,
-                                                      const char *path)
+enum idp_status hx_step_forge_session_cookie_parse(struct hx_check *c, const json_t *v,
+                                                   const char *path, struct hx_step *out)
 {
+    out->as.forge.spec = json_object_get(v, "forge");
     static const char *const keys[] = {"forge", NULL};
     enum idp_status st = hx_check_keys(c, v, path, keys, "forge_session_cookie");
     char child[300];
@@ -174,21 +175,21 @@ static char *forged_token(struct hx_run *run, const json_t *spec, const char *ge
     return token;
 }
 
-bool hx_step_present_token_run(struct hx_run *run, const json_t *v, const json_t *step)
+bool hx_step_present_token_run(struct hx_run *run, const struct hx_step *step)
 {
     /* The token of the target, or of the app a named backend serves. */
     char genuine[8192], url[800], origin[600], query[96];
     if (!backend_url(run, step, origin, sizeof(origin), query, sizeof(query)))
         return true;
-    bool named = json_object_get(step, "backend") != NULL;
+    bool named = step->backend != NULL;
     if (!hx_run_access_token(run, named ? origin : NULL, genuine, sizeof(genuine))) {
         hx_run_fail(run, "present_token: the app has no access token to forge from (sign in first)");
         return false;
     }
-    char *token = forged_token(run, json_object_get(v, "forge"), genuine);
+    char *token = forged_token(run, step->as.forge.spec, genuine);
     if (!token)
         return false;
-    const char *to = json_string_value(json_object_get(v, "to"));
+    const char *to = step->as.forge.to;
     if (!to)
         to = query;
     snprintf(url, sizeof(url), "%s%s", origin, to);
@@ -199,7 +200,7 @@ bool hx_step_present_token_run(struct hx_run *run, const json_t *v, const json_t
     struct hx_page page;
     hx_browser_go(&run->browser, &nav, &page);
     bool identity = page.status == 200 && page.body && strstr(page.body, "\"subject\"");
-    char *spec = json_dumps(json_object_get(v, "forge"), JSON_COMPACT);
+    char *spec = json_dumps(step->as.forge.spec, JSON_COMPACT);
     hx_run_note(run, "step", "present forged token %s to %s -> %ld%s", spec ? spec : "", to,
                 page.status, identity ? " ACCEPTED" : " rejected");
     free(spec);
@@ -224,7 +225,7 @@ bool hx_step_present_token_run(struct hx_run *run, const json_t *v, const json_t
 
 /* Re-seals wos-session with the app's own password around a forged access
  * token: what an attacker who knows the password could present. */
-bool hx_step_forge_session_cookie_run(struct hx_run *run, const json_t *v, const json_t *step)
+bool hx_step_forge_session_cookie_run(struct hx_run *run, const struct hx_step *step)
 {
     if (!run->app) {
         hx_run_fail(run, "forge_session_cookie needs the reference app");
@@ -249,7 +250,7 @@ bool hx_step_forge_session_cookie_run(struct hx_run *run, const json_t *v, const
         free(data);
         return false;
     }
-    char *token = forged_token(run, json_object_get(v, "forge"),
+    char *token = forged_token(run, step->as.forge.spec,
                                json_string_value(json_object_get(payload, "accessToken")));
     bool ok = token != NULL;
     if (token) {
@@ -267,7 +268,7 @@ bool hx_step_forge_session_cookie_run(struct hx_run *run, const json_t *v, const
         char why[300];
         if (resealed && !hx_browser_push_cookies(&run->browser, why, sizeof(why)))
             hx_run_broken(run, "forge_session_cookie: Chromium refused the cookie: %s", why);
-        char *spec = json_dumps(json_object_get(v, "forge"), JSON_COMPACT);
+        char *spec = json_dumps(step->as.forge.spec, JSON_COMPACT);
         hx_run_note(run, "step", "wos-session re-sealed around a forged access token %s", spec ? spec : "");
         free(spec);
         free(text);
@@ -277,6 +278,5 @@ bool hx_step_forge_session_cookie_run(struct hx_run *run, const json_t *v, const
     json_decref(payload);
     free(seal);
     free(data);
-    (void)step;
     return ok;
 }

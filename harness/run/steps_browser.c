@@ -15,10 +15,16 @@
 
 /* ---- sign-in and sign-out ----------------------------------------------- */
 
-enum idp_status hx_step_sign_in_validate(struct hx_check *c, const json_t *v, const char *path)
+enum idp_status hx_step_sign_in_parse(struct hx_check *c, const json_t *v, const char *path,
+                                      struct hx_step *out)
 {
-    if (json_is_true(v) || (json_is_string(v) && strchr(json_string_value(v), '@')))
+    out->as.sign_in.method = "authkit";
+    if (json_is_true(v))
         return IDP_OK;
+    if (json_is_string(v) && strchr(json_string_value(v), '@')) {
+        out->as.sign_in.email = json_string_value(v);
+        return IDP_OK;
+    }
     if (!json_is_object(v))
         return hx_check_fail(c, path, false, "sign_in takes a user's email address, true (the "
                                              "default user) or {user, method, password, organization}");
@@ -39,6 +45,10 @@ enum idp_status hx_step_sign_in_validate(struct hx_check *c, const json_t *v, co
         return hx_check_fail(c, path, false, "sign_in password goes with method password, and only with it");
     if (org && !json_is_string(org))
         return hx_check_fail(c, path, false, "sign_in organization is an organization's id or name");
+    out->as.sign_in.email = json_string_value(user);
+    out->as.sign_in.method = m;
+    out->as.sign_in.password = json_string_value(password);
+    out->as.sign_in.organization = json_string_value(org);
     return IDP_OK;
 }
 
@@ -105,7 +115,7 @@ static const char *pick_organization(const json_t *orgs, const char *wanted)
 /* Plays the user through the app's step-up pages (email verification code
  * from the outbox, an organization, a TOTP code from the authenticator the
  * user enrolled in this run) until the page is no longer one. */
-static void continue_sign_in(struct hx_run *run, const json_t *v, const char *email,
+static void continue_sign_in(struct hx_run *run, const char *wanted_org, const char *email,
                              const char *origin, struct hx_page *page)
 {
     for (int round = 0; round < 5 && page->status == 200 && page->body; round++) {
@@ -126,7 +136,7 @@ static void continue_sign_in(struct hx_run *run, const json_t *v, const char *em
             json_object_set_new(form, "code", json_string(code));
         } else if (strcmp(needs, "organization_selection_required") == 0) {
             const json_t *orgs = json_object_get(doc, "organizations");
-            const char *wanted = json_string_value(json_object_get(v, "organization"));
+            const char *wanted = wanted_org;
             const char *id = pick_organization(orgs, wanted);
             if (!id) {
                 char *list = json_dumps(orgs, JSON_COMPACT);
@@ -169,12 +179,10 @@ static void continue_sign_in(struct hx_run *run, const json_t *v, const char *em
     }
 }
 
-bool hx_step_sign_in_run(struct hx_run *run, const json_t *v, const json_t *step)
+bool hx_step_sign_in_run(struct hx_run *run, const struct hx_step *step)
 {
-    const char *email = json_is_string(v) ? json_string_value(v)
-                                          : json_string_value(json_object_get(v, "user"));
-    const char *method = json_string_value(json_object_get(v, "method"));
-    method = method ? method : "authkit";
+    const char *email = step->as.sign_in.email;
+    const char *method = step->as.sign_in.method;
     if (email && strcmp(method, "authkit") == 0) {
         json_t *body = json_pack("{s:s}", "email", email);
         long status = 0;
@@ -192,8 +200,7 @@ bool hx_step_sign_in_run(struct hx_run *run, const json_t *v, const json_t *step
     struct hx_page page = {0};
     if (strcmp(method, "password") == 0) {
         post_form(run, origin, "/login/password",
-                  json_pack("{s:s, s:s}", "email", who, "password",
-                            json_string_value(json_object_get(v, "password"))),
+                  json_pack("{s:s, s:s}", "email", who, "password", step->as.sign_in.password),
                   &page);
     } else if (strcmp(method, "magic_auth") == 0) {
         post_form(run, origin, "/login/magic-auth", json_pack("{s:s}", "email", who), &page);
@@ -208,7 +215,7 @@ bool hx_step_sign_in_run(struct hx_run *run, const json_t *v, const json_t *step
         struct hx_navigation nav = {.url = url, .follow_login = true};
         hx_browser_go(&run->browser, &nav, &page);
     }
-    continue_sign_in(run, v, who, origin, &page);
+    continue_sign_in(run, step->as.sign_in.organization, who, origin, &page);
     bool signed_in = hx_run_is_signed_in(run, page.status, page.body);
     hx_run_note(run, "step", "sign in as %s%s%s: %s (%ld)", email ? email : "default user",
                 strcmp(method, "authkit") ? " with " : "", strcmp(method, "authkit") ? method : "",
@@ -248,7 +255,8 @@ bool hx_step_sign_in_run(struct hx_run *run, const json_t *v, const json_t *step
     return true;
 }
 
-enum idp_status hx_step_sign_out_validate(struct hx_check *c, const json_t *v, const char *path)
+enum idp_status hx_step_sign_out_parse(struct hx_check *c, const json_t *v, const char *path,
+                                       struct hx_step *out)
 {
     if (json_is_true(v))
         return IDP_OK;
@@ -272,18 +280,22 @@ enum idp_status hx_step_sign_out_validate(struct hx_check *c, const json_t *v, c
         return hx_check_fail(c, path, false, "sign_out form is an object of strings");
     json_object_foreach((json_t *)form, key, value) if (!json_is_string(value))
         return hx_check_fail(c, path, false, "sign_out form is an object of strings");
+    out->as.sign_out.path = json_string_value(p);
+    out->as.sign_out.method = json_string_value(m);
+    out->as.sign_out.next_action = json_string_value(action);
+    out->as.sign_out.form = form;
     return IDP_OK;
 }
 
 /* true: GET /logout. An object: {path, method, form} for a sign-out link,
  * button or form; {path, next_action} for a Next.js Server Action (a POST
  * with the Next-Action header, as the framework's client sends it). */
-bool hx_step_sign_out_run(struct hx_run *run, const json_t *v, const json_t *step)
+bool hx_step_sign_out_run(struct hx_run *run, const struct hx_step *step)
 {
-    const char *path = json_string_value(json_object_get(v, "path"));
-    const char *method = json_string_value(json_object_get(v, "method"));
-    const char *action = json_string_value(json_object_get(v, "next_action"));
-    const json_t *form = json_object_get(v, "form");
+    const char *path = step->as.sign_out.path;
+    const char *method = step->as.sign_out.method;
+    const char *action = step->as.sign_out.next_action;
+    const json_t *form = step->as.sign_out.form;
     char url[1200], action_header[300], *body = NULL, origin[600];
     if (!hx_step_origin(run, step, origin, sizeof(origin)))
         return false;
@@ -309,23 +321,20 @@ bool hx_step_sign_out_run(struct hx_run *run, const json_t *v, const json_t *ste
                 path ? path : "/logout", page.status, (int)strcspn(page.url, "?#"), page.url);
     hx_page_cleanup(&page);
     free(body);
-    (void)step;
     return true;
 }
 
 /* ---- page loads and fetches --------------------------------------------- */
 
-bool hx_step_load_run(struct hx_run *run, const json_t *v, const json_t *step)
+bool hx_step_load_run(struct hx_run *run, const struct hx_step *step)
 {
-    hx_run_load(run, json_string_value(v), false, "GET", NULL);
-    (void)step;
+    hx_run_load(run, step->as.location, false, "GET", NULL);
     return true;
 }
 
-bool hx_step_api_run(struct hx_run *run, const json_t *v, const json_t *step)
+bool hx_step_api_run(struct hx_run *run, const struct hx_step *step)
 {
-    hx_run_load(run, json_string_value(v), true, "GET", NULL);
-    (void)step;
+    hx_run_load(run, step->as.location, true, "GET", NULL);
     return true;
 }
 
@@ -352,30 +361,38 @@ static enum idp_status v_from(struct hx_check *c, const json_t *v, const char *p
     return IDP_OK;
 }
 
-enum idp_status hx_step_navigate_validate(struct hx_check *c, const json_t *v, const char *path)
+enum idp_status hx_step_navigate_parse(struct hx_check *c, const json_t *v, const char *path,
+                                       struct hx_step *out)
 {
     static const char *const keys[] = {"path", "from", "by", NULL};
     static const char *const ways[] = {"link", "script", NULL};
     enum idp_status st = hx_check_keys(c, v, path, keys, "navigate");
     if (st)
         return st;
-    if ((st = hx_step_location_validate(c, json_object_get(v, "path"), path)))
+    if ((st = hx_step_location_check(c, json_object_get(v, "path"), path)))
         return st;
     const json_t *by = json_object_get(v, "by");
     if (by && !one_of(json_string_value(by), ways))
         return hx_check_fail(c, path, false, "by is \"link\" (a click) or \"script\" (location.assign)");
+    out->as.page.path = json_string_value(json_object_get(v, "path"));
+    out->as.page.from = json_string_value(json_object_get(v, "from"));
+    out->as.page.by = json_string_value(by);
     return v_from(c, v, path, true);
 }
 
-enum idp_status hx_step_form_post_validate(struct hx_check *c, const json_t *v, const char *path)
+enum idp_status hx_step_form_post_parse(struct hx_check *c, const json_t *v, const char *path,
+                                        struct hx_step *out)
 {
     static const char *const keys[] = {"path", "from", "form", NULL};
     enum idp_status st = hx_check_keys(c, v, path, keys, "form_post");
     if (st)
         return st;
-    if ((st = hx_step_location_validate(c, json_object_get(v, "path"), path)))
+    if ((st = hx_step_location_check(c, json_object_get(v, "path"), path)))
         return st;
     const json_t *form = json_object_get(v, "form");
+    out->as.page.path = json_string_value(json_object_get(v, "path"));
+    out->as.page.from = json_string_value(json_object_get(v, "from"));
+    out->as.page.form = form;
     const char *key;
     json_t *value;
     if (form && !json_is_object(form))
@@ -387,9 +404,8 @@ enum idp_status hx_step_form_post_validate(struct hx_check *c, const json_t *v, 
 
 /* The page a navigation starts from: the app's own page, a page on another
  * site (HX_CROSS_SITE_PAGE), or none (a typed URL). */
-static const char *start_page(struct hx_run *run, const json_t *v, char *out, size_t size)
+static const char *start_page(struct hx_run *run, const char *from, char *out, size_t size)
 {
-    const char *from = json_string_value(json_object_get(v, "from"));
     if (from && strcmp(from, "typed") == 0)
         return NULL;
     if (from && strcmp(from, "cross_site") == 0)
@@ -399,31 +415,27 @@ static const char *start_page(struct hx_run *run, const json_t *v, char *out, si
 }
 
 /* A top-level navigation that a link or a script on a page starts. */
-bool hx_step_navigate_run(struct hx_run *run, const json_t *v, const json_t *step)
+bool hx_step_navigate_run(struct hx_run *run, const struct hx_step *step)
 {
-    const char *path = json_string_value(json_object_get(v, "path"));
-    const char *from = json_string_value(json_object_get(v, "from"));
-    const char *by = json_string_value(json_object_get(v, "by"));
+    const char *path = step->as.page.path, *from = step->as.page.from, *by = step->as.page.by;
     char url[1200], page[600], what[128], why[200];
     if (!hx_run_location(run, path, url, sizeof(url), why, sizeof(why))) {
         hx_run_fail(run, "navigate %s: %s", path, why);
         return false;
     }
-    struct hx_navigation nav = {.url = url, .initiator = start_page(run, v, page, sizeof(page)),
+    struct hx_navigation nav = {.url = url, .initiator = start_page(run, from, page, sizeof(page)),
                                 .by_script = by && strcmp(by, "script") == 0};
     snprintf(what, sizeof(what), "navigate (%s from %s)", by ? by : "link", from ? from : "app");
     hx_run_visit(run, &nav, what, path, NULL);
-    (void)step;
     return true;
 }
 
 /* A top-level form submission (POST, urlencoded) from a page. */
-bool hx_step_form_post_run(struct hx_run *run, const json_t *v, const json_t *step)
+bool hx_step_form_post_run(struct hx_run *run, const struct hx_step *step)
 {
-    const char *path = json_string_value(json_object_get(v, "path"));
-    const char *from = json_string_value(json_object_get(v, "from"));
+    const char *path = step->as.page.path, *from = step->as.page.from;
     json_t *empty = json_object();
-    const json_t *form = json_object_get(v, "form");
+    const json_t *form = step->as.page.form;
     char *body = hx_form_encode(form ? form : empty);
     json_decref(empty);
     char url[1200], page[600], what[128], why[200];
@@ -434,18 +446,19 @@ bool hx_step_form_post_run(struct hx_run *run, const json_t *v, const json_t *st
     }
     static const char *const headers[] = {"Content-Type: application/x-www-form-urlencoded", NULL};
     struct hx_navigation nav = {.url = url, .method = "POST", .body = body ? body : "",
-                                .headers = headers, .initiator = start_page(run, v, page, sizeof(page))};
+                                .headers = headers, .initiator = start_page(run, from, page, sizeof(page))};
     snprintf(what, sizeof(what), "form POST (from %s)", from ? from : "app");
     hx_run_visit(run, &nav, what, path, NULL);
     free(body);
-    (void)step;
     return true;
 }
 
 /* ---- browser knobs and the cookie jar ----------------------------------- */
 
-enum idp_status hx_step_browser_validate(struct hx_check *c, const json_t *v, const char *path)
+enum idp_status hx_step_browser_parse(struct hx_check *c, const json_t *v, const char *path,
+                                      struct hx_step *out)
 {
+    (void)out; /* the knobs are applied as written, to the run's browser */
     struct hx_browser_knobs scratch;
     hx_browser_knobs_defaults(&scratch);
     struct idp_error e;
@@ -465,29 +478,27 @@ enum idp_status hx_step_browser_validate(struct hx_check *c, const json_t *v, co
     return hx_browser_knobs_apply(&scratch, v, &bad, &e) ? hx_check_error(c, path, &e) : IDP_OK;
 }
 
-bool hx_step_browser_run(struct hx_run *run, const json_t *v, const json_t *step)
+bool hx_step_browser_run(struct hx_run *run, const struct hx_step *step)
 {
     struct idp_error e;
     pthread_mutex_lock(&run->browser.lock);
-    enum idp_status st = hx_browser_knobs_apply(&run->browser.knobs, v, NULL, &e);
+    enum idp_status st = hx_browser_knobs_apply(&run->browser.knobs, step->value, NULL, &e);
     pthread_mutex_unlock(&run->browser.lock);
     if (st)
         hx_run_fail(run, "browser: %s", e.message);
-    (void)step;
     return !st;
 }
 
-bool hx_step_clear_cookies_run(struct hx_run *run, const json_t *v, const json_t *step)
+bool hx_step_clear_cookies_run(struct hx_run *run, const struct hx_step *step)
 {
     hx_browser_clear_cookies(&run->browser);
     hx_run_note(run, "step", "cookies cleared");
-    (void)v;
     (void)step;
     return true;
 }
 
-enum idp_status hx_step_tamper_cookie_validate(struct hx_check *c, const json_t *v,
-                                               const char *path)
+enum idp_status hx_step_tamper_cookie_parse(struct hx_check *c, const json_t *v, const char *path,
+                                            struct hx_step *out)
 {
     static const char *const keys[] = {"name", "mode", NULL};
     enum idp_status st = hx_check_keys(c, v, path, keys, "tamper_cookie");
@@ -496,15 +507,17 @@ enum idp_status hx_step_tamper_cookie_validate(struct hx_check *c, const json_t 
     const char *mode = json_string_value(json_object_get(v, "mode"));
     if (!mode || (strcmp(mode, "garbage") && strcmp(mode, "truncate") && strcmp(mode, "flip")))
         return hx_check_fail(c, path, false, "tamper_cookie mode is garbage, truncate or flip");
+    const json_t *name = json_object_get(v, "name");
+    if (name && (!json_is_string(name) || !json_string_length(name)))
+        return hx_check_fail(c, path, false, "tamper_cookie name is a cookie's name");
+    out->as.cookie.name = name ? json_string_value(name) : "wos-session";
+    out->as.cookie.mode = mode;
     return IDP_OK;
 }
 
-bool hx_step_tamper_cookie_run(struct hx_run *run, const json_t *v, const json_t *step)
+bool hx_step_tamper_cookie_run(struct hx_run *run, const struct hx_step *step)
 {
-    const char *name = json_string_value(json_object_get(v, "name"));
-    const char *mode = json_string_value(json_object_get(v, "mode"));
-    if (!name)
-        name = "wos-session";
+    const char *name = step->as.cookie.name, *mode = step->as.cookie.mode;
     pthread_mutex_lock(&run->browser.lock);
     bool found = false;
     for (size_t i = 0; i < run->browser.jar.count; i++) {
@@ -527,6 +540,5 @@ bool hx_step_tamper_cookie_run(struct hx_run *run, const json_t *v, const json_t
     if (found && !hx_browser_push_cookies(&run->browser, why, sizeof(why)))
         hx_run_broken(run, "tamper_cookie: Chromium refused the cookie: %s", why);
     hx_run_note(run, "step", "tamper cookie %s (%s)%s", name, mode, found ? "" : ": no such cookie");
-    (void)step;
     return true;
 }

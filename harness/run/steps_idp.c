@@ -13,22 +13,31 @@
 
 /* ---- virtual time ------------------------------------------------------- */
 
-bool hx_step_advance_run(struct hx_run *run, const json_t *v, const json_t *step)
+/* advance, spa_wait: a duration ("5m", "1h30m", "250ms"). */
+enum idp_status hx_step_duration_parse(struct hx_check *c, const json_t *v, const char *path,
+                                       struct hx_step *out)
 {
-    int64_t ms = 0;
-    idp_duration_json(v, false, &ms); /* checked by lint */
-    bool ok = hx_run_advance(run, ms);
+    enum idp_status st = hx_check_duration(c, v, path);
+    if (!st)
+        idp_duration_json(v, false, &out->as.duration_ms); /* hx_check_duration's own reading */
+    return st;
+}
+
+bool hx_step_advance_run(struct hx_run *run, const struct hx_step *step)
+{
+    bool ok = hx_run_advance(run, step->as.duration_ms);
     char text[32];
-    idp_duration_format(ms, text);
+    idp_duration_format(step->as.duration_ms, text);
     hx_run_note(run, "step", "advance %s", text);
-    (void)step;
     return ok;
 }
 
 /* ---- fault rules -------------------------------------------------------- */
 
-enum idp_status hx_step_fault_validate(struct hx_check *c, const json_t *v, const char *path)
+enum idp_status hx_step_fault_parse(struct hx_check *c, const json_t *v, const char *path,
+                                    struct hx_step *out)
 {
+    (void)out; /* the rule goes to fakeidp as written */
     struct idp_faults scratch;
     idp_faults_init(&scratch);
     struct idp_error e;
@@ -37,8 +46,9 @@ enum idp_status hx_step_fault_validate(struct hx_check *c, const json_t *v, cons
     return st ? hx_check_error(c, path, &e) : IDP_OK;
 }
 
-bool hx_step_fault_run(struct hx_run *run, const json_t *v, const json_t *step)
+bool hx_step_fault_run(struct hx_run *run, const struct hx_step *step)
 {
+    const json_t *v = step->value;
     long status = 0;
     json_t *reply = hx_run_admin(run, "POST", "/_fakeidp/faults", v, &status);
     char *text = json_dumps(v, JSON_COMPACT);
@@ -47,43 +57,45 @@ bool hx_step_fault_run(struct hx_run *run, const json_t *v, const json_t *step)
     json_decref(reply);
     if (status != 201)
         hx_run_fail(run, "fault was refused by fakeidp (%ld)", status);
-    (void)step;
     return status == 201;
 }
 
-enum idp_status hx_step_remove_fault_validate(struct hx_check *c, const json_t *v, const char *path)
+enum idp_status hx_step_remove_fault_parse(struct hx_check *c, const json_t *v, const char *path,
+                                           struct hx_step *out)
 {
+    out->as.fault_id = json_string_value(v);
     if (!json_is_string(v) || !json_string_length(v))
         return hx_check_fail(c, path, false, "remove_fault takes the id a fault was given (\"id\")");
     return IDP_OK;
 }
 
-bool hx_step_remove_fault_run(struct hx_run *run, const json_t *v, const json_t *step)
+bool hx_step_remove_fault_run(struct hx_run *run, const struct hx_step *step)
 {
+    const char *id = step->as.fault_id;
     char path[200];
-    snprintf(path, sizeof(path), "/_fakeidp/faults/%s", json_string_value(v));
+    snprintf(path, sizeof(path), "/_fakeidp/faults/%s", id);
     long status = 0;
     json_decref(hx_run_admin(run, "DELETE", path, NULL, &status));
-    hx_run_note(run, "step", "fault %s removed", json_string_value(v));
+    hx_run_note(run, "step", "fault %s removed", id);
     if (status != 200)
-        hx_run_fail(run, "remove_fault: fakeidp has no fault \"%s\" (%ld)", json_string_value(v), status);
-    (void)step;
+        hx_run_fail(run, "remove_fault: fakeidp has no fault \"%s\" (%ld)", id, status);
     return status == 200;
 }
 
-bool hx_step_clear_faults_run(struct hx_run *run, const json_t *v, const json_t *step)
+bool hx_step_clear_faults_run(struct hx_run *run, const struct hx_step *step)
 {
     json_decref(hx_run_admin(run, "DELETE", "/_fakeidp/faults", NULL, NULL));
     hx_run_note(run, "step", "faults cleared");
-    (void)v;
     (void)step;
     return true;
 }
 
 /* ---- keys, sessions, settings ------------------------------------------- */
 
-enum idp_status hx_step_rotate_keys_validate(struct hx_check *c, const json_t *v, const char *path)
+enum idp_status hx_step_rotate_keys_parse(struct hx_check *c, const json_t *v, const char *path,
+                                          struct hx_step *out)
 {
+    (void)out; /* the times go to fakeidp as written */
     static const char *const keys[] = {"publish_lead", "retire_after", NULL};
     if (json_is_true(v))
         return IDP_OK;
@@ -99,19 +111,18 @@ enum idp_status hx_step_rotate_keys_validate(struct hx_check *c, const json_t *v
     return st;
 }
 
-bool hx_step_rotate_keys_run(struct hx_run *run, const json_t *v, const json_t *step)
+bool hx_step_rotate_keys_run(struct hx_run *run, const struct hx_step *step)
 {
     long status = 0;
-    json_t *body = json_is_object(v) ? json_incref((json_t *)v) : json_object();
+    json_t *body = json_is_object(step->value) ? json_incref((json_t *)step->value) : json_object();
     json_t *reply = hx_run_admin(run, "POST", "/_fakeidp/keys/rotate", body, &status);
     json_decref(body);
     hx_run_note(run, "step", "rotate keys -> %zu keys", json_array_size(json_object_get(reply, "keys")));
     json_decref(reply);
-    (void)step;
     return status == 200;
 }
 
-bool hx_step_revoke_session_run(struct hx_run *run, const json_t *v, const json_t *step)
+bool hx_step_revoke_session_run(struct hx_run *run, const struct hx_step *step)
 {
     json_t *sessions = hx_run_admin(run, "GET", "/_fakeidp/sessions", NULL, NULL);
     const char *id = NULL;
@@ -131,13 +142,14 @@ bool hx_step_revoke_session_run(struct hx_run *run, const json_t *v, const json_
     json_decref(hx_run_admin(run, "POST", path, NULL, NULL));
     hx_run_note(run, "step", "revoke session %s", id);
     json_decref(sessions);
-    (void)v;
     (void)step;
     return true;
 }
 
-enum idp_status hx_step_idp_settings_validate(struct hx_check *c, const json_t *v, const char *path)
+enum idp_status hx_step_idp_settings_parse(struct hx_check *c, const json_t *v, const char *path,
+                                           struct hx_step *out)
 {
+    (void)out; /* the settings go to fakeidp as written */
     struct idp_settings scratch;
     idp_settings_defaults(&scratch);
     struct idp_error e;
@@ -146,8 +158,9 @@ enum idp_status hx_step_idp_settings_validate(struct hx_check *c, const json_t *
     return idp_settings_apply(&scratch, v, &e) ? hx_check_error(c, path, &e) : IDP_OK;
 }
 
-bool hx_step_idp_settings_run(struct hx_run *run, const json_t *v, const json_t *step)
+bool hx_step_idp_settings_run(struct hx_run *run, const struct hx_step *step)
 {
+    const json_t *v = step->value;
     long status = 0;
     json_decref(hx_run_admin(run, "PATCH", "/_fakeidp/settings", v, &status));
     char *text = json_dumps(v, JSON_COMPACT);
@@ -155,6 +168,5 @@ bool hx_step_idp_settings_run(struct hx_run *run, const json_t *v, const json_t 
     free(text);
     if (status != 200)
         hx_run_fail(run, "idp_settings refused (%ld)", status);
-    (void)step;
     return status == 200;
 }

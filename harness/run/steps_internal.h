@@ -1,5 +1,5 @@
 /* What the pieces of the step table share. The table itself (one row per
- * step kind: {name, help, validate, run}) is in steps.c; each row's
+ * step kind: {name, help, parse, run}) is in steps.c; each row's
  * functions live in the file of its family, declared here:
  *
  *   steps_location.c  where a step acts (locations, the origin of "at")
@@ -10,6 +10,9 @@
  *   steps_app.c       the app under test: knobs, restarts
  *   steps_spa.c       the SPA client's steps
  *   steps_backend.c   backend calls and forged tokens
+ *
+ * Each row parses its kind's value into a struct hx_step (lang/step.h)
+ * when the scenario is loaded, and runs that struct.
  *
  * The control steps (parallel, repeat, expect) run other steps and stay in
  * steps.c. Family files call the run context (run.h) and steps_location.c,
@@ -26,47 +29,48 @@
 #include "steps.h"
 
 /* Checks a step's value (value: the member named for the kind; path: its
- * JSON pointer). */
-typedef enum idp_status hx_step_validate_fn(struct hx_check *check, const json_t *value,
-                                            const char *path);
-/* Runs a step (value as validated; step: the whole step object, for its
- * "at", "backend" and "barrier"). Returns false when the run cannot go on. */
-typedef bool hx_step_run_fn(struct hx_run *run, const json_t *value, const json_t *step);
+ * JSON pointer) and fills out's typed fields from it: the one reading of
+ * the value. */
+typedef enum idp_status hx_step_parse_fn(struct hx_check *check, const json_t *value,
+                                         const char *path, struct hx_step *out);
+/* Runs a parsed step. Returns false when the run cannot go on. */
+typedef bool hx_step_run_fn(struct hx_run *run, const struct hx_step *step);
 
 /* steps_location.c */
-/* A location (hx_step_location_ok), with the message lint prints. */
-hx_step_validate_fn hx_step_location_validate;
+/* Whether value is a location (hx_step_location_ok), with the message lint
+ * prints; location_parse also keeps it (load, reload, api). */
+enum idp_status hx_step_location_check(struct hx_check *check, const json_t *value, const char *path);
+hx_step_parse_fn hx_step_location_parse;
 /* The origin a step works on: the target's, or its "at" (an app's name or a
  * URL's origin). Fails the run and returns false when "at" reaches nothing. */
-bool hx_step_origin(struct hx_run *run, const json_t *step, char *out, size_t size);
+bool hx_step_origin(struct hx_run *run, const struct hx_step *step, char *out, size_t size);
 
 /* steps_browser.c */
-hx_step_validate_fn hx_step_sign_in_validate, hx_step_sign_out_validate,
-    hx_step_navigate_validate, hx_step_form_post_validate, hx_step_browser_validate,
-    hx_step_tamper_cookie_validate;
+hx_step_parse_fn hx_step_sign_in_parse, hx_step_sign_out_parse, hx_step_navigate_parse,
+    hx_step_form_post_parse, hx_step_browser_parse, hx_step_tamper_cookie_parse;
 hx_step_run_fn hx_step_sign_in_run, hx_step_load_run, hx_step_api_run, hx_step_navigate_run,
     hx_step_form_post_run, hx_step_sign_out_run, hx_step_browser_run, hx_step_clear_cookies_run,
     hx_step_tamper_cookie_run;
 
 /* steps_idp.c */
-hx_step_validate_fn hx_step_fault_validate, hx_step_remove_fault_validate,
-    hx_step_rotate_keys_validate, hx_step_idp_settings_validate;
+hx_step_parse_fn hx_step_duration_parse, hx_step_fault_parse, hx_step_remove_fault_parse,
+    hx_step_rotate_keys_parse, hx_step_idp_settings_parse;
 hx_step_run_fn hx_step_advance_run, hx_step_fault_run, hx_step_remove_fault_run,
     hx_step_clear_faults_run, hx_step_rotate_keys_run, hx_step_revoke_session_run,
     hx_step_idp_settings_run;
 
 /* steps_app.c */
-hx_step_validate_fn hx_step_app_validate, hx_step_restart_app_validate;
+hx_step_parse_fn hx_step_app_parse, hx_step_restart_app_parse;
 hx_step_run_fn hx_step_app_run, hx_step_restart_app_run;
 
 /* steps_spa.c */
 /* true (the main tab) or a tab's name. */
-hx_step_validate_fn hx_step_tab_validate, hx_step_spa_tab_validate;
+hx_step_parse_fn hx_step_tab_parse, hx_step_spa_tab_parse;
 hx_step_run_fn hx_step_spa_sign_in_run, hx_step_spa_reload_run, hx_step_spa_wait_run,
     hx_step_spa_tab_run, hx_step_spa_call_run;
 
 /* steps_backend.c */
-hx_step_validate_fn hx_step_present_token_validate, hx_step_forge_session_cookie_validate;
+hx_step_parse_fn hx_step_present_token_parse, hx_step_forge_session_cookie_parse;
 hx_step_run_fn hx_step_convex_query_run, hx_step_present_token_run,
     hx_step_forge_session_cookie_run;
 

@@ -24,7 +24,7 @@ bool hx_step_location_ok(const char *text)
 
 /* A location: a path of the target ("/dashboard"), "app/path" on a named
  * app ("stg/dashboard"), or a URL ("https://www.app.test/dashboard"). */
-enum idp_status hx_step_location_validate(struct hx_check *c, const json_t *v, const char *path)
+enum idp_status hx_step_location_check(struct hx_check *c, const json_t *v, const char *path)
 {
     if (!json_is_string(v) || !hx_step_location_ok(json_string_value(v)))
         return hx_check_fail(c, path, false,
@@ -32,11 +32,18 @@ enum idp_status hx_step_location_validate(struct hx_check *c, const json_t *v, c
     return IDP_OK;
 }
 
+enum idp_status hx_step_location_parse(struct hx_check *c, const json_t *v, const char *path,
+                                       struct hx_step *out)
+{
+    out->as.location = json_string_value(v);
+    return hx_step_location_check(c, v, path);
+}
+
 /* The origin a step works on: the target's, or its "at" (an app's name or
  * a URL's origin). */
-bool hx_step_origin(struct hx_run *run, const json_t *step, char *out, size_t size)
+bool hx_step_origin(struct hx_run *run, const struct hx_step *step, char *out, size_t size)
 {
-    const char *at = json_string_value(json_object_get(step, "at"));
+    const char *at = step->at;
     char url[1200], why[200];
     struct hx_url parsed;
     if (!at) {

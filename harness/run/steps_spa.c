@@ -15,8 +15,10 @@ static enum idp_status tab_name_check(struct hx_check *c, const json_t *v, const
     return IDP_OK;
 }
 
-enum idp_status hx_step_tab_validate(struct hx_check *c, const json_t *v, const char *path)
+enum idp_status hx_step_tab_parse(struct hx_check *c, const json_t *v, const char *path,
+                                  struct hx_step *out)
 {
+    out->as.tab = json_is_string(v) ? json_string_value(v) : "main";
     if (json_is_true(v))
         return IDP_OK;
     if (json_is_string(v))
@@ -24,7 +26,8 @@ enum idp_status hx_step_tab_validate(struct hx_check *c, const json_t *v, const 
     return hx_check_fail(c, path, false, "expected true (the main tab) or a tab name");
 }
 
-enum idp_status hx_step_spa_tab_validate(struct hx_check *c, const json_t *v, const char *path)
+enum idp_status hx_step_spa_tab_parse(struct hx_check *c, const json_t *v, const char *path,
+                                      struct hx_step *out)
 {
     static const char *const keys[] = {"open", "hide", "show", "close", NULL};
     enum idp_status st = hx_check_keys(c, v, path, keys, "spa_tab");
@@ -39,36 +42,33 @@ enum idp_status hx_step_spa_tab_validate(struct hx_check *c, const json_t *v, co
             st = hx_check_fail(c, path, false, "spa_tab %s takes a tab name", key);
         else if (!st)
             st = tab_name_check(c, name, child);
+        out->as.spa_tab.op = key;
+        out->as.spa_tab.tab = json_string_value(name);
     }
     return st;
 }
 
-bool hx_step_spa_sign_in_run(struct hx_run *run, const json_t *v, const json_t *step)
+bool hx_step_spa_sign_in_run(struct hx_run *run, const struct hx_step *step)
 {
-    (void)step;
-    return hx_spa_sign_in(run, v);
+    return hx_spa_sign_in(run, step->as.sign_in.email);
 }
 
-bool hx_step_spa_reload_run(struct hx_run *run, const json_t *v, const json_t *step)
+bool hx_step_spa_reload_run(struct hx_run *run, const struct hx_step *step)
 {
-    (void)step;
-    return hx_spa_reload(run, v);
+    return hx_spa_reload(run, step->as.tab);
 }
 
-bool hx_step_spa_wait_run(struct hx_run *run, const json_t *v, const json_t *step)
+bool hx_step_spa_wait_run(struct hx_run *run, const struct hx_step *step)
 {
-    (void)step;
-    return hx_spa_wait(run, v);
+    return hx_spa_wait(run, step->as.duration_ms);
 }
 
-bool hx_step_spa_tab_run(struct hx_run *run, const json_t *v, const json_t *step)
+bool hx_step_spa_tab_run(struct hx_run *run, const struct hx_step *step)
 {
-    (void)step;
-    return hx_spa_tab_step(run, v);
+    return hx_spa_tab_step(run, step->as.spa_tab.op, step->as.spa_tab.tab);
 }
 
-bool hx_step_spa_call_run(struct hx_run *run, const json_t *v, const json_t *step)
+bool hx_step_spa_call_run(struct hx_run *run, const struct hx_step *step)
 {
-    (void)step;
-    return hx_spa_call(run, v);
+    return hx_spa_call(run, step->as.tab);
 }

@@ -192,6 +192,7 @@ static void test_step_cookies_and_tokens(void **state)
     STEP_OK("{\"tamper_cookie\": {\"mode\": \"truncate\"}}");
     STEP_BAD("{\"tamper_cookie\": {\"mode\": \"shred\"}}", "tamper_cookie mode is garbage, truncate or flip");
     STEP_BAD("{\"tamper_cookie\": {}}", "tamper_cookie mode is garbage, truncate or flip");
+    STEP_BAD("{\"tamper_cookie\": {\"name\": 7, \"mode\": \"flip\"}}", "tamper_cookie name is a cookie's name");
     STEP_OK("{\"convex_query\": true}");
     STEP_BAD("{\"convex_query\": \"q\"}", "expected true");
     STEP_OK("{\"present_token\": {\"forge\": {\"alg\": \"none\"}}}");
