@@ -120,13 +120,19 @@ enum idp_status hx_check_strings(struct hx_check *check, const json_t *value, co
     return IDP_OK;
 }
 
-enum idp_status hx_check_duration(struct hx_check *check, const json_t *value, const char *path)
+enum idp_status hx_check_duration_ms(struct hx_check *check, const json_t *value, const char *path,
+                                     int64_t *ms)
 {
-    int64_t ms;
-    if (!idp_duration_json(value, false, &ms))
+    if (!idp_duration_json(value, false, ms))
         return hx_check_fail(check, path, false,
                              "expected a duration such as \"300s\", \"5m\" or \"8d\"");
     return IDP_OK;
+}
+
+enum idp_status hx_check_duration(struct hx_check *check, const json_t *value, const char *path)
+{
+    int64_t ms;
+    return hx_check_duration_ms(check, value, path, &ms);
 }
 
 enum idp_status hx_check_count(struct hx_check *check, const json_t *value, const char *path)

@@ -6,6 +6,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "error.h"
 #include "jsonpos.h"
@@ -45,6 +46,9 @@ enum idp_status hx_check_string(struct hx_check *check, const json_t *value, con
 /* A string or an array of strings. */
 enum idp_status hx_check_strings(struct hx_check *check, const json_t *value, const char *path);
 enum idp_status hx_check_duration(struct hx_check *check, const json_t *value, const char *path);
+/* The same, keeping the duration in *ms. */
+enum idp_status hx_check_duration_ms(struct hx_check *check, const json_t *value, const char *path,
+                                     int64_t *ms);
 /* Applies a count expectation: an integer, or {"min":a,"max":b}. */
 enum idp_status hx_check_count(struct hx_check *check, const json_t *value, const char *path);
 /* An object whose members (from allowed) are all counts. */

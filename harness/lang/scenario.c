@@ -209,6 +209,10 @@ static enum idp_status validate(struct hx_scenario *sc, struct hx_check *check)
         snprintf(path, sizeof(path), own ? "/variants/%s/steps" : "/steps", v->name);
         if ((st = hx_steps_parse(check, json_object_get(v->doc, "steps"), path, &v->steps)))
             return st;
+        const json_t *timeout = json_object_get(v->doc, "timeout");
+        v->timeout_ms = -1;
+        if (timeout && (st = hx_check_duration_ms(check, timeout, "/timeout", &v->timeout_ms)))
+            return st;
     }
     return IDP_OK;
 }

@@ -8,6 +8,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "check.h"
 #include "error.h"
@@ -18,6 +19,7 @@ struct hx_variant {
     char *name;     /* "default" when the file has no variants */
     json_t *doc;    /* the merged document: idp, target, browser, steps, expect */
     struct hx_steps steps; /* doc's steps, parsed (borrow from doc) */
+    int64_t timeout_ms;    /* its own "timeout", or -1 (the runner's) */
 };
 
 struct hx_scenario {

@@ -90,10 +90,7 @@ static void run_variant(const struct hx_scenario *sc, const struct hx_variant *v
     run->convex_authenticated = -1;
     run->exec_follower = -1;
     run->started_wall_ms = started;
-    run->timeout_ms = opt->timeout_ms;
-    const json_t *own_timeout = json_object_get(run->doc, "timeout");
-    if (own_timeout)
-        idp_duration_json(own_timeout, false, &run->timeout_ms); /* checked by lint */
+    run->timeout_ms = variant->timeout_ms >= 0 ? variant->timeout_ms : opt->timeout_ms;
     pthread_mutex_init(&run->lock, NULL);
     pthread_mutex_init(&run->spa_lock, NULL);
     idp_clock_init(&run->clock);

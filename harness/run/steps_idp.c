@@ -17,10 +17,7 @@
 enum idp_status hx_step_duration_parse(struct hx_check *c, const json_t *v, const char *path,
                                        struct hx_step *out)
 {
-    enum idp_status st = hx_check_duration(c, v, path);
-    if (!st)
-        idp_duration_json(v, false, &out->as.duration_ms); /* hx_check_duration's own reading */
-    return st;
+    return hx_check_duration_ms(c, v, path, &out->as.duration_ms);
 }
 
 bool hx_step_advance_run(struct hx_run *run, const struct hx_step *step)
