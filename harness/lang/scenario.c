@@ -200,14 +200,19 @@ static enum idp_status validate(struct hx_scenario *sc, struct hx_check *check)
                                  sc->variants[i].name);
         }
     }
-    /* Each variant's steps, parsed for the runner: its own (a variant's
-     * "steps" replaces the base's) or the base's, as checked above. */
+    /* Each variant's steps and expectations, parsed for the runner: its own
+     * (a variant's "steps" or "expect" replaces the base's) or the base's,
+     * as checked above. */
     for (size_t i = 0; i < sc->variant_count; i++) {
         struct hx_variant *v = &sc->variants[i];
         bool own = variants && json_object_get(json_object_get(variants, v->name), "steps");
         char path[256];
         snprintf(path, sizeof(path), own ? "/variants/%s/steps" : "/steps", v->name);
         if ((st = hx_steps_parse(check, json_object_get(v->doc, "steps"), path, &v->steps)))
+            return st;
+        snprintf(path, sizeof(path), json_object_get(json_object_get(variants, v->name), "expect")
+                                         ? "/variants/%s/expect" : "/expect", v->name);
+        if ((st = hx_expect_parse(check, json_object_get(v->doc, "expect"), path, &v->expect)))
             return st;
         const json_t *timeout = json_object_get(v->doc, "timeout");
         v->timeout_ms = -1;
@@ -302,6 +307,7 @@ void hx_scenario_free(struct hx_scenario **psc)
     for (size_t i = 0; i < sc->variant_count; i++) {
         free(sc->variants[i].name);
         hx_steps_free(&sc->variants[i].steps);
+        hx_expectations_free(&sc->variants[i].expect);
         json_decref(sc->variants[i].doc);
     }
     free(sc->variants);

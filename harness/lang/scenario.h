@@ -19,6 +19,7 @@ struct hx_variant {
     char *name;     /* "default" when the file has no variants */
     json_t *doc;    /* the merged document: idp, target, browser, steps, expect */
     struct hx_steps steps; /* doc's steps, parsed (borrow from doc) */
+    struct hx_expectations expect; /* doc's expect, parsed */
     int64_t timeout_ms;    /* its own "timeout", or -1 (the runner's) */
 };
 

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "expectation.h"
+
 struct hx_step;
 
 /* A list of steps: a variant's, or a parallel's or repeat's. */
@@ -24,7 +26,7 @@ struct hx_step {
     int index;          /* its place in its list, from 0 */
     /* The kind's member as written: the payload of the kinds that hand a
      * checked object on as it is (fault rules, settings, knobs, rotation
-     * times, forged tokens, expectations). */
+     * times). */
     const json_t *value;
 
     /* Modifiers: NULL or 0 when absent. */
@@ -74,7 +76,8 @@ struct hx_step {
         } forge;                /* present_token, forge_session_cookie */
     } as;
 
-    struct hx_steps children; /* parallel, repeat */
+    struct hx_steps children;      /* parallel, repeat */
+    struct hx_expectations expect; /* expect */
 };
 
 #endif

@@ -30,8 +30,10 @@ static void counts_hold(struct hx_run *run, const json_t *spec, const json_t *co
 
 /* ---- the reference app and the backends ------------------------------- */
 
-enum idp_status hx_expect_app_validate(struct hx_check *c, const json_t *v, const char *path)
+enum idp_status hx_expect_app_parse(struct hx_check *c, const json_t *v, const char *path,
+                                  struct hx_expectation *out)
 {
+    (void)out; /* evaluated from its checked object */
     static const char *const keys[] = {"refreshes", "refresh_failures", "oversize_cookies",
                                        "jwks_fetches", "convex_jwks_fetches", "app", "instance",
                                        NULL};
@@ -60,8 +62,9 @@ enum idp_status hx_expect_app_validate(struct hx_check *c, const json_t *v, cons
     return st;
 }
 
-void hx_expect_app_evaluate(struct hx_run *run, const json_t *v)
+void hx_expect_app_evaluate(struct hx_run *run, const struct hx_expectation *ex)
 {
+    const json_t *v = ex->value;
     /* "app": one of the named apps; the first (the target) otherwise. */
     const char *name = json_string_value(json_object_get(v, "app"));
     struct hx_world_app *named = name ? hx_world_app_named(&run->world, name) : NULL;
@@ -97,8 +100,10 @@ void hx_expect_app_evaluate(struct hx_run *run, const json_t *v)
 
 /* {"<backend>": {"last", "reason", "accepted", "rejected", "anonymous",
  * "jwks_fetches"}}: the named backends' outcomes and counters. */
-enum idp_status hx_expect_backend_validate(struct hx_check *c, const json_t *v, const char *path)
+enum idp_status hx_expect_backend_parse(struct hx_check *c, const json_t *v, const char *path,
+                                  struct hx_expectation *out)
 {
+    (void)out; /* evaluated from its checked object */
     static const char *const keys[] = {"last", "reason", "accepted", "rejected", "anonymous",
                                        "jwks_fetches", NULL};
     static const char *const counts[] = {"accepted", "rejected", "anonymous", "jwks_fetches",
@@ -139,8 +144,9 @@ enum idp_status hx_expect_backend_validate(struct hx_check *c, const json_t *v, 
     return first;
 }
 
-void hx_expect_backend_evaluate(struct hx_run *run, const json_t *v)
+void hx_expect_backend_evaluate(struct hx_run *run, const struct hx_expectation *ex)
 {
+    const json_t *v = ex->value;
     const char *name;
     json_t *spec;
     json_object_foreach((json_t *)v, name, spec) {
@@ -174,18 +180,19 @@ void hx_expect_backend_evaluate(struct hx_run *run, const json_t *v)
 /* ---- the Convex client ------------------------------------------------ */
 
 /* "authenticated" or "unauthenticated": the convex and spa rows. */
-enum idp_status hx_expect_authenticated_validate(struct hx_check *c, const json_t *v,
-                                                 const char *path)
+enum idp_status hx_expect_authenticated_parse(struct hx_check *c, const json_t *v, const char *path,
+                                  struct hx_expectation *out)
 {
+    out->as.text = json_string_value(v);
     const char *s = json_string_value(v);
     if (!s || (strcmp(s, "authenticated") != 0 && strcmp(s, "unauthenticated") != 0))
         return hx_check_fail(c, path, false, "expected \"authenticated\" or \"unauthenticated\"");
     return IDP_OK;
 }
 
-void hx_expect_convex_evaluate(struct hx_run *run, const json_t *v)
+void hx_expect_convex_evaluate(struct hx_run *run, const struct hx_expectation *ex)
 {
-    bool want = strcmp(json_string_value(v), "authenticated") == 0;
+    bool want = strcmp(ex->as.text, "authenticated") == 0;
     pthread_mutex_lock(&run->lock);
     int got = run->convex_authenticated;
     char error[512];
@@ -194,43 +201,44 @@ void hx_expect_convex_evaluate(struct hx_run *run, const json_t *v)
     if (got < 0)
         hx_run_fail(run, "convex: no convex_query step ran");
     else if (got != want)
-        hx_run_fail(run, "convex: expected %s, the client is %s%s%s", json_string_value(v),
+        hx_run_fail(run, "convex: expected %s, the client is %s%s%s", ex->as.text,
                     got ? "authenticated" : "unauthenticated", error[0] ? ": " : "", error);
 }
 
-void hx_expect_convex_error_evaluate(struct hx_run *run, const json_t *v)
+void hx_expect_convex_error_evaluate(struct hx_run *run, const struct hx_expectation *ex)
 {
     pthread_mutex_lock(&run->lock);
-    bool found = strstr(run->convex_error, json_string_value(v)) != NULL;
+    bool found = strstr(run->convex_error, ex->as.text) != NULL;
     char error[512];
     snprintf(error, sizeof(error), "%s", run->convex_error);
     pthread_mutex_unlock(&run->lock);
     if (!found)
-        hx_run_fail(run, "convex_error: \"%s\" not in \"%s\"", json_string_value(v), error);
+        hx_run_fail(run, "convex_error: \"%s\" not in \"%s\"", ex->as.text, error);
 }
 
 /* ---- the SPA client --------------------------------------------------- */
 
-void hx_expect_spa_evaluate(struct hx_run *run, const json_t *v)
+void hx_expect_spa_evaluate(struct hx_run *run, const struct hx_expectation *ex)
 {
-    bool want = strcmp(json_string_value(v), "authenticated") == 0;
+    bool want = strcmp(ex->as.text, "authenticated") == 0;
     int got = hx_spa_tab_authenticated(run, "main");
     if (got != want)
-        hx_run_fail(run, "spa: expected the main tab %s, it is %s", json_string_value(v),
+        hx_run_fail(run, "spa: expected the main tab %s, it is %s", ex->as.text,
                     got < 0 ? "not open" : got ? "authenticated" : "unauthenticated");
 }
 
-void hx_expect_spa_degraded_evaluate(struct hx_run *run, const json_t *v)
+void hx_expect_spa_degraded_evaluate(struct hx_run *run, const struct hx_expectation *ex)
 {
-    if (run->spa.degraded && !json_is_true(v))
+    if (run->spa.degraded && !ex->as.flag)
         hx_run_fail(run, "spa_degraded: expected none, but %s", run->spa.degraded_why);
-    else if (!run->spa.degraded && json_is_true(v))
+    else if (!run->spa.degraded && ex->as.flag)
         hx_run_fail(run, "spa_degraded: expected a signed-out flash or an expired token held, the SPA "
                     "never degraded");
 }
 
-void hx_expect_spa_counts_evaluate(struct hx_run *run, const json_t *v)
+void hx_expect_spa_counts_evaluate(struct hx_run *run, const struct hx_expectation *ex)
 {
+    const json_t *v = ex->value;
     const char *key;
     json_t *spec;
     char want[64];
@@ -241,8 +249,10 @@ void hx_expect_spa_counts_evaluate(struct hx_run *run, const json_t *v)
     }
 }
 
-enum idp_status hx_expect_spa_counts_validate(struct hx_check *c, const json_t *v, const char *path)
+enum idp_status hx_expect_spa_counts_parse(struct hx_check *c, const json_t *v, const char *path,
+                                  struct hx_expectation *out)
 {
+    (void)out; /* evaluated from its checked object */
     static const char *const keys[] = {"refreshes", "expired_calls", NULL};
     return hx_check_counts(c, v, path, keys, "spa_counts");
 }

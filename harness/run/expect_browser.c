@@ -13,17 +13,19 @@
 
 /* ---- session ------------------------------------------------------- */
 
-enum idp_status hx_expect_session_validate(struct hx_check *c, const json_t *v, const char *path)
+enum idp_status hx_expect_session_parse(struct hx_check *c, const json_t *v, const char *path,
+                                  struct hx_expectation *out)
 {
+    out->as.text = json_string_value(v);
     const char *s = json_string_value(v);
     if (!s || (strcmp(s, "survives") != 0 && strcmp(s, "lost") != 0))
         return hx_check_fail(c, path, false, "session is \"survives\" or \"lost\"");
     return IDP_OK;
 }
 
-void hx_expect_session_evaluate(struct hx_run *run, const json_t *v)
+void hx_expect_session_evaluate(struct hx_run *run, const struct hx_expectation *ex)
 {
-    const char *want = json_string_value(v);
+    const char *want = ex->as.text;
     const char *app = json_string_value(json_object_get(json_object_get(run->doc, "target"), "app"));
     if (app && strcmp(app, "spa") == 0) {
         /* A single-page app: a reload of the main tab decides. */
@@ -69,18 +71,20 @@ void hx_expect_session_evaluate(struct hx_run *run, const json_t *v)
 
 /* ---- the last step ----------------------------------------------------- */
 
-void hx_expect_signed_in_evaluate(struct hx_run *run, const json_t *v)
+void hx_expect_signed_in_evaluate(struct hx_run *run, const struct hx_expectation *ex)
 {
     pthread_mutex_lock(&run->lock);
     bool now = run->last.signed_in;
     pthread_mutex_unlock(&run->lock);
-    if (now != json_is_true(v))
+    if (now != ex->as.flag)
         hx_run_fail(run, "signed_in: expected %s after the last step, got %s",
-                    json_is_true(v) ? "true" : "false", now ? "true" : "false");
+                    ex->as.flag ? "true" : "false", now ? "true" : "false");
 }
 
-enum idp_status hx_expect_sign_in_validate(struct hx_check *c, const json_t *v, const char *path)
+enum idp_status hx_expect_sign_in_parse(struct hx_check *c, const json_t *v, const char *path,
+                                  struct hx_expectation *out)
 {
+    out->as.text = json_string_value(v);
     if (json_is_string(v) && strcmp(json_string_value(v), "fails") == 0)
         return IDP_OK;
     return hx_check_fail(c, path, false, "sign_in takes \"fails\": a sign_in step of this variant "
@@ -89,50 +93,52 @@ enum idp_status hx_expect_sign_in_validate(struct hx_check *c, const json_t *v, 
 
 /* "fails": every sign_in step is allowed not to end signed in, and one must
  * not (sign_in steps fail by themselves otherwise). */
-void hx_expect_sign_in_evaluate(struct hx_run *run, const json_t *v)
+void hx_expect_sign_in_evaluate(struct hx_run *run, const struct hx_expectation *ex)
 {
     pthread_mutex_lock(&run->lock);
     bool failed = run->sign_in_failed;
     pthread_mutex_unlock(&run->lock);
     if (!failed)
         hx_run_fail(run, "sign_in: expected the sign-in to fail, but it ended signed in");
-    (void)v;
+    (void)ex;
 }
 
-void hx_expect_status_evaluate(struct hx_run *run, const json_t *v)
+void hx_expect_status_evaluate(struct hx_run *run, const struct hx_expectation *ex)
 {
     pthread_mutex_lock(&run->lock);
     long status = run->last.status;
     pthread_mutex_unlock(&run->lock);
-    if (status != json_integer_value(v))
+    if (status != ex->as.number)
         hx_run_fail(run, "status: expected %lld from the last step, got %ld",
-                    (long long)json_integer_value(v), status);
+                    (long long)ex->as.number, status);
 }
 
-void hx_expect_login_redirect_evaluate(struct hx_run *run, const json_t *v)
+void hx_expect_login_redirect_evaluate(struct hx_run *run, const struct hx_expectation *ex)
 {
     pthread_mutex_lock(&run->lock);
     bool got = run->last.login_redirect;
     pthread_mutex_unlock(&run->lock);
-    if (got != json_is_true(v))
+    if (got != ex->as.flag)
         hx_run_fail(run, "login_redirect: expected %s, the last step %s at sign-in",
-                    json_is_true(v) ? "a redirect to sign in" : "none",
+                    ex->as.flag ? "a redirect to sign in" : "none",
                     got ? "stopped" : "did not stop");
 }
 
-void hx_expect_redirect_evaluate(struct hx_run *run, const json_t *v)
+void hx_expect_redirect_evaluate(struct hx_run *run, const struct hx_expectation *ex)
 {
     pthread_mutex_lock(&run->lock);
     char where[512];
     snprintf(where, sizeof(where), "%s", run->last.stopped_at);
     pthread_mutex_unlock(&run->lock);
-    if (!strstr(where, json_string_value(v)))
+    if (!strstr(where, ex->as.text))
         hx_run_fail(run, "redirect: the last step was sent to \"%s\", not to one containing \"%s\"",
-                    where[0] ? where : "(no redirect)", json_string_value(v));
+                    where[0] ? where : "(no redirect)", ex->as.text);
 }
 
-enum idp_status hx_expect_claims_validate(struct hx_check *c, const json_t *v, const char *path)
+enum idp_status hx_expect_claims_parse(struct hx_check *c, const json_t *v, const char *path,
+                                  struct hx_expectation *out)
 {
+    (void)out; /* evaluated from its checked object */
     static const char *const keys[] = {"has", "lacks", "equals", NULL};
     enum idp_status st = hx_check_keys(c, v, path, keys, "a claims expectation");
     if (st)
@@ -153,8 +159,9 @@ enum idp_status hx_expect_claims_validate(struct hx_check *c, const json_t *v, c
 }
 
 /* The claims of the access token the target holds now. */
-void hx_expect_claims_evaluate(struct hx_run *run, const json_t *v)
+void hx_expect_claims_evaluate(struct hx_run *run, const struct hx_expectation *ex)
 {
+    const json_t *v = ex->value;
     char token[8192];
     if (!hx_run_access_token(run, NULL, token, sizeof(token))) {
         hx_run_fail(run, "claims: the target holds no access token");
@@ -181,21 +188,23 @@ void hx_expect_claims_evaluate(struct hx_run *run, const json_t *v)
     json_decref(claims);
 }
 
-void hx_expect_body_contains_evaluate(struct hx_run *run, const json_t *v)
+void hx_expect_body_contains_evaluate(struct hx_run *run, const struct hx_expectation *ex)
 {
     pthread_mutex_lock(&run->lock);
-    bool found = strstr(run->last.body_excerpt, json_string_value(v)) != NULL;
+    bool found = strstr(run->last.body_excerpt, ex->as.text) != NULL;
     char excerpt[200];
     snprintf(excerpt, sizeof(excerpt), "%.190s", run->last.body_excerpt);
     pthread_mutex_unlock(&run->lock);
     if (!found)
-        hx_run_fail(run, "body_contains: \"%s\" not in the last response (%s)", json_string_value(v), excerpt);
+        hx_run_fail(run, "body_contains: \"%s\" not in the last response (%s)", ex->as.text, excerpt);
 }
 
 /* ---- cookies ---------------------------------------------------------- */
 
-enum idp_status hx_expect_cookie_validate(struct hx_check *c, const json_t *v, const char *path)
+enum idp_status hx_expect_cookie_parse(struct hx_check *c, const json_t *v, const char *path,
+                                  struct hx_expectation *out)
 {
+    (void)out; /* evaluated from its checked object */
     static const char *const keys[] = {"name", "present", "max_bytes", "count", "secure",
                                        "http_only", "same_site", "domain", "host", NULL};
     enum idp_status st = hx_check_keys(c, v, path, keys, "a cookie expectation");
@@ -231,8 +240,9 @@ enum idp_status hx_expect_cookie_validate(struct hx_check *c, const json_t *v, c
     return json_object_get(v, "count") ? hx_check_count(c, json_object_get(v, "count"), child) : IDP_OK;
 }
 
-void hx_expect_cookie_evaluate(struct hx_run *run, const json_t *v)
+void hx_expect_cookie_evaluate(struct hx_run *run, const struct hx_expectation *ex)
 {
+    const json_t *v = ex->value;
     const char *name = json_string_value(json_object_get(v, "name"));
     int64_t now = idp_clock_now_ms(&run->clock);
     /* "host": the cookie as that host sees it (the jar decides), else any. */

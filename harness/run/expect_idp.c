@@ -11,8 +11,10 @@ static const char *const idp_counts[] = {
     "authorize", "code_exchanges", "refreshes", "refresh_ok", "refresh_rejected", "replayed",
     "rate_limited", "authorize_after_sign_in", "faults_fired", NULL};
 
-enum idp_status hx_expect_idp_validate(struct hx_check *c, const json_t *v, const char *path)
+enum idp_status hx_expect_idp_parse(struct hx_check *c, const json_t *v, const char *path,
+                                  struct hx_expectation *out)
 {
+    (void)out; /* evaluated from its checked object */
     static const char *const keys[] = {"authorize", "code_exchanges", "refreshes", "refresh_ok",
                                        "refresh_rejected", "replayed", "rate_limited",
                                        "authorize_after_sign_in", "faults_fired",
@@ -52,8 +54,9 @@ static bool is(const json_t *e, const char *field, const char *value)
     return s && strcmp(s, value) == 0;
 }
 
-void hx_expect_idp_evaluate(struct hx_run *run, const json_t *v)
+void hx_expect_idp_evaluate(struct hx_run *run, const struct hx_expectation *ex)
 {
+    const json_t *v = ex->value;
     json_t *journal = hx_run_admin(run, "GET", "/_fakeidp/journal", NULL, NULL);
     json_t *entries = json_object_get(journal, "entries");
     long long counts[16] = {0};

@@ -119,7 +119,7 @@ static void run_variant(const struct hx_scenario *sc, const struct hx_variant *v
     for (size_t i = 0; !run->start_error[0] && i < variant->steps.count; i++)
         if (!hx_step_run(run, &variant->steps.items[i]))
             break;
-    hx_expect_evaluate(run, json_object_get(run->doc, "expect"));
+    hx_expect_evaluate(run, &variant->expect);
     if (opt->keep_journal && run->idp_url[0]) {
         json_t *journal = hx_run_admin(run, "GET", "/_fakeidp/journal", NULL, NULL);
         result->journal = json_incref(json_object_get(journal, "entries"));

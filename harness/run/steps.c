@@ -52,8 +52,10 @@ enum idp_status hx_steps_parse(struct hx_check *c, const json_t *v, const char *
 
 void hx_steps_free(struct hx_steps *steps)
 {
-    for (size_t i = 0; i < steps->count; i++)
+    for (size_t i = 0; i < steps->count; i++) {
         hx_steps_free(&steps->items[i].children);
+        hx_expectations_free(&steps->items[i].expect);
+    }
     free(steps->items);
     steps->items = NULL;
     steps->count = 0;
@@ -73,6 +75,7 @@ enum idp_status hx_step_validate(struct hx_check *c, const json_t *step, const c
     memset(&scratch, 0, sizeof(scratch));
     enum idp_status st = step_parse(c, step, path, &scratch);
     hx_steps_free(&scratch.children);
+    hx_expectations_free(&scratch.expect);
     return st;
 }
 
@@ -101,8 +104,7 @@ static enum idp_status repeat_parse(struct hx_check *c, const json_t *v, const c
 static enum idp_status expect_parse(struct hx_check *c, const json_t *v, const char *path,
                                     struct hx_step *out)
 {
-    (void)out; /* the expectations are evaluated as written (expect.c) */
-    return hx_expect_validate(c, v, path);
+    return hx_expect_parse(c, v, path, &out->expect);
 }
 
 static enum idp_status true_parse(struct hx_check *c, const json_t *v, const char *path,
@@ -114,7 +116,7 @@ static enum idp_status true_parse(struct hx_check *c, const json_t *v, const cha
 
 static bool r_expect(struct hx_run *run, const struct hx_step *step)
 {
-    hx_expect_evaluate(run, step->value);
+    hx_expect_evaluate(run, &step->expect);
     return true;
 }
 

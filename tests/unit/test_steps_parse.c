@@ -1,6 +1,6 @@
 /* Steps parsed once (hx_steps_parse): each kind's typed values, the
- * modifiers, the children of parallel and repeat, and what a list that does
- * not parse leaves behind. */
+ * modifiers, the children of parallel and repeat, the expectations of an
+ * expect step, and what a list that does not parse leaves behind. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include "expect.h"
 #include "steps.h"
 
 struct parsed {
@@ -135,6 +136,39 @@ static void test_children(void **state)
     done(&p);
 }
 
+static void test_expectations(void **state)
+{
+    (void)state;
+    struct parsed p;
+    parse(&p, "[{\"expect\": {\"session\": \"lost\", \"status\": 401, \"never_lost\": false,"
+              "  \"lost_after\": \"5m\", \"timeline_contains\": [\"a\", \"b\"],"
+              "  \"idp\": {\"refresh_rejected\": 1}, \"spa\": \"unauthenticated\"}}]");
+    if (p.status)
+        fail_msg("rejected: %s", p.err.message);
+    const struct hx_expectations *x = &at(&p, 0)->expect;
+    assert_int_equal(x->count, 7);
+    assert_string_equal(x->items[0].name, "session"); /* in the document's order */
+    assert_string_equal(x->items[0].as.text, "lost");
+    assert_int_equal(hx_expect_find(x, "status")->as.number, 401);
+    assert_false(hx_expect_find(x, "never_lost")->as.flag);
+    assert_int_equal(hx_expect_find(x, "lost_after")->as.duration_ms, 5 * 60 * 1000);
+    assert_int_equal(json_array_size(hx_expect_find(x, "timeline_contains")->value), 2);
+    assert_int_equal(json_integer_value(json_object_get(hx_expect_find(x, "idp")->value,
+                                                        "refresh_rejected")), 1);
+    assert_string_equal(hx_expect_find(x, "spa")->as.text, "unauthenticated");
+    assert_null(hx_expect_find(x, "cookie"));
+    done(&p);
+
+    /* Each bad expectation is counted; the good ones are kept. */
+    parse(&p, "[{\"expect\": {\"status\": \"401\", \"lost_before\": \"soon\", \"signed_in\": true,"
+              "  \"sesion\": \"lost\"}}]");
+    assert_int_equal(p.status, IDP_INVALID);
+    assert_int_equal(p.errors, 3);
+    assert_true(hx_expect_find(&at(&p, 0)->expect, "signed_in")->as.flag);
+    assert_null(hx_expect_find(&at(&p, 0)->expect, "sesion"));
+    done(&p);
+}
+
 /* Every error of the list is counted, nested ones too; what parsed is freed
  * by the same call (ASan finds a leak otherwise). */
 static void test_errors(void **state)
@@ -164,6 +198,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_values_are_typed),
         cmocka_unit_test(test_children),
+        cmocka_unit_test(test_expectations),
         cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
