@@ -1,9 +1,9 @@
 /* The expectation table. Each row names a key of an "expect" object, parses
  * its value (checks it and keeps it typed) and evaluates it against the
- * run. Counts are exact numbers or
- * {"min", "max"} ranges. Adding an expectation is one row here and one
- * function in the file of its family (expect_internal.h lists them). Also
- * here: the expectations on time, start-up and the timeline. */
+ * run. Counts are exact numbers or {"min", "max"} ranges. Adding an
+ * expectation is one row here and its functions in the file of its family
+ * (expect_internal.h lists them). Also here: the plain values' parsers and
+ * the expectations on time, start-up and the timeline. */
 #include "expect.h"
 
 #include <stdio.h>
