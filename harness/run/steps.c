@@ -220,7 +220,7 @@ static const struct step_kind kinds[] = {
     {"forge_session_cookie", "re-seal wos-session around a forged access token ({forge})",
      hx_step_forge_session_cookie_parse, hx_step_forge_session_cookie_run},
     {"spa_sign_in", "sign in through the SPA client (authkit-js model)",
-     hx_step_sign_in_parse, hx_step_spa_sign_in_run},
+     hx_step_spa_sign_in_parse, hx_step_spa_sign_in_run},
     {"spa_reload", "reload a tab of the SPA (true: the main tab)",
      hx_step_tab_parse, hx_step_spa_reload_run},
     {"spa_wait", "let time pass with the SPA's refresh timers running",

@@ -65,7 +65,7 @@ hx_step_run_fn hx_step_app_run, hx_step_restart_app_run;
 
 /* steps_spa.c */
 /* true (the main tab) or a tab's name. */
-hx_step_parse_fn hx_step_tab_parse, hx_step_spa_tab_parse;
+hx_step_parse_fn hx_step_spa_sign_in_parse, hx_step_tab_parse, hx_step_spa_tab_parse;
 hx_step_run_fn hx_step_spa_sign_in_run, hx_step_spa_reload_run, hx_step_spa_wait_run,
     hx_step_spa_tab_run, hx_step_spa_call_run;
 

@@ -3,6 +3,7 @@
 #include "steps_internal.h"
 
 #include <stdio.h>
+#include <string.h>
 
 /* A tab's name: 1 to HX_SPA_TAB_NAME_MAX characters (the timeline and the
  * Chromium engine name tabs by it, so it is never cut). */
@@ -13,6 +14,18 @@ static enum idp_status tab_name_check(struct hx_check *c, const json_t *v, const
         return hx_check_fail(c, path, false, "a tab name has 1 to %d characters (\"%.40s%s\" has %zu)",
                              HX_SPA_TAB_NAME_MAX, json_string_value(v), n > 40 ? "..." : "", n);
     return IDP_OK;
+}
+
+/* true (the default user) or a user's email: the SPA signs in on AuthKit's
+ * hosted page, so the password, magic-code and organization forms of
+ * sign_in have no meaning here (the schema says the same). */
+enum idp_status hx_step_spa_sign_in_parse(struct hx_check *c, const json_t *v, const char *path,
+                                          struct hx_step *out)
+{
+    if (json_is_true(v) || (json_is_string(v) && strchr(json_string_value(v), '@')))
+        return hx_step_sign_in_parse(c, v, path, out); /* its plain forms */
+    return hx_check_fail(c, path, false, "spa_sign_in takes a user's email address or true (the "
+                                         "default user): the SPA signs in on AuthKit's hosted page");
 }
 
 enum idp_status hx_step_tab_parse(struct hx_check *c, const json_t *v, const char *path,

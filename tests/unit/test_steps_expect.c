@@ -93,7 +93,10 @@ static void test_step_sign_in(void **state)
     STEP_BAD("{\"sign_in\": {\"organization\": 7}}", "organization is an organization's id or name");
     STEP_BAD("{\"sign_in\": {\"pin\": \"1234\"}}", "unknown key \"pin\" in sign_in");
     STEP_OK("{\"spa_sign_in\": true}");
-    STEP_BAD("{\"spa_sign_in\": 3}", "sign_in takes");
+    STEP_OK("{\"spa_sign_in\": \"bob@example.com\"}");
+    STEP_BAD("{\"spa_sign_in\": 3}", "spa_sign_in takes a user's email address or true");
+    STEP_BAD("{\"spa_sign_in\": {\"user\": \"bob@example.com\", \"method\": \"password\", "
+             "\"password\": \"pw\"}}", "the SPA signs in on AuthKit's hosted page");
 }
 
 static void test_step_paths(void **state)
