@@ -205,13 +205,14 @@ static enum idp_status validate(struct hx_scenario *sc, struct hx_check *check)
      * as checked above. */
     for (size_t i = 0; i < sc->variant_count; i++) {
         struct hx_variant *v = &sc->variants[i];
-        bool own = variants && json_object_get(json_object_get(variants, v->name), "steps");
+        const json_t *own = json_object_get(variants, v->name); /* NULL without variants */
         char path[256];
-        snprintf(path, sizeof(path), own ? "/variants/%s/steps" : "/steps", v->name);
+        snprintf(path, sizeof(path), json_object_get(own, "steps") ? "/variants/%s/steps" : "/steps",
+                 v->name);
         if ((st = hx_steps_parse(check, json_object_get(v->doc, "steps"), path, &v->steps)))
             return st;
-        snprintf(path, sizeof(path), json_object_get(json_object_get(variants, v->name), "expect")
-                                         ? "/variants/%s/expect" : "/expect", v->name);
+        snprintf(path, sizeof(path), json_object_get(own, "expect") ? "/variants/%s/expect" : "/expect",
+                 v->name);
         if ((st = hx_expect_parse(check, json_object_get(v->doc, "expect"), path, &v->expect)))
             return st;
         const json_t *timeout = json_object_get(v->doc, "timeout");

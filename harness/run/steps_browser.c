@@ -116,7 +116,7 @@ static const char *pick_organization(const json_t *orgs, const char *wanted)
 /* Plays the user through the app's step-up pages (email verification code
  * from the outbox, an organization, a TOTP code from the authenticator the
  * user enrolled in this run) until the page is no longer one. */
-static void continue_sign_in(struct hx_run *run, const char *wanted_org, const char *email,
+static void continue_sign_in(struct hx_run *run, const char *wanted, const char *email,
                              const char *origin, struct hx_page *page)
 {
     for (int round = 0; round < 5 && page->status == 200 && page->body; round++) {
@@ -137,7 +137,6 @@ static void continue_sign_in(struct hx_run *run, const char *wanted_org, const c
             json_object_set_new(form, "code", json_string(code));
         } else if (strcmp(needs, "organization_selection_required") == 0) {
             const json_t *orgs = json_object_get(doc, "organizations");
-            const char *wanted = wanted_org;
             const char *id = pick_organization(orgs, wanted);
             if (!id) {
                 char *list = json_dumps(orgs, JSON_COMPACT);
