@@ -75,6 +75,10 @@ static void exec_usage(FILE *out)
 }
 
 static volatile sig_atomic_t child_pid;
+/* A signal that ends the command was forwarded: from then on exec only
+ * waits for it, without a request to the fake that could hold its exit
+ * back by up to REQUEST_TIMEOUT_MS each. */
+static volatile sig_atomic_t stopping;
 
 /* Forwards a signal to the command. A terminal's ^C or ^\ (si_code
  * SI_KERNEL) already reached the command, which shares our process group. */
@@ -83,8 +87,11 @@ static void forward_signal(int sig, siginfo_t *info, void *context)
     (void)context;
     if (info && info->si_code == SI_KERNEL)
         return;
-    if (child_pid > 0)
+    if (child_pid > 0) {
         kill((pid_t)child_pid, sig);
+        if (sig != SIGUSR1 && sig != SIGUSR2)
+            stopping = 1;
+    }
 }
 
 static const int forwarded_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
@@ -425,6 +432,8 @@ static int follow_until_exit(struct follower *f, struct hx_faketime *ft, pid_t p
             break;
         struct timespec pause = {.tv_sec = 0, .tv_nsec = POLL_MS * 1000000L};
         nanosleep(&pause, NULL);
+        if (stopping)
+            continue;
         bool changed = false;
         if (!f->http || !poll_journal(f, &changed, why, sizeof(why))) {
             if (!lost)
